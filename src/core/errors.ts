@@ -1,0 +1,73 @@
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Detail values stay flat so the RPC types can map them. */
+type JsonValue = string | number | boolean | null | string[];
+
+/** A refusal as plain data, so it can cross Durable Object RPC unchanged. */
+export interface Refusal {
+  status: ContentfulStatusCode;
+  code: string;
+  message: string;
+  details?: Record<string, JsonValue>;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Every error the API answers with: a stable machine-readable code, a human message, and an
+ * HTTP status. Serialised as `{"error": {"code", "message", "request_id", ...details}}`.
+ */
+export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  readonly details: Record<string, JsonValue>;
+  readonly headers: Record<string, string>;
+
+  constructor(refusal: Refusal) {
+    super(refusal.message);
+    this.status = refusal.status;
+    this.code = refusal.code;
+    this.details = refusal.details ?? {};
+    this.headers = refusal.headers ?? {};
+  }
+}
+
+/** The refusals of the upload core, named once so every adapter answers alike. */
+export const refusals = {
+  uploadNotFound: (): Refusal => ({ status: 404, code: "upload_not_found", message: "No such upload for this event." }),
+  invalidUploadKey: (): Refusal => ({
+    status: 401,
+    code: "invalid_upload_key",
+    message: "The Upload-Key header is missing or does not match this upload.",
+  }),
+  chunkOutOfOrder: (expectedOffset: number, why: string): Refusal => ({
+    status: 409,
+    code: "chunk_out_of_order",
+    message: `${why} The next chunk must start at byte ${expectedOffset}.`,
+    details: { expected_offset: expectedOffset },
+    headers: { "Upload-Offset": String(expectedOffset) },
+  }),
+  rangeMismatch: (message: string): Refusal => ({ status: 400, code: "range_mismatch", message }),
+  sessionExpired: (): Refusal => ({
+    status: 410,
+    code: "session_expired",
+    message: "This upload session has expired; start the upload again.",
+  }),
+  uploadCancelled: (): Refusal => ({ status: 410, code: "upload_cancelled", message: "This upload was cancelled." }),
+  uploadFailed: (reason: string | null): Refusal => ({
+    status: 409,
+    code: "upload_failed",
+    message: `This upload failed${reason ? `: ${reason}` : "."}`,
+  }),
+  uploadCompleted: (): Refusal => ({
+    status: 409,
+    code: "upload_completed",
+    message: "This upload already has all its bytes; no more can be added or removed.",
+  }),
+  uploadIncomplete: (received: number, total: number): Refusal => ({
+    status: 409,
+    code: "upload_incomplete",
+    message: `Only ${received} of ${total} bytes have arrived.`,
+    details: { received_bytes: received, total_size: total },
+    headers: { "Upload-Offset": String(received) },
+  }),
+};

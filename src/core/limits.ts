@@ -1,0 +1,30 @@
+/** Defaults for an event's knobs (DESIGN.md, "Limits and knobs"); each is settable per event. */
+export const MiB = 1024 * 1024;
+
+export const eventDefaults = {
+  maxFileSize: 25 * MiB,
+  chunkSize: 1 * MiB,
+  sessionTtlSeconds: 24 * 60 * 60,
+  maxConcurrentPerDevice: 2,
+  dailyCapPerDevice: 500,
+  allowedContentTypes: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+} as const;
+
+/** Hard ceilings no event setting may exceed. */
+export const hardLimits = {
+  /** R2 allows 10,000 parts of up to 5 GiB; photos and short videos stay far below. */
+  maxFileSize: 5 * 1024 * MiB,
+  minChunkSize: 256 * 1024,
+  maxChunkSize: 100 * MiB,
+  maxSessionTtlSeconds: 7 * 24 * 60 * 60,
+} as const;
+
+/** R2 multipart: every part but the last at least 5 MiB and all the same size; ≤ 10,000 parts. */
+export const R2_MIN_PART_SIZE = 5 * MiB;
+export const R2_MAX_PARTS = 10_000;
+
+/** The fixed part size for an upload of `totalSize` bytes (5 MiB unless that needs > 10,000 parts). */
+export function partSizeFor(totalSize: number): number {
+  const needed = Math.ceil(totalSize / R2_MAX_PARTS);
+  return Math.max(R2_MIN_PART_SIZE, Math.ceil(needed / MiB) * MiB);
+}

@@ -1,0 +1,460 @@
+/**
+ * UploadSession: one Durable Object per upload, the control plane for its bytes. It owns the
+ * offset, the parts and their etags, the staged tail, the status and the expiry alarm, and
+ * serialises chunks through a lease. Bodies never pass through it: the Worker streams them to
+ * R2 (see storage/byte-engine.ts) between `beginChunk` and `commitChunk`.
+ *
+ * R2 and D1 calls let other calls interleave (the input gate opens during I/O), so every state
+ * change is check-and-set against the state read in the same synchronous step.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { and, eq, inArray } from "drizzle-orm";
+import { database } from "../db/client";
+import { activeUploadStatuses, photos, uploadSessions, type UploadStatus } from "../db/schema";
+import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-engine";
+import { r2Keys } from "../storage/keys";
+import { digestsEqual, newId } from "../lib/crypto";
+import { logLine } from "../lib/log";
+import { refusals, type Refusal } from "./errors";
+
+/** Everything the session needs, fixed at creation. */
+export interface SessionSpec {
+  uploadId: string;
+  eventId: string;
+  deviceId: string;
+  tokenHash: string;
+  keyHash: string;
+  totalSize: number;
+  chunkSize: number;
+  partSize: number;
+  expiresAt: number;
+  r2Key: string;
+  filename: string;
+  contentType: string;
+  declaredSha256: string | null;
+}
+
+/** Who is asking: hashes of the join token in the URL and of the Upload-Key header. */
+export interface Caller {
+  tokenHash: string;
+  keyHash: string;
+}
+
+export interface SessionView {
+  upload_id: string;
+  status: UploadStatus;
+  received_bytes: number;
+  total_size: number;
+  chunk_size: number;
+  expires_at: string;
+  photo_id: string | null;
+}
+
+export interface PhotoReceipt {
+  photo_id: string;
+  file_path: string;
+  thumbnail_path: string | null;
+  status: "processing";
+}
+
+export type Outcome<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
+
+export interface ChunkGrant {
+  leaseId: string;
+  layout: ByteLayout;
+}
+
+/** The message the processing queue receives for each completed upload. */
+export interface PhotoJob {
+  photoId: string;
+  eventId: string;
+  uploadId: string;
+  originalKey: string;
+}
+
+const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "cancelled", "expired"]);
+
+/** How long a chunk may hold the lease: 10 s plus time for the body at 100 kB/s. */
+export function leaseMillis(chunkBytes: number): number {
+  return 10_000 + Math.ceil(chunkBytes / 100);
+}
+
+interface SessionRow extends SessionSpec {
+  status: UploadStatus;
+  offset: number;
+  multipartUploadId: string | null;
+  photoId: string | null;
+  failureReason: string | null;
+  leaseId: string | null;
+  leaseExpiresAt: number | null;
+}
+
+const ok = <T>(value: T): Outcome<T> => ({ ok: true, value });
+const refuse = <T>(refusal: Refusal): Outcome<T> => ({ ok: false, refusal });
+
+export class UploadSession extends DurableObject<Env> {
+  readonly #sql: SqlStorage;
+  /** False until `init`: an id nobody created gets no storage written for it. */
+  #exists: boolean;
+  /** Single-flight for assembly, so concurrent `complete` calls share one run. */
+  #assembling: Promise<Outcome<PhotoReceipt>> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    this.#exists = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session'").toArray().length > 0;
+  }
+
+  #createTables(): void {
+    this.#sql.exec(`
+      CREATE TABLE IF NOT EXISTS session (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS parts (part_number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS tail (start INTEGER PRIMARY KEY, end INTEGER NOT NULL, key TEXT NOT NULL);
+    `);
+    this.#exists = true;
+  }
+
+  /** Creates the session (idempotent): the multipart upload if one is needed, and the expiry alarm. */
+  async init(spec: SessionSpec): Promise<{ multipartUploadId: string | null }> {
+    const existing = this.#load();
+    if (existing) return { multipartUploadId: existing.multipartUploadId };
+    const multipartUploadId =
+      spec.totalSize > spec.partSize ? (await this.env.PHOTOS.createMultipartUpload(spec.r2Key)).uploadId : null;
+    const raced = this.#load();
+    if (raced) {
+      if (multipartUploadId) await this.env.PHOTOS.resumeMultipartUpload(spec.r2Key, multipartUploadId).abort();
+      return { multipartUploadId: raced.multipartUploadId };
+    }
+    const row: SessionRow = {
+      ...spec,
+      status: "pending",
+      offset: 0,
+      multipartUploadId,
+      photoId: null,
+      failureReason: null,
+      leaseId: null,
+      leaseExpiresAt: null,
+    };
+    this.#createTables();
+    this.#save(row);
+    await this.ctx.storage.setAlarm(spec.expiresAt);
+    return { multipartUploadId };
+  }
+
+  async view(caller: Caller): Promise<Outcome<SessionView>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    return ok(this.#view(row));
+  }
+
+  /**
+   * Asks to write bytes [start, end) of the upload. Grants a lease and the byte layout, or says
+   * the range was already accepted (`replayed`), or refuses.
+   */
+  async beginChunk(
+    caller: Caller,
+    start: number,
+    end: number,
+    total: number,
+  ): Promise<Outcome<{ grant: ChunkGrant } | { replayed: SessionView }>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (total !== row.totalSize) {
+      return refuse(refusals.rangeMismatch(`The upload is ${row.totalSize} bytes, not ${total}.`));
+    }
+    if (end <= row.offset) return ok({ replayed: this.#view(row) });
+    const closed = this.#closedRefusal(row);
+    if (closed) return refuse(closed);
+    if (start !== row.offset) {
+      return refuse(refusals.chunkOutOfOrder(row.offset, `This chunk starts at byte ${start}.`));
+    }
+    const now = Date.now();
+    if (row.leaseId && (row.leaseExpiresAt ?? 0) > now) {
+      return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
+    }
+    row.leaseId = newId();
+    row.leaseExpiresAt = now + leaseMillis(end - start);
+    this.#save(row);
+    return ok({ grant: { leaseId: row.leaseId, layout: this.#layout(row) } });
+  }
+
+  /** Records the bytes a leased chunk wrote. Refused if the lease was lost (expiry, abort). */
+  async commitChunk(leaseId: string, end: number, written: ChunkWriteResult): Promise<Outcome<SessionView>> {
+    const row = this.#load();
+    if (!row) return refuse(refusals.uploadNotFound());
+    if (row.leaseId !== leaseId) {
+      return refuse(this.#closedRefusal(row) ?? refusals.chunkOutOfOrder(row.offset, "This chunk's turn was lost."));
+    }
+    this.ctx.storage.transactionSync(() => {
+      for (const part of written.parts) {
+        this.#sql.exec(
+          "INSERT OR REPLACE INTO parts (part_number, etag, size) VALUES (?, ?, ?)",
+          part.partNumber,
+          part.etag,
+          part.size,
+        );
+      }
+      this.#sql.exec("DELETE FROM tail");
+      for (const segment of written.tail) {
+        this.#sql.exec("INSERT INTO tail (start, end, key) VALUES (?, ?, ?)", segment.start, segment.end, segment.key);
+      }
+      row.offset = end;
+      row.status = "uploading";
+      row.leaseId = null;
+      row.leaseExpiresAt = null;
+      this.#save(row);
+    });
+    return ok(this.#view(row));
+  }
+
+  /** Gives the lease back after a chunk that wrote nothing lasting (cut off, refused by R2). */
+  async releaseChunk(leaseId: string): Promise<void> {
+    const row = this.#load();
+    if (row?.leaseId !== leaseId) return;
+    row.leaseId = null;
+    row.leaseExpiresAt = null;
+    this.#save(row);
+  }
+
+  /**
+   * Assembles the upload, records the photo and enqueues it. Idempotent: a repeat answers with
+   * the same photo (`created: false`).
+   */
+  async complete(caller: Caller): Promise<Outcome<{ created: boolean; photo: PhotoReceipt }>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (row.status === "completed") return ok({ created: false, photo: this.#receipt(row) });
+    const closed = this.#closedRefusal(row);
+    if (closed && row.status !== "assembling") return refuse(closed);
+    if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
+    const wasAssembling = this.#assembling !== null;
+    const outcome = await this.#assemble();
+    return outcome.ok ? ok({ created: !wasAssembling, photo: outcome.value }) : refuse(outcome.refusal);
+  }
+
+  /** Cancels the upload and frees its storage. Idempotent for sessions that are already closed. */
+  async abort(caller: Caller): Promise<Outcome<SessionView>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (row.status === "completed" || row.status === "assembling") return refuse(refusals.uploadCompleted());
+    if (!terminal.has(row.status)) await this.#close(row, "cancelled", null);
+    return ok(this.#view(this.#load()!));
+  }
+
+  /** For the sweeper: closes the session if it is past its expiry. Returns the resulting status. */
+  async expireIfDue(): Promise<UploadStatus | null> {
+    const row = this.#load();
+    if (!row) return null;
+    if (terminal.has(row.status) || row.expiresAt > Date.now()) return row.status;
+    await this.#expire(row);
+    return this.#load()!.status;
+  }
+
+  override async alarm(): Promise<void> {
+    const row = this.#load();
+    if (!row || terminal.has(row.status)) return;
+    if (row.expiresAt > Date.now()) {
+      await this.ctx.storage.setAlarm(row.expiresAt);
+      return;
+    }
+    await this.#expire(row);
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  #load(): SessionRow | null {
+    if (!this.#exists) return null;
+    const found = this.#sql.exec<{ data: string }>("SELECT data FROM session WHERE id = 1").toArray()[0];
+    return found ? (JSON.parse(found.data) as SessionRow) : null;
+  }
+
+  #save(row: SessionRow): void {
+    this.#sql.exec("INSERT OR REPLACE INTO session (id, data) VALUES (1, ?)", JSON.stringify(row));
+  }
+
+  #tail(): TailSegment[] {
+    return this.#sql.exec<{ start: number; end: number; key: string }>("SELECT start, end, key FROM tail ORDER BY start").toArray();
+  }
+
+  #layout(row: SessionRow): ByteLayout {
+    const partsDone = this.#sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM parts")
+      .one().n;
+    return {
+      uploadId: row.uploadId,
+      r2Key: row.r2Key,
+      totalSize: row.totalSize,
+      partSize: row.partSize,
+      multipartUploadId: row.multipartUploadId,
+      partsDone,
+      tail: this.#tail(),
+    };
+  }
+
+  #view(row: SessionRow): SessionView {
+    return {
+      upload_id: row.uploadId,
+      status: row.status,
+      received_bytes: row.offset,
+      total_size: row.totalSize,
+      chunk_size: row.chunkSize,
+      expires_at: new Date(row.expiresAt).toISOString(),
+      photo_id: row.photoId,
+    };
+  }
+
+  #receipt(row: SessionRow): PhotoReceipt {
+    return { photo_id: row.photoId!, file_path: row.r2Key, thumbnail_path: null, status: "processing" };
+  }
+
+  /** Loads the session and checks the caller's token and key; expires it first if it is due. */
+  async #authorised(caller: Caller): Promise<Outcome<SessionRow>> {
+    const row = this.#load();
+    if (!row || !digestsEqual(caller.tokenHash, row.tokenHash)) return refuse(refusals.uploadNotFound());
+    if (!digestsEqual(caller.keyHash, row.keyHash)) return refuse(refusals.invalidUploadKey());
+    if (!terminal.has(row.status) && row.status !== "assembling" && row.expiresAt <= Date.now()) {
+      await this.#expire(row);
+      return ok(this.#load()!);
+    }
+    return ok(row);
+  }
+
+  /** Why no more bytes may be written, or null while they may. */
+  #closedRefusal(row: SessionRow): Refusal | null {
+    switch (row.status) {
+      case "expired":
+        return refusals.sessionExpired();
+      case "cancelled":
+        return refusals.uploadCancelled();
+      case "failed":
+        return refusals.uploadFailed(row.failureReason);
+      case "completed":
+      case "assembling":
+        return refusals.uploadCompleted();
+      default:
+        return null;
+    }
+  }
+
+  async #expire(row: SessionRow): Promise<void> {
+    // All bytes are in and assembly was under way: finishing it beats throwing the photo away.
+    if (row.status === "assembling" || (row.offset === row.totalSize && row.status === "uploading")) {
+      const outcome = await this.#assemble();
+      if (outcome.ok) return;
+    }
+    await this.#close(this.#load()!, "expired", null);
+  }
+
+  /** Moves to a terminal status other than completed and frees the upload's storage. */
+  async #close(row: SessionRow, status: "cancelled" | "expired" | "failed", reason: string | null): Promise<void> {
+    row.status = status;
+    row.failureReason = reason;
+    row.leaseId = null;
+    row.leaseExpiresAt = null;
+    this.#save(row);
+    await this.ctx.storage.deleteAlarm();
+    if (row.multipartUploadId) {
+      await this.env.PHOTOS.resumeMultipartUpload(row.r2Key, row.multipartUploadId)
+        .abort()
+        .catch(() => {}); // already aborted or completed
+    } else {
+      await this.env.PHOTOS.delete(row.r2Key);
+    }
+    await this.#deleteStaging(row.uploadId);
+    await database(this.env)
+      .update(uploadSessions)
+      .set({ status, failureReason: reason, receivedBytes: row.offset, updatedAt: Date.now() })
+      .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
+    logLine("info", "upload_closed", { upload_id: row.uploadId, event_id: row.eventId, status, bytes: row.offset });
+  }
+
+  /** Deletes every staging object of the upload, including those of failed chunk attempts. */
+  async #deleteStaging(uploadId: string): Promise<void> {
+    const prefix = r2Keys.stagingPrefix(uploadId);
+    let cursor: string | undefined;
+    do {
+      const listing = await this.env.PHOTOS.list({ prefix, cursor });
+      if (listing.objects.length) await this.env.PHOTOS.delete(listing.objects.map((o) => o.key));
+      cursor = listing.truncated ? listing.cursor : undefined;
+    } while (cursor);
+    this.#sql.exec("DELETE FROM tail");
+  }
+
+  #assemble(): Promise<Outcome<PhotoReceipt>> {
+    this.#assembling ??= this.#runAssembly().finally(() => {
+      this.#assembling = null;
+    });
+    return this.#assembling;
+  }
+
+  async #runAssembly(): Promise<Outcome<PhotoReceipt>> {
+    const row = this.#load()!;
+    if (row.status === "completed") return ok(this.#receipt(row));
+    row.status = "assembling";
+    row.photoId ??= newId();
+    this.#save(row);
+
+    const bucket = this.env.PHOTOS;
+    if (row.multipartUploadId) {
+      const parts = this.#sql
+        .exec<{ partNumber: number; etag: string }>("SELECT part_number AS partNumber, etag FROM parts ORDER BY part_number")
+        .toArray();
+      try {
+        await bucket.resumeMultipartUpload(row.r2Key, row.multipartUploadId).complete(parts);
+      } catch (error) {
+        // A previous run may have completed it before being interrupted.
+        const head = await bucket.head(row.r2Key);
+        if (head?.size !== row.totalSize) {
+          const reason = `assembling the upload failed: ${String(error)}`;
+          logLine("error", "upload_assembly_failed", { upload_id: row.uploadId, event_id: row.eventId, reason });
+          return refuse({ status: 500, code: "assembly_failed", message: "The upload could not be assembled; try completing it again." });
+        }
+      }
+    }
+    const head = await bucket.head(row.r2Key);
+    if (head?.size !== row.totalSize) {
+      const reason = `stored object is ${head?.size ?? "missing"}, expected ${row.totalSize} bytes`;
+      await this.#close(row, "failed", reason);
+      return refuse(refusals.uploadFailed(reason));
+    }
+
+    const now = Date.now();
+    const db = database(this.env);
+    await db.batch([
+      db
+        .insert(photos)
+        .values({
+          id: row.photoId,
+          eventId: row.eventId,
+          uploadId: row.uploadId,
+          deviceId: row.deviceId,
+          status: "processing",
+          originalKey: row.r2Key,
+          size: row.totalSize,
+          filename: row.filename,
+          declaredContentType: row.contentType,
+          declaredSha256: row.declaredSha256,
+          updatedAt: now,
+        })
+        .onConflictDoNothing(),
+      db
+        .update(uploadSessions)
+        .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now })
+        .where(eq(uploadSessions.id, row.uploadId)),
+    ]);
+    const job: PhotoJob = { photoId: row.photoId, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
+    await this.env.PHOTO_QUEUE.send(job);
+
+    row.status = "completed";
+    row.leaseId = null;
+    this.#save(row);
+    this.#sql.exec("DELETE FROM parts");
+    await this.ctx.storage.deleteAlarm();
+    await this.#deleteStaging(row.uploadId);
+    return ok(this.#receipt(row));
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * The upload core as the protocol adapters see it: create a session, append a chunk, report
+ * status, complete, abort. The guest API (and later tus) are thin HTTP layers over these.
+ */
+import { and, count, eq, getTableColumns, gt, inArray, sql, type SQL } from "drizzle-orm";
+import { database } from "../db/client";
+import { activeUploadStatuses, uploadSessions } from "../db/schema";
+import { writeChunk } from "../storage/byte-engine";
+import { r2Keys } from "../storage/keys";
+import { BodyReadError, BodyTooShortError } from "../storage/streams";
+import { newId, randomSecret, sha256Hex } from "../lib/crypto";
+import { ApiError, refusals, type Refusal } from "./errors";
+import { resolveJoinToken } from "./events";
+import { partSizeFor } from "./limits";
+import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
+
+export interface NewUpload {
+  filename: string;
+  size: number;
+  contentType: string;
+  deviceId: string;
+  sha256?: string | undefined;
+}
+
+export interface CreatedUpload {
+  upload_id: string;
+  upload_key: string;
+  chunk_size: number;
+  expires_at: string;
+  event_id: string;
+}
+
+/** A request's claim on one upload: the ids and secrets it presented. */
+export interface UploadRef {
+  joinToken: string;
+  uploadId: string;
+  uploadKey: string | undefined;
+}
+
+/** Statuses that count against a device's daily cap (cancelled and expired sessions do not). */
+const countedStatuses = [...activeUploadStatuses, "completed"] as const;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function unwrap<T>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw new ApiError(outcome.refusal);
+  return outcome.value;
+}
+
+function sessionStub(env: Env, uploadId: string) {
+  return env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(uploadId));
+}
+
+/** Removes control, bidi-override and path characters: the filename is only ever metadata. */
+export function cleanFilename(raw: string): string {
+  const base = raw.split(/[\\/]/).pop() ?? "";
+  const cleaned = base
+    .normalize("NFC")
+    .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "")
+    .trim()
+    .slice(0, 255);
+  return cleaned === "" || cleaned === "." || cleaned === ".." ? "upload" : cleaned;
+}
+
+export async function createUpload(env: Env, joinToken: string, input: NewUpload): Promise<CreatedUpload> {
+  const db = database(env);
+  const now = Date.now();
+  const { event, joinToken: token, tokenHash } = await resolveJoinToken(db, joinToken, now);
+  if (event.status !== "open") {
+    throw new ApiError({ status: 403, code: "event_closed", message: "This event is not accepting uploads." });
+  }
+  const contentType = input.contentType.toLowerCase().split(";")[0]!.trim();
+  if (!event.allowedContentTypes.includes(contentType)) {
+    throw new ApiError({
+      status: 415,
+      code: "unsupported_type",
+      message: `Only ${event.allowedContentTypes.join(", ")} can be uploaded.`,
+      details: { allowed: event.allowedContentTypes },
+    });
+  }
+  if (input.size > event.maxFileSize) {
+    throw new ApiError({
+      status: 413,
+      code: "upload_limit",
+      message: `Files may be at most ${event.maxFileSize} bytes; this one is ${input.size}.`,
+      details: { limit: "max_file_size", max_file_size: event.maxFileSize },
+    });
+  }
+
+  const uploadId = newId();
+  const uploadKey = randomSecret();
+  const keyHash = await sha256Hex(uploadKey);
+  const expiresAt = now + event.sessionTtlSeconds * 1000;
+  const r2Key = r2Keys.upload(event.id, uploadId);
+  const filename = cleanFilename(input.filename);
+  const deviceSessions = (extra: SQL) =>
+    db
+      .select({ n: count() })
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), extra));
+  const admitted = await insertWhere(
+    db,
+    {
+      id: uploadId,
+      eventId: event.id,
+      joinTokenId: token.id,
+      deviceId: input.deviceId,
+      status: "pending",
+      totalSize: input.size,
+      receivedBytes: 0,
+      chunkSize: event.chunkSize,
+      expiresAt,
+      r2Key,
+      uploadKeyHash: keyHash,
+      declaredSha256: input.sha256 ?? null,
+      filename,
+      contentType,
+      createdAt: now,
+      updatedAt: now,
+    },
+    sql`(${deviceSessions(and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!)}) < ${event.maxConcurrentPerDevice}
+      and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${event.dailyCapPerDevice}`,
+  );
+  if (!admitted) {
+    const [active] = await deviceSessions(
+      and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!,
+    );
+    throw new ApiError(
+      (active?.n ?? 0) >= event.maxConcurrentPerDevice
+        ? {
+            status: 429,
+            code: "upload_limit",
+            message: `A device may have at most ${event.maxConcurrentPerDevice} uploads in progress at once; finish or cancel one first.`,
+            details: { limit: "concurrent_uploads", max_concurrent_uploads: event.maxConcurrentPerDevice },
+          }
+        : {
+            status: 429,
+            code: "upload_limit",
+            message: `A device may upload at most ${event.dailyCapPerDevice} files a day to this event.`,
+            details: { limit: "daily_uploads", daily_cap: event.dailyCapPerDevice },
+          },
+    );
+  }
+
+  try {
+    const session = await sessionStub(env, uploadId).init({
+      uploadId,
+      eventId: event.id,
+      deviceId: input.deviceId,
+      tokenHash,
+      keyHash,
+      totalSize: input.size,
+      chunkSize: event.chunkSize,
+      partSize: partSizeFor(input.size),
+      expiresAt,
+      r2Key,
+      filename,
+      contentType,
+      declaredSha256: input.sha256 ?? null,
+    });
+    if (session.multipartUploadId) {
+      await db
+        .update(uploadSessions)
+        .set({ multipartUploadId: session.multipartUploadId })
+        .where(eq(uploadSessions.id, uploadId));
+    }
+  } catch (error) {
+    // Free the device's slot rather than hold it until the sweeper's expiry.
+    await db
+      .update(uploadSessions)
+      .set({ status: "failed", failureReason: "session could not be started", updatedAt: Date.now() })
+      .where(eq(uploadSessions.id, uploadId));
+    throw error;
+  }
+  return {
+    upload_id: uploadId,
+    upload_key: uploadKey,
+    chunk_size: event.chunkSize,
+    expires_at: new Date(expiresAt).toISOString(),
+    event_id: event.id,
+  };
+}
+
+/** One statement, so the limit checks and the insert are atomic in D1. */
+async function insertWhere(
+  db: ReturnType<typeof database>,
+  row: typeof uploadSessions.$inferInsert,
+  condition: SQL,
+): Promise<boolean> {
+  const columns = getTableColumns(uploadSessions);
+  const names = Object.keys(row) as Array<keyof typeof row>;
+  const result = await db.run(
+    sql`insert into ${uploadSessions} (${sql.join(
+      names.map((name) => sql.identifier(columns[name].name)),
+      sql`, `,
+    )}) select ${sql.join(
+      names.map((name) => sql`${row[name]}`),
+      sql`, `,
+    )} where ${condition}`,
+  );
+  return result.meta.changes === 1;
+}
+
+async function callerOf(ref: UploadRef): Promise<Caller> {
+  if (!ref.uploadKey) throw new ApiError(refusals.invalidUploadKey());
+  const [tokenHash, keyHash] = await Promise.all([sha256Hex(ref.joinToken), sha256Hex(ref.uploadKey)]);
+  return { tokenHash, keyHash };
+}
+
+export interface ChunkRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, exclusive. */
+  end: number;
+  total: number;
+}
+
+/**
+ * Appends bytes [start, end) from `body`. Commits all of the chunk or nothing of it; a replay
+ * of an accepted range changes nothing. `background` keeps post-response cleanup alive.
+ */
+export async function appendChunk(
+  env: Env,
+  ref: UploadRef,
+  range: ChunkRange,
+  body: ReadableStream<Uint8Array>,
+  background: (work: Promise<unknown>) => void,
+): Promise<SessionView & { replayed: boolean }> {
+  const session = sessionStub(env, ref.uploadId);
+  const begun = unwrap(await session.beginChunk(await callerOf(ref), range.start, range.end, range.total));
+  if ("replayed" in begun) {
+    await body.cancel().catch(() => {});
+    return { ...begun.replayed, replayed: true };
+  }
+  const { leaseId, layout } = begun.grant;
+  let written;
+  try {
+    written = await writeChunk(env.PHOTOS, layout, range.start, range.end, body, leaseId);
+  } catch (error) {
+    await session.releaseChunk(leaseId);
+    throw chunkFailure(error);
+  }
+  const committed = await session.commitChunk(leaseId, range.end, written);
+  const fresh = written.tail.filter((segment) => !layout.tail.includes(segment)).map((segment) => segment.key);
+  if (!committed.ok) {
+    if (fresh.length) await env.PHOTOS.delete(fresh);
+    throw new ApiError(committed.refusal);
+  }
+  const consumed = written.consumed.map((segment) => segment.key);
+  background(
+    Promise.all([
+      consumed.length ? env.PHOTOS.delete(consumed) : null,
+      database(env)
+        .update(uploadSessions)
+        .set({
+          status: "uploading",
+          receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${range.end})`,
+          updatedAt: Date.now(),
+        })
+        .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"]))),
+    ]),
+  );
+  return { ...committed.value, replayed: false };
+}
+
+function chunkFailure(error: unknown): ApiError | unknown {
+  if (error instanceof BodyTooShortError) {
+    return new ApiError(refusals.rangeMismatch("The body ended before the range's last byte; nothing of this chunk was kept."));
+  }
+  if (error instanceof BodyReadError) {
+    const refusal: Refusal = {
+      status: 400,
+      code: "chunk_interrupted",
+      message: "The chunk's body was cut off; nothing of it was kept. Send it again.",
+    };
+    return new ApiError(refusal);
+  }
+  return error;
+}
+
+export async function uploadStatus(env: Env, ref: UploadRef): Promise<SessionView> {
+  return unwrap(await sessionStub(env, ref.uploadId).view(await callerOf(ref)));
+}
+
+export async function completeUpload(env: Env, ref: UploadRef): Promise<{ created: boolean; photo: PhotoReceipt }> {
+  return unwrap(await sessionStub(env, ref.uploadId).complete(await callerOf(ref)));
+}
+
+export async function abortUpload(env: Env, ref: UploadRef): Promise<SessionView> {
+  return unwrap(await sessionStub(env, ref.uploadId).abort(await callerOf(ref)));
+}

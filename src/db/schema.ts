@@ -1,0 +1,125 @@
+/**
+ * The D1 schema: the one place tables are defined. Migrations in `migrations/` are generated
+ * from this file by drizzle-kit (`npm run db:generate`); row types are inferred from it.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Milliseconds since the epoch; every timestamp in the schema uses it. */
+const epochMs = (name: string) => integer(name);
+const createdAt = () => epochMs("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
+
+export const eventStatuses = ["open", "closed", "archived"] as const;
+
+export const events = sqliteTable("events", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  status: text("status", { enum: eventStatuses }).notNull().default("open"),
+  maxFileSize: integer("max_file_size").notNull(),
+  chunkSize: integer("chunk_size").notNull(),
+  sessionTtlSeconds: integer("session_ttl_seconds").notNull(),
+  maxConcurrentPerDevice: integer("max_concurrent_per_device").notNull(),
+  dailyCapPerDevice: integer("daily_cap_per_device").notNull(),
+  /** JSON array of accepted MIME types. */
+  allowedContentTypes: text("allowed_content_types", { mode: "json" }).$type<string[]>().notNull(),
+  createdAt: createdAt(),
+  updatedAt: epochMs("updated_at").notNull(),
+});
+
+export const joinTokens = sqliteTable(
+  "join_tokens",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    /** SHA-256 (hex) of the token; the token itself is only ever shown once. */
+    tokenHash: text("token_hash").notNull(),
+    label: text("label"),
+    expiresAt: epochMs("expires_at"),
+    revokedAt: epochMs("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("join_tokens_token_hash").on(t.tokenHash), index("join_tokens_event").on(t.eventId)],
+);
+
+export const uploadStatuses = [
+  "pending",
+  "uploading",
+  "assembling",
+  "completed",
+  "failed",
+  "cancelled",
+  "expired",
+] as const;
+export type UploadStatus = (typeof uploadStatuses)[number];
+export const activeUploadStatuses = ["pending", "uploading", "assembling"] as const satisfies UploadStatus[];
+
+export const uploadSessions = sqliteTable(
+  "upload_sessions",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    joinTokenId: text("join_token_id")
+      .notNull()
+      .references(() => joinTokens.id),
+    deviceId: text("device_id").notNull(),
+    status: text("status", { enum: uploadStatuses }).notNull().default("pending"),
+    totalSize: integer("total_size").notNull(),
+    /** Progress mirror for listings; the session's Durable Object is the authority. */
+    receivedBytes: integer("received_bytes").notNull().default(0),
+    chunkSize: integer("chunk_size").notNull(),
+    expiresAt: epochMs("expires_at").notNull(),
+    failureReason: text("failure_reason"),
+    /** Where the assembled upload lands in R2 (never derived from user input). */
+    r2Key: text("r2_key").notNull(),
+    multipartUploadId: text("multipart_upload_id"),
+    /** SHA-256 (hex) of the Upload-Key. */
+    uploadKeyHash: text("upload_key_hash").notNull(),
+    declaredSha256: text("declared_sha256"),
+    filename: text("filename").notNull(),
+    contentType: text("content_type").notNull(),
+    photoId: text("photo_id"),
+    createdAt: createdAt(),
+    updatedAt: epochMs("updated_at").notNull(),
+    completedAt: epochMs("completed_at"),
+  },
+  (t) => [
+    index("upload_sessions_device").on(t.eventId, t.deviceId, t.createdAt),
+    index("upload_sessions_sweep").on(t.status, t.expiresAt),
+  ],
+);
+
+export const photoStatuses = ["processing", "ready", "failed", "hidden", "deleted"] as const;
+
+export const photos = sqliteTable(
+  "photos",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    uploadId: text("upload_id")
+      .notNull()
+      .references(() => uploadSessions.id),
+    deviceId: text("device_id").notNull(),
+    status: text("status", { enum: photoStatuses }).notNull().default("processing"),
+    /** R2 key of the original as uploaded (private). */
+    originalKey: text("original_key").notNull(),
+    size: integer("size").notNull(),
+    filename: text("filename").notNull(),
+    declaredContentType: text("declared_content_type").notNull(),
+    declaredSha256: text("declared_sha256"),
+    failureReason: text("failure_reason"),
+    createdAt: createdAt(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("photos_upload").on(t.uploadId), index("photos_event").on(t.eventId, t.createdAt)],
+);
+
+export type EventRow = typeof events.$inferSelect;
+export type JoinTokenRow = typeof joinTokens.$inferSelect;
+export type UploadSessionRow = typeof uploadSessions.$inferSelect;
+export type PhotoRow = typeof photos.$inferSelect;

@@ -1,0 +1,60 @@
+/**
+ * The Worker's HTTP surface. Where a request goes:
+ *   /api/v1/events/:token/uploads/...  guest API   → http/guest.ts → core/uploads.ts
+ *   /api/v1/admin/...                  admin API   → http/admin.ts → core/events.ts
+ */
+import { Hono } from "hono";
+import { ApiError } from "../core/errors";
+import { newId } from "../lib/crypto";
+import { logLine } from "../lib/log";
+import { adminRoutes } from "./admin";
+import type { AppEnv } from "./context";
+import { guestRoutes } from "./guest";
+
+export const app = new Hono<AppEnv>();
+
+/** One JSON log line per request, with the ids and figures handlers add through `annotate`. */
+app.use("*", async (c, next) => {
+  const started = Date.now();
+  const requestId = c.req.header("cf-ray") ?? newId();
+  c.set("requestId", requestId);
+  c.set("logFields", {});
+  await next();
+  c.res.headers.set("X-Request-Id", requestId);
+  const fields = c.get("logFields");
+  logLine(c.res.status >= 500 ? "error" : "info", "request", {
+    request_id: requestId,
+    method: c.req.method,
+    route: c.req.routePath,
+    status: c.res.status,
+    outcome: c.res.status < 400 ? "ok" : String(fields.error_code ?? "error"),
+    ms: Date.now() - started,
+    ...fields,
+  });
+});
+
+app.get("/api/v1/health", (c) => c.json({ ok: true }));
+app.route("/api/v1/events", guestRoutes);
+app.route("/api/v1/admin", adminRoutes);
+
+app.notFound((c) =>
+  c.json({ error: { code: "not_found", message: "No such route.", request_id: c.get("requestId") } }, 404),
+);
+
+app.onError((error, c) => {
+  const requestId = c.get("requestId");
+  if (error instanceof ApiError) {
+    c.get("logFields").error_code = error.code;
+    return c.json(
+      { error: { code: error.code, message: error.message, request_id: requestId, ...error.details } },
+      error.status,
+      error.headers,
+    );
+  }
+  c.get("logFields").error_code = "internal_error";
+  logLine("error", "unhandled_error", { request_id: requestId, error: String(error), stack: (error as Error)?.stack });
+  return c.json(
+    { error: { code: "internal_error", message: "Something went wrong on our side; try again.", request_id: requestId } },
+    500,
+  );
+});

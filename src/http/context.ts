@@ -1,0 +1,15 @@
+import type { Context } from "hono";
+import type { LogFields } from "../lib/log";
+
+/** What every route handler can see: bindings, and the request's id and log fields. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { requestId: string; logFields: LogFields };
+}
+
+export type AppContext = Context<AppEnv>;
+
+/** Adds identifiers and measurements to this request's log line. */
+export function annotate(c: AppContext, fields: LogFields): void {
+  Object.assign(c.get("logFields"), fields);
+}

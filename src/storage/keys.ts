@@ -1,0 +1,13 @@
+/**
+ * The R2 layout. Keys are built from server-generated ids only, never from user input, so a
+ * later delete or export can find every object from a database row.
+ */
+export const r2Keys = {
+  /** The assembled upload, as the guest sent it (private). */
+  upload: (eventId: string, uploadId: string) => `uploads/${eventId}/${uploadId}`,
+  /** Prefix of the not-yet-full tail segments of an in-flight upload. */
+  stagingPrefix: (uploadId: string) => `staging/${uploadId}/`,
+  /** One tail segment: bytes [start, end) of the upload, written by one chunk attempt. */
+  stagingSegment: (uploadId: string, start: number, end: number, attempt: string) =>
+    `staging/${uploadId}/${start}-${end}-${attempt}`,
+};

@@ -1,0 +1,107 @@
+/** Drives the Worker as a client would: through its HTTP routes, in the Workers runtime. */
+import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
+
+export const MiB = 1024 * 1024;
+const origin = "https://photos.test";
+
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`${origin}${path}`, init));
+}
+
+export async function createEvent(settings: Record<string, unknown> = {}): Promise<{ event_id: string; join_token: string }> {
+  const response = await call("/api/v1/admin/events", {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "Test wedding", ...settings }),
+  });
+  expect(response.status, await response.clone().text()).toBe(201);
+  return response.json();
+}
+
+let deviceCounter = 0;
+export const newDevice = () => `device-${Date.now()}-${deviceCounter++}`;
+
+export interface Upload {
+  token: string;
+  id: string;
+  key: string;
+}
+
+export function createUploadRequest(token: string, body: Record<string, unknown>): Promise<Response> {
+  return call(`/api/v1/events/${token}/uploads`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ filename: "IMG_0001.jpg", content_type: "image/jpeg", device_id: newDevice(), ...body }),
+  });
+}
+
+export async function startUpload(token: string, size: number, extra: Record<string, unknown> = {}): Promise<Upload> {
+  const response = await createUploadRequest(token, { size, ...extra });
+  expect(response.status, await response.clone().text()).toBe(201);
+  const body = await response.json<{ upload_id: string; upload_key: string }>();
+  return { token, id: body.upload_id, key: body.upload_key };
+}
+
+export function sendChunk(upload: Upload, file: Uint8Array, start: number, end: number, headers: Record<string, string> = {}) {
+  return call(`/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
+    method: "PUT",
+    headers: {
+      "content-range": `bytes ${start}-${end - 1}/${file.byteLength}`,
+      "upload-key": upload.key,
+      ...headers,
+    },
+    body: file.slice(start, end),
+  });
+}
+
+export function uploadCall(upload: Upload, method: string, suffix = "", headers: Record<string, string> = {}) {
+  return call(`/api/v1/events/${upload.token}/uploads/${upload.id}${suffix}`, {
+    method,
+    headers: { "upload-key": upload.key, ...headers },
+  });
+}
+
+/** Sends `file` in chunks of the given sizes (cycling through them), asserting each is accepted. */
+export async function sendInChunks(upload: Upload, file: Uint8Array, chunkSizes: number[]): Promise<void> {
+  let offset = 0;
+  for (let i = 0; offset < file.byteLength; i++) {
+    const end = Math.min(offset + chunkSizes[i % chunkSizes.length]!, file.byteLength);
+    const response = await sendChunk(upload, file, offset, end);
+    expect(response.status, await response.clone().text()).toBe(204);
+    expect(response.headers.get("upload-offset")).toBe(String(end));
+    offset = end;
+  }
+}
+
+/** Bytes that look random (so no accidental equality), from a seed so failures reproduce. */
+export function fileBytes(size: number, seed = 1): Uint8Array {
+  const bytes = new Uint8Array(size);
+  let x = seed * 2654435761 || 1;
+  const words = new Uint32Array(bytes.buffer, 0, Math.floor(size / 4));
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  for (let i = words.length * 4; i < size; i++) bytes[i] = i & 0xff;
+  return bytes;
+}
+
+export async function sha256Hex(data: ArrayBuffer | Uint8Array | ReadableStream): Promise<string> {
+  let digest: ArrayBuffer;
+  if (data instanceof ReadableStream) {
+    const stream = new crypto.DigestStream("SHA-256");
+    await data.pipeTo(stream);
+    digest = await stream.digest;
+  } else {
+    digest = await crypto.subtle.digest("SHA-256", data);
+  }
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function errorCode(response: Response): Promise<string> {
+  const body = await response.json<{ error: { code: string } }>();
+  return body.error.code;
+}
