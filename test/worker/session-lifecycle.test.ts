@@ -1,0 +1,214 @@
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { MiB, call, createEvent, errorCode, fileBytes, sendChunk, sendInChunks, sha256Hex, startUpload, uploadCall, type Upload } from "./helpers";
+
+const sessionOf = (upload: Upload) => env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(upload.id));
+
+/** Rewrites a field of the session's stored state, as time passing (or a crash) would. */
+async function setSessionField(upload: Upload, field: string, value: number) {
+  await runInDurableObject(sessionOf(upload), (_instance, state) => {
+    state.storage.sql.exec("UPDATE session SET data = json_set(data, ?, ?)", `$.${field}`, value);
+  });
+}
+
+async function receivedBytes(upload: Upload): Promise<number> {
+  const response = await uploadCall(upload, "GET");
+  return (await response.json<{ received_bytes: number }>()).received_bytes;
+}
+
+/** Starts a chunk whose body the test feeds by hand, like a slow or failing network. */
+function manualChunk(upload: Upload, fileSize: number, start: number, end: number) {
+  const { readable, writable } = new FixedLengthStream(end - start);
+  const response = call(`/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
+    method: "PUT",
+    headers: { "upload-key": upload.key, "content-range": `bytes ${start}-${end - 1}/${fileSize}` },
+    body: readable,
+  });
+  return { writer: writable.getWriter(), response };
+}
+
+const tick = (ms = 50) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function stagingObjects(upload: Upload) {
+  return (await env.PHOTOS.list({ prefix: `staging/${upload.id}/` })).objects;
+}
+
+describe("interrupted and concurrent chunks", () => {
+  it.each([
+    ["inside the tail", 2 * MiB, 3 * MiB],
+    ["across a part boundary", 4 * MiB, 6 * MiB],
+  ])("a chunk cut off midway (%s) commits nothing, and the retry completes the file intact", async (_where, start, end) => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(12 * MiB, 21);
+    const upload = await startUpload(join_token, file.byteLength);
+    for (let offset = 0; offset < start; offset += MiB) {
+      expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
+    }
+    expect(await receivedBytes(upload)).toBe(start);
+
+    const cut = manualChunk(upload, file.byteLength, start, end);
+    await cut.writer.write(file.slice(start, start + (end - start) * 0.75));
+    await tick();
+    await cut.writer.abort(new Error("Wi-Fi dropped"));
+    const outcome = await cut.response.then((r) => r.status).catch(() => "rejected");
+    expect(outcome).not.toBe(204);
+    expect(await receivedBytes(upload)).toBe(start);
+
+    for (let offset = start; offset < file.byteLength; offset += MiB) {
+      const response = await sendChunk(upload, file, offset, Math.min(offset + MiB, file.byteLength));
+      expect(response.status).toBe(204);
+    }
+    const complete = await uploadCall(upload, "POST", "/complete");
+    expect(complete.status).toBe(201);
+    const { file_path } = await complete.json<{ file_path: string }>();
+    expect(await sha256Hex((await env.PHOTOS.get(file_path))!.body)).toBe(await sha256Hex(file));
+    expect(await stagingObjects(upload)).toHaveLength(0);
+  });
+
+  it("a second concurrent chunk gets 409 chunk_out_of_order, never interleaved bytes", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(3 * MiB, 4);
+    const upload = await startUpload(join_token, file.byteLength);
+    const slow = manualChunk(upload, file.byteLength, 0, MiB);
+    await slow.writer.write(file.slice(0, MiB / 2));
+    await tick();
+
+    const rival = await sendChunk(upload, file, 0, MiB);
+    expect(rival.status).toBe(409);
+    expect(rival.headers.get("upload-offset")).toBe("0");
+    expect(await errorCode(rival)).toBe("chunk_out_of_order");
+    const next = await sendChunk(upload, file, MiB, 2 * MiB);
+    expect(next.status).toBe(409);
+
+    await slow.writer.write(file.slice(MiB / 2, MiB));
+    await slow.writer.close();
+    expect((await slow.response).status).toBe(204);
+    await sendChunk(upload, file, MiB, 2 * MiB);
+    await sendChunk(upload, file, 2 * MiB, 3 * MiB);
+    const { file_path } = await (await uploadCall(upload, "POST", "/complete")).json<{ file_path: string }>();
+    expect(new Uint8Array(await (await env.PHOTOS.get(file_path))!.arrayBuffer())).toEqual(file);
+  });
+
+  it("a lease left by a request that died lapses, so the guest can resume", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(2 * MiB, 8);
+    const upload = await startUpload(join_token, file.byteLength);
+    // A chunk that began and whose Worker vanished without committing or releasing.
+    const slow = manualChunk(upload, file.byteLength, 0, MiB);
+    await slow.writer.write(file.slice(0, 1000));
+    await tick();
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
+
+    await setSessionField(upload, "leaseExpiresAt", Date.now() - 1);
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
+    // The vanished request, should it come back, cannot commit over the new bytes.
+    await slow.writer.write(file.slice(1000, MiB));
+    await slow.writer.close();
+    expect((await slow.response).status).toBe(409);
+    expect(await receivedBytes(upload)).toBe(MiB);
+  });
+});
+
+describe("expiry", () => {
+  async function halfUploaded() {
+    const { join_token } = await createEvent();
+    const file = fileBytes(12 * MiB, 13);
+    const upload = await startUpload(join_token, file.byteLength);
+    for (let offset = 0; offset < 7 * MiB; offset += MiB) {
+      expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
+    }
+    expect(await stagingObjects(upload)).not.toHaveLength(0);
+    const row = await env.DB.prepare("SELECT r2_key, multipart_upload_id FROM upload_sessions WHERE id = ?")
+      .bind(upload.id)
+      .first<{ r2_key: string; multipart_upload_id: string }>();
+    return { upload, file, ...row! };
+  }
+
+  async function expectFreed(upload: Upload, file: Uint8Array, r2Key: string, multipartId: string) {
+    const chunk = await sendChunk(upload, file, 7 * MiB, 8 * MiB);
+    expect(chunk.status).toBe(410);
+    expect(await errorCode(chunk)).toBe("session_expired");
+    expect(await stagingObjects(upload)).toHaveLength(0);
+    const part = env.PHOTOS.resumeMultipartUpload(r2Key, multipartId).uploadPart(3, new Uint8Array(10));
+    await expect(part).rejects.toThrow();
+    const row = await env.DB.prepare("SELECT status FROM upload_sessions WHERE id = ?").bind(upload.id).first();
+    expect(row).toEqual({ status: "expired" });
+    const status = await uploadCall(upload, "GET");
+    expect(await status.json()).toMatchObject({ status: "expired" });
+  }
+
+  it("the alarm aborts the multipart upload, deletes staged bytes and marks the session expired", async () => {
+    const { upload, file, r2_key, multipart_upload_id } = await halfUploaded();
+    await setSessionField(upload, "expiresAt", Date.now() - 1);
+    expect(await runDurableObjectAlarm(sessionOf(upload))).toBe(true);
+    await expectFreed(upload, file, r2_key, multipart_upload_id);
+    // Alarms can fire twice: the second run changes nothing.
+    await runInDurableObject(sessionOf(upload), (instance) => instance.alarm());
+    expect(await (await uploadCall(upload, "GET")).json()).toMatchObject({ status: "expired" });
+  });
+
+  it("an alarm that fires early re-arms itself and leaves the session alone", async () => {
+    const { upload } = await halfUploaded();
+    expect(await runDurableObjectAlarm(sessionOf(upload))).toBe(true);
+    expect(await (await uploadCall(upload, "GET")).json()).toMatchObject({ status: "uploading", received_bytes: 7 * MiB });
+    const rearmed = await runInDurableObject(sessionOf(upload), (_i, state) => state.storage.getAlarm());
+    expect(rearmed).toBeGreaterThan(Date.now());
+  });
+
+  it("a chunk after the expiry time is refused even before the alarm ran", async () => {
+    const { upload, file, r2_key, multipart_upload_id } = await halfUploaded();
+    await setSessionField(upload, "expiresAt", Date.now() - 1);
+    await expectFreed(upload, file, r2_key, multipart_upload_id);
+  });
+
+  it("the cron sweeper closes overdue sessions the alarm missed, in batches, idempotently", async () => {
+    const { upload, file, r2_key, multipart_upload_id } = await halfUploaded();
+    const past = Date.now() - 1;
+    await setSessionField(upload, "expiresAt", past);
+    await runInDurableObject(sessionOf(upload), (_i, state) => state.storage.deleteAlarm());
+    await env.DB.prepare("UPDATE upload_sessions SET expires_at = ? WHERE id = ?").bind(past, upload.id).run();
+    // A session whose Durable Object never started (the Worker died right after the insert).
+    const orphan = { id: crypto.randomUUID() };
+    await env.DB.prepare(
+      `INSERT INTO upload_sessions (id, event_id, join_token_id, device_id, total_size, chunk_size, expires_at, r2_key,
+         upload_key_hash, filename, content_type, updated_at)
+       SELECT ?, event_id, join_token_id, 'lost-device', 1000, chunk_size, ?, 'uploads/x', 'h', 'a.jpg', 'image/jpeg', 0
+       FROM upload_sessions WHERE id = ?`,
+    )
+      .bind(orphan.id, past, upload.id)
+      .run();
+
+    const sweep = async () => {
+      const ctx = createExecutionContext();
+      await worker.scheduled(createScheduledController(), env, ctx);
+      await waitOnExecutionContext(ctx);
+    };
+    await sweep();
+    await expectFreed(upload, file, r2_key, multipart_upload_id);
+    expect(await env.DB.prepare("SELECT status FROM upload_sessions WHERE id = ?").bind(orphan.id).first()).toEqual({
+      status: "expired",
+    });
+    await sweep();
+    const overdue = await env.DB.prepare(
+      "SELECT count(*) AS n FROM upload_sessions WHERE status IN ('pending','uploading','assembling') AND expires_at <= ?",
+    )
+      .bind(Date.now())
+      .first<{ n: number }>();
+    expect(overdue!.n).toBe(0);
+  });
+
+  it("a session whose bytes all arrived is completed at expiry instead of thrown away", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(6 * MiB, 17);
+    const upload = await startUpload(join_token, file.byteLength);
+    await sendInChunks(upload, file, [2 * MiB]);
+    await setSessionField(upload, "expiresAt", Date.now() - 1);
+    await runDurableObjectAlarm(sessionOf(upload));
+    const status = await (await uploadCall(upload, "GET")).json<{ status: string; photo_id: string }>();
+    expect(status.status).toBe("completed");
+    const photo = await env.DB.prepare("SELECT status FROM photos WHERE id = ?").bind(status.photo_id).first();
+    expect(photo).toEqual({ status: "processing" });
+  });
+});
