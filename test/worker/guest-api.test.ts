@@ -293,6 +293,7 @@ describe("complete and abort", () => {
     expect(earlyBody.error).toMatchObject({ code: "upload_incomplete", received_bytes: 0 });
 
     await sendInChunks(upload, file, [MiB]);
+    const enqueued = vi.spyOn(env.PHOTO_QUEUE, "send");
     const [first, second] = await Promise.all([uploadCall(upload, "POST", "/complete"), uploadCall(upload, "POST", "/complete")]);
     expect([first.status, second.status].sort()).toEqual([200, 201]);
     const bodies = [await first.json(), await second.json()];
@@ -300,6 +301,10 @@ describe("complete and abort", () => {
     const third = await uploadCall(upload, "POST", "/complete");
     expect(third.status).toBe(200);
     expect(await third.json()).toEqual(bodies[0]);
+    // Exactly one processing job, for this photo.
+    expect(enqueued).toHaveBeenCalledTimes(1);
+    expect(enqueued.mock.calls[0]![0]).toMatchObject({ photoId: (bodies[0] as { photo_id: string }).photo_id, uploadId: upload.id });
+    enqueued.mockRestore();
 
     const photos = await env.DB.prepare("SELECT * FROM photos WHERE upload_id = ?").bind(upload.id).all();
     expect(photos.results).toHaveLength(1);
