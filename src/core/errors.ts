@@ -47,6 +47,16 @@ export const refusals = {
     headers: { "Upload-Offset": String(expectedOffset) },
   }),
   rangeMismatch: (message: string): Refusal => ({ status: 400, code: "range_mismatch", message }),
+  checksumMismatch: (): Refusal => ({
+    status: 460 as ContentfulStatusCode,
+    code: "checksum_mismatch",
+    message: "The body does not match its Upload-Checksum; nothing of it was kept.",
+  }),
+  beyondEnd: (totalSize: number): Refusal => ({
+    status: 413,
+    code: "beyond_upload_length",
+    message: `These bytes would go past the end of the ${totalSize}-byte upload.`,
+  }),
   sessionExpired: (): Refusal => ({
     status: 410,
     code: "session_expired",

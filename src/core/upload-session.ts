@@ -59,6 +59,16 @@ export interface PhotoReceipt {
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
 
+export interface AppendRequest {
+  start: number;
+  /** Bytes the request says it carries; the lease lasts long enough for them. */
+  length: number;
+  /** The file size the client stated, checked when given (the guest API's Content-Range). */
+  total: number | null;
+  /** Answer a range the session already has as accepted (guest API) rather than refuse it (tus). */
+  acceptReplay: boolean;
+}
+
 export interface ChunkGrant {
   leaseId: string;
   layout: ByteLayout;
@@ -149,39 +159,44 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   /**
-   * Asks to write bytes [start, end) of the upload. Grants a lease and the byte layout, or says
-   * the range was already accepted (`replayed`), or refuses.
+   * Asks to write `length` bytes from `start`. Grants a lease and the byte layout, or says the
+   * range was already accepted (`replayed`, when the adapter allows replays), or refuses.
    */
-  async beginChunk(
-    caller: Caller,
-    start: number,
-    end: number,
-    total: number,
-  ): Promise<Outcome<{ grant: ChunkGrant } | { replayed: SessionView }>> {
+  async beginChunk(caller: Caller, request: AppendRequest): Promise<Outcome<{ grant: ChunkGrant } | { replayed: SessionView }>> {
     const auth = await this.#authorised(caller);
     if (!auth.ok) return refuse(auth.refusal);
     const row = auth.value;
-    if (total !== row.totalSize) {
-      return refuse(refusals.rangeMismatch(`The upload is ${row.totalSize} bytes, not ${total}.`));
+    const { start, length } = request;
+    if (request.total !== null && request.total !== row.totalSize) {
+      return refuse(refusals.rangeMismatch(`The upload is ${row.totalSize} bytes, not ${request.total}.`));
     }
-    if (end <= row.offset) return ok({ replayed: this.#view(row) });
+    if (request.acceptReplay && start + length <= row.offset) return ok({ replayed: this.#view(row) });
     const closed = this.#closedRefusal(row);
     if (closed) return refuse(closed);
     if (start !== row.offset) {
       return refuse(refusals.chunkOutOfOrder(row.offset, `This chunk starts at byte ${start}.`));
     }
+    if (start + length > row.totalSize) return refuse(refusals.beyondEnd(row.totalSize));
     const now = Date.now();
     if (row.leaseId && (row.leaseExpiresAt ?? 0) > now) {
       return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
     }
     row.leaseId = newId();
-    row.leaseExpiresAt = now + leaseMillis(end - start);
+    row.leaseExpiresAt = now + leaseMillis(length);
     this.#save(row);
     return ok({ grant: { leaseId: row.leaseId, layout: this.#layout(row) } });
   }
 
-  /** Records the bytes a leased chunk wrote. Refused if the lease was lost (expiry, abort). */
-  async commitChunk(leaseId: string, end: number, written: ChunkWriteResult): Promise<Outcome<SessionView>> {
+  /**
+   * Records the bytes a leased chunk wrote. Refused if the lease was lost (expiry, abort).
+   * `keepLeaseFor` keeps the lease for that many more bytes (a streamed append's next piece).
+   */
+  async commitChunk(
+    leaseId: string,
+    end: number,
+    written: ChunkWriteResult,
+    keepLeaseFor = 0,
+  ): Promise<Outcome<{ view: SessionView; layout: ByteLayout }>> {
     const row = this.#load();
     if (!row) return refuse(refusals.uploadNotFound());
     if (row.leaseId !== leaseId) {
@@ -202,11 +217,15 @@ export class UploadSession extends DurableObject<Env> {
       }
       row.offset = end;
       row.status = "uploading";
-      row.leaseId = null;
-      row.leaseExpiresAt = null;
+      if (keepLeaseFor > 0 && end < row.totalSize) {
+        row.leaseExpiresAt = Date.now() + leaseMillis(keepLeaseFor);
+      } else {
+        row.leaseId = null;
+        row.leaseExpiresAt = null;
+      }
       this.#save(row);
     });
-    return ok(this.#view(row));
+    return ok({ view: this.#view(row), layout: this.#layout(row) });
   }
 
   /** Gives the lease back after a chunk that wrote nothing lasting (cut off, refused by R2). */

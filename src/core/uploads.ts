@@ -5,11 +5,11 @@
 import { and, count, eq, getTableColumns, gt, inArray, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
 import { activeUploadStatuses, uploadSessions } from "../db/schema";
-import { writeChunk } from "../storage/byte-engine";
+import { writeChunk, type ByteLayout, type ChunkWriteResult } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
-import { BodyReadError, BodyTooShortError } from "../storage/streams";
+import { BodyReadError, BodyTooShortError, PieceReader } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
-import { ApiError, refusals, type Refusal } from "./errors";
+import { ApiError, refusals } from "./errors";
 import { resolveJoinToken } from "./events";
 import { partSizeFor } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
@@ -206,43 +206,150 @@ async function callerOf(ref: UploadRef): Promise<Caller> {
   return { tokenHash, keyHash };
 }
 
-export interface ChunkRange {
-  /** First byte, inclusive. */
-  start: number;
-  /** Last byte, exclusive. */
-  end: number;
-  total: number;
+/** How an adapter wants bytes appended. */
+export interface AppendOptions {
+  /** Answer a range the session already has as accepted (guest API) rather than refuse it (tus). */
+  acceptReplay: boolean;
+  /** The file size the client stated, checked against the upload's (the guest API's Content-Range). */
+  total: number | null;
+  /** A digest the body must match before any of it is committed (tus checksum extension). */
+  checksum?: { algorithm: "SHA-1" | "SHA-256" | "MD5"; expected: string } | undefined;
 }
 
+export type AppendResult = SessionView & { replayed: boolean };
+type Background = (work: Promise<unknown>) => void;
+
 /**
- * Appends bytes [start, end) from `body`. Commits all of the chunk or nothing of it; a replay
- * of an accepted range changes nothing. `background` keeps post-response cleanup alive.
+ * Appends exactly `length` bytes from `body` at `start`, atomically: all of the chunk is
+ * committed or none of it (a cut-off body, a wrong length or a checksum mismatch commit nothing).
  */
-export async function appendChunk(
+export function appendChunk(
   env: Env,
   ref: UploadRef,
-  range: ChunkRange,
+  start: number,
+  length: number,
   body: ReadableStream<Uint8Array>,
-  background: (work: Promise<unknown>) => void,
-): Promise<SessionView & { replayed: boolean }> {
-  const session = sessionStub(env, ref.uploadId);
-  const begun = unwrap(await session.beginChunk(await callerOf(ref), range.start, range.end, range.total));
-  if ("replayed" in begun) {
-    await body.cancel().catch(() => {});
-    return { ...begun.replayed, replayed: true };
-  }
-  const { leaseId, layout } = begun.grant;
-  let written;
-  try {
-    written = await writeChunk(env.PHOTOS, layout, range.start, range.end, body, leaseId);
-  } catch (error) {
+  options: AppendOptions,
+  background: Background,
+): Promise<AppendResult> {
+  // Kept alive past a client disconnect, so the lease is always released or committed.
+  return surviveDisconnect(background, async () => {
+    const opened = await openAppend(env, ref, start, length, options);
+    if ("replayed" in opened) {
+      await body.cancel().catch(() => {});
+      return { ...opened.replayed, replayed: true };
+    }
+    const { session, leaseId, layout } = opened;
+    const digest = options.checksum ? digesting(body, options.checksum.algorithm) : null;
+    let written: ChunkWriteResult;
+    try {
+      written = await writeChunk(env.PHOTOS, layout, start, start + length, digest?.stream ?? body, leaseId);
+      if (digest && (await digest.hex) !== options.checksum!.expected) {
+        await discard(env, layout, { parts: [], consumed: [], tail: (written as ChunkWriteResult).tail });
+        throw new ApiError(refusals.checksumMismatch());
+      }
+    } catch (error) {
+      await session.releaseChunk(leaseId);
+      throw chunkFailure(error);
+    }
+    const view = await commit(env, ref, session, leaseId, layout, start + length, written, 0, background);
+    return { ...view.view, replayed: false };
+  });
+}
+
+/** Body bytes held in memory at most, per streamed append, between durable writes. */
+export const STREAM_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * Appends a body of unknown or untrusted length at `start`, committing it piece by piece, so
+ * the bytes that arrived before a connection dropped are kept and the offset reflects them
+ * (tus semantics). At most one piece is held in memory. `declaredLength` (Content-Length) is
+ * only a hint for the lease and for refusing an overlong body early.
+ */
+export function appendStream(
+  env: Env,
+  ref: UploadRef,
+  start: number,
+  declaredLength: number | null,
+  body: ReadableStream<Uint8Array>,
+  background: Background,
+): Promise<AppendResult> {
+  return surviveDisconnect(background, async () => {
+    const opened = await openAppend(env, ref, start, declaredLength ?? STREAM_PIECE_BYTES, { acceptReplay: false, total: null });
+    if ("replayed" in opened) throw new Error("streamed appends never replay");
+    const { session, leaseId } = opened;
+    let layout = opened.layout;
+    let offset = start;
+    let view: SessionView | null = null;
+    const pieces = new PieceReader(body, STREAM_PIECE_BYTES);
+    try {
+      for (;;) {
+        const partEnd = Math.min((layout.partsDone + 1) * layout.partSize, layout.totalSize);
+        // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it.
+        const piece = await pieces.next(Math.min(STREAM_PIECE_BYTES, partEnd - offset));
+        if (piece.bytes.byteLength > 0) {
+          const end = offset + piece.bytes.byteLength;
+          const written = await writeChunk(env.PHOTOS, layout, offset, end, new Blob([piece.bytes]).stream(), `${leaseId}-${offset}`);
+          const committed = await commit(env, ref, session, leaseId, layout, end, written, STREAM_PIECE_BYTES, background);
+          ({ view, layout } = committed);
+          offset = end;
+        }
+        if (piece.failure) throw piece.failure;
+        if (piece.ended) break;
+        if (offset === layout.totalSize) {
+          if (await pieces.hasMore()) throw new ApiError(refusals.beyondEnd(layout.totalSize));
+          break;
+        }
+      }
+    } catch (error) {
+      await session.releaseChunk(leaseId);
+      throw error instanceof BodyReadError
+        ? new ApiError({
+            status: 400,
+            code: "chunk_interrupted",
+            message: `The body was cut off after ${offset - start} bytes; those bytes were kept.`,
+            headers: { "Upload-Offset": String(offset) },
+          })
+        : error;
+    }
     await session.releaseChunk(leaseId);
-    throw chunkFailure(error);
-  }
-  const committed = await session.commitChunk(leaseId, range.end, written);
-  const fresh = written.tail.filter((segment) => !layout.tail.includes(segment)).map((segment) => segment.key);
+    return { ...(view ?? unwrap(await session.view(await callerOf(ref)))), replayed: false };
+  });
+}
+
+function surviveDisconnect<T>(background: Background, work: () => Promise<T>): Promise<T> {
+  const running = work();
+  background(running.catch(() => {}));
+  return running;
+}
+
+type SessionStub = ReturnType<typeof sessionStub>;
+type Opened = { replayed: SessionView } | { session: SessionStub; leaseId: string; layout: ByteLayout };
+
+async function openAppend(env: Env, ref: UploadRef, start: number, length: number, options: AppendOptions): Promise<Opened> {
+  const session = sessionStub(env, ref.uploadId);
+  const begun = unwrap(
+    await session.beginChunk(await callerOf(ref), { start, length, total: options.total, acceptReplay: options.acceptReplay }),
+  );
+  if ("replayed" in begun) return { replayed: begun.replayed };
+  return { session, leaseId: begun.grant.leaseId, layout: begun.grant.layout };
+}
+
+/** Records a written chunk in the session; on refusal, removes what only this chunk wrote. */
+async function commit(
+  env: Env,
+  ref: UploadRef,
+  session: SessionStub,
+  leaseId: string,
+  layout: ByteLayout,
+  end: number,
+  written: ChunkWriteResult,
+  keepLeaseFor: number,
+  background: Background,
+) {
+  const committed = await session.commitChunk(leaseId, end, written, keepLeaseFor);
   if (!committed.ok) {
-    if (fresh.length) await env.PHOTOS.delete(fresh);
+    await discard(env, layout, written);
     throw new ApiError(committed.refusal);
   }
   const consumed = written.consumed.map((segment) => segment.key);
@@ -251,28 +358,46 @@ export async function appendChunk(
       consumed.length ? env.PHOTOS.delete(consumed) : null,
       database(env)
         .update(uploadSessions)
-        .set({
-          status: "uploading",
-          receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${range.end})`,
-          updatedAt: Date.now(),
-        })
+        .set({ status: "uploading", receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`, updatedAt: Date.now() })
         .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"]))),
     ]),
   );
-  return { ...committed.value, replayed: false };
+  return committed.value;
 }
 
-function chunkFailure(error: unknown): ApiError | unknown {
+/** Deletes the staging segments a chunk wrote that the session never recorded. */
+async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult): Promise<void> {
+  const fresh = written.tail.filter((segment) => !layout.tail.includes(segment)).map((segment) => segment.key);
+  if (fresh.length) await env.PHOTOS.delete(fresh);
+}
+
+/** Passes `body` through unchanged while computing its digest. */
+function digesting(body: ReadableStream<Uint8Array>, algorithm: string) {
+  const digest = new crypto.DigestStream(algorithm);
+  const writer = digest.getWriter();
+  const stream = body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        void writer.write(chunk);
+        controller.enqueue(chunk);
+      },
+      flush: () => writer.close(),
+    }),
+  );
+  const hex = digest.digest.then((bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  return { stream, hex };
+}
+
+function chunkFailure(error: unknown): unknown {
   if (error instanceof BodyTooShortError) {
     return new ApiError(refusals.rangeMismatch("The body ended before the range's last byte; nothing of this chunk was kept."));
   }
   if (error instanceof BodyReadError) {
-    const refusal: Refusal = {
+    return new ApiError({
       status: 400,
       code: "chunk_interrupted",
       message: "The chunk's body was cut off; nothing of it was kept. Send it again.",
-    };
-    return new ApiError(refusal);
+    });
   }
   return error;
 }

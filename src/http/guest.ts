@@ -6,7 +6,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError, refusals } from "../core/errors";
 import { hardLimits } from "../core/limits";
-import { abortUpload, appendChunk, completeUpload, createUpload, uploadStatus, type ChunkRange, type UploadRef } from "../core/uploads";
+import { abortUpload, appendChunk, completeUpload, createUpload, uploadStatus, type UploadRef } from "../core/uploads";
 import { annotate, type AppContext, type AppEnv } from "./context";
 import { jsonBody } from "./validation";
 
@@ -34,6 +34,14 @@ function uploadRef(c: AppContext): UploadRef {
   if (!uploadIdPattern.test(uploadId)) throw new ApiError(refusals.uploadNotFound());
   annotate(c, { upload_id: uploadId });
   return { joinToken: c.req.param("token")!, uploadId, uploadKey: c.req.header("upload-key") };
+}
+
+interface ChunkRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, exclusive. */
+  end: number;
+  total: number;
 }
 
 const contentRangePattern = /^bytes (\d{1,16})-(\d{1,16})\/(\d{1,16})$/;
@@ -83,7 +91,9 @@ export const guestRoutes = new Hono<AppEnv>()
       });
     }
     const body = c.req.raw.body ?? new Blob([]).stream();
-    const view = await appendChunk(c.env, ref, range, body, (work) => c.executionCtx.waitUntil(work));
+    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, body, { acceptReplay: true, total: range.total }, (work) =>
+      c.executionCtx.waitUntil(work),
+    );
     annotate(c, { bytes: view.replayed ? 0 : range.end - range.start, offset: view.received_bytes, replayed: view.replayed });
     c.header("Upload-Offset", String(view.received_bytes));
     return c.body(null, 204);

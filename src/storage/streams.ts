@@ -75,3 +75,59 @@ export function concatFixedLength(
   copied.catch((reason) => writable.abort(reason).catch(() => {}));
   return { readable, copied };
 }
+
+/**
+ * Reads a byte stream in pieces of at most a given size, into one reused buffer. A read error
+ * does not throw: the bytes that did arrive are returned with the failure, so they can be kept.
+ */
+export class PieceReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #buffer: Uint8Array;
+  #pending: Uint8Array | null = null;
+  #ended = false;
+
+  constructor(source: ReadableStream<Uint8Array>, maxPiece: number) {
+    this.#reader = source.getReader();
+    this.#buffer = new Uint8Array(maxPiece);
+  }
+
+  /** The next piece of at most `max` bytes; its `bytes` are valid until the next call. */
+  async next(max: number): Promise<{ bytes: Uint8Array; ended: boolean; failure?: BodyReadError }> {
+    let filled = 0;
+    while (filled < max) {
+      let chunk = this.#pending;
+      this.#pending = null;
+      if (!chunk) {
+        if (this.#ended) break;
+        try {
+          const read = await this.#reader.read();
+          if (read.done) {
+            this.#ended = true;
+            break;
+          }
+          chunk = read.value;
+        } catch (cause) {
+          return { bytes: this.#buffer.subarray(0, filled), ended: true, failure: new BodyReadError(cause) };
+        }
+      }
+      const take = Math.min(chunk.byteLength, max - filled);
+      this.#buffer.set(chunk.subarray(0, take), filled);
+      filled += take;
+      if (take < chunk.byteLength) this.#pending = chunk.subarray(take);
+    }
+    return { bytes: this.#buffer.subarray(0, filled), ended: this.#ended && this.#pending === null };
+  }
+
+  /** Whether any bytes are left (reads ahead by at most one chunk). */
+  async hasMore(): Promise<boolean> {
+    if (this.#pending) return true;
+    if (this.#ended) return false;
+    const read = await this.#reader.read().catch(() => ({ done: true as const, value: undefined }));
+    if (read.done) {
+      this.#ended = true;
+      return false;
+    }
+    this.#pending = read.value;
+    return true;
+  }
+}
