@@ -287,6 +287,9 @@ export function appendStream(
         const partEnd = Math.min((layout.partsDone + 1) * layout.partSize, layout.totalSize);
         // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it.
         const piece = await pieces.next(Math.min(STREAM_PIECE_BYTES, partEnd - offset));
+        const reachesEnd = offset + piece.bytes.byteLength === layout.totalSize;
+        // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
+        if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
         if (piece.bytes.byteLength > 0) {
           const end = offset + piece.bytes.byteLength;
           const written = await writeChunk(env.PHOTOS, layout, offset, end, new Blob([piece.bytes]).stream(), `${leaseId}-${offset}`);
@@ -295,11 +298,7 @@ export function appendStream(
           offset = end;
         }
         if (piece.failure) throw piece.failure;
-        if (piece.ended) break;
-        if (offset === layout.totalSize) {
-          if (await pieces.hasMore()) throw new ApiError(refusals.beyondEnd(layout.totalSize));
-          break;
-        }
+        if (piece.ended || reachesEnd) break;
       }
     } catch (error) {
       await session.releaseChunk(leaseId);

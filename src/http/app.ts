@@ -1,17 +1,21 @@
 /**
  * The Worker's HTTP surface. Where a request goes:
  *   /api/v1/events/:token/uploads/...  guest API   → http/guest.ts → core/uploads.ts
+ *   /api/v1/events/:token/tus/...      tus 1.0     → http/tus.ts   → core/uploads.ts
  *   /api/v1/admin/...                  admin API   → http/admin.ts → core/events.ts
  */
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { ApiError } from "../core/errors";
 import { newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
 import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
 import { guestRoutes } from "./guest";
+import { tusRoutes } from "./tus";
 
-export const app = new Hono<AppEnv>();
+// Not strict: tus clients use the endpoint as configured, with or without a trailing slash.
+export const app = new Hono<AppEnv>({ strict: false });
 
 /** One JSON log line per request, with the ids and figures handlers add through `annotate`. */
 app.use("*", async (c, next) => {
@@ -33,7 +37,37 @@ app.use("*", async (c, next) => {
   });
 });
 
+/**
+ * Guest and tus routes are capability-based (no cookies), so any origin may call them. Browser
+ * clients must be able to read the protocol headers. A plain OPTIONS (tus discovery) is left to
+ * the route; only preflights are answered here.
+ */
+const guestCors = cors({
+  origin: "*",
+  allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+  allowHeaders: [
+    "Content-Type", "Content-Range", "Upload-Key", "Upload-Length", "Upload-Offset", "Upload-Metadata",
+    "Upload-Checksum", "Upload-Defer-Length", "Upload-Concat", "Upload-Complete", "Upload-Draft-Interop-Version",
+    "Tus-Resumable", "X-HTTP-Method-Override", "X-Requested-With", "X-Request-Id",
+  ],
+  exposeHeaders: [
+    "Location", "Upload-Offset", "Upload-Length", "Upload-Expires", "Upload-Metadata", "Upload-Complete", "Upload-Limit",
+    "Upload-Draft-Interop-Version", "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size",
+    "Tus-Checksum-Algorithm", "Retry-After", "X-Request-Id",
+  ],
+  maxAge: 86400,
+});
+app.use("/api/v1/events/*", async (c, next) => {
+  if (c.req.method === "OPTIONS" && !c.req.header("access-control-request-method")) {
+    await next();
+    c.res.headers.set("Access-Control-Allow-Origin", "*");
+    return;
+  }
+  return guestCors(c, next);
+});
+
 app.get("/api/v1/health", (c) => c.json({ ok: true }));
+app.route("/api/v1/events/:token/tus", tusRoutes);
 app.route("/api/v1/events", guestRoutes);
 app.route("/api/v1/admin", adminRoutes);
 

@@ -1,0 +1,213 @@
+/**
+ * tus 1.0.0 (https://tus.io/protocols/resumable-upload) as a thin adapter over the upload
+ * core: core, creation, creation-with-upload, termination, expiration and checksum. Mounted per
+ * event at /api/v1/events/:token/tus. The upload URL `.../tus/{uploadId}.{uploadKey}` is the
+ * capability: it carries the upload key, so clients need no extra header.
+ */
+import { Hono, type Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApiError, type Refusal } from "../core/errors";
+import { resolveJoinToken } from "../core/events";
+import {
+  abortUpload,
+  appendChunk,
+  appendStream,
+  completeUpload,
+  createUpload,
+  uploadStatus,
+  type AppendOptions,
+  type AppendResult,
+  type UploadRef,
+} from "../core/uploads";
+import { database } from "../db/client";
+import { sha256Hex } from "../lib/crypto";
+import { annotate, type AppContext, type AppEnv } from "./context";
+
+export const TUS_VERSION = "1.0.0";
+const EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum";
+const CHECKSUM_ALGORITHMS = { sha1: "SHA-1", sha256: "SHA-256", md5: "MD5" } as const;
+const OFFSET_OCTET_STREAM = "application/offset+octet-stream";
+
+/** tus answers some refusals with its own status codes; the JSON error body stays ours. */
+function tusRefusal(refusal: Refusal): Refusal {
+  switch (refusal.code) {
+    case "invalid_upload_key": // the key is part of the URL: a wrong one is an unknown upload
+      return { ...refusal, status: 404, code: "upload_not_found", message: "No such upload for this event." };
+    case "upload_failed":
+      return { ...refusal, status: 410 };
+    default:
+      return refusal;
+  }
+}
+
+function refuse(status: ContentfulStatusCode, code: string, message: string, headers?: Record<string, string>): never {
+  throw new ApiError({ status, code, message, ...(headers ? { headers } : {}) });
+}
+
+/** Runs a core call, translating its refusals into tus status codes. */
+async function viaCore<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ApiError) throw new ApiError(tusRefusal({ ...error, details: error.details, headers: error.headers }));
+    throw error;
+  }
+}
+
+/** Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value is optional). */
+export function parseMetadata(header: string | undefined): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  if (!header) return metadata;
+  for (const pair of header.split(",")) {
+    const [key, value, extra] = pair.trim().split(" ");
+    if (!key || extra !== undefined || key in metadata) refuse(400, "invalid_metadata", "Upload-Metadata is malformed.");
+    try {
+      metadata[key] = value ? new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(value), (ch) => ch.charCodeAt(0))) : "";
+    } catch {
+      refuse(400, "invalid_metadata", `Upload-Metadata value for '${key}' is not base64 of UTF-8 text.`);
+    }
+  }
+  return metadata;
+}
+
+function nonNegativeInteger(value: string | undefined, header: string): number {
+  if (value === undefined || !/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    refuse(400, "invalid_request", `${header} must be a non-negative integer.`);
+  }
+  return Number(value);
+}
+
+/** An identity for per-device limits when a stock tus client sends no `device_id` metadata. */
+async function anonymousDevice(c: AppContext): Promise<string> {
+  const who = `${c.req.header("cf-connecting-ip") ?? ""}|${c.req.header("user-agent") ?? ""}`;
+  return `anon-${(await sha256Hex(who)).slice(0, 24)}`;
+}
+
+function uploadRefOf(c: AppContext): UploadRef {
+  const match = c.req.param("upload")?.match(/^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/);
+  if (!match) refuse(404, "upload_not_found", "No such upload for this event.");
+  annotate(c, { upload_id: match[1]! });
+  return { joinToken: c.req.param("token")!, uploadId: match[1]!, uploadKey: match[2]! };
+}
+
+const httpDate = (iso: string) => new Date(iso).toUTCString();
+
+/** Appends a PATCH (or creation-with-upload) body: atomically when checksummed, else streamed. */
+async function appendBody(c: AppContext, ref: UploadRef, offset: number): Promise<AppendResult> {
+  const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+  const body = c.req.raw.body ?? new Blob([]).stream();
+  const lengthHeader = c.req.header("content-length");
+  const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
+  const checksumHeader = c.req.header("upload-checksum");
+  if (checksumHeader !== undefined) {
+    const [name, digest] = checksumHeader.trim().split(" ");
+    const algorithm = CHECKSUM_ALGORITHMS[name as keyof typeof CHECKSUM_ALGORITHMS];
+    if (!algorithm || !digest) {
+      refuse(400, "unsupported_checksum", `Upload-Checksum must name one of ${Object.keys(CHECKSUM_ALGORITHMS).join(", ")}.`);
+    }
+    if (length === null) refuse(411, "length_required", "A checksummed PATCH needs a Content-Length.");
+    let expected: string;
+    try {
+      expected = [...atob(digest)].map((ch) => ch.charCodeAt(0).toString(16).padStart(2, "0")).join("");
+    } catch {
+      refuse(400, "unsupported_checksum", "The Upload-Checksum digest is not base64.");
+    }
+    const options: AppendOptions = { acceptReplay: false, total: null, checksum: { algorithm, expected } };
+    return viaCore(() => appendChunk(c.env, ref, offset, length, body, options, background));
+  }
+  return viaCore(() => appendStream(c.env, ref, offset, length, body, background));
+}
+
+/** After the last byte lands, the upload goes through the same completion as the guest API. */
+async function completeIfDone(c: AppContext, ref: UploadRef, result: AppendResult): Promise<void> {
+  if (result.received_bytes !== result.total_size) return;
+  const { photo } = await viaCore(() => completeUpload(c.env, ref));
+  annotate(c, { photo_id: photo.photo_id });
+}
+
+function tusHeaders(c: Context, result: Pick<AppendResult, "received_bytes" | "expires_at" | "status">) {
+  c.header("Upload-Offset", String(result.received_bytes));
+  if (result.status !== "completed") c.header("Upload-Expires", httpDate(result.expires_at));
+}
+
+async function patch(c: AppContext) {
+  const ref = uploadRefOf(c);
+  if (c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() !== OFFSET_OCTET_STREAM) {
+    refuse(415, "unsupported_media_type", `PATCH bodies must be ${OFFSET_OCTET_STREAM}.`);
+  }
+  const offset = nonNegativeInteger(c.req.header("upload-offset"), "Upload-Offset");
+  const result = await appendBody(c, ref, offset);
+  annotate(c, { bytes: result.received_bytes - offset, offset: result.received_bytes });
+  await completeIfDone(c, ref, result);
+  tusHeaders(c, result);
+  return c.body(null, 204);
+}
+
+async function terminate(c: AppContext) {
+  await viaCore(() => abortUpload(c.env, uploadRefOf(c)));
+  return c.body(null, 204);
+}
+
+export const tusRoutes = new Hono<AppEnv>()
+  .use("*", async (c, next) => {
+    c.header("Tus-Resumable", TUS_VERSION);
+    if (c.req.method !== "OPTIONS" && c.req.header("tus-resumable") !== TUS_VERSION) {
+      refuse(412, "unsupported_tus_version", `Only tus ${TUS_VERSION} is supported.`, { "Tus-Version": TUS_VERSION });
+    }
+    await next();
+  })
+  .options("/*", async (c) => {
+    c.header("Tus-Version", TUS_VERSION);
+    c.header("Tus-Extension", EXTENSIONS);
+    c.header("Tus-Checksum-Algorithm", Object.keys(CHECKSUM_ALGORITHMS).join(","));
+    const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
+    c.header("Tus-Max-Size", String(event.maxFileSize));
+    return c.body(null, 204);
+  })
+  .post("/", async (c) => {
+    if (c.req.header("upload-defer-length") !== undefined) {
+      refuse(400, "invalid_request", "Upload-Defer-Length is not supported: send Upload-Length.");
+    }
+    const size = nonNegativeInteger(c.req.header("upload-length"), "Upload-Length");
+    if (size === 0) refuse(400, "invalid_request", "An upload needs at least one byte.");
+    const metadata = parseMetadata(c.req.header("upload-metadata"));
+    const token = c.req.param("token")!;
+    const created = await createUpload(c.env, token, {
+      filename: metadata.filename ?? metadata.name ?? "upload",
+      size,
+      contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
+      deviceId: metadata.device_id && /^[A-Za-z0-9._:-]{8,128}$/.test(metadata.device_id) ? metadata.device_id : await anonymousDevice(c),
+    });
+    annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
+    const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/tus/${created.upload_id}.${created.upload_key}`;
+    c.header("Location", location);
+    c.header("Upload-Expires", httpDate(created.expires_at));
+    const hasBody = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() === OFFSET_OCTET_STREAM;
+    if (hasBody) {
+      const ref: UploadRef = { joinToken: token, uploadId: created.upload_id, uploadKey: created.upload_key };
+      const result = await appendBody(c, ref, 0);
+      await completeIfDone(c, ref, result);
+      tusHeaders(c, result);
+    }
+    return c.body(null, 201);
+  })
+  // Hono answers HEAD through the GET route (and drops the body).
+  .get("/:upload", async (c) => {
+    const view = await viaCore(() => uploadStatus(c.env, uploadRefOf(c)));
+    if (view.status === "expired" || view.status === "cancelled" || view.status === "failed") {
+      refuse(410, `upload_${view.status}`, `This upload is ${view.status}.`);
+    }
+    c.header("Cache-Control", "no-store");
+    c.header("Upload-Length", String(view.total_size));
+    tusHeaders(c, view);
+    return c.body(null, 200);
+  })
+  .patch("/:upload", patch)
+  .delete("/:upload", terminate)
+  // Clients behind proxies that drop PATCH/DELETE tunnel them through POST (tus-js-client's overridePatchMethod).
+  .post("/:upload", async (c) => {
+    const method = c.req.header("x-http-method-override")?.toUpperCase();
+    if (method === "PATCH") return patch(c);
+    if (method === "DELETE") return terminate(c);
+    return refuse(405, "method_not_allowed", "Use PATCH to append to an upload.");
+  });
