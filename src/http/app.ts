@@ -2,6 +2,7 @@
  * The Worker's HTTP surface. Where a request goes:
  *   /api/v1/events/:token/uploads/...  guest API   → http/guest.ts → core/uploads.ts
  *   /api/v1/events/:token/tus/...      tus 1.0     → http/tus.ts   → core/uploads.ts
+ *   /api/v1/events/:token/resumable/...  IETF draft → http/resumable.ts → core/uploads.ts
  *   /api/v1/admin/...                  admin API   → http/admin.ts → core/events.ts
  */
 import { Hono } from "hono";
@@ -12,6 +13,7 @@ import { logLine } from "../lib/log";
 import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
 import { guestRoutes } from "./guest";
+import { resumableRoutes } from "./resumable";
 import { tusRoutes } from "./tus";
 
 // Not strict: tus clients use the endpoint as configured, with or without a trailing slash.
@@ -68,6 +70,7 @@ app.use("/api/v1/events/*", async (c, next) => {
 
 app.get("/api/v1/health", (c) => c.json({ ok: true }));
 app.route("/api/v1/events/:token/tus", tusRoutes);
+app.route("/api/v1/events/:token/resumable", resumableRoutes);
 app.route("/api/v1/events", guestRoutes);
 app.route("/api/v1/admin", adminRoutes);
 

@@ -5,8 +5,6 @@
  * capability: it carries the upload key, so clients need no extra header.
  */
 import { Hono, type Context } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ApiError, type Refusal } from "../core/errors";
 import { resolveJoinToken } from "../core/events";
 import {
   abortUpload,
@@ -20,39 +18,22 @@ import {
   type UploadRef,
 } from "../core/uploads";
 import { database } from "../db/client";
-import { sha256Hex } from "../lib/crypto";
+import {
+  backgroundOf,
+  capabilityRef,
+  capabilitySegment,
+  deviceIdFor,
+  httpDate,
+  nonNegativeInteger,
+  refuse,
+  viaCapability,
+} from "./capability";
 import { annotate, type AppContext, type AppEnv } from "./context";
 
 export const TUS_VERSION = "1.0.0";
 const EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum";
 const CHECKSUM_ALGORITHMS = { sha1: "SHA-1", sha256: "SHA-256", md5: "MD5" } as const;
 const OFFSET_OCTET_STREAM = "application/offset+octet-stream";
-
-/** tus answers some refusals with its own status codes; the JSON error body stays ours. */
-function tusRefusal(refusal: Refusal): Refusal {
-  switch (refusal.code) {
-    case "invalid_upload_key": // the key is part of the URL: a wrong one is an unknown upload
-      return { ...refusal, status: 404, code: "upload_not_found", message: "No such upload for this event." };
-    case "upload_failed":
-      return { ...refusal, status: 410 };
-    default:
-      return refusal;
-  }
-}
-
-function refuse(status: ContentfulStatusCode, code: string, message: string, headers?: Record<string, string>): never {
-  throw new ApiError({ status, code, message, ...(headers ? { headers } : {}) });
-}
-
-/** Runs a core call, translating its refusals into tus status codes. */
-async function viaCore<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof ApiError) throw new ApiError(tusRefusal({ ...error, details: error.details, headers: error.headers }));
-    throw error;
-  }
-}
 
 /** Parses `Upload-Metadata`: comma-separated `key base64value` pairs (the value is optional). */
 export function parseMetadata(header: string | undefined): Record<string, string> {
@@ -70,31 +51,9 @@ export function parseMetadata(header: string | undefined): Record<string, string
   return metadata;
 }
 
-function nonNegativeInteger(value: string | undefined, header: string): number {
-  if (value === undefined || !/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    refuse(400, "invalid_request", `${header} must be a non-negative integer.`);
-  }
-  return Number(value);
-}
-
-/** An identity for per-device limits when a stock tus client sends no `device_id` metadata. */
-async function anonymousDevice(c: AppContext): Promise<string> {
-  const who = `${c.req.header("cf-connecting-ip") ?? ""}|${c.req.header("user-agent") ?? ""}`;
-  return `anon-${(await sha256Hex(who)).slice(0, 24)}`;
-}
-
-function uploadRefOf(c: AppContext): UploadRef {
-  const match = c.req.param("upload")?.match(/^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/);
-  if (!match) refuse(404, "upload_not_found", "No such upload for this event.");
-  annotate(c, { upload_id: match[1]! });
-  return { joinToken: c.req.param("token")!, uploadId: match[1]!, uploadKey: match[2]! };
-}
-
-const httpDate = (iso: string) => new Date(iso).toUTCString();
-
 /** Appends a PATCH (or creation-with-upload) body: atomically when checksummed, else streamed. */
 async function appendBody(c: AppContext, ref: UploadRef, offset: number): Promise<AppendResult> {
-  const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+  const background = backgroundOf(c);
   const body = c.req.raw.body ?? new Blob([]).stream();
   const lengthHeader = c.req.header("content-length");
   const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
@@ -113,15 +72,15 @@ async function appendBody(c: AppContext, ref: UploadRef, offset: number): Promis
       refuse(400, "unsupported_checksum", "The Upload-Checksum digest is not base64.");
     }
     const options: AppendOptions = { acceptReplay: false, total: null, checksum: { algorithm, expected } };
-    return viaCore(() => appendChunk(c.env, ref, offset, length, body, options, background));
+    return viaCapability(() => appendChunk(c.env, ref, offset, length, body, options, background));
   }
-  return viaCore(() => appendStream(c.env, ref, offset, length, body, background));
+  return viaCapability(() => appendStream(c.env, ref, offset, length, body, background));
 }
 
 /** After the last byte lands, the upload goes through the same completion as the guest API. */
 async function completeIfDone(c: AppContext, ref: UploadRef, result: AppendResult): Promise<void> {
   if (result.received_bytes !== result.total_size) return;
-  const { photo } = await viaCore(() => completeUpload(c.env, ref));
+  const { photo } = await viaCapability(() => completeUpload(c.env, ref));
   annotate(c, { photo_id: photo.photo_id });
 }
 
@@ -131,7 +90,7 @@ function tusHeaders(c: Context, result: Pick<AppendResult, "received_bytes" | "e
 }
 
 async function patch(c: AppContext) {
-  const ref = uploadRefOf(c);
+  const ref = capabilityRef(c);
   if (c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() !== OFFSET_OCTET_STREAM) {
     refuse(415, "unsupported_media_type", `PATCH bodies must be ${OFFSET_OCTET_STREAM}.`);
   }
@@ -144,7 +103,7 @@ async function patch(c: AppContext) {
 }
 
 async function terminate(c: AppContext) {
-  await viaCore(() => abortUpload(c.env, uploadRefOf(c)));
+  await viaCapability(() => abortUpload(c.env, capabilityRef(c)));
   return c.body(null, 204);
 }
 
@@ -176,10 +135,10 @@ export const tusRoutes = new Hono<AppEnv>()
       filename: metadata.filename ?? metadata.name ?? "upload",
       size,
       contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
-      deviceId: metadata.device_id && /^[A-Za-z0-9._:-]{8,128}$/.test(metadata.device_id) ? metadata.device_id : await anonymousDevice(c),
+      deviceId: await deviceIdFor(c, metadata.device_id),
     });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
-    const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/tus/${created.upload_id}.${created.upload_key}`;
+    const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/tus/${capabilitySegment(created)}`;
     c.header("Location", location);
     c.header("Upload-Expires", httpDate(created.expires_at));
     const hasBody = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() === OFFSET_OCTET_STREAM;
@@ -193,7 +152,7 @@ export const tusRoutes = new Hono<AppEnv>()
   })
   // Hono answers HEAD through the GET route (and drops the body).
   .get("/:upload", async (c) => {
-    const view = await viaCore(() => uploadStatus(c.env, uploadRefOf(c)));
+    const view = await viaCapability(() => uploadStatus(c.env, capabilityRef(c)));
     if (view.status === "expired" || view.status === "cancelled" || view.status === "failed") {
       refuse(410, `upload_${view.status}`, `This upload is ${view.status}.`);
     }

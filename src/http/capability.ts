@@ -1,0 +1,59 @@
+/**
+ * What the standard-protocol adapters (tus, IETF resumable uploads) share: the upload URL as a
+ * capability (`{uploadId}.{uploadKey}`), header parsing, and the identity used for per-device
+ * limits when a stock client sends none.
+ */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApiError, type Refusal } from "../core/errors";
+import type { CreatedUpload, UploadRef } from "../core/uploads";
+import { sha256Hex } from "../lib/crypto";
+import { annotate, type AppContext } from "./context";
+
+export function refuse(status: ContentfulStatusCode, code: string, message: string, headers?: Record<string, string>): never {
+  throw new ApiError({ status, code, message, ...(headers ? { headers } : {}) });
+}
+
+/** The path segment that names an upload and carries its key. */
+export const capabilitySegment = (created: Pick<CreatedUpload, "upload_id" | "upload_key">) =>
+  `${created.upload_id}.${created.upload_key}`;
+
+export function capabilityRef(c: AppContext): UploadRef {
+  const match = c.req.param("upload")?.match(/^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/);
+  if (!match) refuse(404, "upload_not_found", "No such upload for this event.");
+  annotate(c, { upload_id: match[1]! });
+  return { joinToken: c.req.param("token")!, uploadId: match[1]!, uploadKey: match[2]! };
+}
+
+/**
+ * Runs a core call for a capability URL: a wrong key is an unknown upload (the key is part of
+ * the URL), and a failed upload is gone.
+ */
+export async function viaCapability<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    const refusal: Refusal = { status: error.status, code: error.code, message: error.message, details: error.details, headers: error.headers };
+    if (error.code === "invalid_upload_key") throw new ApiError({ ...refusal, status: 404, code: "upload_not_found", message: "No such upload for this event." });
+    if (error.code === "upload_failed") throw new ApiError({ ...refusal, status: 410 });
+    throw error;
+  }
+}
+
+export function nonNegativeInteger(value: string | undefined, header: string): number {
+  if (value === undefined || !/^\d{1,16}$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
+    refuse(400, "invalid_request", `${header} must be a non-negative integer.`);
+  }
+  return Number(value);
+}
+
+/** The device id a client gave, if well-formed; otherwise one derived from the connection. */
+export async function deviceIdFor(c: AppContext, given: string | undefined): Promise<string> {
+  if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return given;
+  const who = `${c.req.header("cf-connecting-ip") ?? ""}|${c.req.header("user-agent") ?? ""}`;
+  return `anon-${(await sha256Hex(who)).slice(0, 24)}`;
+}
+
+export const backgroundOf = (c: AppContext) => (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+
+export const httpDate = (iso: string) => new Date(iso).toUTCString();

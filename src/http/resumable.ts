@@ -1,0 +1,169 @@
+/**
+ * Resumable Uploads for HTTP (draft-ietf-httpbis-resumable-upload) as a thin adapter over the
+ * upload core. Mounted per event at /api/v1/events/:token/resumable. Speaks interop version 6
+ * (draft -04/-05: what tus-js-client, Apple's URLSession and tusd speak today) and 9 (draft -12),
+ * chosen per request by `Upload-Draft-Interop-Version`.
+ *
+ * Workers cannot send 1xx responses, so no 104 (Upload Resumption Supported) is sent; the draft
+ * makes it a SHOULD, and clients learn the upload URL from the final response instead.
+ */
+import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApiError } from "../core/errors";
+import { resolveJoinToken } from "../core/events";
+import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
+import type { SessionView } from "../core/upload-session";
+import { database } from "../db/client";
+import { backgroundOf, capabilityRef, capabilitySegment, deviceIdFor, nonNegativeInteger, refuse, viaCapability } from "./capability";
+import { annotate, type AppContext, type AppEnv } from "./context";
+
+export const INTEROP_VERSIONS = [6, 9] as const;
+type InteropVersion = (typeof INTEROP_VERSIONS)[number];
+const PARTIAL_UPLOAD = "application/partial-upload";
+const PROBLEM_TYPES = "https://iana.org/assignments/http-problem-types";
+
+function interopVersion(c: AppContext): InteropVersion {
+  const version = Number(c.req.header("upload-draft-interop-version"));
+  if (!INTEROP_VERSIONS.includes(version as InteropVersion)) {
+    refuse(400, "unsupported_interop_version", `Send Upload-Draft-Interop-Version: one of ${INTEROP_VERSIONS.join(", ")}.`);
+  }
+  c.header("Upload-Draft-Interop-Version", String(version));
+  return version as InteropVersion;
+}
+
+/** `Upload-Complete` is a structured-field boolean: `?1` or `?0`. */
+function uploadComplete(c: AppContext): boolean {
+  const value = c.req.header("upload-complete")?.trim();
+  if (value !== "?1" && value !== "?0") refuse(400, "invalid_request", "Upload-Complete must be ?1 or ?0.");
+  return value === "?1";
+}
+
+/** The `Upload-Limit` dictionary; the expiry key was `expires` up to interop 6, `max-age` after. */
+function uploadLimit(version: InteropVersion, maxSize: number, expiresAt?: string): string {
+  const limits = [`max-size=${maxSize}`];
+  if (expiresAt) {
+    const seconds = Math.max(0, Math.floor((Date.parse(expiresAt) - Date.now()) / 1000));
+    limits.push(`${version === 6 ? "expires" : "max-age"}=${seconds}`);
+  }
+  return limits.join(", ");
+}
+
+function inconsistentLength(message: string): never {
+  throw new ApiError({
+    status: 400,
+    code: "inconsistent_upload_length",
+    message,
+    details: { type: `${PROBLEM_TYPES}#inconsistent-upload-length` },
+    headers: { "Upload-Complete": "?0" },
+  });
+}
+
+/** Appends the request body, answering an offset mismatch the way the draft prescribes. */
+async function append(c: AppContext, ref: UploadRef, offset: number): Promise<AppendResult> {
+  const lengthHeader = c.req.header("content-length");
+  const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
+  try {
+    return await viaCapability(() => appendStream(c.env, ref, offset, length, c.req.raw.body ?? new Blob([]).stream(), backgroundOf(c)));
+  } catch (error) {
+    if (error instanceof ApiError && error.code === "chunk_out_of_order") {
+      const expected = Number(error.details.expected_offset);
+      throw new ApiError({
+        status: 409,
+        code: "chunk_out_of_order",
+        message: error.message,
+        details: { type: `${PROBLEM_TYPES}#mismatching-upload-offset`, "expected-offset": expected, "provided-offset": offset },
+        headers: { "Upload-Offset": String(expected), "Upload-Complete": "?0" },
+      });
+    }
+    throw error;
+  }
+}
+
+/** The last request of an upload gets the target's own response: the photo, as the guest API's complete. */
+async function finish(c: AppContext, ref: UploadRef, view: SessionView, complete: boolean) {
+  c.header("Upload-Offset", String(view.received_bytes));
+  if (!complete) {
+    c.header("Upload-Complete", "?0");
+    return null;
+  }
+  if (view.received_bytes !== view.total_size) {
+    inconsistentLength(`Upload-Complete: ?1, but ${view.received_bytes} of ${view.total_size} bytes have arrived.`);
+  }
+  const { photo } = await viaCapability(() => completeUpload(c.env, ref));
+  annotate(c, { photo_id: photo.photo_id });
+  c.header("Upload-Complete", "?1");
+  return photo;
+}
+
+export const resumableRoutes = new Hono<AppEnv>()
+  .options("/", async (c) => {
+    const version = interopVersion(c);
+    const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
+    c.header("Upload-Limit", `min-size=0, ${uploadLimit(version, event.maxFileSize)}`);
+    return c.body(null, 204);
+  })
+  .post("/", async (c) => {
+    const version = interopVersion(c);
+    const complete = uploadComplete(c);
+    const lengthHeader = c.req.header("upload-length");
+    const contentLength = c.req.header("content-length");
+    const declared = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Upload-Length");
+    const bodyLength = contentLength === undefined ? null : nonNegativeInteger(contentLength, "Content-Length");
+    if (complete && declared !== null && bodyLength !== null && declared !== bodyLength) {
+      inconsistentLength(`Upload-Length ${declared} disagrees with the ${bodyLength}-byte complete body.`);
+    }
+    const size = declared ?? (complete ? bodyLength : null);
+    if (size === null) refuse(400, "invalid_request", "Send Upload-Length (or the whole file with Upload-Complete: ?1 and Content-Length).");
+    if (size === 0) refuse(400, "invalid_request", "An upload needs at least one byte.");
+    const token = c.req.param("token")!;
+    const filename = c.req.header("content-disposition")?.match(/filename="?([^";]+)"?/)?.[1];
+    const created = await createUpload(c.env, token, {
+      filename: filename ? decodeURIComponent(filename) : "upload",
+      size,
+      contentType: c.req.header("content-type") ?? "application/octet-stream",
+      deviceId: await deviceIdFor(c, c.req.header("x-device-id")),
+    });
+    annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
+    const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/resumable/${capabilitySegment(created)}`;
+    c.header("Location", location);
+    const { event } = await resolveJoinToken(database(c.env), token);
+    c.header("Upload-Limit", uploadLimit(version, event.maxFileSize, created.expires_at));
+    const ref: UploadRef = { joinToken: token, uploadId: created.upload_id, uploadKey: created.upload_key };
+    const result = await append(c, ref, 0);
+    const photo = await finish(c, ref, result, complete);
+    return photo ? c.json(photo, 201) : c.body(null, 201);
+  })
+  // Offset retrieval: HEAD (Hono answers it through this GET route), and GET since draft -12.
+  .get("/:upload", async (c) => {
+    const version = interopVersion(c);
+    const view = await viaCapability(() => uploadStatus(c.env, capabilityRef(c)));
+    if (view.status === "expired" || view.status === "cancelled" || view.status === "failed") {
+      refuse(404, `upload_${view.status}`, `This upload is ${view.status}.`);
+    }
+    c.header("Upload-Offset", String(view.received_bytes));
+    c.header("Upload-Complete", view.status === "completed" ? "?1" : "?0");
+    c.header("Upload-Length", String(view.total_size));
+    c.header("Upload-Limit", uploadLimit(version, view.total_size, view.status === "completed" ? undefined : view.expires_at));
+    c.header("Cache-Control", "no-store");
+    return c.body(null, 204);
+  })
+  .patch("/:upload", async (c) => {
+    interopVersion(c);
+    const complete = uploadComplete(c);
+    if (c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() !== PARTIAL_UPLOAD) {
+      refuse(415, "unsupported_media_type", `Appends must be ${PARTIAL_UPLOAD}.`);
+    }
+    const ref = capabilityRef(c);
+    const offset = nonNegativeInteger(c.req.header("upload-offset"), "Upload-Offset");
+    // An empty completing append to an upload that already has every byte replays the final response.
+    const current = complete && c.req.header("content-length") === "0" ? await viaCapability(() => uploadStatus(c.env, ref)) : null;
+    const result = current?.status === "completed" && offset === current.total_size ? current : await append(c, ref, offset);
+    annotate(c, { bytes: result.received_bytes - offset, offset: result.received_bytes });
+    const photo = await finish(c, ref, result, complete);
+    return photo ? c.json(photo, 201 as ContentfulStatusCode) : c.body(null, 204);
+  })
+  .delete("/:upload", async (c) => {
+    interopVersion(c);
+    await viaCapability(() => abortUpload(c.env, capabilityRef(c)));
+    return c.body(null, 204);
+  });
