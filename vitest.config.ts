@@ -12,6 +12,12 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token" },
+          // Tests deliver queue messages to the handler themselves, one delivery at a time; large
+          // batches with the longest wait keep miniflare from delivering them behind a test's back.
+          queueConsumers: {
+            "photo-processing": { maxBatchSize: 100, maxBatchTimeout: 60 },
+            "photo-processing-dlq": { maxBatchSize: 100, maxBatchTimeout: 60 },
+          },
         },
       }),
     ],

@@ -1,12 +1,15 @@
-/** The Worker's entry points: HTTP (Hono app), cron (sweeper), and its Durable Object classes. */
+/** The Worker's entry points: HTTP (Hono app), queues (processing), cron (sweeper), and its Durable Objects. */
+import type { PhotoJob } from "./core/upload-session";
 import { app } from "./http/app";
+import { handlePhotoBatch } from "./jobs/processing";
 import { sweepExpiredSessions } from "./jobs/sweeper";
 
 export { UploadSession } from "./core/upload-session";
 
 export default {
   fetch: app.fetch,
+  queue: handlePhotoBatch,
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(sweepExpiredSessions(env));
   },
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<Env, PhotoJob>;

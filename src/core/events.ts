@@ -43,6 +43,7 @@ export type EventSettings = Partial<
     | "maxConcurrentPerDevice"
     | "dailyCapPerDevice"
     | "allowedContentTypes"
+    | "keepGps"
   >
 >;
 

@@ -8,6 +8,7 @@ export const eventDefaults = {
   maxConcurrentPerDevice: 2,
   dailyCapPerDevice: 500,
   allowedContentTypes: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+  keepGps: false,
 } as const;
 
 /** Hard ceilings no event setting may exceed. */

@@ -3,7 +3,7 @@
  * from this file by drizzle-kit (`npm run db:generate`); row types are inferred from it.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Milliseconds since the epoch; every timestamp in the schema uses it. */
 const epochMs = (name: string) => integer(name);
@@ -22,6 +22,8 @@ export const events = sqliteTable("events", {
   dailyCapPerDevice: integer("daily_cap_per_device").notNull(),
   /** JSON array of accepted MIME types. */
   allowedContentTypes: text("allowed_content_types", { mode: "json" }).$type<string[]>().notNull(),
+  /** Whether photos' GPS coordinates are kept (for organisers only); off by default. */
+  keepGps: integer("keep_gps", { mode: "boolean" }).notNull().default(false),
   createdAt: createdAt(),
   updatedAt: epochMs("updated_at").notNull(),
 });
@@ -93,6 +95,7 @@ export const uploadSessions = sqliteTable(
 );
 
 export const photoStatuses = ["processing", "ready", "failed", "hidden", "deleted"] as const;
+export const thumbnailStates = ["ready", "unavailable"] as const;
 
 export const photos = sqliteTable(
   "photos",
@@ -106,17 +109,42 @@ export const photos = sqliteTable(
       .references(() => uploadSessions.id),
     deviceId: text("device_id").notNull(),
     status: text("status", { enum: photoStatuses }).notNull().default("processing"),
-    /** R2 key of the original as uploaded (private). */
+    /** R2 key of the original as uploaded (private: organisers only). */
     originalKey: text("original_key").notNull(),
     size: integer("size").notNull(),
     filename: text("filename").notNull(),
     declaredContentType: text("declared_content_type").notNull(),
     declaredSha256: text("declared_sha256"),
     failureReason: text("failure_reason"),
+    /** Set by processing: the type sniffed from the bytes and the hash of the stored original. */
+    contentType: text("content_type"),
+    sha256: text("sha256"),
+    width: integer("width"),
+    height: integer("height"),
+    orientation: integer("orientation"),
+    takenAt: epochMs("taken_at"),
+    cameraMake: text("camera_make"),
+    cameraModel: text("camera_model"),
+    /** Only when the event keeps GPS; never shown to guests. */
+    gpsLatitude: real("gps_latitude"),
+    gpsLongitude: real("gps_longitude"),
+    /** The copy guests may see: personal metadata removed, pixels untouched. Null when none could be made. */
+    scrubbedKey: text("scrubbed_key"),
+    thumbSmallKey: text("thumb_small_key"),
+    thumbLargeKey: text("thumb_large_key"),
+    thumbnailState: text("thumbnail_state", { enum: thumbnailStates }),
+    /** The earlier photo of the same event with the same bytes, whose objects this one shares. */
+    duplicateOf: text("duplicate_of"),
+    processingAttempts: integer("processing_attempts").notNull().default(0),
+    processedAt: epochMs("processed_at"),
     createdAt: createdAt(),
     updatedAt: epochMs("updated_at").notNull(),
   },
-  (t) => [uniqueIndex("photos_upload").on(t.uploadId), index("photos_event").on(t.eventId, t.createdAt)],
+  (t) => [
+    uniqueIndex("photos_upload").on(t.uploadId),
+    index("photos_event").on(t.eventId, t.createdAt),
+    index("photos_event_sha256").on(t.eventId, t.sha256),
+  ],
 );
 
 export type EventRow = typeof events.$inferSelect;

@@ -39,6 +39,7 @@ const createEventBody = z
       .array(z.enum(["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"]))
       .min(1)
       .optional(),
+    keep_gps: z.boolean().optional(),
   })
   .strict();
 
@@ -52,6 +53,7 @@ export const adminRoutes = new Hono<AppEnv>().use("*", requireAdmin).post("/even
     maxConcurrentPerDevice: body.max_concurrent_uploads_per_device,
     dailyCapPerDevice: body.daily_upload_cap_per_device,
     allowedContentTypes: body.allowed_content_types,
+    keepGps: body.keep_gps,
   });
   annotate(c, { event_id: event.id });
   const origin = new URL(c.req.url).origin;
@@ -68,6 +70,7 @@ export const adminRoutes = new Hono<AppEnv>().use("*", requireAdmin).post("/even
       max_concurrent_uploads_per_device: event.maxConcurrentPerDevice,
       daily_upload_cap_per_device: event.dailyCapPerDevice,
       allowed_content_types: event.allowedContentTypes,
+      keep_gps: event.keepGps,
     },
     201,
   );

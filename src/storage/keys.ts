@@ -10,4 +10,8 @@ export const r2Keys = {
   /** One tail segment: bytes [start, end) of the upload, written by one chunk attempt. */
   stagingSegment: (uploadId: string, start: number, end: number, attempt: string) =>
     `staging/${uploadId}/${start}-${end}-${attempt}`,
+  /** Everything processing derives from a photo lives under one prefix, found from the photo row. */
+  photoPrefix: (eventId: string, photoId: string) => `photos/${eventId}/${photoId}/`,
+  scrubbed: (eventId: string, photoId: string, extension: string) => `photos/${eventId}/${photoId}/scrubbed.${extension}`,
+  thumbnail: (eventId: string, photoId: string, edge: number) => `photos/${eventId}/${photoId}/thumb-${edge}.webp`,
 };

@@ -1,0 +1,51 @@
+/**
+ * The processing queue's consumer, and its dead-letter queue's. A rejected photo (not an image,
+ * a polyglot, a pixel bomb, a hash mismatch) fails at once; anything else is retried with
+ * backoff and, once Queues gives up, arrives on the dead-letter queue, which marks it failed
+ * with the last error. Photos are processed one at a time: memory, not CPU, is the budget.
+ */
+import { eq, sql } from "drizzle-orm";
+import { database } from "../db/client";
+import { photos } from "../db/schema";
+import type { PhotoJob } from "../core/upload-session";
+import { logLine } from "../lib/log";
+import { failPhoto, PhotoRejected, processPhoto } from "../processing/pipeline";
+
+export const PROCESSING_QUEUE = "photo-processing";
+export const DEAD_LETTER_QUEUE = "photo-processing-dlq";
+
+export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env): Promise<void> {
+  const deadLetters = batch.queue === DEAD_LETTER_QUEUE;
+  for (const message of batch.messages) {
+    const started = Date.now();
+    const { photoId, eventId } = message.body;
+    const log = { job: deadLetters ? "photo_dead_letter" : "process_photo", photo_id: photoId, event_id: eventId, attempt: message.attempts };
+    if (deadLetters) {
+      const photo = await database(env).select({ reason: photos.failureReason }).from(photos).where(eq(photos.id, photoId)).get();
+      await failPhoto(env, photoId, `processing failed after repeated attempts: ${photo?.reason ?? "unknown error"}`);
+      message.ack();
+      logLine("warn", "job", { ...log, outcome: "failed", ms: Date.now() - started });
+      continue;
+    }
+    try {
+      const result = await processPhoto(env, photoId);
+      message.ack();
+      logLine("info", "job", { ...log, outcome: result.outcome, bytes: result.bytes, path: result.thumbnailPath, ms: Date.now() - started });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (error instanceof PhotoRejected) {
+        await failPhoto(env, photoId, reason);
+        message.ack();
+        logLine("info", "job", { ...log, outcome: "rejected", reason, ms: Date.now() - started });
+        continue;
+      }
+      // Keep the last error, so the dead-letter consumer can say why.
+      await database(env)
+        .update(photos)
+        .set({ failureReason: reason, processingAttempts: sql`${photos.processingAttempts} + 1`, updatedAt: Date.now() })
+        .where(eq(photos.id, photoId));
+      message.retry({ delaySeconds: Math.min(300, 10 * 2 ** (message.attempts - 1)) });
+      logLine("error", "job", { ...log, outcome: "retry", reason, ms: Date.now() - started });
+    }
+  }
+}

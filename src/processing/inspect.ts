@@ -1,0 +1,428 @@
+/**
+ * One streaming pass over a stored original: what it really is (sniffed from the bytes), its
+ * pixel dimensions (from the header, before anything decodes it), its SHA-256, signs that it is
+ * a polyglot (an archive or HTML riding along), whether it is truncated, and the plan for a
+ * scrubbed copy: byte ranges of the original to keep plus a few new bytes, so the copy is
+ * written by streaming ranges, never by re-encoding.
+ */
+import { PullReader } from "./pull-reader";
+
+export const imageTypes = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"] as const;
+export type ImageType = (typeof imageTypes)[number];
+
+/** A piece of the scrubbed copy: bytes [start, end) of the original, or new bytes. */
+export type ScrubPiece = { start: number; end: number } | { bytes: Uint8Array };
+
+export interface Inspection {
+  type: ImageType;
+  size: number;
+  sha256: string;
+  width: number;
+  height: number;
+  /** Non-image content found (polyglot); empty for a clean image. */
+  threats: string[];
+  /** The image data ends early (no JPEG EOI, PNG IEND, or a short RIFF). */
+  truncated: boolean;
+  /** How to write the scrubbed copy; null where the format is not scrubbed (HEIC). */
+  scrub: ScrubPiece[] | null;
+}
+
+export class TooManyPixelsError extends Error {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+  ) {
+    super(`the image is ${width}×${height} pixels, over the limit of ${maxPixels}`);
+  }
+}
+
+export class NotAnImageError extends Error {}
+
+const ascii = (bytes: Uint8Array, start: number, length: number) => String.fromCharCode(...bytes.subarray(start, start + length));
+const u16be = (b: Uint8Array, i: number) => (b[i]! << 8) | b[i + 1]!;
+const u32be = (b: Uint8Array, i: number) => (u16be(b, i) * 65536) + u16be(b, i + 2);
+const u32le = (b: Uint8Array, i: number) => b[i]! + b[i + 1]! * 256 + b[i + 2]! * 65536 + b[i + 3]! * 16777216;
+const u24le = (b: Uint8Array, i: number) => b[i]! + b[i + 1]! * 256 + b[i + 2]! * 65536;
+
+const HEIC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis"]);
+const HEIF_BRANDS = new Set(["mif1", "msf1", "heif"]);
+
+/** The type the bytes say, from the first 32 of them; null if none we accept. */
+export function sniffType(head: Uint8Array): ImageType | null {
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return "image/jpeg";
+  if (ascii(head, 0, 8) === "\x89PNG\r\n\x1a\n") return "image/png";
+  if (ascii(head, 0, 4) === "RIFF" && ascii(head, 8, 4) === "WEBP") return "image/webp";
+  if (ascii(head, 4, 4) === "ftyp") {
+    const brands = [ascii(head, 8, 4)];
+    for (let i = 16; i + 4 <= Math.min(head.byteLength, u32be(head, 0)); i += 4) brands.push(ascii(head, i, 4));
+    if (brands.some((brand) => HEIC_BRANDS.has(brand))) return "image/heic";
+    if (brands.some((brand) => HEIF_BRANDS.has(brand))) return "image/heif";
+  }
+  return null;
+}
+
+/** Signatures of content that has no business inside a photo. */
+const ARCHIVE_SIGNATURES: Array<[string, string]> = [
+  ["PK\x03\x04", "a ZIP archive"],
+  ["Rar!\x1a\x07", "a RAR archive"],
+  ["7z\xbc\xaf\x27\x1c", "a 7-Zip archive"],
+  ["%PDF-", "a PDF document"],
+];
+const MARKUP_SIGNATURES = ["<script", "<html", "<?php", "<iframe", "<!doctype html", "<svg", "<body"];
+
+function findArchive(bytes: Uint8Array): string | null {
+  const text = ascii(bytes, 0, bytes.byteLength);
+  for (const [signature, what] of ARCHIVE_SIGNATURES) if (text.includes(signature)) return what;
+  return null;
+}
+
+/**
+ * Looks for HTML/script markup across a stream of chunks (matches may straddle chunks). Markup
+ * signatures are 5+ bytes, so chance matches in compressed image data are vanishingly rare.
+ */
+class MarkupScanner {
+  #carry = new Uint8Array(0);
+  found: string | null = null;
+
+  push(chunk: Uint8Array): void {
+    if (this.found) return;
+    const window = this.#carry.byteLength ? concat(this.#carry, chunk) : chunk;
+    for (let at = window.indexOf(0x3c); at >= 0; at = window.indexOf(0x3c, at + 1)) {
+      for (const signature of MARKUP_SIGNATURES) {
+        if (at + signature.length > window.byteLength) continue;
+        let match = true;
+        for (let k = 1; k < signature.length && match; k++) {
+          const byte = window[at + k]!;
+          match = (byte >= 0x41 && byte <= 0x5a ? byte + 32 : byte) === signature.charCodeAt(k);
+        }
+        if (match) {
+          this.found = signature;
+          return;
+        }
+      }
+    }
+    this.#carry = window.slice(Math.max(0, window.byteLength - 15));
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+/** Accumulates the scrub plan, merging adjacent kept ranges. */
+class ScrubPlan {
+  readonly pieces: ScrubPiece[] = [];
+  keep(start: number, end: number): void {
+    if (end <= start) return;
+    const last = this.pieces.at(-1);
+    if (last && "end" in last && last.end === start) last.end = end;
+    else this.pieces.push({ start, end });
+  }
+  insert(bytes: Uint8Array): void {
+    this.pieces.push({ bytes });
+  }
+}
+
+interface FormatResult {
+  width: number;
+  height: number;
+  truncated: boolean;
+  threats: string[];
+  scrub: ScrubPiece[] | null;
+}
+
+export interface InspectOptions {
+  maxPixels: number;
+  /** EXIF orientation to carry into the scrubbed copy (1 or null: none needed). */
+  orientation: number | null;
+}
+
+export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageType, options: InspectOptions): Promise<Inspection> {
+  const digest = new crypto.DigestStream("SHA-256");
+  digest.digest.catch(() => {}); // rejects when an abandoned pass aborts the stream
+  const digestWriter = digest.getWriter();
+  const markup = new MarkupScanner();
+  const reader = new PullReader(stream, (chunk) => {
+    void digestWriter.write(chunk);
+    markup.push(chunk);
+  });
+  const checkPixels = (width: number, height: number) => {
+    if (width * height > options.maxPixels) throw new TooManyPixelsError(width, height, options.maxPixels);
+  };
+  let result: FormatResult;
+  try {
+    const parse = { "image/jpeg": parseJpeg, "image/png": parsePng, "image/webp": parseWebp, "image/heic": parseHeif, "image/heif": parseHeif }[type];
+    result = await parse(reader, checkPixels, options.orientation);
+    await reader.drain();
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    void digestWriter.abort(error).catch(() => {});
+    throw error;
+  }
+  await digestWriter.close();
+  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const threats = [...result.threats];
+  if (markup.found) threats.push(`it contains markup (${markup.found})`);
+  return { type, size: reader.offset, sha256, ...result, threats };
+}
+
+/** Only the orientation survives scrubbing: a minimal big-endian TIFF with one IFD0 entry. */
+export function orientationTiff(orientation: number): Uint8Array {
+  // "MM\0*", IFD0 at 8: one entry (tag 0x0112 SHORT count 1), next-IFD offset 0.
+  return Uint8Array.from([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0, 0, 0, 0, 0]);
+}
+
+async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number) => void, orientation: number | null): Promise<FormatResult> {
+  const plan = new ScrubPlan();
+  const threats: string[] = [];
+  let width = 0;
+  let height = 0;
+  await reader.skip(2); // SOI, checked by sniffing
+  plan.keep(0, 2);
+  /** Where the first scan starts: from there to EOI the image data is kept as one range. */
+  let scanStart: number | null = null;
+  let exifWritten = orientation === null || orientation === 1;
+  const ended = (truncated: boolean, threat?: string) => ({
+    width,
+    height,
+    truncated,
+    threats: threat ? [...threats, threat] : threats,
+    scrub: plan.pieces,
+  });
+  for (;;) {
+    // Find the next marker. In entropy-coded data 0xFF is followed by 0x00 (stuffing) or RSTn.
+    let marker: number | null = null;
+    if (scanStart !== null) {
+      while (marker === null) {
+        if (!(await reader.skipPast(0xff))) return ended(true);
+        let next = await reader.byte();
+        while (next === 0xff) next = await reader.byte();
+        if (next === null) return ended(true);
+        if (next !== 0x00 && (next < 0xd0 || next > 0xd7)) marker = next;
+      }
+    } else {
+      let byte = await reader.byte();
+      if (byte === null) return ended(true);
+      if (byte !== 0xff) return ended(false, "its JPEG structure is broken");
+      while (byte === 0xff) byte = await reader.byte();
+      if (byte === null) return ended(true);
+      marker = byte;
+    }
+    const markerStart = reader.offset - 2;
+    if (marker === 0xd9) {
+      if (scanStart === null) return ended(true);
+      plan.keep(scanStart, reader.offset);
+      // Trailing data (motion-photo video, MPF images) is left out of the scrubbed copy.
+      const trailer = await reader.bytes(16);
+      const what = trailer ? findArchive(trailer) : null;
+      return ended(false, what ? `${what} is appended after the image` : undefined);
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      if (scanStart === null) plan.keep(markerStart, reader.offset);
+      continue;
+    }
+    const lengthBytes = await reader.bytes(2);
+    if (!lengthBytes) return ended(true);
+    const payloadLength = u16be(lengthBytes, 0) - 2;
+    if (payloadLength < 0) return ended(false, "its JPEG structure is broken");
+    const isApp = marker >= 0xe0 && marker <= 0xef;
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (scanStart === null && (isApp || marker === 0xfe || isSof)) {
+      const payload = await reader.bytes(payloadLength);
+      if (!payload) return ended(true);
+      const segmentEnd = reader.offset;
+      if (isSof) {
+        height = u16be(payload, 1);
+        width = u16be(payload, 3);
+        checkPixels(width, height);
+        plan.keep(markerStart, segmentEnd);
+        continue;
+      }
+      const what = findArchive(payload);
+      if (what) threats.push(`${what} is embedded in its metadata`);
+      const id = ascii(payload, 0, Math.min(payload.byteLength, 14));
+      if (marker === 0xe0 && (id.startsWith("JFIF\0") || id.startsWith("JFXX\0"))) plan.keep(markerStart, segmentEnd);
+      else if (marker === 0xe2 && id.startsWith("ICC_PROFILE\0")) plan.keep(markerStart, segmentEnd);
+      else if (marker === 0xee && id.startsWith("Adobe")) plan.keep(markerStart, segmentEnd);
+      else if (marker === 0xe1 && id.startsWith("Exif\0\0") && !exifWritten) {
+        plan.insert(jpegExifSegment(orientation!));
+        exifWritten = true;
+      }
+      // Everything else (EXIF with GPS, XMP, IPTC, MPF, comments, maker APPn) is left out.
+      continue;
+    }
+    if (!(await reader.skip(payloadLength))) return ended(true);
+    if (scanStart === null) {
+      if (marker === 0xda) scanStart = markerStart;
+      else plan.keep(markerStart, reader.offset);
+    }
+  }
+}
+
+/** An APP1 segment carrying only the orientation. */
+function jpegExifSegment(orientation: number): Uint8Array {
+  const tiff = orientationTiff(orientation);
+  const segment = new Uint8Array(10 + tiff.byteLength);
+  segment.set([0xff, 0xe1, 0, segment.byteLength - 2, 0x45, 0x78, 0x69, 0x66, 0, 0]);
+  segment.set(tiff, 10);
+  return segment;
+}
+
+const PNG_DROPPED_CHUNKS = new Set(["tEXt", "zTXt", "iTXt", "eXIf", "tIME"]);
+
+async function parsePng(reader: PullReader, checkPixels: (w: number, h: number) => void, orientation: number | null): Promise<FormatResult> {
+  const plan = new ScrubPlan();
+  const threats: string[] = [];
+  let width = 0;
+  let height = 0;
+  await reader.skip(8);
+  plan.keep(0, 8);
+  let orientationWritten = orientation === null || orientation === 1;
+  for (;;) {
+    const chunkStart = reader.offset;
+    const header = await reader.bytes(8);
+    if (!header) return { width, height, truncated: true, threats, scrub: plan.pieces };
+    const length = u32be(header, 0);
+    const type = ascii(header, 4, 4);
+    if (type === "IDAT" && !orientationWritten) {
+      plan.insert(pngChunk("eXIf", orientationTiff(orientation!)));
+      orientationWritten = true;
+    }
+    if (type === "IHDR" || (type !== "IDAT" && length <= 1024 * 1024)) {
+      const data = await reader.bytes(length + 4);
+      if (!data) return { width, height, truncated: true, threats, scrub: plan.pieces };
+      if (type === "IHDR") {
+        width = u32be(data, 0);
+        height = u32be(data, 4);
+        checkPixels(width, height);
+      } else {
+        const what = findArchive(data);
+        if (what) threats.push(`${what} is embedded in its ${type} chunk`);
+      }
+    } else if (!(await reader.skip(length + 4))) {
+      return { width, height, truncated: true, threats, scrub: plan.pieces };
+    }
+    if (!PNG_DROPPED_CHUNKS.has(type)) plan.keep(chunkStart, reader.offset);
+    if (type === "IEND") {
+      const trailer = await reader.bytes(16);
+      const what = trailer ? findArchive(trailer) : null;
+      if (what) threats.push(`${what} is appended after the image`);
+      return { width, height, truncated: false, threats, scrub: plan.pieces };
+    }
+  }
+}
+
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const chunk = new Uint8Array(12 + data.byteLength);
+  const view = new DataView(chunk.buffer);
+  view.setUint32(0, data.byteLength);
+  for (let i = 0; i < 4; i++) chunk[4 + i] = type.charCodeAt(i);
+  chunk.set(data, 8);
+  view.setUint32(8 + data.byteLength, crc32(chunk.subarray(4, 8 + data.byteLength)));
+  return chunk;
+}
+
+let crcTable: Uint32Array | null = null;
+function crc32(bytes: Uint8Array): number {
+  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+async function parseWebp(reader: PullReader, checkPixels: (w: number, h: number) => void): Promise<FormatResult> {
+  const threats: string[] = [];
+  const kept: ScrubPiece[] = [];
+  let keptBytes = 4; // "WEBP"
+  let width = 0;
+  let height = 0;
+  const riff = await reader.bytes(12);
+  if (!riff) return { width, height, truncated: true, threats, scrub: null };
+  const riffEnd = 8 + u32le(riff, 4);
+  const keep = (piece: ScrubPiece) => {
+    kept.push(piece);
+    keptBytes += "bytes" in piece ? piece.bytes.byteLength : piece.end - piece.start;
+  };
+  while (reader.offset < riffEnd) {
+    const chunkStart = reader.offset;
+    const header = await reader.bytes(8);
+    if (!header) return { width, height, truncated: true, threats, scrub: null };
+    const fourcc = ascii(header, 0, 4);
+    const size = u32le(header, 4);
+    const padded = size + (size & 1);
+    if (fourcc === "VP8X" || fourcc === "VP8 " || fourcc === "VP8L") {
+      const data = await reader.bytes(padded);
+      if (!data) return { width, height, truncated: true, threats, scrub: null };
+      if (fourcc === "VP8X") {
+        width = u24le(data, 4) + 1;
+        height = u24le(data, 7) + 1;
+        checkPixels(width, height);
+        const cleared = data.slice();
+        cleared[0] = cleared[0]! & ~0x0c; // no EXIF, no XMP
+        keep({ bytes: concat(header, cleared) });
+        continue;
+      }
+      if (width === 0 && fourcc === "VP8 ") {
+        width = u16le(data, 6) & 0x3fff;
+        height = u16le(data, 8) & 0x3fff;
+      } else if (width === 0) {
+        const bits = u32le(data, 1);
+        width = (bits & 0x3fff) + 1;
+        height = ((bits >>> 14) & 0x3fff) + 1;
+      }
+      checkPixels(width, height);
+      keep({ start: chunkStart, end: reader.offset });
+      continue;
+    }
+    if (fourcc === "EXIF" || fourcc === "XMP ") {
+      if (!(await reader.skip(padded))) return { width, height, truncated: true, threats, scrub: null };
+      continue;
+    }
+    if (padded <= 1024 * 1024) {
+      const data = await reader.bytes(padded);
+      if (!data) return { width, height, truncated: true, threats, scrub: null };
+      const what = findArchive(data);
+      if (what) threats.push(`${what} is embedded in its ${fourcc.trim()} chunk`);
+    } else if (!(await reader.skip(padded))) {
+      return { width, height, truncated: true, threats, scrub: null };
+    }
+    keep({ start: chunkStart, end: reader.offset });
+  }
+  const trailer = await reader.bytes(16);
+  const what = trailer ? findArchive(trailer) : null;
+  if (what) threats.push(`${what} is appended after the image`);
+  const head = new Uint8Array(12);
+  head.set(riff.subarray(0, 4));
+  new DataView(head.buffer).setUint32(4, keptBytes, true);
+  head.set(riff.subarray(8, 12), 8);
+  return { width, height, truncated: false, threats, scrub: [{ bytes: head }, ...kept] };
+}
+
+const u16le = (b: Uint8Array, i: number) => b[i]! | (b[i + 1]! << 8);
+
+/**
+ * HEIC/HEIF: dimensions from the largest `ispe` property in the first 512 KiB (where the meta
+ * box lives in camera files). Not scrubbed: rewriting ISOBMFF item locations is out of scope.
+ */
+async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number) => void): Promise<FormatResult> {
+  const head = (await reader.bytes(512 * 1024)) ?? new Uint8Array(0);
+  let width = 0;
+  let height = 0;
+  const text = ascii(head, 0, head.byteLength);
+  for (let at = text.indexOf("ispe"); at >= 0; at = text.indexOf("ispe", at + 4)) {
+    const w = u32be(head, at + 8);
+    const h = u32be(head, at + 12);
+    if (w * h > width * height) [width, height] = [w, h];
+  }
+  if (width === 0) throw new NotAnImageError("no image dimensions found in the HEIF header");
+  checkPixels(width, height);
+  return { width, height, truncated: false, threats: [], scrub: null };
+}

@@ -1,0 +1,191 @@
+/**
+ * Turns a completed upload into a photo: sniff, inspect (hash, dimensions, polyglots), extract
+ * metadata, link duplicates, write the scrubbed copy and thumbnails, record it all. Idempotent:
+ * every object has a key derived from the photo, and the row only moves out of `processing`
+ * once, so a redelivered message or a re-drive ends in the same rows and objects.
+ */
+import { and, eq, inArray, ne } from "drizzle-orm";
+import { database } from "../db/client";
+import { events, photos, type PhotoRow } from "../db/schema";
+import { r2Keys } from "../storage/keys";
+import { concatFixedLength } from "../storage/streams";
+import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type ImageType, type Inspection, type ScrubPiece } from "./inspect";
+import { readMetadata, type PhotoMetadata } from "./metadata";
+import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
+
+/** Pixels above which an image is refused before anything decodes it (a decompression bomb). */
+export const MAX_PIXELS = 50_000_000;
+/** Header bytes read for sniffing and metadata. */
+const HEAD_BYTES = 256 * 1024;
+/** ZIP readers find an archive by its end record, up to 64 KiB of comment before the end. */
+const ZIP_TAIL_BYTES = 22 + 65_535;
+
+/** A failure that retrying cannot fix: the photo is marked failed at once. */
+export class PhotoRejected extends Error {}
+
+export interface ProcessOutcome {
+  photoId: string;
+  outcome: "ready" | "duplicate" | "skipped";
+  bytes?: number;
+  thumbnailPath?: Thumbnails["path"] | "unavailable";
+}
+
+const EXTENSIONS: Record<ImageType, string> = {
+  "image/jpeg": "jpg",
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/heic": "heic",
+  "image/heif": "heif",
+};
+const sameFamily = (a: string, b: string) => a === b || (a.startsWith("image/hei") && b.startsWith("image/hei"));
+
+export async function processPhoto(env: Env, photoId: string): Promise<ProcessOutcome> {
+  const db = database(env);
+  const photo = await db.select().from(photos).where(eq(photos.id, photoId)).get();
+  if (!photo || photo.status !== "processing") return { photoId, outcome: "skipped" };
+  const event = await db.select({ keepGps: events.keepGps }).from(events).where(eq(events.id, photo.eventId)).get();
+  const bucket = env.PHOTOS;
+  const open = async (range?: R2Range) => {
+    const object = await bucket.get(photo.originalKey, range ? { range } : {});
+    if (!object) throw new PhotoRejected("the uploaded original is missing");
+    return object.body;
+  };
+
+  const head = new Uint8Array(await new Response(await open({ offset: 0, length: HEAD_BYTES })).arrayBuffer());
+  const type = sniffType(head);
+  if (!type) throw new PhotoRejected("the file is not a JPEG, PNG, WebP or HEIC image");
+  if (!sameFamily(type, photo.declaredContentType)) {
+    throw new PhotoRejected(`the file was declared ${photo.declaredContentType} but its bytes are ${type}`);
+  }
+  const metadata = await readMetadata(head);
+  let inspection: Inspection;
+  try {
+    inspection = await inspect(await open(), type, { maxPixels: MAX_PIXELS, orientation: metadata.orientation });
+  } catch (error) {
+    if (error instanceof TooManyPixelsError || error instanceof NotAnImageError) throw new PhotoRejected(error.message);
+    throw error;
+  }
+  const zip = await appendedZip(await open({ suffix: Math.min(ZIP_TAIL_BYTES, photo.size) }));
+  if (zip) inspection.threats.push("a ZIP archive is appended");
+  if (inspection.threats.length) throw new PhotoRejected(`the file is not a plain image: ${inspection.threats.join("; ")}`);
+  if (inspection.truncated) throw new Error("the image data is truncated");
+  if (photo.declaredSha256 && photo.declaredSha256 !== inspection.sha256) {
+    throw new PhotoRejected("the stored bytes do not match the SHA-256 the guest declared");
+  }
+
+  const recorded = recordedFields(inspection, metadata, event?.keepGps ?? false);
+  const original = await db
+    .select()
+    .from(photos)
+    .where(
+      and(
+        eq(photos.eventId, photo.eventId),
+        eq(photos.sha256, inspection.sha256),
+        inArray(photos.status, ["ready", "hidden"]),
+        ne(photos.id, photo.id),
+      ),
+    )
+    .orderBy(photos.createdAt)
+    .get();
+  if (original) {
+    await finish(env, photo, { ...recorded, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id });
+    if (original.originalKey !== photo.originalKey) await bucket.delete(photo.originalKey);
+    return { photoId, outcome: "duplicate", bytes: inspection.size };
+  }
+
+  const scrubbedKey = inspection.scrub ? r2Keys.scrubbed(photo.eventId, photo.id, EXTENSIONS[type]) : null;
+  if (scrubbedKey && inspection.scrub) await writeScrubbed(bucket, photo.originalKey, scrubbedKey, inspection.scrub);
+
+  let thumbnails: Thumbnails | null = null;
+  try {
+    thumbnails =
+      thumbnailPath(type, inspection.width, inspection.height) === "photon"
+        ? thumbnailsWithPhoton(new Uint8Array(await new Response(await open()).arrayBuffer()), metadata.orientation)
+        : await thumbnailsWithImages(env.IMAGES, () => open());
+  } catch (error) {
+    // HEIC may have no decoder; any format may fail to decode here after passing inspection.
+    if (!(error instanceof ThumbnailUnavailableError) && type !== "image/heic" && type !== "image/heif") throw error;
+  }
+  const thumbKeys = {
+    thumbLargeKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.large) : null,
+    thumbSmallKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.small) : null,
+  };
+  if (thumbnails) {
+    const webp = { httpMetadata: { contentType: "image/webp" } };
+    await Promise.all([bucket.put(thumbKeys.thumbLargeKey!, thumbnails.large, webp), bucket.put(thumbKeys.thumbSmallKey!, thumbnails.small, webp)]);
+  }
+  await finish(env, photo, {
+    ...recorded,
+    scrubbedKey,
+    ...thumbKeys,
+    thumbnailState: thumbnails ? "ready" : "unavailable",
+  });
+  return { photoId, outcome: "ready", bytes: inspection.size, thumbnailPath: thumbnails?.path ?? "unavailable" };
+}
+
+type Recorded = Partial<typeof photos.$inferInsert>;
+
+function recordedFields(inspection: Inspection, metadata: PhotoMetadata, keepGps: boolean): Recorded {
+  return {
+    contentType: inspection.type,
+    sha256: inspection.sha256,
+    width: inspection.width,
+    height: inspection.height,
+    orientation: metadata.orientation,
+    takenAt: metadata.takenAt,
+    cameraMake: metadata.cameraMake,
+    cameraModel: metadata.cameraModel,
+    gpsLatitude: keepGps ? (metadata.gps?.latitude ?? null) : null,
+    gpsLongitude: keepGps ? (metadata.gps?.longitude ?? null) : null,
+  };
+}
+
+const sharedObjects = (original: PhotoRow): Recorded => ({
+  originalKey: original.originalKey,
+  scrubbedKey: original.scrubbedKey,
+  thumbLargeKey: original.thumbLargeKey,
+  thumbSmallKey: original.thumbSmallKey,
+  thumbnailState: original.thumbnailState,
+});
+
+/** Moves the photo to ready, unless moderation or a parallel run changed it meanwhile. */
+async function finish(env: Env, photo: PhotoRow, fields: Recorded): Promise<void> {
+  const now = Date.now();
+  await database(env)
+    .update(photos)
+    .set({ ...fields, status: "ready", failureReason: null, processedAt: now, updatedAt: now })
+    .where(and(eq(photos.id, photo.id), eq(photos.status, "processing")));
+}
+
+/** Marks a photo failed with a reason a person can read (only while it is still processing). */
+export async function failPhoto(env: Env, photoId: string, reason: string): Promise<void> {
+  await database(env)
+    .update(photos)
+    .set({ status: "failed", failureReason: reason, updatedAt: Date.now() })
+    .where(and(eq(photos.id, photoId), eq(photos.status, "processing")));
+}
+
+/** Writes the scrubbed copy by streaming the kept ranges of the original, in order. */
+async function writeScrubbed(bucket: R2Bucket, originalKey: string, key: string, pieces: ScrubPiece[]): Promise<void> {
+  const length = pieces.reduce((sum, piece) => sum + ("bytes" in piece ? piece.bytes.byteLength : piece.end - piece.start), 0);
+  const sources = pieces.map((piece) => async () => {
+    if ("bytes" in piece) return new Blob([piece.bytes]).stream();
+    const object = await bucket.get(originalKey, { range: { offset: piece.start, length: piece.end - piece.start } });
+    if (!object) throw new Error("the original disappeared while scrubbing");
+    return object.body;
+  });
+  const { readable, copied } = concatFixedLength(length, sources);
+  await Promise.all([bucket.put(key, readable), copied]);
+}
+
+/** True if the file ends with a ZIP end-of-central-directory record that accounts for the end. */
+async function appendedZip(tail: ReadableStream<Uint8Array>): Promise<boolean> {
+  const bytes = new Uint8Array(await new Response(tail).arrayBuffer());
+  for (let at = bytes.byteLength - 22; at >= 0; at--) {
+    if (bytes[at] === 0x50 && bytes[at + 1] === 0x4b && bytes[at + 2] === 0x05 && bytes[at + 3] === 0x06) {
+      const commentLength = bytes[at + 20]! | (bytes[at + 21]! << 8);
+      if (at + 22 + commentLength === bytes.byteLength) return true;
+    }
+  }
+  return false;
+}
