@@ -2,7 +2,7 @@
 import type { PhotoJob } from "./core/upload-session";
 import { app } from "./http/app";
 import { handlePhotoBatch } from "./jobs/processing";
-import { sweepExpiredSessions } from "./jobs/sweeper";
+import { sweep } from "./jobs/sweeper";
 
 export { UploadSession } from "./core/upload-session";
 
@@ -10,6 +10,6 @@ export default {
   fetch: app.fetch,
   queue: handlePhotoBatch,
   async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(sweepExpiredSessions(env));
+    ctx.waitUntil(sweep(env));
   },
 } satisfies ExportedHandler<Env, PhotoJob>;

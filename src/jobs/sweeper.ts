@@ -1,16 +1,38 @@
 /**
- * The cron sweeper: what an expiry alarm can miss (a lost alarm, a session whose Durable Object
- * was never created). Closes overdue non-terminal sessions in bounded batches, idempotently.
+ * The cron sweeper, for what alarms and queues can miss, in bounded batches, idempotently:
+ * - overdue non-terminal sessions (a lost alarm, a Durable Object never created) are closed;
+ * - photos stuck in `processing` (a lost message) are enqueued again.
  */
 import { and, eq, inArray, lte } from "drizzle-orm";
 import { database } from "../db/client";
-import { activeUploadStatuses, uploadSessions } from "../db/schema";
+import { activeUploadStatuses, photos, uploadSessions } from "../db/schema";
+import type { PhotoJob } from "../core/upload-session";
 import { logLine } from "../lib/log";
+
+/** Longer than a photo's whole retry schedule, so only lost messages are re-sent. */
+export const STUCK_PROCESSING_MS = 30 * 60 * 1000;
 
 export const SWEEP_BATCH = 50;
 const MAX_BATCHES = 10;
 
-export async function sweepExpiredSessions(env: Env, now = Date.now()): Promise<{ swept: number }> {
+export async function sweep(env: Env, now = Date.now()): Promise<{ swept: number; requeued: number }> {
+  const { swept } = await sweepExpiredSessions(env, now);
+  const requeued = await requeueStuckPhotos(env, now);
+  return { swept, requeued };
+}
+
+async function requeueStuckPhotos(env: Env, now: number): Promise<number> {
+  const stuck = await database(env)
+    .select({ photoId: photos.id, eventId: photos.eventId, uploadId: photos.uploadId, originalKey: photos.originalKey })
+    .from(photos)
+    .where(and(eq(photos.status, "processing"), lte(photos.updatedAt, now - STUCK_PROCESSING_MS)))
+    .limit(SWEEP_BATCH * MAX_BATCHES);
+  if (stuck.length) await env.PHOTO_QUEUE.sendBatch(stuck.map((job): { body: PhotoJob } => ({ body: job })));
+  logLine("info", "job", { job: "requeue_stuck_photos", requeued: stuck.length, outcome: "ok" });
+  return stuck.length;
+}
+
+async function sweepExpiredSessions(env: Env, now: number): Promise<{ swept: number }> {
   const db = database(env);
   const started = Date.now();
   let swept = 0;

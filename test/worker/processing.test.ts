@@ -46,7 +46,7 @@ async function deliver(jobs: PhotoJob[], { attempts = 1, queue = PROCESSING_QUEU
     jobs.map((body, i) => ({ id: `m-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  await worker.queue(batch, env);
   return getQueueResult(batch, ctx);
 }
 
@@ -54,7 +54,7 @@ async function photoRow(photoId: string) {
   return (await env.DB.prepare("SELECT * FROM photos WHERE id = ?").bind(photoId).first<Record<string, string | number | null>>())!;
 }
 
-async function objectBytes(key: string | number | null): Promise<Uint8Array> {
+async function objectBytes(key: unknown): Promise<Uint8Array> {
   const object = await env.PHOTOS.get(String(key));
   expect(object, `R2 object ${key}`).not.toBeNull();
   return new Uint8Array(await object!.arrayBuffer());
@@ -308,3 +308,23 @@ function zipArchive(): Uint8Array {
 }
 
 
+
+describe("the sweeper re-sends lost processing jobs", () => {
+  it("enqueues photos stuck in processing for longer than the retry schedule, and only those", async () => {
+    const { createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
+    const stuck = await uploadPhoto(makeJpeg({ width: 100, height: 80 }));
+    const fresh = await uploadPhoto(makeJpeg({ width: 100, height: 80 }));
+    await env.DB.prepare("UPDATE photos SET updated_at = ? WHERE id = ?").bind(Date.now() - 31 * 60 * 1000, stuck.photoId).run();
+    const sent = vi.spyOn(env.PHOTO_QUEUE, "sendBatch");
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController(), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const bodies = sent.mock.calls.flatMap(([messages]) => [...messages].map((m) => (m.body as PhotoJob).photoId));
+    sent.mockRestore();
+    expect(bodies).toContain(stuck.photoId);
+    expect(bodies).not.toContain(fresh.photoId);
+    // The re-sent job processes like any other.
+    await deliver([stuck.job]);
+    expect((await photoRow(stuck.photoId)).status).toBe("ready");
+  });
+});
