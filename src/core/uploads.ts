@@ -352,13 +352,17 @@ async function commit(
     throw new ApiError(committed.refusal);
   }
   const consumed = written.consumed.map((segment) => segment.key);
+  // D1 mirrors progress for listings: on the first chunk of each part is often enough.
+  const mirrorProgress = layout.tail.length === 0 || written.parts.length > 0;
   background(
     Promise.all([
       consumed.length ? env.PHOTOS.delete(consumed) : null,
-      database(env)
-        .update(uploadSessions)
-        .set({ status: "uploading", receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`, updatedAt: Date.now() })
-        .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"]))),
+      mirrorProgress
+        ? database(env)
+            .update(uploadSessions)
+            .set({ status: "uploading", receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`, updatedAt: Date.now() })
+            .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"])))
+        : null,
     ]),
   );
   return committed.value;

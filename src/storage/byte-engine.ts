@@ -8,7 +8,7 @@
  * it does, whatever this wrote is unreferenced (a re-sent part simply overwrites its number).
  */
 import { r2Keys } from "./keys";
-import { ByteSlicer, concatFixedLength } from "./streams";
+import { BodyReadError, BodyTooShortError, ByteSlicer, concatFixedLength } from "./streams";
 
 /** Bytes [start, end) of the upload, held in one staging object. */
 export interface TailSegment {
@@ -91,8 +91,10 @@ export async function writeChunk(
   attempt: string,
 ): Promise<ChunkWriteResult> {
   const targets = planChunk(layout, start, end);
-  const slicer = new ByteSlicer(body);
-  const bodySlice = (bytes: number) => async () => slicer.take(bytes);
+  // A body that goes whole into one write is piped natively; only a body that straddles a
+  // part boundary is split, through the (JavaScript) slicer.
+  const slicer = targets.length > 1 ? new ByteSlicer(body) : null;
+  const bodySlice = (bytes: number) => async () => (slicer ? slicer.take(bytes) : body);
   const multipart = layout.multipartUploadId
     ? bucket.resumeMultipartUpload(layout.r2Key, layout.multipartUploadId)
     : null;
@@ -123,7 +125,7 @@ export async function writeChunk(
     }
     return result;
   } catch (error) {
-    await slicer.cancel(error).catch(() => {});
+    await (slicer ?? body).cancel(error).catch(() => {});
     // Segments of a failed attempt are unreferenced; parts are overwritten by the retry.
     if (written.length) await bucket.delete(written).catch(() => {});
     throw error;
@@ -132,14 +134,28 @@ export async function writeChunk(
 
 async function readSegment(bucket: R2Bucket, segment: TailSegment): Promise<ReadableStream<Uint8Array>> {
   const object = await bucket.get(segment.key);
-  if (!object) throw new Error(`staged segment ${segment.key} is missing`);
+  if (!object) throw new MissingSegmentError(`staged segment ${segment.key} is missing`);
   return object.body;
 }
 
-/** Awaits an R2 write and the copy feeding it; rejects with the copy's error if both fail. */
+/**
+ * Awaits an R2 write and the copy feeding it. When the copy fails first, the source broke (for
+ * a natively piped request body that is the client going away: a BodyReadError); when the write
+ * fails first, storage did.
+ */
 async function settleBoth<T>(write: Promise<T>, copied: Promise<void>): Promise<T> {
+  let firstFailure: "write" | "copy" | null = null;
+  write.catch(() => (firstFailure ??= "write"));
+  copied.catch(() => (firstFailure ??= "copy"));
   const [written, copy] = await Promise.allSettled([write, copied]);
-  if (copy.status === "rejected") throw copy.reason;
-  if (written.status === "rejected") throw written.reason;
-  return written.value;
+  if (written.status === "fulfilled" && copy.status === "fulfilled") return written.value;
+  if (firstFailure === "copy" && copy.status === "rejected") {
+    const reason: unknown = copy.reason;
+    throw reason instanceof BodyTooShortError || reason instanceof BodyReadError || reason instanceof MissingSegmentError
+      ? reason
+      : new BodyReadError(reason);
+  }
+  throw written.status === "rejected" ? written.reason : (copy as PromiseRejectedResult).reason;
 }
+
+export class MissingSegmentError extends Error {}

@@ -52,8 +52,9 @@ describe("interrupted and concurrent chunks", () => {
     await cut.writer.write(file.slice(start, start + (end - start) * 0.75));
     await tick();
     await cut.writer.abort(new Error("Wi-Fi dropped"));
-    const outcome = await cut.response.then((r) => r.status).catch(() => "rejected");
-    expect(outcome).not.toBe(204);
+    // The client is gone; if an answer gets through at all, it says the chunk was interrupted.
+    const outcome = await cut.response.then((r) => r.status).catch(() => "no answer");
+    expect([400, "no answer"]).toContain(outcome);
     expect(await receivedBytes(upload)).toBe(start);
 
     for (let offset = start; offset < file.byteLength; offset += MiB) {
