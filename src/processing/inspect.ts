@@ -413,7 +413,7 @@ const u16le = (b: Uint8Array, i: number) => b[i]! | (b[i + 1]! << 8);
  * box lives in camera files). Not scrubbed: rewriting ISOBMFF item locations is out of scope.
  */
 async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number) => void): Promise<FormatResult> {
-  const head = (await reader.bytes(512 * 1024)) ?? new Uint8Array(0);
+  const head = await reader.bytesUpTo(512 * 1024);
   let width = 0;
   let height = 0;
   const text = ascii(head, 0, head.byteLength);

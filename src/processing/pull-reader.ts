@@ -29,10 +29,16 @@ export class PullReader {
 
   /** The next `length` bytes (copied), or null if the stream ends first. */
   async bytes(length: number): Promise<Uint8Array | null> {
+    const out = await this.bytesUpTo(length);
+    return out.byteLength === length ? out : null;
+  }
+
+  /** The next `length` bytes, or fewer if the stream ends first. */
+  async bytesUpTo(length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
     let filled = 0;
     while (filled < length) {
-      if (!(await this.#fill())) return null;
+      if (!(await this.#fill())) return out.subarray(0, filled);
       const take = Math.min(length - filled, this.#chunk.byteLength - this.#position);
       out.set(this.#chunk.subarray(this.#position, this.#position + take), filled);
       this.#position += take;

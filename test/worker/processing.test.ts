@@ -328,3 +328,25 @@ describe("the sweeper re-sends lost processing jobs", () => {
     expect((await photoRow(stuck.photoId)).status).toBe("ready");
   });
 });
+
+describe("HEIC", () => {
+  it("is stored with its metadata; without a decoder it is ready with thumbnail_unavailable, not failed", async () => {
+    const { makeHeic } = await import("../fixtures/photos");
+    const heic = makeHeic({ width: 4032, height: 3024, exif });
+    const { job, photoId } = await uploadPhoto(heic, { contentType: "image/heic" });
+    await deliver([job]);
+    const row = await photoRow(photoId);
+    expect(row).toMatchObject({
+      status: "ready",
+      content_type: "image/heic",
+      width: 4032,
+      height: 3024,
+      camera_make: "Pixelcam",
+      orientation: 6,
+      thumbnail_state: "unavailable",
+      thumb_large_key: null,
+      scrubbed_key: null,
+    });
+    expect(await sha256Hex(await objectBytes(row.original_key))).toBe(await sha256Hex(heic));
+  });
+});
