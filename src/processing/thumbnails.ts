@@ -1,16 +1,18 @@
 /**
  * Thumbnails (WebP, 1024 px and 256 px on the long edge, orientation applied). Two paths, by
- * size, because a Worker isolate has 128 MB and photon's wasm memory grows and never shrinks:
- * - up to PHOTON_MAX_PIXELS, photon decodes in the isolate (decoded RGBA is 4 bytes a pixel:
- *   6 MP ≈ 24 MB, plus photon's intermediate buffers and the input beside it);
+ * size, because a Worker isolate has 128 MB and photon's wasm memory grows and never shrinks.
+ * Measured peak wasm memory for photon's decode + resize (npm run bench:processing): 2 MP
+ * 44 MB, 12 MP 187 MB, 24 MP 278 MB, about 14–15 MB a megapixel. So:
+ * - up to PHOTON_MAX_PIXELS (4 MP, ≈ 70 MB peak), photon decodes in the isolate;
  * - above that, and for HEIC (photon cannot decode it), the Images binding resizes outside the
  *   isolate, so a 12 or 24 MP photo never decodes in our memory.
  * Orientation: photon ignores EXIF, so it is applied here; the Images binding applies it itself.
+ * Photon's WebP encoder is lossless (bigger files); the Images binding's output is lossy (q85).
  */
 import { PhotonImage, SamplingFilter, fliph, flipv, resize, rotate } from "@cf-wasm/photon";
 import type { ImageType } from "./inspect";
 
-export const PHOTON_MAX_PIXELS = 6_000_000;
+export const PHOTON_MAX_PIXELS = 4_000_000;
 export const THUMBNAIL_SIZES = { large: 1024, small: 256 } as const;
 
 export interface Thumbnails {
