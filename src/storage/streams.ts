@@ -66,10 +66,15 @@ export function concatFixedLength(
   sources: Array<() => Promise<ReadableStream<Uint8Array>>>,
 ): { readable: ReadableStream<Uint8Array>; copied: Promise<void> } {
   const { readable, writable } = new FixedLengthStream(length);
+  // Open every source at once (their round trips overlap); read them strictly in order.
+  const opened = sources.map((open) => {
+    const source = open();
+    source.catch(() => {}); // a failure surfaces when its turn comes
+    return source;
+  });
   const copied = (async () => {
-    for (const [i, open] of sources.entries()) {
-      const source = await open();
-      await source.pipeTo(writable, { preventClose: i < sources.length - 1 });
+    for (const [i, source] of opened.entries()) {
+      await (await source).pipeTo(writable, { preventClose: i < opened.length - 1 });
     }
   })();
   copied.catch((reason) => writable.abort(reason).catch(() => {}));
