@@ -30,7 +30,16 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
     try {
       const result = await processPhoto(env, photoId);
       message.ack();
-      logLine("info", "job", { ...log, outcome: result.outcome, bytes: result.bytes, path: result.thumbnailPath, ms: Date.now() - started });
+      logLine("info", "job", {
+        ...log,
+        outcome: result.outcome,
+        bytes: result.bytes,
+        path: result.thumbnailPath,
+        inspect_ms: result.inspectMs,
+        scrub_ms: result.scrubMs,
+        thumbnails_ms: result.thumbnailsMs,
+        ms: Date.now() - started,
+      });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (error instanceof PhotoRejected) {

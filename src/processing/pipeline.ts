@@ -28,6 +28,10 @@ export interface ProcessOutcome {
   outcome: "ready" | "duplicate" | "skipped";
   bytes?: number;
   thumbnailPath?: Thumbnails["path"] | "unavailable";
+  /** Where the time went: reading and inspecting the original, the scrubbed copy, thumbnails. */
+  inspectMs?: number;
+  scrubMs?: number;
+  thumbnailsMs?: number;
 }
 
 const EXTENSIONS: Record<ImageType, string> = {
@@ -51,7 +55,11 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     return object.body;
   };
 
-  const head = new Uint8Array(await new Response(await open({ offset: 0, length: HEAD_BYTES })).arrayBuffer());
+  const started = Date.now();
+  const [head, tail] = await Promise.all([
+    open({ offset: 0, length: HEAD_BYTES }).then((body) => new Response(body).arrayBuffer()).then((bytes) => new Uint8Array(bytes)),
+    open({ suffix: Math.min(ZIP_TAIL_BYTES, photo.size) }).then((body) => new Response(body).arrayBuffer()).then((bytes) => new Uint8Array(bytes)),
+  ]);
   const type = sniffType(head);
   if (!type) throw new PhotoRejected("the file is not a JPEG, PNG, WebP or HEIC image");
   if (!sameFamily(type, photo.declaredContentType)) {
@@ -65,14 +73,14 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     if (error instanceof TooManyPixelsError || error instanceof NotAnImageError) throw new PhotoRejected(error.message);
     throw error;
   }
-  const zip = await appendedZip(await open({ suffix: Math.min(ZIP_TAIL_BYTES, photo.size) }));
-  if (zip) inspection.threats.push("a ZIP archive is appended");
+  if (endsWithZip(tail)) inspection.threats.push("a ZIP archive is appended");
   if (inspection.threats.length) throw new PhotoRejected(`the file is not a plain image: ${inspection.threats.join("; ")}`);
   if (inspection.truncated) throw new Error("the image data is truncated");
   if (photo.declaredSha256 && photo.declaredSha256 !== inspection.sha256) {
     throw new PhotoRejected("the stored bytes do not match the SHA-256 the guest declared");
   }
 
+  const inspectMs = Date.now() - started;
   const recorded = recordedFields(inspection, metadata, event?.keepGps ?? false);
   const original = await db
     .select()
@@ -90,22 +98,30 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   if (original) {
     await finish(env, photo, { ...recorded, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id });
     if (original.originalKey !== photo.originalKey) await bucket.delete(photo.originalKey);
-    return { photoId, outcome: "duplicate", bytes: inspection.size };
+    return { photoId, outcome: "duplicate", bytes: inspection.size, inspectMs };
   }
 
   const scrubbedKey = inspection.scrub ? r2Keys.scrubbed(photo.eventId, photo.id, EXTENSIONS[type]) : null;
-  if (scrubbedKey && inspection.scrub) await writeScrubbed(bucket, photo.originalKey, scrubbedKey, inspection.scrub);
-
-  let thumbnails: Thumbnails | null = null;
-  try {
-    thumbnails =
-      thumbnailPath(type, inspection.width, inspection.height) === "photon"
+  const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+    const begun = Date.now();
+    return [await work(), Date.now() - begun];
+  };
+  const makeThumbnails = async (): Promise<Thumbnails | null> => {
+    try {
+      return thumbnailPath(type, inspection.width, inspection.height) === "photon"
         ? thumbnailsWithPhoton(new Uint8Array(await new Response(await open()).arrayBuffer()), metadata.orientation)
         : await thumbnailsWithImages(env.IMAGES, () => open());
-  } catch (error) {
-    // HEIC may have no decoder; any format may fail to decode here after passing inspection.
-    if (!(error instanceof ThumbnailUnavailableError) && type !== "image/heic" && type !== "image/heif") throw error;
-  }
+    } catch (error) {
+      // HEIC may have no decoder here: the photo is kept, without thumbnails.
+      if (error instanceof ThumbnailUnavailableError || type === "image/heic" || type === "image/heif") return null;
+      throw error;
+    }
+  };
+  // Independent: the scrubbed copy streams ranges of the original while thumbnails are made.
+  const [[, scrubMs], [thumbnails, thumbnailsMs]] = await Promise.all([
+    timed(async () => (scrubbedKey && inspection.scrub ? writeScrubbed(bucket, photo.originalKey, scrubbedKey, inspection.scrub) : null)),
+    timed(makeThumbnails),
+  ]);
   const thumbKeys = {
     thumbLargeKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.large) : null,
     thumbSmallKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.small) : null,
@@ -120,7 +136,15 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     ...thumbKeys,
     thumbnailState: thumbnails ? "ready" : "unavailable",
   });
-  return { photoId, outcome: "ready", bytes: inspection.size, thumbnailPath: thumbnails?.path ?? "unavailable" };
+  return {
+    photoId,
+    outcome: "ready",
+    bytes: inspection.size,
+    thumbnailPath: thumbnails?.path ?? "unavailable",
+    inspectMs,
+    scrubMs,
+    thumbnailsMs,
+  };
 }
 
 type Recorded = Partial<typeof photos.$inferInsert>;
@@ -178,9 +202,8 @@ async function writeScrubbed(bucket: R2Bucket, originalKey: string, key: string,
   await Promise.all([bucket.put(key, readable), copied]);
 }
 
-/** True if the file ends with a ZIP end-of-central-directory record that accounts for the end. */
-async function appendedZip(tail: ReadableStream<Uint8Array>): Promise<boolean> {
-  const bytes = new Uint8Array(await new Response(tail).arrayBuffer());
+/** True if the bytes end with a ZIP end-of-central-directory record that accounts for the end. */
+function endsWithZip(bytes: Uint8Array): boolean {
   for (let at = bytes.byteLength - 22; at >= 0; at--) {
     if (bytes[at] === 0x50 && bytes[at + 1] === 0x4b && bytes[at + 2] === 0x05 && bytes[at + 3] === 0x06) {
       const commentLength = bytes[at + 20]! | (bytes[at + 21]! << 8);

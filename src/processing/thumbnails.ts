@@ -91,10 +91,7 @@ export function thumbnailsWithPhoton(original: Uint8Array, orientation: number |
 
 export async function thumbnailsWithImages(images: ImagesBinding, open: () => Promise<ReadableStream<Uint8Array>>): Promise<Thumbnails> {
   const render = async (input: ReadableStream<Uint8Array>, edge: number) => {
-    const output = await images
-      .input(input)
-      .transform({ width: edge, height: edge, fit: "scale-down" })
-      .output({ format: "image/webp", quality: 85 });
+    const output = await images.input(input).transform({ width: edge, height: edge, fit: "scale-down" }).output({ format: "image/webp", quality: 85 });
     return new Uint8Array(await output.response().arrayBuffer());
   };
   let large: Uint8Array;
@@ -103,6 +100,7 @@ export async function thumbnailsWithImages(images: ImagesBinding, open: () => Pr
   } catch (error) {
     throw new ThumbnailUnavailableError(`the image could not be resized: ${String(error)}`);
   }
+  // From the large one (already oriented): a second small transform, lossy like the first.
   const small = await render(new Blob([large]).stream(), THUMBNAIL_SIZES.small);
   return { large, small, path: "images-binding" };
 }
