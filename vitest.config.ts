@@ -11,7 +11,13 @@ export default defineConfig(async () => {
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: "test-admin-token" },
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ADMIN_TOKEN: "test-admin-token",
+            // Access on, against a JWKS the tests serve (test/worker/admin-api.test.ts).
+            ACCESS_TEAM_DOMAIN: "https://team.cloudflareaccess.test",
+            ACCESS_AUD: "test-access-aud",
+          },
           // Tests deliver queue messages to the handler themselves, one delivery at a time; large
           // batches with the longest wait keep miniflare from delivering them behind a test's back.
           queueConsumers: {

@@ -1,3 +1,15 @@
+CREATE TABLE `admin_tokens` (
+	`id` text PRIMARY KEY NOT NULL,
+	`name` text NOT NULL,
+	`token_hash` text NOT NULL,
+	`event_ids` text,
+	`expires_at` integer,
+	`revoked_at` integer,
+	`last_used_at` integer,
+	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `admin_tokens_token_hash` ON `admin_tokens` (`token_hash`);--> statement-breakpoint
 CREATE TABLE `events` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,
@@ -8,6 +20,13 @@ CREATE TABLE `events` (
 	`max_concurrent_per_device` integer NOT NULL,
 	`daily_cap_per_device` integer NOT NULL,
 	`allowed_content_types` text NOT NULL,
+	`keep_gps` integer DEFAULT false NOT NULL,
+	`starts_at` integer,
+	`ends_at` integer,
+	`uploads_open_at` integer,
+	`uploads_close_at` integer,
+	`moderation_mode` text DEFAULT 'auto' NOT NULL,
+	`gallery_enabled` integer DEFAULT false NOT NULL,
 	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL,
 	`updated_at` integer NOT NULL
 );
@@ -37,6 +56,23 @@ CREATE TABLE `photos` (
 	`declared_content_type` text NOT NULL,
 	`declared_sha256` text,
 	`failure_reason` text,
+	`content_type` text,
+	`sha256` text,
+	`width` integer,
+	`height` integer,
+	`orientation` integer,
+	`taken_at` integer,
+	`camera_make` text,
+	`camera_model` text,
+	`gps_latitude` real,
+	`gps_longitude` real,
+	`scrubbed_key` text,
+	`thumb_small_key` text,
+	`thumb_large_key` text,
+	`thumbnail_state` text,
+	`duplicate_of` text,
+	`processing_attempts` integer DEFAULT 0 NOT NULL,
+	`processed_at` integer,
 	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL,
 	`updated_at` integer NOT NULL,
 	FOREIGN KEY (`event_id`) REFERENCES `events`(`id`) ON UPDATE no action ON DELETE no action,
@@ -45,6 +81,7 @@ CREATE TABLE `photos` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `photos_upload` ON `photos` (`upload_id`);--> statement-breakpoint
 CREATE INDEX `photos_event` ON `photos` (`event_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `photos_event_sha256` ON `photos` (`event_id`,`sha256`);--> statement-breakpoint
 CREATE TABLE `upload_sessions` (
 	`id` text PRIMARY KEY NOT NULL,
 	`event_id` text NOT NULL,

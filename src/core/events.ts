@@ -1,10 +1,9 @@
-/** Events and join tokens: resolving a guest's join token, and creating events (admin). */
+/** Resolving a guest's join token to its event (the admin side of events is in admin/events.ts). */
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/schema";
-import { newId, randomSecret, sha256Hex } from "../lib/crypto";
+import { sha256Hex } from "../lib/crypto";
 import { ApiError } from "./errors";
-import { eventDefaults } from "./limits";
 
 export interface JoinedEvent {
   event: EventRow;
@@ -31,49 +30,4 @@ export async function resolveJoinToken(db: Database, token: string, now = Date.n
     throw new ApiError({ status: 410, code: "join_link_expired", message: "This event link is no longer valid." });
   }
   return { ...found, tokenHash };
-}
-
-export type EventSettings = Partial<
-  Pick<
-    EventRow,
-    | "status"
-    | "maxFileSize"
-    | "chunkSize"
-    | "sessionTtlSeconds"
-    | "maxConcurrentPerDevice"
-    | "dailyCapPerDevice"
-    | "allowedContentTypes"
-    | "keepGps"
-  >
->;
-
-/** Creates an event with the default limits overridden by `settings`, and its first join token. */
-export async function createEvent(
-  db: Database,
-  name: string,
-  settings: EventSettings,
-): Promise<{ event: EventRow; joinToken: string }> {
-  const now = Date.now();
-  const event: EventRow = {
-    id: newId(),
-    name,
-    status: "open",
-    ...eventDefaults,
-    allowedContentTypes: [...eventDefaults.allowedContentTypes],
-    ...Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)),
-    createdAt: now,
-    updatedAt: now,
-  };
-  const joinToken = randomSecret();
-  await db.batch([
-    db.insert(events).values(event),
-    db.insert(joinTokens).values({
-      id: newId(),
-      eventId: event.id,
-      tokenHash: await sha256Hex(joinToken),
-      label: "default",
-      createdAt: now,
-    }),
-  ]);
-  return { event, joinToken };
 }

@@ -9,6 +9,8 @@ export const eventDefaults = {
   dailyCapPerDevice: 500,
   allowedContentTypes: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
   keepGps: false,
+  moderationMode: "auto",
+  galleryEnabled: false,
 } as const;
 
 /** Hard ceilings no event setting may exceed. */

@@ -68,6 +68,13 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   if (event.status !== "open") {
     throw new ApiError({ status: 403, code: "event_closed", message: "This event is not accepting uploads." });
   }
+  if (event.uploadsOpenAt !== null && now < event.uploadsOpenAt) {
+    const opens = new Date(event.uploadsOpenAt).toISOString();
+    throw new ApiError({ status: 403, code: "event_closed", message: `Uploads open at ${opens}.`, details: { uploads_open_at: opens } });
+  }
+  if (event.uploadsCloseAt !== null && now >= event.uploadsCloseAt) {
+    throw new ApiError({ status: 403, code: "event_closed", message: "Uploads for this event have closed." });
+  }
   const contentType = input.contentType.toLowerCase().split(";")[0]!.trim();
   if (!event.allowedContentTypes.includes(contentType)) {
     throw new ApiError({

@@ -10,6 +10,7 @@ const epochMs = (name: string) => integer(name);
 const createdAt = () => epochMs("created_at").notNull().default(sql`(unixepoch('subsec') * 1000)`);
 
 export const eventStatuses = ["open", "closed", "archived"] as const;
+export const moderationModes = ["auto", "review"] as const;
 
 export const events = sqliteTable("events", {
   id: text("id").primaryKey(),
@@ -24,6 +25,16 @@ export const events = sqliteTable("events", {
   allowedContentTypes: text("allowed_content_types", { mode: "json" }).$type<string[]>().notNull(),
   /** Whether photos' GPS coordinates are kept (for organisers only); off by default. */
   keepGps: integer("keep_gps", { mode: "boolean" }).notNull().default(false),
+  /** When the event takes place (informational). */
+  startsAt: epochMs("starts_at"),
+  endsAt: epochMs("ends_at"),
+  /** A scheduled upload window: while `open`, uploads are accepted only inside it (either end optional). */
+  uploadsOpenAt: epochMs("uploads_open_at"),
+  uploadsCloseAt: epochMs("uploads_close_at"),
+  /** `auto`: photos are shown once processed; `review`: only after an organiser approves them. */
+  moderationMode: text("moderation_mode", { enum: moderationModes }).notNull().default("auto"),
+  /** Whether guests see the approved photos. */
+  galleryEnabled: integer("gallery_enabled", { mode: "boolean" }).notNull().default(false),
   createdAt: createdAt(),
   updatedAt: epochMs("updated_at").notNull(),
 });
@@ -43,6 +54,24 @@ export const joinTokens = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("join_tokens_token_hash").on(t.tokenHash), index("join_tokens_event").on(t.eventId)],
+);
+
+/** Admin API tokens (besides Cloudflare Access and the bootstrap ADMIN_TOKEN), stored hashed. */
+export const adminTokens = sqliteTable(
+  "admin_tokens",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull(),
+    /** SHA-256 (hex) of the token; the token itself is shown once. */
+    tokenHash: text("token_hash").notNull(),
+    /** The events this token may act on; null for a global admin. */
+    eventIds: text("event_ids", { mode: "json" }).$type<string[] | null>(),
+    expiresAt: epochMs("expires_at"),
+    revokedAt: epochMs("revoked_at"),
+    lastUsedAt: epochMs("last_used_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("admin_tokens_token_hash").on(t.tokenHash)],
 );
 
 export const uploadStatuses = [
@@ -151,3 +180,4 @@ export type EventRow = typeof events.$inferSelect;
 export type JoinTokenRow = typeof joinTokens.$inferSelect;
 export type UploadSessionRow = typeof uploadSessions.$inferSelect;
 export type PhotoRow = typeof photos.$inferSelect;
+export type AdminTokenRow = typeof adminTokens.$inferSelect;

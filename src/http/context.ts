@@ -10,6 +10,6 @@ export interface AppEnv {
 export type AppContext = Context<AppEnv>;
 
 /** Adds identifiers and measurements to this request's log line. */
-export function annotate(c: AppContext, fields: LogFields): void {
+export function annotate(c: Pick<Context<AppEnv>, "get">, fields: LogFields): void {
   Object.assign(c.get("logFields"), fields);
 }

@@ -6,7 +6,7 @@ import type { AppContext } from "./context";
 export const MAX_JSON_BYTES = 16 * 1024;
 
 /** Reads a JSON body of at most MAX_JSON_BYTES and validates it against `schema`. */
-export async function jsonBody<S extends z.ZodType>(c: AppContext, schema: S): Promise<z.infer<S>> {
+export async function jsonBody<S extends z.ZodType>(c: Pick<AppContext, "req">, schema: S): Promise<z.infer<S>> {
   const tooLarge = new ApiError({
     status: 413,
     code: "body_too_large",
