@@ -4,157 +4,22 @@
 // temporary persist directory, which is removed at the end. Exits non-zero if any upload fails or
 // any stored object's SHA-256 differs from its source.
 //
-// Two `wrangler dev` processes share one --persist-to directory and one bucket name, so the bare
-// Worker can read back what the service assembled. (A single process with two -c configs would
-// not do: only its first Worker gets a port.) The phases never write from both at once.
-//
-// Both Workers run from bundles made at the start (`wrangler deploy --dry-run`) into the temp dir,
-// with `wrangler dev --no-bundle`: `wrangler dev` cannot be told not to watch, and when it bundles
-// it reloads the Worker on any change to the sources, package.json or node_modules (someone's edit
-// or `npm install`), killing requests in flight and mixing two versions into one set of figures.
-// With --no-bundle it watches only the bundle's directory.
+// The service and the bare Worker run under `wrangler dev` from bundles, sharing one persist
+// directory and bucket name (scripts/lib/dev-server.ts), so the bare Worker can read back what the
+// service assembled. The phases never write from both at once.
 //
 // Knobs: BENCH_FILES (8), BENCH_FILE_MIB (20), BENCH_CONCURRENCY (4 files or puts in flight).
-import { spawn, execFileSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { createInterface } from "node:readline";
+import { randomBytes } from "node:crypto";
+import { MiB, pool, positiveInt, runOnStack, sha256, wranglerVersion } from "./common.mjs";
+import { Service, startBareWorker } from "../scripts/lib/dev-server.ts";
 
-const root = path.resolve(import.meta.dirname, "..");
-const MiB = 1024 * 1024;
 const fileCount = positiveInt("BENCH_FILES", 8);
 const fileSize = positiveInt("BENCH_FILE_MIB", 20) * MiB;
 const concurrency = positiveInt("BENCH_CONCURRENCY", 4);
 const chunkSize = MiB;
 const deviceId = "bench-device-0001";
-// Offline by design (no Request.cf download, no telemetry), and no restart on config edits.
-const wranglerEnv = {
-  ...process.env,
-  CLOUDFLARE_CF_FETCH_ENABLED: "false",
-  WRANGLER_SEND_METRICS: "false",
-  WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
-};
-
-function positiveInt(name, fallback) {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
-// ---- processes and cleanup -------------------------------------------------------------------
-
-const servers = [];
-let tempDir;
-let interrupted = false;
-
-/** Each `wrangler dev` leads its own process group, so one signal also reaches its workerd. */
-function signalGroup(server, signal) {
-  try {
-    process.kill(-server.child.pid, signal);
-  } catch {} // already gone
-}
-
-async function shutdown() {
-  for (const server of servers) signalGroup(server, "SIGTERM");
-  await Promise.all(servers.map((server) => Promise.race([server.exited, sleep(5000)])));
-  for (const server of servers) signalGroup(server, "SIGKILL");
-  servers.length = 0;
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true, maxRetries: 5 });
-  tempDir = undefined;
-}
-
-// Last resort if the process ends some other way (the `exit` event allows only sync work).
-process.on("exit", () => {
-  for (const server of servers) signalGroup(server, "SIGKILL");
-  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-});
-for (const signal of ["SIGINT", "SIGTERM"]) {
-  process.on(signal, () => {
-    interrupted = true;
-    console.error(`\n${signal}: stopping wrangler and removing ${tempDir ?? "the temp dir"}`);
-    shutdown().finally(() => process.exit(130));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer().once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function wrangler(args, env = wranglerEnv) {
-  execFileSync("wrangler", args, { cwd: root, env, stdio: ["ignore", "ignore", "inherit"] });
-}
-
-/**
- * Bundles the Worker of `config` into the temp dir and starts `wrangler dev` on the bundle, with
- * the shared persist dir and `args`. Keeps its recent output for error messages and hands each
- * line to `onLine`.
- */
-async function startWorker(label, config, args, onLine = () => {}) {
-  const outdir = path.join(tempDir, label);
-  wrangler(["deploy", "--dry-run", "-c", config, "--outdir", outdir]);
-  const entry = readdirSync(outdir).find((name) => name.endsWith(".js"));
-  const [port, inspectorPort] = [await freePort(), await freePort()];
-  const child = spawn(
-    "wrangler",
-    ["dev", path.join(outdir, entry), "--no-bundle", "-c", config, ...args, "--ip", "127.0.0.1", "--port", String(port),
-      "--inspector-port", String(inspectorPort), "--persist-to", path.join(tempDir, "state"), "--show-interactive-dev-session=false"],
-    { cwd: root, env: wranglerEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const recent = [];
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  const server = { label, child, exited, origin: `http://127.0.0.1:${port}`, recent };
-  servers.push(server);
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on("line", (line) => {
-      recent.push(line);
-      if (recent.length > 40) recent.shift();
-      onLine(line);
-    });
-  }
-  return server;
-}
-
-/** Waits until `probePath` gets any HTTP answer (a 404 will do); gives up if wrangler exits. */
-async function waitUntilUp(server, probePath) {
-  let gone = false;
-  server.exited.then(() => (gone = true));
-  for (let i = 0; i < 240 && !gone; i++) {
-    try {
-      const response = await fetch(server.origin + probePath);
-      await response.arrayBuffer();
-      return;
-    } catch {}
-    await sleep(500);
-  }
-  throw new Error(`${server.label} (wrangler dev) did not come up; its last output:\n${server.recent.join("\n")}`);
-}
 
 // ---- measuring -------------------------------------------------------------------------------
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs `work(item)` over `items` with at most `limit` in flight; resolves to the results in order. */
-async function pool(items, limit, work) {
-  const results = new Array(items.length);
-  let next = 0;
-  const runner = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index], index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
-  return results;
-}
 
 /** fetch + reading the whole answer, timed together; throws unless the status is `expected`. */
 async function call(times, what, url, init, expected) {
@@ -167,8 +32,6 @@ async function call(times, what, url, init, expected) {
   }
   return { response, body };
 }
-
-const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
 function putInit(bytes, headers = {}) {
   return { method: "PUT", body: bytes, headers: { "content-length": String(bytes.byteLength), ...headers } };
@@ -223,29 +86,10 @@ async function verify(bare, key, expectedSha256) {
 
 // ---- the run ---------------------------------------------------------------------------------
 
-async function main() {
-  tempDir = mkdtempSync(path.join(tmpdir(), "upload-bench-"));
-  wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", path.join(tempDir, "state")], { ...wranglerEnv, CI: "1" });
-
-  // The service's own per-request log lines (with `ms`) give the time spent inside the Worker.
-  const requestLogs = [];
-  const adminToken = randomBytes(24).toString("hex");
-  const service = await startWorker("service", "wrangler.toml", ["--var", `ADMIN_TOKEN:${adminToken}`], (line) => {
-    if (!line.startsWith("{")) return;
-    try {
-      const entry = JSON.parse(line);
-      if (entry.msg === "request") requestLogs.push(entry);
-    } catch {} // not a log line of ours
-  });
-  const bare = await startWorker("bare", "bench/bare/wrangler.toml", []);
-  await Promise.all([waitUntilUp(service, "/api/v1/health"), waitUntilUp(bare, "/__up")]);
-
-  const event = await call(null, "create event", `${service.origin}/api/v1/admin/events`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "bench", max_file_size: 64 * MiB, max_concurrent_uploads_per_device: 100, daily_upload_cap_per_device: 100000 }),
-  }, 201);
-  const uploadsUrl = `${service.origin}/api/v1/events/${JSON.parse(event.body).join_token}/uploads`;
+async function main(stack) {
+  const [service, bare] = await Promise.all([Service.start(stack), startBareWorker(stack)]);
+  const event = await service.createEvent({ name: "bench", max_file_size: 64 * MiB, max_concurrent_uploads_per_device: 100, daily_upload_cap_per_device: 100000 });
+  const uploadsUrl = `${service.origin}/api/v1/events/${event.join_token}/uploads`;
 
   const files = Array.from({ length: fileCount }, (_, i) => {
     const bytes = randomBytes(fileSize);
@@ -282,8 +126,9 @@ async function main() {
     "/api/v1/events/:token/uploads/:id/complete": "complete",
   };
   const workerMs = { create: [], chunk: [], complete: [] };
-  for (const entry of requestLogs) {
-    if (timedIds.has(entry.upload_id) && routeKinds[entry.route]) workerMs[routeKinds[entry.route]].push(entry.ms);
+  // The service's own per-request log lines (with `ms`) give the time spent inside the Worker.
+  for (const entry of service.server.logs) {
+    if (entry.msg === "request" && timedIds.has(entry.upload_id) && routeKinds[entry.route]) workerMs[routeKinds[entry.route]].push(entry.ms);
   }
 
   // Refuse to print figures from an incomplete run.
@@ -304,10 +149,9 @@ async function main() {
   const columns = (label, cells) => `  ${label.padEnd(22)}${cells.map((cell, i) => cell.padStart(i % 2 ? 8 : 12)).join("")}`;
   const latencyRow = (label, client, worker) =>
     columns(label, [p(client, 50), p(client, 95), worker ? p(worker, 50) : "-", worker ? p(worker, 95) : "-"]);
-  const wranglerVersion = JSON.parse(readFileSync(path.join(root, "node_modules/wrangler/package.json"), "utf8")).version;
 
   console.log(`
-upload bench: ${fileCount} files x ${fileSize / MiB} MiB, 1 MiB chunks, ${concurrency} in flight (local wrangler dev ${wranglerVersion}, node ${process.version})
+upload bench: ${fileCount} files x ${fileSize / MiB} MiB, 1 MiB chunks, ${concurrency} in flight (local wrangler dev ${wranglerVersion()}, node ${process.version})
 
 throughput (MB = 10^6 bytes; guest includes create and complete)
   guest API        ${guestRate.toFixed(1).padStart(7)} MB/s  (${(totalBytes / 1e6).toFixed(1)} MB in ${guestSeconds.toFixed(2)} s)
@@ -326,11 +170,4 @@ verified SHA-256 of ${fileCount} guest uploads, ${fileCount} bare files and ${sl
 `);
 }
 
-try {
-  await main();
-} catch (error) {
-  if (!interrupted) console.error(`bench failed: ${error instanceof Error ? error.message : error}`);
-  process.exitCode = 1;
-} finally {
-  await shutdown();
-}
+await runOnStack("upload-bench-", main);

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The test command (README, `npm test`; .ci/run calls it): installs what is missing, checks
-# types, runs the in-runtime test suite, and ends with the totals on a line of their own.
+# types, runs the in-runtime test suite, then the end-to-end suite, and ends with the totals on
+# a line of their own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh || exit 1
 export PATH="$PWD/node_modules/.bin:$PATH"
+# Reports from an earlier run must not stand in for a suite that fails to run now.
 mkdir -p test-results
+rm -f test-results/worker.json test-results/e2e.json
 
 status=0
 echo "== typecheck"
@@ -14,5 +17,8 @@ npm run --silent typecheck || status=1
 echo "== in-runtime tests (workerd, local D1/R2/DO/Queues)"
 vitest run --reporter=default --reporter=json --outputFile.json=test-results/worker.json || status=1
 
-node scripts/test-totals.mjs test-results/worker.json || status=1
+echo "== end-to-end tests (tus-js-client against wrangler dev, killed and restarted too)"
+vitest run -c vitest.e2e.config.ts --reporter=default --reporter=json --outputFile.json=test-results/e2e.json || status=1
+
+node scripts/test-totals.mjs test-results/worker.json test-results/e2e.json || status=1
 exit $status
