@@ -17,6 +17,8 @@ export default defineConfig(async () => {
             // Access on, against a JWKS the tests serve (test/worker/admin-api.test.ts).
             ACCESS_TEAM_DOMAIN: "https://team.cloudflareaccess.test",
             ACCESS_AUD: "test-access-aud",
+            // Short, so the lapse of a dead Worker's lease can be tested without waiting 10 s.
+            CHUNK_LEASE_MS: "1500",
           },
           // Tests deliver queue messages to the handler themselves, one delivery at a time; large
           // batches with the longest wait keep miniflare from delivering them behind a test's back.

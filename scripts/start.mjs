@@ -57,6 +57,7 @@ console.log(`
   Edge photo uploads is running at ${origin}
   Demo event:        ${event.name} (${event.event_id})
   Guest upload URL:  ${origin}/api/v1/events/${event.join_token}/uploads
+  tus endpoint:      ${origin}/api/v1/events/${event.join_token}/tus/
   Admin token:       ${adminToken}   (Authorization: Bearer <token>, kept in .dev.vars)
   Run the sweeper:   curl '${origin}/cdn-cgi/local/scheduled'
 `);

@@ -31,3 +31,12 @@ export function partSizeFor(totalSize: number): number {
   const needed = Math.ceil(totalSize / R2_MAX_PARTS);
   return Math.max(R2_MIN_PART_SIZE, Math.ceil(needed / MiB) * MiB);
 }
+
+/**
+ * How long a chunk's lease lasts without the writing Worker's heartbeat (CHUNK_LEASE_MS, default
+ * 10 s): how long a guest may wait after a Worker died mid-chunk before the chunk can be sent again.
+ */
+export function leaseMs(env: Pick<Env, "CHUNK_LEASE_MS">): number {
+  const configured = Number(env.CHUNK_LEASE_MS);
+  return Number.isFinite(configured) && configured >= 500 ? configured : 10_000;
+}

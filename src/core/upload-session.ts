@@ -4,6 +4,11 @@
  * serialises chunks through a lease. Bodies never pass through it: the Worker streams them to
  * R2 (see storage/byte-engine.ts) between `beginChunk` and `commitChunk`.
  *
+ * The lease lives in memory only, is short, and is renewed by the Worker's heartbeat while a
+ * body streams: if the Worker dies it lapses within seconds, and if the whole process dies
+ * (taking this object's memory with it) there is no lease left to wait for, so a guest resumes
+ * at once after a crash.
+ *
  * R2 and D1 calls let other calls interleave (the input gate opens during I/O), so every state
  * change is check-and-set against the state read in the same synchronous step.
  */
@@ -16,6 +21,7 @@ import { r2Keys } from "../storage/keys";
 import { digestsEqual, newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
 import { refusals, type Refusal } from "./errors";
+import { leaseMs } from "./limits";
 
 /** Everything the session needs, fixed at creation. */
 export interface SessionSpec {
@@ -61,7 +67,7 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; refusal: Refusal 
 
 export interface AppendRequest {
   start: number;
-  /** Bytes the request says it carries; the lease lasts long enough for them. */
+  /** Bytes the request says it carries (checked against the upload's size). */
   length: number;
   /** The file size the client stated, checked when given (the guest API's Content-Range). */
   total: number | null;
@@ -72,6 +78,8 @@ export interface AppendRequest {
 export interface ChunkGrant {
   leaseId: string;
   layout: ByteLayout;
+  /** How long the lease lasts without a heartbeat. */
+  leaseMs: number;
 }
 
 /** The message the processing queue receives for each completed upload. */
@@ -84,10 +92,6 @@ export interface PhotoJob {
 
 const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "cancelled", "expired"]);
 
-/** How long a chunk may hold the lease: 10 s plus time for the body at 100 kB/s. */
-export function leaseMillis(chunkBytes: number): number {
-  return 10_000 + Math.ceil(chunkBytes / 100);
-}
 
 interface SessionRow extends SessionSpec {
   status: UploadStatus;
@@ -95,8 +99,6 @@ interface SessionRow extends SessionSpec {
   multipartUploadId: string | null;
   photoId: string | null;
   failureReason: string | null;
-  leaseId: string | null;
-  leaseExpiresAt: number | null;
 }
 
 const ok = <T>(value: T): Outcome<T> => ({ ok: true, value });
@@ -106,12 +108,16 @@ export class UploadSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
   /** False until `init`: an id nobody created gets no storage written for it. */
   #exists: boolean;
+  /** The chunk currently allowed to write, if any (see the note at the top). */
+  #lease: { id: string; expiresAt: number } | null = null;
+  readonly #leaseMs: number;
   /** Single-flight for assembly, so concurrent `complete` calls share one run. */
   #assembling: Promise<Outcome<PhotoReceipt>> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
+    this.#leaseMs = leaseMs(env);
     this.#exists = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session'").toArray().length > 0;
   }
 
@@ -142,8 +148,6 @@ export class UploadSession extends DurableObject<Env> {
       multipartUploadId,
       photoId: null,
       failureReason: null,
-      leaseId: null,
-      leaseExpiresAt: null,
     };
     this.#createTables();
     this.#save(row);
@@ -178,28 +182,26 @@ export class UploadSession extends DurableObject<Env> {
     }
     if (start + length > row.totalSize) return refuse(refusals.beyondEnd(row.totalSize));
     const now = Date.now();
-    if (row.leaseId && (row.leaseExpiresAt ?? 0) > now) {
+    if (this.#lease && this.#lease.expiresAt > now) {
       return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
     }
-    row.leaseId = newId();
-    row.leaseExpiresAt = now + leaseMillis(length);
-    this.#save(row);
-    return ok({ grant: { leaseId: row.leaseId, layout: this.#layout(row) } });
+    this.#lease = { id: newId(), expiresAt: now + this.#leaseMs };
+    return ok({ grant: { leaseId: this.#lease.id, layout: this.#layout(row), leaseMs: this.#leaseMs } });
   }
 
   /**
-   * Records the bytes a leased chunk wrote. Refused if the lease was lost (expiry, abort).
-   * `keepLeaseFor` keeps the lease for that many more bytes (a streamed append's next piece).
+   * Records the bytes a leased chunk wrote. Refused if the lease was lost (lapsed and taken by
+   * another chunk, abort, expiry). `keepLease` keeps it for the next piece of a streamed append.
    */
   async commitChunk(
     leaseId: string,
     end: number,
     written: ChunkWriteResult,
-    keepLeaseFor = 0,
+    keepLease = false,
   ): Promise<Outcome<{ view: SessionView; layout: ByteLayout }>> {
     const row = this.#load();
     if (!row) return refuse(refusals.uploadNotFound());
-    if (row.leaseId !== leaseId) {
+    if (this.#lease?.id !== leaseId) {
       return refuse(this.#closedRefusal(row) ?? refusals.chunkOutOfOrder(row.offset, "This chunk's turn was lost."));
     }
     this.ctx.storage.transactionSync(() => {
@@ -217,24 +219,22 @@ export class UploadSession extends DurableObject<Env> {
       }
       row.offset = end;
       row.status = "uploading";
-      if (keepLeaseFor > 0 && end < row.totalSize) {
-        row.leaseExpiresAt = Date.now() + leaseMillis(keepLeaseFor);
-      } else {
-        row.leaseId = null;
-        row.leaseExpiresAt = null;
-      }
       this.#save(row);
     });
+    this.#lease = keepLease && end < row.totalSize ? { id: leaseId, expiresAt: Date.now() + this.#leaseMs } : null;
     return ok({ view: this.#view(row), layout: this.#layout(row) });
+  }
+
+  /** The Worker's heartbeat while a body streams; false if the lease is no longer its own. */
+  async renewLease(leaseId: string): Promise<boolean> {
+    if (this.#lease?.id !== leaseId) return false;
+    this.#lease.expiresAt = Date.now() + this.#leaseMs;
+    return true;
   }
 
   /** Gives the lease back after a chunk that wrote nothing lasting (cut off, refused by R2). */
   async releaseChunk(leaseId: string): Promise<void> {
-    const row = this.#load();
-    if (row?.leaseId !== leaseId) return;
-    row.leaseId = null;
-    row.leaseExpiresAt = null;
-    this.#save(row);
+    if (this.#lease?.id === leaseId) this.#lease = null;
   }
 
   /**
@@ -372,8 +372,7 @@ export class UploadSession extends DurableObject<Env> {
   async #close(row: SessionRow, status: "cancelled" | "expired" | "failed", reason: string | null): Promise<void> {
     row.status = status;
     row.failureReason = reason;
-    row.leaseId = null;
-    row.leaseExpiresAt = null;
+    this.#lease = null;
     this.#save(row);
     await this.ctx.storage.deleteAlarm();
     if (row.multipartUploadId) {
@@ -469,7 +468,7 @@ export class UploadSession extends DurableObject<Env> {
     await this.env.PHOTO_QUEUE.send(job);
 
     row.status = "completed";
-    row.leaseId = null;
+    this.#lease = null;
     this.#save(row);
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.deleteAlarm();

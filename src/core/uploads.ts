@@ -250,16 +250,16 @@ export function appendChunk(
     const digest = options.checksum ? digesting(body, options.checksum.algorithm) : null;
     let written: ChunkWriteResult;
     try {
-      written = await writeChunk(env.PHOTOS, layout, start, start + length, digest?.stream ?? body, leaseId);
+      written = await withHeartbeat(opened, () => writeChunk(env.PHOTOS, layout, start, start + length, digest?.stream ?? body, leaseId));
       if (digest && (await digest.hex) !== options.checksum!.expected) {
-        await discard(env, layout, { parts: [], consumed: [], tail: (written as ChunkWriteResult).tail });
+        await discard(env, layout, { parts: [], consumed: [], tail: written.tail });
         throw new ApiError(refusals.checksumMismatch());
       }
     } catch (error) {
       await session.releaseChunk(leaseId);
       throw chunkFailure(error);
     }
-    const view = await commit(env, ref, session, leaseId, layout, start + length, written, 0, background);
+    const view = await commit(env, ref, session, leaseId, layout, start + length, written, false, background);
     return { ...view.view, replayed: false };
   });
 }
@@ -290,23 +290,25 @@ export function appendStream(
     let view: SessionView | null = null;
     const pieces = new PieceReader(body, STREAM_PIECE_BYTES);
     try {
-      for (;;) {
-        const partEnd = Math.min((layout.partsDone + 1) * layout.partSize, layout.totalSize);
-        // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it.
-        const piece = await pieces.next(Math.min(STREAM_PIECE_BYTES, partEnd - offset));
-        const reachesEnd = offset + piece.bytes.byteLength === layout.totalSize;
-        // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
-        if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
-        if (piece.bytes.byteLength > 0) {
-          const end = offset + piece.bytes.byteLength;
-          const written = await writeChunk(env.PHOTOS, layout, offset, end, new Blob([piece.bytes]).stream(), `${leaseId}-${offset}`);
-          const committed = await commit(env, ref, session, leaseId, layout, end, written, STREAM_PIECE_BYTES, background);
-          ({ view, layout } = committed);
-          offset = end;
+      await withHeartbeat(opened, async () => {
+        for (;;) {
+          const partEnd = Math.min((layout.partsDone + 1) * layout.partSize, layout.totalSize);
+          // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it.
+          const piece = await pieces.next(Math.min(STREAM_PIECE_BYTES, partEnd - offset));
+          const reachesEnd = offset + piece.bytes.byteLength === layout.totalSize;
+          // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
+          if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
+          if (piece.bytes.byteLength > 0) {
+            const end = offset + piece.bytes.byteLength;
+            const written = await writeChunk(env.PHOTOS, layout, offset, end, new Blob([piece.bytes]).stream(), `${leaseId}-${offset}`);
+            const committed = await commit(env, ref, session, leaseId, layout, end, written, true, background);
+            ({ view, layout } = committed);
+            offset = end;
+          }
+          if (piece.failure) throw piece.failure;
+          if (piece.ended || reachesEnd) break;
         }
-        if (piece.failure) throw piece.failure;
-        if (piece.ended || reachesEnd) break;
-      }
+      });
     } catch (error) {
       await session.releaseChunk(leaseId);
       throw error instanceof BodyReadError
@@ -330,7 +332,8 @@ function surviveDisconnect<T>(background: Background, work: () => Promise<T>): P
 }
 
 type SessionStub = ReturnType<typeof sessionStub>;
-type Opened = { replayed: SessionView } | { session: SessionStub; leaseId: string; layout: ByteLayout };
+type Granted = { session: SessionStub; leaseId: string; layout: ByteLayout; leaseMs: number };
+type Opened = { replayed: SessionView } | Granted;
 
 async function openAppend(env: Env, ref: UploadRef, start: number, length: number, options: AppendOptions): Promise<Opened> {
   const session = sessionStub(env, ref.uploadId);
@@ -338,7 +341,17 @@ async function openAppend(env: Env, ref: UploadRef, start: number, length: numbe
     await session.beginChunk(await callerOf(ref), { start, length, total: options.total, acceptReplay: options.acceptReplay }),
   );
   if ("replayed" in begun) return { replayed: begun.replayed };
-  return { session, leaseId: begun.grant.leaseId, layout: begun.grant.layout };
+  return { session, leaseId: begun.grant.leaseId, layout: begun.grant.layout, leaseMs: begun.grant.leaseMs };
+}
+
+/** Renews the lease while a body streams: a slow body keeps its turn, a dead Worker soon loses it. */
+async function withHeartbeat<T>(grant: Granted, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void grant.session.renewLease(grant.leaseId).catch(() => {}), Math.max(250, grant.leaseMs / 3));
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Records a written chunk in the session; on refusal, removes what only this chunk wrote. */
@@ -350,10 +363,10 @@ async function commit(
   layout: ByteLayout,
   end: number,
   written: ChunkWriteResult,
-  keepLeaseFor: number,
+  keepLease: boolean,
   background: Background,
 ) {
-  const committed = await session.commitChunk(leaseId, end, written, keepLeaseFor);
+  const committed = await session.commitChunk(leaseId, end, written, keepLease);
   if (!committed.ok) {
     await discard(env, layout, written);
     throw new ApiError(committed.refusal);

@@ -1,4 +1,11 @@
-import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
@@ -92,25 +99,51 @@ describe("interrupted and concurrent chunks", () => {
     expect(new Uint8Array(await (await env.PHOTOS.get(file_path))!.arrayBuffer())).toEqual(file);
   });
 
-  it("a lease left by a request that died lapses, so the guest can resume", async () => {
+  it("a lease whose Worker died (no more heartbeats) lapses, so the guest can resume", async () => {
     const { join_token } = await createEvent();
     const file = fileBytes(2 * MiB, 8);
     const upload = await startUpload(join_token, file.byteLength);
-    // A chunk that began and whose Worker vanished without committing or releasing.
+    // A chunk began, and the Worker carrying it vanished without committing or releasing.
+    const caller = { tokenHash: await hash(join_token), keyHash: await hash(upload.key) };
+    const begun = await sessionOf(upload).beginChunk(caller, { start: 0, length: MiB, total: file.byteLength, acceptReplay: true });
+    expect(begun.ok).toBe(true);
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
+    await new Promise((resolve) => setTimeout(resolve, 1600)); // CHUNK_LEASE_MS in the test config
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
+  });
+
+  it("a slow chunk keeps its turn through heartbeats for longer than the lease", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(2 * MiB, 9);
+    const upload = await startUpload(join_token, file.byteLength);
+    const slow = manualChunk(upload, file.byteLength, 0, MiB);
+    await slow.writer.write(file.slice(0, MiB / 2));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
+    await slow.writer.write(file.slice(MiB / 2, MiB));
+    await slow.writer.close();
+    expect((await slow.response).status).toBe(204);
+  });
+
+  it("after a crash that took the session's memory, the guest resumes at once; the lost request cannot commit", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(2 * MiB, 10);
+    const upload = await startUpload(join_token, file.byteLength);
     const slow = manualChunk(upload, file.byteLength, 0, MiB);
     await slow.writer.write(file.slice(0, 1000));
     await tick();
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
-
-    await setSessionField(upload, "leaseExpiresAt", Date.now() - 1);
+    await evictDurableObject(sessionOf(upload));
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
-    // The vanished request, should it come back, cannot commit over the new bytes.
     await slow.writer.write(file.slice(1000, MiB));
     await slow.writer.close();
     expect((await slow.response).status).toBe(409);
     expect(await receivedBytes(upload)).toBe(MiB);
   });
 });
+
+const hash = async (value: string) =>
+  [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value)))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 describe("expiry", () => {
   async function halfUploaded() {
