@@ -22,6 +22,8 @@ export default defineConfig(async () => {
           },
           // Tests deliver queue messages to the handler themselves, one delivery at a time; large
           // batches with the longest wait keep miniflare from delivering them behind a test's back.
+          // The per-client limit is small here so a test can spend it; the per-IP one stays as configured.
+          ratelimits: { GUEST_CLIENT_LIMITER: { namespace_id: "1002", simple: { limit: 150, period: 60 } } },
           queueConsumers: {
             "photo-processing": { maxBatchSize: 100, maxBatchTimeout: 60 },
             "photo-processing-dlq": { maxBatchSize: 100, maxBatchTimeout: 60 },

@@ -6,8 +6,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { ApiError, refusals } from "../core/errors";
 import { hardLimits } from "../core/limits";
+import { guestEventInfo } from "../core/events";
 import { abortUpload, appendChunk, completeUpload, createUpload, uploadStatus, type UploadRef } from "../core/uploads";
 import { annotate, type AppContext, type AppEnv } from "./context";
+import { enforceGuestRateLimits } from "./rate-limit";
 import { jsonBody } from "./validation";
 
 const createUploadBody = z.object({
@@ -68,8 +70,13 @@ export function parseChunkRange(contentRange: string | undefined, contentLength:
 }
 
 export const guestRoutes = new Hono<AppEnv>()
+  .get("/:token", async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json(await guestEventInfo(c.env, c.req.param("token")));
+  })
   .post("/:token/uploads", async (c) => {
     const body = await jsonBody(c, createUploadBody);
+    await enforceGuestRateLimits(c, `device:${body.device_id}`);
     const created = await createUpload(c.env, c.req.param("token"), {
       filename: body.filename,
       size: body.size,
@@ -82,6 +89,7 @@ export const guestRoutes = new Hono<AppEnv>()
   })
   .put("/:token/uploads/:id/chunk", async (c) => {
     const ref = uploadRef(c);
+    await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
     const range = parseChunkRange(c.req.header("content-range"), c.req.header("content-length"));
     if (range.end < range.total && range.end - range.start < hardLimits.minChunkSize) {
       throw new ApiError({

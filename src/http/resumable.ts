@@ -16,6 +16,7 @@ import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
 import { backgroundOf, capabilityRef, capabilitySegment, deviceIdFor, nonNegativeInteger, refuse, viaCapability } from "./capability";
 import { annotate, type AppContext, type AppEnv } from "./context";
+import { enforceGuestRateLimits } from "./rate-limit";
 
 export const INTEROP_VERSIONS = [6, 9] as const;
 type InteropVersion = (typeof INTEROP_VERSIONS)[number];
@@ -117,11 +118,13 @@ export const resumableRoutes = new Hono<AppEnv>()
     if (size === 0) refuse(400, "invalid_request", "An upload needs at least one byte.");
     const token = c.req.param("token")!;
     const filename = c.req.header("content-disposition")?.match(/filename="?([^";]+)"?/)?.[1];
+    const deviceId = await deviceIdFor(c, c.req.header("x-device-id"));
+    await enforceGuestRateLimits(c, `device:${deviceId}`);
     const created = await createUpload(c.env, token, {
       filename: filename ? decodeURIComponent(filename) : "upload",
       size,
       contentType: c.req.header("content-type") ?? "application/octet-stream",
-      deviceId: await deviceIdFor(c, c.req.header("x-device-id")),
+      deviceId,
     });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
     const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/resumable/${capabilitySegment(created)}`;
@@ -154,6 +157,7 @@ export const resumableRoutes = new Hono<AppEnv>()
       refuse(415, "unsupported_media_type", `Appends must be ${PARTIAL_UPLOAD}.`);
     }
     const ref = capabilityRef(c);
+    await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
     const offset = nonNegativeInteger(c.req.header("upload-offset"), "Upload-Offset");
     // An empty completing append to an upload that already has every byte replays the final response.
     const current = complete && c.req.header("content-length") === "0" ? await viaCapability(() => uploadStatus(c.env, ref)) : null;

@@ -29,6 +29,7 @@ import {
   viaCapability,
 } from "./capability";
 import { annotate, type AppContext, type AppEnv } from "./context";
+import { enforceGuestRateLimits } from "./rate-limit";
 
 export const TUS_VERSION = "1.0.0";
 const EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum";
@@ -91,6 +92,7 @@ function tusHeaders(c: Context, result: Pick<AppendResult, "received_bytes" | "e
 
 async function patch(c: AppContext) {
   const ref = capabilityRef(c);
+  await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
   if (c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() !== OFFSET_OCTET_STREAM) {
     refuse(415, "unsupported_media_type", `PATCH bodies must be ${OFFSET_OCTET_STREAM}.`);
   }
@@ -131,11 +133,13 @@ export const tusRoutes = new Hono<AppEnv>()
     if (size === 0) refuse(400, "invalid_request", "An upload needs at least one byte.");
     const metadata = parseMetadata(c.req.header("upload-metadata"));
     const token = c.req.param("token")!;
+    const deviceId = await deviceIdFor(c, metadata.device_id);
+    await enforceGuestRateLimits(c, `device:${deviceId}`);
     const created = await createUpload(c.env, token, {
       filename: metadata.filename ?? metadata.name ?? "upload",
       size,
       contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
-      deviceId: await deviceIdFor(c, metadata.device_id),
+      deviceId,
     });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
     const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/tus/${capabilitySegment(created)}`;
