@@ -70,6 +70,7 @@ CREATE TABLE `photos` (
 	`thumb_small_key` text,
 	`thumb_large_key` text,
 	`thumbnail_state` text,
+	`approved_at` integer,
 	`duplicate_of` text,
 	`processing_attempts` integer DEFAULT 0 NOT NULL,
 	`processed_at` integer,
@@ -82,6 +83,7 @@ CREATE TABLE `photos` (
 CREATE UNIQUE INDEX `photos_upload` ON `photos` (`upload_id`);--> statement-breakpoint
 CREATE INDEX `photos_event` ON `photos` (`event_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `photos_event_sha256` ON `photos` (`event_id`,`sha256`);--> statement-breakpoint
+CREATE INDEX `photos_event_page` ON `photos` (`event_id`,`created_at`,`id`);--> statement-breakpoint
 CREATE TABLE `upload_sessions` (
 	`id` text PRIMARY KEY NOT NULL,
 	`event_id` text NOT NULL,

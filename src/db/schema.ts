@@ -162,6 +162,8 @@ export const photos = sqliteTable(
     thumbSmallKey: text("thumb_small_key"),
     thumbLargeKey: text("thumb_large_key"),
     thumbnailState: text("thumbnail_state", { enum: thumbnailStates }),
+    /** When an organiser approved it (events in review mode show guests approved photos only). */
+    approvedAt: epochMs("approved_at"),
     /** The earlier photo of the same event with the same bytes, whose objects this one shares. */
     duplicateOf: text("duplicate_of"),
     processingAttempts: integer("processing_attempts").notNull().default(0),
@@ -173,6 +175,7 @@ export const photos = sqliteTable(
     uniqueIndex("photos_upload").on(t.uploadId),
     index("photos_event").on(t.eventId, t.createdAt),
     index("photos_event_sha256").on(t.eventId, t.sha256),
+    index("photos_event_page").on(t.eventId, t.createdAt, t.id),
   ],
 );
 

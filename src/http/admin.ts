@@ -6,13 +6,15 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { database } from "../db/client";
-import type { EventRow } from "../db/schema";
+import { photoStatuses, type EventRow, type PhotoRow } from "../db/schema";
+import { ApiError } from "../core/errors";
 import { hardLimits } from "../core/limits";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
 import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revokeJoinLink, updateEvent, type EventSettings } from "../admin/events";
+import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
 import { annotate, type AppEnv } from "./context";
-import { jsonBody } from "./validation";
+import { jsonBody, validated } from "./validation";
 
 type AdminEnv = AppEnv & { Variables: AppEnv["Variables"] & { principal: AdminPrincipal } };
 
@@ -102,6 +104,49 @@ export function eventView(event: EventRow) {
   };
 }
 
+/** What organisers see of a photo (GPS only when the event keeps it). */
+export function photoView(photo: PhotoRow) {
+  return {
+    photo_id: photo.id,
+    status: photo.status,
+    approved: photo.approvedAt !== null,
+    filename: photo.filename,
+    content_type: photo.contentType ?? photo.declaredContentType,
+    size: photo.size,
+    width: photo.width,
+    height: photo.height,
+    taken_at: iso(photo.takenAt),
+    camera: [photo.cameraMake, photo.cameraModel].filter(Boolean).join(" ") || null,
+    gps: photo.gpsLatitude !== null && photo.gpsLongitude !== null ? { latitude: photo.gpsLatitude, longitude: photo.gpsLongitude } : null,
+    device_id: photo.deviceId,
+    uploaded_at: iso(photo.createdAt),
+    thumbnail_state: photo.thumbnailState,
+    duplicate_of: photo.duplicateOf,
+    failure_reason: photo.failureReason,
+  };
+}
+
+const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z
+    .string()
+    .transform((value) => value.split(",").filter(Boolean))
+    .pipe(z.array(item).min(1));
+const photoQuery = z
+  .object({
+    status: commaList(z.enum(photoStatuses)).optional(),
+    approved: z.enum(["true", "false"]).transform((value) => value === "true").optional(),
+    device_id: z.string().max(128).optional(),
+    taken_from: instant.optional(),
+    taken_to: instant.optional(),
+    uploaded_from: instant.optional(),
+    uploaded_to: instant.optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().max(500).optional(),
+  })
+  .strict();
+const moderationActions = ["approve", "hide", "unhide", "delete"] as const;
+const bulkBody = z.object({ action: z.enum(moderationActions), photo_ids: z.array(z.string().min(1).max(64)).min(1).max(100) }).strict();
+
 const createLinkBody = z.object({ label: z.string().trim().min(1).max(100).optional(), expires_at: instant.optional() }).strict();
 const createTokenBody = z
   .object({
@@ -161,6 +206,55 @@ export const adminRoutes = new Hono<AdminEnv>()
   })
   .delete("/events/:eventId/join-links/:linkId", async (c) => {
     return c.json(await revokeJoinLink(database(c.env), c.req.param("eventId"), c.req.param("linkId")));
+  })
+  .get("/events/:eventId/photos", async (c) => {
+    const query = validated(photoQuery, c.req.query());
+    const page = await listPhotos(
+      database(c.env),
+      c.req.param("eventId"),
+      {
+        status: query.status,
+        approved: query.approved,
+        deviceId: query.device_id,
+        takenFrom: query.taken_from,
+        takenTo: query.taken_to,
+        uploadedFrom: query.uploaded_from,
+        uploadedTo: query.uploaded_to,
+      },
+      { limit: query.limit, cursor: query.cursor },
+    );
+    return c.json({ photos: page.photos.map(photoView), next_cursor: page.nextCursor });
+  })
+  .get("/events/:eventId/photos/:photoId", async (c) =>
+    c.json(photoView(await getPhoto(database(c.env), c.req.param("eventId"), c.req.param("photoId")))),
+  )
+  .post("/events/:eventId/photos/bulk", async (c) => {
+    const body = await jsonBody(c, bulkBody);
+    const db = database(c.env);
+    const eventId = c.req.param("eventId");
+    // One photo's refusal does not stop the others; each gets its own outcome.
+    const results = [];
+    for (const photoId of body.photo_ids) {
+      try {
+        results.push({ photo_id: photoId, ok: true, photo: photoView(await moderate(db, c.env.PHOTOS, await getPhoto(db, eventId, photoId), body.action)) });
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        results.push({ photo_id: photoId, ok: false, error: { code: error.code, message: error.message } });
+      }
+    }
+    return c.json({ results });
+  })
+  .post("/events/:eventId/photos/:photoId/:action{approve|hide|unhide}", async (c) => {
+    const db = database(c.env);
+    const photo = await getPhoto(db, c.req.param("eventId"), c.req.param("photoId"));
+    annotate(c, { photo_id: photo.id });
+    return c.json(photoView(await moderate(db, c.env.PHOTOS, photo, c.req.param("action") as ModerationAction)));
+  })
+  .delete("/events/:eventId/photos/:photoId", async (c) => {
+    const db = database(c.env);
+    const photo = await getPhoto(db, c.req.param("eventId"), c.req.param("photoId"));
+    annotate(c, { photo_id: photo.id });
+    return c.json(photoView(await moderate(db, c.env.PHOTOS, photo, "delete")));
   })
   .get("/tokens", async (c) => c.json({ tokens: await listAdminTokens(database(c.env)) }))
   .post("/tokens", async (c) => {

@@ -76,7 +76,9 @@ describe("every admin route refuses missing, wrong and expired credentials", () 
     const url = path
       .replace(":eventId", event_id)
       .replace(":linkId", join_link.id)
-      .replace(":tokenId", revoked.id);
+      .replace(":tokenId", revoked.id)
+      .replace(":photoId", crypto.randomUUID())
+      .replace(/:action\{[^}]+\}/, "approve");
     const credentials: Array<[string, Record<string, string>]> = [
       ["no credentials", {}],
       ["a malformed header", { authorization: "Basic abc" }],
@@ -116,6 +118,8 @@ describe("admin principals", () => {
       ["GET", `/events/${b.event_id}/join-links`],
       ["POST", `/events/${b.event_id}/join-links`, {}],
       ["DELETE", `/events/${b.event_id}/join-links/${b.join_link.id}`],
+      ["GET", `/events/${b.event_id}/photos`],
+      ["POST", `/events/${b.event_id}/photos/bulk`, { action: "delete", photo_ids: [crypto.randomUUID()] }],
     ] as const) {
       const response = await admin(path, { method, headers: as, ...(body ? { body } : {}) });
       expect(response.status, `${method} ${path}`).toBe(404);
