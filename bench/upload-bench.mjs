@@ -1,4 +1,4 @@
-// `npm run bench`: uploads the same random files through the guest API (1 MiB chunks) and through
+// `npm run bench`: uploads the same random files through the guest API (1 MiB chunks by default) and through
 // a bare Worker that puts each request body into R2 in one call (bench/bare/), then prints
 // throughput and latency side by side. Everything runs locally under `wrangler dev` on a fresh
 // temporary persist directory, which is removed at the end. Exits non-zero if any upload fails or
@@ -8,7 +8,8 @@
 // directory and bucket name (scripts/lib/dev-server.ts), so the bare Worker can read back what the
 // service assembled. The phases never write from both at once.
 //
-// Knobs: BENCH_FILES (8), BENCH_FILE_MIB (20), BENCH_CONCURRENCY (4 files or puts in flight).
+// Knobs: BENCH_FILES (8), BENCH_FILE_MIB (20), BENCH_CONCURRENCY (4 files or puts in flight),
+// BENCH_CHUNK_MIB (1: the guest default; 5, R2's part size, shows the engine without staging).
 import { randomBytes } from "node:crypto";
 import { MiB, pool, positiveInt, runOnStack, sha256, wranglerVersion } from "./common.mjs";
 import { Service, startBareWorker } from "../scripts/lib/dev-server.ts";
@@ -16,7 +17,8 @@ import { Service, startBareWorker } from "../scripts/lib/dev-server.ts";
 const fileCount = positiveInt("BENCH_FILES", 8);
 const fileSize = positiveInt("BENCH_FILE_MIB", 20) * MiB;
 const concurrency = positiveInt("BENCH_CONCURRENCY", 4);
-const chunkSize = MiB;
+const chunkSize = positiveInt("BENCH_CHUNK_MIB", 1) * MiB;
+const chunkLabel = `${chunkSize / MiB} MiB`;
 const deviceId = "bench-device-0001";
 
 // ---- measuring -------------------------------------------------------------------------------
@@ -45,7 +47,7 @@ function percentile(values, p) {
 
 // ---- the two paths ---------------------------------------------------------------------------
 
-/** One file through the guest API: create, sequential 1 MiB chunks, complete. Returns its R2 key and upload id. */
+/** One file through the guest API: create, sequential chunks, complete. Returns its R2 key and upload id. */
 async function guestUpload(uploadsUrl, { name, bytes, sha256: digest }, times) {
   const created = await call(times?.create, `create ${name}`, uploadsUrl, {
     method: "POST",
@@ -151,7 +153,7 @@ async function main(stack) {
     columns(label, [p(client, 50), p(client, 95), worker ? p(worker, 50) : "-", worker ? p(worker, 95) : "-"]);
 
   console.log(`
-upload bench: ${fileCount} files x ${fileSize / MiB} MiB, 1 MiB chunks, ${concurrency} in flight (local wrangler dev ${wranglerVersion()}, node ${process.version})
+upload bench: ${fileCount} files x ${fileSize / MiB} MiB, ${chunkLabel} chunks, ${concurrency} in flight (local wrangler dev ${wranglerVersion()}, node ${process.version})
 
 throughput (MB = 10^6 bytes; guest includes create and complete)
   guest API        ${guestRate.toFixed(1).padStart(7)} MB/s  (${(totalBytes / 1e6).toFixed(1)} MB in ${guestSeconds.toFixed(2)} s)
@@ -161,12 +163,12 @@ throughput (MB = 10^6 bytes; guest includes create and complete)
 latency in ms (Worker = the service's own log \`ms\`)
 ${columns("", ["client p50", "p95", "Worker p50", "p95"])}
 ${latencyRow("guest create", times.create, workerMs.create)}
-${latencyRow("guest chunk (1 MiB)", times.chunk, workerMs.chunk)}
+${latencyRow(`guest chunk (${chunkLabel})`, times.chunk, workerMs.chunk)}
 ${latencyRow("guest complete", times.complete, workerMs.complete)}
-${latencyRow("bare put (1 MiB)", times.bareChunk)}
+${latencyRow(`bare put (${chunkLabel})`, times.bareChunk)}
   chunk p50 ratio guest/bare ${(percentile(times.chunk, 50) / percentile(times.bareChunk, 50)).toFixed(2)}x  (target <= 1.3x)
 
-verified SHA-256 of ${fileCount} guest uploads, ${fileCount} bare files and ${slices.length} bare 1 MiB objects: all match
+verified SHA-256 of ${fileCount} guest uploads, ${fileCount} bare files and ${slices.length} bare ${chunkLabel} objects: all match
 `);
 }
 
