@@ -12,7 +12,7 @@ export async function photoLikeJpeg(megapixels: number): Promise<{ bytes: Buffer
       `<stop offset="0" stop-color="#c43"/><stop offset="0.5" stop-color="#7a9"/><stop offset="1" stop-color="#248"/></linearGradient></defs>` +
       `<rect width="100%" height="100%" fill="url(#g)"/></svg>`,
   );
-  const noise = await sharp({ create: { width, height, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 12 } } }).png().toBuffer();
+  const noise = await sharp({ create: { width, height, channels: 3, background: "#808080", noise: { type: "gaussian", mean: 128, sigma: 12 } } }).png().toBuffer();
   const bytes = await sharp(gradient)
     .composite([{ input: noise, blend: "overlay" }])
     .withExif({ IFD0: { Make: "Pixelcam", Model: "P9 Pro" } })

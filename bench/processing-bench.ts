@@ -53,9 +53,19 @@ async function pipelineMs(service: Service, token: string, bytes: Buffer, index:
   const completed = await fetch(`${base}/${upload_id}/complete`, { method: "POST", headers: { "upload-key": upload_key } });
   if (completed.status !== 201) throw new Error(`complete: ${completed.status} ${await completed.text()}`);
   const { photo_id } = (await completed.json()) as { photo_id: string };
-  const job = await service.server.waitForLog((entry) => entry.msg === "job" && entry.photo_id === photo_id, 180_000);
+  const job = await jobLine(service, photo_id);
   if (job.outcome !== "ready") throw new Error(`photo ${photo_id} ended ${String(job.outcome)}: ${String(job.reason)}`);
   return { ms: Number(job.ms), path: String(job.path), inspectMs: Number(job.inspect_ms), thumbnailsMs: Number(job.thumbnails_ms) };
+}
+
+/** The consumer's log line for the photo, once processing has run (the local queue batches for ~2 s). */
+async function jobLine(service: Service, photoId: string) {
+  for (const deadline = Date.now() + 180_000; Date.now() < deadline; ) {
+    const line = service.server.logs.find((entry) => entry.msg === "job" && entry.photo_id === photoId);
+    if (line) return line;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no processing log line for photo ${photoId} within 180 s`);
 }
 
 function photonPeak(megapixels: number): { peakWasmMB: number; inputMB: number; ms: number } {
