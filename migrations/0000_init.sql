@@ -102,6 +102,7 @@ CREATE TABLE `upload_sessions` (
 	`filename` text NOT NULL,
 	`content_type` text NOT NULL,
 	`photo_id` text,
+	`partial` integer DEFAULT false NOT NULL,
 	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL,
 	`updated_at` integer NOT NULL,
 	`completed_at` integer,

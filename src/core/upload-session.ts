@@ -38,6 +38,8 @@ export interface SessionSpec {
   filename: string;
   contentType: string;
   declaredSha256: string | null;
+  /** A concatenation partial: assembled, never a photo of its own. */
+  partial: boolean;
 }
 
 /** Who is asking: hashes of the join token in the URL and of the Upload-Key header. */
@@ -54,6 +56,7 @@ export interface SessionView {
   chunk_size: number;
   expires_at: string;
   photo_id: string | null;
+  partial: boolean;
 }
 
 export interface PhotoReceipt {
@@ -112,7 +115,7 @@ export class UploadSession extends DurableObject<Env> {
   #lease: { id: string; expiresAt: number } | null = null;
   readonly #leaseMs: number;
   /** Single-flight for assembly, so concurrent `complete` calls share one run. */
-  #assembling: Promise<Outcome<PhotoReceipt>> | null = null;
+  #assembling: Promise<Outcome<SessionRow>> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -245,13 +248,28 @@ export class UploadSession extends DurableObject<Env> {
     const auth = await this.#authorised(caller);
     if (!auth.ok) return refuse(auth.refusal);
     const row = auth.value;
+    if (row.partial) {
+      return refuse({ status: 409, code: "upload_is_partial", message: "A partial upload becomes part of a final upload; it is not a photo." });
+    }
     if (row.status === "completed") return ok({ created: false, photo: this.#receipt(row) });
     const closed = this.#closedRefusal(row);
     if (closed && row.status !== "assembling") return refuse(closed);
     if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
     const wasAssembling = this.#assembling !== null;
     const outcome = await this.#assemble();
-    return outcome.ok ? ok({ created: !wasAssembling, photo: outcome.value }) : refuse(outcome.refusal);
+    return outcome.ok ? ok({ created: !wasAssembling, photo: this.#receipt(outcome.value) }) : refuse(outcome.refusal);
+  }
+
+  /** Assembles a concatenation partial once all its bytes are in (idempotent). */
+  async assemblePartial(caller: Caller): Promise<Outcome<SessionView>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
+    if (row.status === "completed") return ok(this.#view(row));
+    if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
+    const outcome = await this.#assemble();
+    return outcome.ok ? ok(this.#view(outcome.value)) : refuse(outcome.refusal);
   }
 
   /** Cancels the upload and frees its storage. Idempotent for sessions that are already closed. */
@@ -323,6 +341,7 @@ export class UploadSession extends DurableObject<Env> {
       chunk_size: row.chunkSize,
       expires_at: new Date(row.expiresAt).toISOString(),
       photo_id: row.photoId,
+      partial: row.partial,
     };
   }
 
@@ -361,7 +380,7 @@ export class UploadSession extends DurableObject<Env> {
 
   async #expire(row: SessionRow): Promise<void> {
     // All bytes are in and assembly was under way: finishing it beats throwing the photo away.
-    if (row.status === "assembling" || (row.offset === row.totalSize && row.status === "uploading")) {
+    if (row.status === "assembling" || (row.offset === row.totalSize && row.status === "uploading" && !row.partial)) {
       const outcome = await this.#assemble();
       if (outcome.ok) return;
     }
@@ -402,18 +421,18 @@ export class UploadSession extends DurableObject<Env> {
     this.#sql.exec("DELETE FROM tail");
   }
 
-  #assemble(): Promise<Outcome<PhotoReceipt>> {
+  #assemble(): Promise<Outcome<SessionRow>> {
     this.#assembling ??= this.#runAssembly().finally(() => {
       this.#assembling = null;
     });
     return this.#assembling;
   }
 
-  async #runAssembly(): Promise<Outcome<PhotoReceipt>> {
+  async #runAssembly(): Promise<Outcome<SessionRow>> {
     const row = this.#load()!;
-    if (row.status === "completed") return ok(this.#receipt(row));
+    if (row.status === "completed") return ok(row);
     row.status = "assembling";
-    row.photoId ??= newId();
+    if (!row.partial) row.photoId ??= newId();
     this.#save(row);
 
     const bucket = this.env.PHOTOS;
@@ -442,11 +461,18 @@ export class UploadSession extends DurableObject<Env> {
 
     const now = Date.now();
     const db = database(this.env);
-    await db.batch([
+    const completed = db
+      .update(uploadSessions)
+      .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now })
+      .where(eq(uploadSessions.id, row.uploadId));
+    if (row.partial) {
+      await completed;
+    } else {
+      await db.batch([
       db
         .insert(photos)
         .values({
-          id: row.photoId,
+          id: row.photoId!,
           eventId: row.eventId,
           uploadId: row.uploadId,
           deviceId: row.deviceId,
@@ -459,13 +485,11 @@ export class UploadSession extends DurableObject<Env> {
           updatedAt: now,
         })
         .onConflictDoNothing(),
-      db
-        .update(uploadSessions)
-        .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now })
-        .where(eq(uploadSessions.id, row.uploadId)),
-    ]);
-    const job: PhotoJob = { photoId: row.photoId, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
-    await this.env.PHOTO_QUEUE.send(job);
+      completed,
+      ]);
+      const job: PhotoJob = { photoId: row.photoId!, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
+      await this.env.PHOTO_QUEUE.send(job);
+    }
 
     row.status = "completed";
     this.#lease = null;
@@ -473,6 +497,6 @@ export class UploadSession extends DurableObject<Env> {
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.deleteAlarm();
     await this.#deleteStaging(row.uploadId);
-    return ok(this.#receipt(row));
+    return ok(row);
   }
 }

@@ -7,7 +7,7 @@ import { database } from "../db/client";
 import { activeUploadStatuses, uploadSessions } from "../db/schema";
 import { writeChunk, type ByteLayout, type ChunkWriteResult } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
-import { BodyReadError, BodyTooShortError, PieceReader } from "../storage/streams";
+import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import { ApiError, refusals } from "./errors";
 import { resolveJoinToken } from "./events";
@@ -20,7 +20,12 @@ export interface NewUpload {
   contentType: string;
   deviceId: string;
   sha256?: string | undefined;
+  /** A tus concatenation partial: its type is checked on the final upload, and it is not counted as an upload. */
+  partial?: boolean;
 }
+
+/** Partials a device may have in flight (tus-js-client's parallelUploads makes a few per file). */
+export const MAX_PARTIALS_IN_FLIGHT = 16;
 
 export interface CreatedUpload {
   upload_id: string;
@@ -76,7 +81,8 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     throw new ApiError({ status: 403, code: "event_closed", message: "Uploads for this event have closed." });
   }
   const contentType = input.contentType.toLowerCase().split(";")[0]!.trim();
-  if (!event.allowedContentTypes.includes(contentType)) {
+  const partial = input.partial ?? false;
+  if (!partial && !event.allowedContentTypes.includes(contentType)) {
     throw new ApiError({
       status: 415,
       code: "unsupported_type",
@@ -99,11 +105,14 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   const expiresAt = now + event.sessionTtlSeconds * 1000;
   const r2Key = r2Keys.upload(event.id, uploadId);
   const filename = cleanFilename(input.filename);
-  const deviceSessions = (extra: SQL) =>
+  const deviceSessions = (extra: SQL, ofPartials = false) =>
     db
       .select({ n: count() })
       .from(uploadSessions)
-      .where(and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), extra));
+      .where(
+        and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), eq(uploadSessions.partial, ofPartials), extra),
+      );
+  const inFlight = and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!;
   const admitted = await insertWhere(
     db,
     {
@@ -121,16 +130,25 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       declaredSha256: input.sha256 ?? null,
       filename,
       contentType,
+      partial,
       createdAt: now,
       updatedAt: now,
     },
-    sql`(${deviceSessions(and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!)}) < ${event.maxConcurrentPerDevice}
+    partial
+      ? sql`(${deviceSessions(inFlight, true)}) < ${MAX_PARTIALS_IN_FLIGHT}`
+      : sql`(${deviceSessions(inFlight)}) < ${event.maxConcurrentPerDevice}
       and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${event.dailyCapPerDevice}`,
   );
+  if (!admitted && partial) {
+    throw new ApiError({
+      status: 429,
+      code: "upload_limit",
+      message: `A device may have at most ${MAX_PARTIALS_IN_FLIGHT} partial uploads in progress at once.`,
+      details: { limit: "concurrent_partials", max_concurrent_partials: MAX_PARTIALS_IN_FLIGHT },
+    });
+  }
   if (!admitted) {
-    const [active] = await deviceSessions(
-      and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!,
-    );
+    const [active] = await deviceSessions(inFlight);
     throw new ApiError(
       (active?.n ?? 0) >= event.maxConcurrentPerDevice
         ? {
@@ -163,6 +181,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       filename,
       contentType,
       declaredSha256: input.sha256 ?? null,
+      partial,
     });
     if (session.multipartUploadId) {
       await db
@@ -435,4 +454,42 @@ export async function completeUpload(env: Env, ref: UploadRef): Promise<{ create
 
 export async function abortUpload(env: Env, ref: UploadRef): Promise<SessionView> {
   return unwrap(await sessionStub(env, ref.uploadId).abort(await callerOf(ref)));
+}
+
+/** Assembles a concatenation partial whose bytes have all arrived. */
+export async function assemblePartial(env: Env, ref: UploadRef): Promise<SessionView> {
+  return unwrap(await sessionStub(env, ref.uploadId).assemblePartial(await callerOf(ref)));
+}
+
+/**
+ * tus concatenation: a final upload whose bytes are the given completed partials of this event,
+ * in order. The partials' objects are streamed through the byte engine into the final upload's
+ * parts (R2's binding has no part copy), then it completes like any upload and the partials'
+ * objects are deleted.
+ */
+export async function createConcatenated(
+  env: Env,
+  joinToken: string,
+  input: Omit<NewUpload, "size" | "partial">,
+  partials: UploadRef[],
+  background: Background,
+): Promise<{ created: CreatedUpload; photo: PhotoReceipt; size: number }> {
+  const views = await Promise.all(partials.map((ref) => uploadStatus(env, ref)));
+  if (views.some((view) => !view.partial || view.status !== "completed")) {
+    throw new ApiError({ status: 400, code: "partial_not_complete", message: "Every partial upload must be a completed partial of this event." });
+  }
+  const size = views.reduce((sum, view) => sum + view.total_size, 0);
+  const created = await createUpload(env, joinToken, { ...input, size });
+  const ref: UploadRef = { joinToken, uploadId: created.upload_id, uploadKey: created.upload_key };
+  const keys = partials.map((partial) => r2Keys.upload(created.event_id, partial.uploadId));
+  const sources = keys.map((key) => async () => {
+    const object = await env.PHOTOS.get(key);
+    if (!object) throw new Error(`partial upload object ${key} is missing`);
+    return object.body;
+  });
+  const { readable, copied } = concatFixedLength(size, sources);
+  await Promise.all([appendChunk(env, ref, 0, size, readable, { acceptReplay: false, total: null }, background), copied]);
+  const { photo } = await completeUpload(env, ref);
+  background(env.PHOTOS.delete(keys));
+  return { created, photo, size };
 }

@@ -113,6 +113,8 @@ export const uploadSessions = sqliteTable(
     filename: text("filename").notNull(),
     contentType: text("content_type").notNull(),
     photoId: text("photo_id"),
+    /** A tus `concatenation` partial: assembled like any upload, but only ever part of a final one. */
+    partial: integer("partial", { mode: "boolean" }).notNull().default(false),
     createdAt: createdAt(),
     updatedAt: epochMs("updated_at").notNull(),
     completedAt: epochMs("completed_at"),

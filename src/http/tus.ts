@@ -1,6 +1,7 @@
 /**
  * tus 1.0.0 (https://tus.io/protocols/resumable-upload) as a thin adapter over the upload
- * core: core, creation, creation-with-upload, termination, expiration and checksum. Mounted per
+ * core: core, creation, creation-with-upload, termination, expiration, checksum and
+ * concatenation (partials are streamed into the final upload by the byte engine). Mounted per
  * event at /api/v1/events/:token/tus. The upload URL `.../tus/{uploadId}.{uploadKey}` is the
  * capability: it carries the upload key, so clients need no extra header.
  */
@@ -8,7 +9,9 @@ import { Hono, type Context } from "hono";
 import { resolveJoinToken } from "../core/events";
 import {
   abortUpload,
+  assemblePartial,
   appendChunk,
+  createConcatenated,
   appendStream,
   completeUpload,
   createUpload,
@@ -32,7 +35,7 @@ import { annotate, type AppContext, type AppEnv } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 
 export const TUS_VERSION = "1.0.0";
-const EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum";
+const EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum,concatenation";
 const CHECKSUM_ALGORITHMS = { sha1: "SHA-1", sha256: "SHA-256", md5: "MD5" } as const;
 const OFFSET_OCTET_STREAM = "application/offset+octet-stream";
 
@@ -78,11 +81,32 @@ async function appendBody(c: AppContext, ref: UploadRef, offset: number): Promis
   return viaCapability(() => appendStream(c.env, ref, offset, length, body, background));
 }
 
-/** After the last byte lands, the upload goes through the same completion as the guest API. */
+/**
+ * After the last byte lands, the upload goes through the same completion as the guest API; a
+ * concatenation partial is only assembled, to become part of a final upload.
+ */
 async function completeIfDone(c: AppContext, ref: UploadRef, result: AppendResult): Promise<void> {
   if (result.received_bytes !== result.total_size) return;
+  if (result.partial) {
+    await viaCapability(() => assemblePartial(c.env, ref));
+    return;
+  }
   const { photo } = await viaCapability(() => completeUpload(c.env, ref));
   annotate(c, { photo_id: photo.photo_id });
+}
+
+/** `final;<url> <url> …`: the partial uploads' capability URLs, which must be this event's. */
+function partialRefs(c: AppContext, concat: string): UploadRef[] {
+  const token = c.req.param("token")!;
+  const prefix = `/api/v1/events/${token}/tus/`;
+  const urls = concat.slice("final;".length).trim().split(/\s+/).filter(Boolean);
+  if (urls.length === 0 || urls.length > 100) refuse(400, "invalid_request", "Upload-Concat: final needs 1 to 100 partial upload URLs.");
+  return urls.map((url) => {
+    const path = new URL(url, c.req.url).pathname;
+    const match = path.startsWith(prefix) ? path.slice(prefix.length).match(/^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/) : null;
+    if (!match) refuse(400, "partial_not_complete", `${url} is not a partial upload of this event.`);
+    return { joinToken: token, uploadId: match[1]!, uploadKey: match[2]! };
+  });
 }
 
 function tusHeaders(c: Context, result: Pick<AppendResult, "received_bytes" | "expires_at" | "status">) {
@@ -126,24 +150,34 @@ export const tusRoutes = new Hono<AppEnv>()
     return c.body(null, 204);
   })
   .post("/", async (c) => {
+    const concat = c.req.header("upload-concat")?.trim();
+    const metadata = parseMetadata(c.req.header("upload-metadata"));
+    const token = c.req.param("token")!;
+    const deviceId = await deviceIdFor(c, metadata.device_id);
+    await enforceGuestRateLimits(c, `device:${deviceId}`);
+    const upload = {
+      filename: metadata.filename ?? metadata.name ?? "upload",
+      contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
+      deviceId,
+    };
+    const locate = (created: { upload_id: string; upload_key: string }) =>
+      `${new URL(c.req.url).origin}/api/v1/events/${token}/tus/${capabilitySegment(created)}`;
+    if (concat?.startsWith("final;")) {
+      if (c.req.header("upload-length") !== undefined) refuse(400, "invalid_request", "A final upload takes its length from its partials.");
+      const { created, photo, size } = await viaCapability(() => createConcatenated(c.env, token, upload, partialRefs(c, concat), backgroundOf(c)));
+      annotate(c, { event_id: created.event_id, upload_id: created.upload_id, photo_id: photo.photo_id, size });
+      c.header("Location", locate(created));
+      return c.body(null, 201);
+    }
+    if (concat !== undefined && concat !== "partial") refuse(400, "invalid_request", "Upload-Concat must be partial or final;<urls>.");
     if (c.req.header("upload-defer-length") !== undefined) {
       refuse(400, "invalid_request", "Upload-Defer-Length is not supported: send Upload-Length.");
     }
     const size = nonNegativeInteger(c.req.header("upload-length"), "Upload-Length");
     if (size === 0) refuse(400, "invalid_request", "An upload needs at least one byte.");
-    const metadata = parseMetadata(c.req.header("upload-metadata"));
-    const token = c.req.param("token")!;
-    const deviceId = await deviceIdFor(c, metadata.device_id);
-    await enforceGuestRateLimits(c, `device:${deviceId}`);
-    const created = await createUpload(c.env, token, {
-      filename: metadata.filename ?? metadata.name ?? "upload",
-      size,
-      contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
-      deviceId,
-    });
+    const created = await createUpload(c.env, token, { ...upload, size, partial: concat === "partial" });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
-    const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/tus/${capabilitySegment(created)}`;
-    c.header("Location", location);
+    c.header("Location", locate(created));
     c.header("Upload-Expires", httpDate(created.expires_at));
     const hasBody = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() === OFFSET_OCTET_STREAM;
     if (hasBody) {
@@ -162,6 +196,7 @@ export const tusRoutes = new Hono<AppEnv>()
     }
     c.header("Cache-Control", "no-store");
     c.header("Upload-Length", String(view.total_size));
+    if (view.partial) c.header("Upload-Concat", "partial");
     tusHeaders(c, view);
     return c.body(null, 200);
   })

@@ -77,4 +77,14 @@ describe("tus-js-client uploads a 25 MiB photo", () => {
     expect(run.exchanges.filter((exchange) => exchange.method === "PATCH" && exchange.status === 204)).toHaveLength(25);
     await expectStored(e2e, run.upload.url!, bytes);
   });
+
+  it("in three parallel partial uploads joined by concatenation (parallelUploads)", async () => {
+    const bytes = randomBytes(size);
+    const run = startUpload(bytes, { endpoint: e2e.endpoint, metadata: photoMetadata(), parallelUploads: 3, chunkSize: 4 * MiB, retryDelays: null });
+    await run.finished;
+
+    const posts = run.exchanges.filter((exchange) => exchange.method === "POST");
+    expect(posts.map((post) => post.status)).toEqual([201, 201, 201, 201]);
+    await expectStored(e2e, run.upload.url!, bytes);
+  });
 });

@@ -59,7 +59,7 @@ describe("tus 1.0 discovery and version negotiation", () => {
     expect(Object.fromEntries(response.headers)).toMatchObject({
       "tus-resumable": "1.0.0",
       "tus-version": "1.0.0",
-      "tus-extension": "creation,creation-with-upload,termination,expiration,checksum",
+      "tus-extension": "creation,creation-with-upload,termination,expiration,checksum,concatenation",
       "tus-max-size": String(10 * MiB),
       "tus-checksum-algorithm": "sha1,sha256,md5",
     });
@@ -280,5 +280,58 @@ describe("tus termination, expiry and capabilities", () => {
       expect((await call(wrong, { method: "DELETE", headers: tus })).status).toBe(404);
     }
     expect((await head(url)).status).toBe(200);
+  });
+});
+
+describe("tus concatenation (tus-js-client parallelUploads)", () => {
+  async function partial(base: string, bytes: Uint8Array) {
+    const created = await createTusUpload(base, bytes.byteLength, { "upload-concat": "partial", "upload-metadata": metadata({ device_id: "tus-device-0001" }) });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const url = new URL(created.headers.get("location")!).pathname;
+    expect((await patch(url, 0, bytes)).status).toBe(204);
+    return url;
+  }
+
+  it("streams completed partials into one final upload that becomes the photo", async () => {
+    const base = await tusEvent();
+    const file = fileBytes(13 * MiB + 7, 70);
+    const cuts = [0, 6 * MiB, 12 * MiB, file.byteLength];
+    const send = vi.spyOn(env.PHOTO_QUEUE, "send");
+    // Three partials at once: more than the two uploads a device may have in flight.
+    const urls = await Promise.all(cuts.slice(0, -1).map((from, i) => partial(base, file.slice(from, cuts[i + 1]))));
+    expect(send).not.toHaveBeenCalled();
+    const head = await call(urls[0]!, { method: "HEAD", headers: tus });
+    expect(head.headers.get("upload-concat")).toBe("partial");
+    expect(head.headers.get("upload-offset")).toBe(String(6 * MiB));
+
+    const final = await call(`${base}/`, {
+      method: "POST",
+      headers: { ...tus, "upload-concat": `final;${urls.map((u) => `https://photos.test${u}`).join(" ")}`, "upload-metadata": metadata({ filename: "joined.jpg", filetype: "image/jpeg", device_id: "tus-device-0001" }) },
+    });
+    expect(final.status, await final.clone().text()).toBe(201);
+    expect(send).toHaveBeenCalledTimes(1);
+    send.mockRestore();
+    const finalUrl = new URL(final.headers.get("location")!).pathname;
+    const { status, object } = await storedBytes(finalUrl);
+    expect(status).toBe("completed");
+    expect(await sha256Hex(object!.body)).toBe(await sha256Hex(file));
+    expect((await call(finalUrl, { method: "HEAD", headers: tus })).headers.get("upload-offset")).toBe(String(file.byteLength));
+    // The partials' objects are gone once they are part of the final upload.
+    for (const url of urls) expect((await storedBytes(url)).object).toBeNull();
+  });
+
+  it("refuses a final upload of incomplete partials or of another event's partials", async () => {
+    const base = await tusEvent();
+    const other = await tusEvent();
+    const created = await createTusUpload(base, 1000, { "upload-concat": "partial" });
+    const incomplete = new URL(created.headers.get("location")!).pathname;
+    const foreign = await partial(other, fileBytes(1000, 71));
+    for (const url of [incomplete, foreign]) {
+      const final = await call(`${base}/`, { method: "POST", headers: { ...tus, "upload-concat": `final;${url}` } });
+      expect(final.status).toBe(400);
+      expect(await errorCode(final)).toBe("partial_not_complete");
+    }
+    const partialAsPhoto = await call(`${base}/`, { method: "POST", headers: { ...tus, "upload-concat": "partial" } });
+    expect(partialAsPhoto.status).toBe(400); // a partial still needs Upload-Length
   });
 });
