@@ -409,8 +409,10 @@ async function parseWebp(reader: PullReader, checkPixels: (w: number, h: number)
 const u16le = (b: Uint8Array, i: number) => b[i]! | (b[i + 1]! << 8);
 
 /**
- * HEIC/HEIF: dimensions from the largest `ispe` property in the first 512 KiB (where the meta
- * box lives in camera files). Not scrubbed: rewriting ISOBMFF item locations is out of scope.
+ * HEIC/HEIF: dimensions from the largest `ispe` property, and the scrub plan, from the header
+ * (the first 512 KiB, where camera files keep their meta box). Scrubbing blanks the Exif and XMP
+ * items' bytes in place: the file keeps its length, so every item location stays valid, and the
+ * orientation (the `irot`/`imir` properties, not EXIF) is untouched.
  */
 async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number) => void): Promise<FormatResult> {
   const head = await reader.bytesUpTo(512 * 1024);
@@ -424,5 +426,113 @@ async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number)
   }
   if (width === 0) throw new NotAnImageError("no image dimensions found in the HEIF header");
   checkPixels(width, height);
-  return { width, height, truncated: false, threats: [], scrub: null };
+  const size = reader.offset + (await reader.drain());
+  return { width, height, truncated: false, threats: [], scrub: heifScrubPlan(head, size) };
+}
+
+interface Box {
+  type: string;
+  start: number;
+  body: number;
+  end: number;
+}
+
+function* boxes(bytes: Uint8Array, from: number, to: number): Generator<Box> {
+  for (let at = from; at + 8 <= to; ) {
+    let length = u32be(bytes, at);
+    let body = at + 8;
+    if (length === 1 && at + 16 <= to) {
+      length = u32be(bytes, at + 8) * 2 ** 32 + u32be(bytes, at + 12);
+      body = at + 16;
+    } else if (length === 0) {
+      length = to - at;
+    }
+    if (length < 8 || at + length > to) return;
+    yield { type: ascii(bytes, at + 4, 4), start: at, body, end: at + length };
+    at += length;
+  }
+}
+
+/** Reads an unsigned big-endian integer of 0, 4 or 8 bytes. */
+function uint(bytes: Uint8Array, at: number, size: number): number {
+  if (size === 0) return 0;
+  if (size === 4) return u32be(bytes, at);
+  if (size === 8) return u32be(bytes, at) * 2 ** 32 + u32be(bytes, at + 4);
+  if (size === 2) return u16be(bytes, at);
+  throw new Error(`unsupported integer size ${size}`);
+}
+
+/** The plan that blanks Exif and XMP items, or null if the header cannot be read with certainty. */
+function heifScrubPlan(head: Uint8Array, size: number): ScrubPiece[] | null {
+  try {
+    const meta = [...boxes(head, 0, head.byteLength)].find((box) => box.type === "meta");
+    if (!meta) return null;
+    const children = [...boxes(head, meta.body + 4, meta.end)];
+    const iinf = children.find((box) => box.type === "iinf");
+    const iloc = children.find((box) => box.type === "iloc");
+    if (!iinf || !iloc) return null;
+
+    const personal = new Set<number>();
+    const entriesAt = iinf.body + 4 + (head[iinf.body] === 0 ? 2 : 4);
+    for (const infe of boxes(head, entriesAt, iinf.end)) {
+      if (infe.type !== "infe" || head[infe.body]! < 2) continue;
+      const version = head[infe.body]!;
+      const idSize = version === 2 ? 2 : 4;
+      const id = uint(head, infe.body + 4, idSize);
+      const itemType = ascii(head, infe.body + 4 + idSize + 2, 4);
+      let contentType = "";
+      if (itemType === "mime") {
+        const nameStart = infe.body + 4 + idSize + 6;
+        const nameEnd = head.indexOf(0, nameStart);
+        const typeEnd = head.indexOf(0, nameEnd + 1);
+        contentType = ascii(head, nameEnd + 1, Math.max(0, typeEnd - nameEnd - 1));
+      }
+      if (itemType === "Exif" || (itemType === "mime" && /xmp|rdf\+xml/i.test(contentType))) personal.add(id);
+    }
+
+    const version = head[iloc.body]!;
+    let at = iloc.body + 4;
+    const offsetSize = head[at]! >> 4;
+    const lengthSize = head[at]! & 15;
+    const baseOffsetSize = head[at + 1]! >> 4;
+    const indexSize = version >= 1 ? head[at + 1]! & 15 : 0;
+    at += 2;
+    const itemCount = version < 2 ? u16be(head, at) : u32be(head, at);
+    at += version < 2 ? 2 : 4;
+    const blanks: Array<[number, number]> = [];
+    for (let item = 0; item < itemCount; item++) {
+      const id = version < 2 ? u16be(head, at) : u32be(head, at);
+      at += version < 2 ? 2 : 4;
+      const construction = version >= 1 ? u16be(head, at) & 15 : 0;
+      if (version >= 1) at += 2;
+      at += 2; // data reference index
+      const base = uint(head, at, baseOffsetSize);
+      at += baseOffsetSize;
+      const extents = u16be(head, at);
+      at += 2;
+      for (let extent = 0; extent < extents; extent++) {
+        at += indexSize;
+        const offset = uint(head, at, offsetSize);
+        at += offsetSize;
+        const length = uint(head, at, lengthSize);
+        at += lengthSize;
+        if (personal.has(id)) {
+          if (construction !== 0 || length === 0 || base + offset + length > size) return null;
+          blanks.push([base + offset, base + offset + length]);
+        }
+      }
+    }
+    const plan = new ScrubPlan();
+    let position = 0;
+    for (const [start, end] of blanks.sort((a, b) => a[0] - b[0])) {
+      if (start < position) return null;
+      plan.keep(position, start);
+      plan.insert(new Uint8Array(end - start));
+      position = end;
+    }
+    plan.keep(position, size);
+    return plan.pieces;
+  } catch {
+    return null;
+  }
 }

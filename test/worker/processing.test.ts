@@ -330,7 +330,7 @@ describe("the sweeper re-sends lost processing jobs", () => {
 });
 
 describe("HEIC", () => {
-  it("is stored with its metadata; without a decoder it is ready with thumbnail_unavailable, not failed", async () => {
+  it("is stored with its metadata and a scrubbed copy; without a decoder it is ready with thumbnail_unavailable, not failed", async () => {
     const { makeHeic } = await import("../fixtures/photos");
     const heic = makeHeic({ width: 4032, height: 3024, exif });
     const { job, photoId } = await uploadPhoto(heic, { contentType: "image/heic" });
@@ -345,8 +345,19 @@ describe("HEIC", () => {
       orientation: 6,
       thumbnail_state: "unavailable",
       thumb_large_key: null,
-      scrubbed_key: null,
     });
     expect(await sha256Hex(await objectBytes(row.original_key))).toBe(await sha256Hex(heic));
+    // The scrubbed copy blanks the Exif item in place: same length, same structure, no metadata.
+    const scrubbed = await objectBytes(row.scrubbed_key);
+    expect(String(row.scrubbed_key)).toMatch(/scrubbed\.heic$/);
+    expect(scrubbed.byteLength).toBe(heic.byteLength);
+    const readBack = await exifr.parse(scrubbed, { gps: true }).catch(() => undefined);
+    expect(readBack?.Make).toBeUndefined();
+    expect(readBack?.latitude).toBeUndefined();
+    expect(new TextDecoder("latin1").decode(scrubbed)).not.toContain("Pixelcam");
+    expect(await exifr.parse(heic, { gps: true })).toMatchObject({ Make: "Pixelcam" });
+    const differing = scrubbed.reduce((n, byte, i) => n + (byte !== heic[i] ? 1 : 0), 0);
+    expect(differing).toBeGreaterThan(0);
+    expect(differing).toBeLessThan(heic.byteLength / 2);
   });
 });
