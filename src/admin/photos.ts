@@ -25,7 +25,7 @@ interface Cursor {
 
 export const encodeCursor = (row: Cursor) => btoa(JSON.stringify([row.createdAt, row.id])).replaceAll("=", "");
 
-function decodeCursor(cursor: string): Cursor {
+export function decodeCursor(cursor: string): Cursor {
   try {
     const [createdAt, id] = JSON.parse(atob(cursor)) as [unknown, unknown];
     if (typeof createdAt === "number" && typeof id === "string") return { createdAt, id };

@@ -6,13 +6,14 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { database } from "../db/client";
-import { photoStatuses, type EventRow, type PhotoRow } from "../db/schema";
+import { photoStatuses, uploadStatuses, type EventRow, type PhotoRow, type UploadSessionRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { hardLimits } from "../core/limits";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
 import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revokeJoinLink, updateEvent, type EventSettings } from "../admin/events";
 import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
+import { eventStats, listUploads } from "../admin/uploads";
 import { annotate, type AppEnv } from "./context";
 import { jsonBody, validated } from "./validation";
 
@@ -145,6 +146,31 @@ const photoQuery = z
   })
   .strict();
 const moderationActions = ["approve", "hide", "unhide", "delete"] as const;
+const uploadQuery = z
+  .object({
+    status: commaList(z.enum(uploadStatuses)).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().max(500).optional(),
+  })
+  .strict();
+
+/** An upload session as organisers see it: progress, and why it ended if it did not finish. */
+function uploadView(session: UploadSessionRow) {
+  return {
+    upload_id: session.id,
+    status: session.status,
+    device_id: session.deviceId,
+    filename: session.filename,
+    content_type: session.contentType,
+    received_bytes: session.receivedBytes,
+    total_size: session.totalSize,
+    failure_reason: session.failureReason,
+    photo_id: session.photoId,
+    created_at: iso(session.createdAt),
+    updated_at: iso(session.updatedAt),
+    expires_at: iso(session.expiresAt),
+  };
+}
 const bulkBody = z.object({ action: z.enum(moderationActions), photo_ids: z.array(z.string().min(1).max(64)).min(1).max(100) }).strict();
 
 const createLinkBody = z.object({ label: z.string().trim().min(1).max(100).optional(), expires_at: instant.optional() }).strict();
@@ -206,6 +232,16 @@ export const adminRoutes = new Hono<AdminEnv>()
   })
   .delete("/events/:eventId/join-links/:linkId", async (c) => {
     return c.json(await revokeJoinLink(database(c.env), c.req.param("eventId"), c.req.param("linkId")));
+  })
+  .get("/events/:eventId/uploads", async (c) => {
+    const query = validated(uploadQuery, c.req.query());
+    const page = await listUploads(database(c.env), c.req.param("eventId"), query.status, { limit: query.limit, cursor: query.cursor });
+    return c.json({ uploads: page.uploads.map(uploadView), next_cursor: page.nextCursor });
+  })
+  .get("/events/:eventId/stats", async (c) => {
+    const db = database(c.env);
+    await getEvent(db, c.req.param("eventId"));
+    return c.json(await eventStats(db, c.req.param("eventId")));
   })
   .get("/events/:eventId/photos", async (c) => {
     const query = validated(photoQuery, c.req.query());

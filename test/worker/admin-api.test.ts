@@ -119,6 +119,8 @@ describe("admin principals", () => {
       ["POST", `/events/${b.event_id}/join-links`, {}],
       ["DELETE", `/events/${b.event_id}/join-links/${b.join_link.id}`],
       ["GET", `/events/${b.event_id}/photos`],
+      ["GET", `/events/${b.event_id}/uploads`],
+      ["GET", `/events/${b.event_id}/stats`],
       ["POST", `/events/${b.event_id}/photos/bulk`, { action: "delete", photo_ids: [crypto.randomUUID()] }],
     ] as const) {
       const response = await admin(path, { method, headers: as, ...(body ? { body } : {}) });

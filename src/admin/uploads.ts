@@ -1,0 +1,76 @@
+/** Organisers' view of an event's upload sessions, and the event's figures at a glance. */
+import { and, count, countDistinct, desc, eq, inArray, lt, ne, or, sum, type SQL } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { activeUploadStatuses, photos, uploadSessions, type UploadSessionRow, type UploadStatus } from "../db/schema";
+import { decodeCursor, encodeCursor } from "./photos";
+
+export async function listUploads(
+  db: Database,
+  eventId: string,
+  statuses: UploadStatus[] | undefined,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<{ uploads: UploadSessionRow[]; nextCursor: string | null }> {
+  const where: Array<SQL | undefined> = [eq(uploadSessions.eventId, eventId), eq(uploadSessions.partial, false)];
+  if (statuses) where.push(inArray(uploadSessions.status, statuses));
+  if (page.cursor) {
+    const after = decodeCursor(page.cursor);
+    where.push(or(lt(uploadSessions.createdAt, after.createdAt), and(eq(uploadSessions.createdAt, after.createdAt), lt(uploadSessions.id, after.id))));
+  }
+  const rows = await db
+    .select()
+    .from(uploadSessions)
+    .where(and(...where))
+    .orderBy(desc(uploadSessions.createdAt), desc(uploadSessions.id))
+    .limit(page.limit + 1);
+  const pageRows = rows.slice(0, page.limit);
+  return { uploads: pageRows, nextCursor: rows.length > page.limit ? encodeCursor(pageRows.at(-1)!) : null };
+}
+
+export async function eventStats(db: Database, eventId: string) {
+  const [sessions, photoRows] = await db.batch([
+    db
+      .select({ status: uploadSessions.status, n: count() })
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.eventId, eventId), eq(uploadSessions.partial, false)))
+      .groupBy(uploadSessions.status),
+    db
+      .select({ status: photos.status, n: count(), bytes: sum(photos.size) })
+      .from(photos)
+      .where(and(eq(photos.eventId, eventId), ne(photos.status, "deleted")))
+      .groupBy(photos.status),
+  ]);
+  const devices = await db
+    .select({ n: countDistinct(uploadSessions.deviceId) })
+    .from(uploadSessions)
+    .where(eq(uploadSessions.eventId, eventId))
+    .get();
+  const uploads = Object.fromEntries(sessions.map((row) => [row.status, row.n])) as Partial<Record<UploadStatus, number>>;
+  const byPhoto = Object.fromEntries(photoRows.map((row) => [row.status, row.n])) as Record<string, number>;
+  const inFlight = activeUploadStatuses.reduce((total, status) => total + (uploads[status] ?? 0), 0);
+  const lost = (uploads.failed ?? 0) + (uploads.expired ?? 0);
+  const finished = lost + (uploads.completed ?? 0);
+  const judged = (byPhoto.ready ?? 0) + (byPhoto.hidden ?? 0) + (byPhoto.failed ?? 0);
+  const rate = (part: number, whole: number) => (whole === 0 ? 0 : Math.round((part / whole) * 10_000) / 10_000);
+  return {
+    photos: {
+      total: photoRows.reduce((total, row) => total + row.n, 0),
+      ready: byPhoto.ready ?? 0,
+      processing: byPhoto.processing ?? 0,
+      failed: byPhoto.failed ?? 0,
+      hidden: byPhoto.hidden ?? 0,
+      bytes: photoRows.reduce((total, row) => total + Number(row.bytes ?? 0), 0),
+    },
+    uploads: {
+      in_flight: inFlight,
+      completed: uploads.completed ?? 0,
+      failed: uploads.failed ?? 0,
+      expired: uploads.expired ?? 0,
+      cancelled: uploads.cancelled ?? 0,
+    },
+    devices: devices?.n ?? 0,
+    /** Uploads that ended without their bytes becoming a photo, of those that ended (cancelled ones aside). */
+    upload_failure_rate: rate(lost, finished),
+    /** Photos processing refused, of those processing finished. */
+    processing_failure_rate: rate(byPhoto.failed ?? 0, judged),
+  };
+}
