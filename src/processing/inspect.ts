@@ -23,8 +23,10 @@ export interface Inspection {
   threats: string[];
   /** The image data ends early (no JPEG EOI, PNG IEND, or a short RIFF). */
   truncated: boolean;
-  /** How to write the scrubbed copy; null where the format is not scrubbed (HEIC). */
+  /** How to write the scrubbed copy; null where it cannot be made. */
   scrub: ScrubPiece[] | null;
+  /** HEIF only: where the Exif item is, which may be far past the header. */
+  exifItem?: { start: number; end: number } | null;
 }
 
 export class TooManyPixelsError extends Error {
@@ -39,7 +41,24 @@ export class TooManyPixelsError extends Error {
 
 export class NotAnImageError extends Error {}
 
-const ascii = (bytes: Uint8Array, start: number, length: number) => String.fromCharCode(...bytes.subarray(start, start + length));
+/** A few bytes as text (box types, chunk names, short identifiers): never a whole buffer. */
+function ascii(bytes: Uint8Array, start: number, length: number): string {
+  let text = "";
+  for (let i = start; i < Math.min(start + length, bytes.byteLength); i++) text += String.fromCharCode(bytes[i]!);
+  return text;
+}
+
+const bytesOf = (text: string) => Uint8Array.from(text, (ch) => ch.charCodeAt(0));
+
+/** Where `needle` first occurs in `haystack` at or after `from`, or -1. */
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
+  for (let at = haystack.indexOf(needle[0]!, from); at >= 0 && at + needle.byteLength <= haystack.byteLength; at = haystack.indexOf(needle[0]!, at + 1)) {
+    let k = 1;
+    while (k < needle.byteLength && haystack[at + k] === needle[k]) k++;
+    if (k === needle.byteLength) return at;
+  }
+  return -1;
+}
 const u16be = (b: Uint8Array, i: number) => (b[i]! << 8) | b[i + 1]!;
 const u32be = (b: Uint8Array, i: number) => (u16be(b, i) * 65536) + u16be(b, i + 2);
 const u32le = (b: Uint8Array, i: number) => b[i]! + b[i + 1]! * 256 + b[i + 2]! * 65536 + b[i + 3]! * 16777216;
@@ -63,17 +82,16 @@ export function sniffType(head: Uint8Array): ImageType | null {
 }
 
 /** Signatures of content that has no business inside a photo. */
-const ARCHIVE_SIGNATURES: Array<[string, string]> = [
-  ["PK\x03\x04", "a ZIP archive"],
-  ["Rar!\x1a\x07", "a RAR archive"],
-  ["7z\xbc\xaf\x27\x1c", "a 7-Zip archive"],
-  ["%PDF-", "a PDF document"],
+const ARCHIVE_SIGNATURES: Array<[Uint8Array, string]> = [
+  [bytesOf("PK\x03\x04"), "a ZIP archive"],
+  [bytesOf("Rar!\x1a\x07"), "a RAR archive"],
+  [bytesOf("7z\xbc\xaf\x27\x1c"), "a 7-Zip archive"],
+  [bytesOf("%PDF-"), "a PDF document"],
 ];
 const MARKUP_SIGNATURES = ["<script", "<html", "<?php", "<iframe", "<!doctype html", "<svg", "<body"];
 
 function findArchive(bytes: Uint8Array): string | null {
-  const text = ascii(bytes, 0, bytes.byteLength);
-  for (const [signature, what] of ARCHIVE_SIGNATURES) if (text.includes(signature)) return what;
+  for (const [signature, what] of ARCHIVE_SIGNATURES) if (indexOfBytes(bytes, signature) >= 0) return what;
   return null;
 }
 
@@ -133,6 +151,7 @@ interface FormatResult {
   truncated: boolean;
   threats: string[];
   scrub: ScrubPiece[] | null;
+  exifItem?: { start: number; end: number } | null;
 }
 
 export interface InspectOptions {
@@ -418,8 +437,8 @@ async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number)
   const head = await reader.bytesUpTo(512 * 1024);
   let width = 0;
   let height = 0;
-  const text = ascii(head, 0, head.byteLength);
-  for (let at = text.indexOf("ispe"); at >= 0; at = text.indexOf("ispe", at + 4)) {
+  const ispe = bytesOf("ispe");
+  for (let at = indexOfBytes(head, ispe); at >= 0; at = indexOfBytes(head, ispe, at + 4)) {
     const w = u32be(head, at + 8);
     const h = u32be(head, at + 12);
     if (w * h > width * height) [width, height] = [w, h];
@@ -427,7 +446,8 @@ async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number)
   if (width === 0) throw new NotAnImageError("no image dimensions found in the HEIF header");
   checkPixels(width, height);
   const size = reader.offset + (await reader.drain());
-  return { width, height, truncated: false, threats: [], scrub: heifScrubPlan(head, size) };
+  const items = heifPersonalItems(head, size);
+  return { width, height, truncated: false, threats: [], scrub: items && blankingPlan(items.personal, size), exifItem: items?.exif ?? null };
 }
 
 interface Box {
@@ -462,8 +482,14 @@ function uint(bytes: Uint8Array, at: number, size: number): number {
   throw new Error(`unsupported integer size ${size}`);
 }
 
-/** The plan that blanks Exif and XMP items, or null if the header cannot be read with certainty. */
-function heifScrubPlan(head: Uint8Array, size: number): ScrubPiece[] | null {
+/**
+ * Where the Exif and XMP items' bytes are (file ranges), from the meta box's iinf and iloc;
+ * null if the header cannot be read with certainty.
+ */
+function heifPersonalItems(
+  head: Uint8Array,
+  size: number,
+): { personal: Array<[number, number]>; exif: { start: number; end: number } | null } | null {
   try {
     const meta = [...boxes(head, 0, head.byteLength)].find((box) => box.type === "meta");
     if (!meta) return null;
@@ -473,6 +499,7 @@ function heifScrubPlan(head: Uint8Array, size: number): ScrubPiece[] | null {
     if (!iinf || !iloc) return null;
 
     const personal = new Set<number>();
+    const exifIds = new Set<number>();
     const entriesAt = iinf.body + 4 + (head[iinf.body] === 0 ? 2 : 4);
     for (const infe of boxes(head, entriesAt, iinf.end)) {
       if (infe.type !== "infe" || head[infe.body]! < 2) continue;
@@ -487,6 +514,7 @@ function heifScrubPlan(head: Uint8Array, size: number): ScrubPiece[] | null {
         const typeEnd = head.indexOf(0, nameEnd + 1);
         contentType = ascii(head, nameEnd + 1, Math.max(0, typeEnd - nameEnd - 1));
       }
+      if (itemType === "Exif") exifIds.add(id);
       if (itemType === "Exif" || (itemType === "mime" && /xmp|rdf\+xml/i.test(contentType))) personal.add(id);
     }
 
@@ -500,6 +528,7 @@ function heifScrubPlan(head: Uint8Array, size: number): ScrubPiece[] | null {
     const itemCount = version < 2 ? u16be(head, at) : u32be(head, at);
     at += version < 2 ? 2 : 4;
     const blanks: Array<[number, number]> = [];
+    let exif: { start: number; end: number } | null = null;
     for (let item = 0; item < itemCount; item++) {
       const id = version < 2 ? u16be(head, at) : u32be(head, at);
       at += version < 2 ? 2 : 4;
@@ -519,20 +548,26 @@ function heifScrubPlan(head: Uint8Array, size: number): ScrubPiece[] | null {
         if (personal.has(id)) {
           if (construction !== 0 || length === 0 || base + offset + length > size) return null;
           blanks.push([base + offset, base + offset + length]);
+          if (exifIds.has(id) && extents === 1) exif = { start: base + offset, end: base + offset + length };
         }
       }
     }
-    const plan = new ScrubPlan();
-    let position = 0;
-    for (const [start, end] of blanks.sort((a, b) => a[0] - b[0])) {
-      if (start < position) return null;
-      plan.keep(position, start);
-      plan.insert(new Uint8Array(end - start));
-      position = end;
-    }
-    plan.keep(position, size);
-    return plan.pieces;
+    return { personal: blanks, exif };
   } catch {
     return null;
   }
+}
+
+/** A copy of the file with the given byte ranges zeroed (same length); null if they overlap. */
+function blankingPlan(ranges: Array<[number, number]>, size: number): ScrubPiece[] | null {
+  const plan = new ScrubPlan();
+  let position = 0;
+  for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (start < position) return null;
+    plan.keep(position, start);
+    plan.insert(new Uint8Array(end - start));
+    position = end;
+  }
+  plan.keep(position, size);
+  return plan.pieces;
 }

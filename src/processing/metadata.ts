@@ -27,9 +27,20 @@ interface ExifFields {
  * A photo without readable metadata is still a photo: errors yield empty metadata.
  */
 export async function readMetadata(head: Uint8Array): Promise<PhotoMetadata> {
+  return parseExif(webpExif(head) ?? head);
+}
+
+/** A HEIF Exif item's payload: a 4-byte offset to the TIFF header, then the TIFF. */
+export function readHeifExifItem(item: Uint8Array): Promise<PhotoMetadata> {
+  const offset = item.byteLength >= 4 ? new DataView(item.buffer, item.byteOffset).getUint32(0) : 0;
+  return parseExif(item.subarray(4 + offset));
+}
+
+/** `source` is a whole file's head or a bare TIFF, as exifr detects. */
+async function parseExif(source: Uint8Array): Promise<PhotoMetadata> {
   let fields: ExifFields | undefined;
   try {
-    fields = await exifr.parse(webpExif(head) ?? head, {
+    fields = await exifr.parse(source, {
       tiff: true,
       exif: true,
       gps: true,

@@ -10,7 +10,7 @@ import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
 import { concatFixedLength } from "../storage/streams";
 import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type ImageType, type Inspection, type ScrubPiece } from "./inspect";
-import { readMetadata, type PhotoMetadata } from "./metadata";
+import { readHeifExifItem, readMetadata, type PhotoMetadata } from "./metadata";
 import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
 
 /** Pixels above which an image is refused before anything decodes it (a decompression bomb). */
@@ -65,7 +65,7 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   if (!sameFamily(type, photo.declaredContentType)) {
     throw new PhotoRejected(`the file was declared ${photo.declaredContentType} but its bytes are ${type}`);
   }
-  const metadata = await readMetadata(head);
+  let metadata = await readMetadata(head);
   let inspection: Inspection;
   try {
     inspection = await inspect(await open(), type, { maxPixels: MAX_PIXELS, orientation: metadata.orientation });
@@ -80,6 +80,12 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     throw new PhotoRejected("the stored bytes do not match the SHA-256 the guest declared");
   }
 
+  // HEIF keeps its Exif as an item that may sit far past the header: read it where it is.
+  const exifItem = inspection.exifItem;
+  if (exifItem && metadata.takenAt === null && metadata.cameraMake === null && exifItem.end - exifItem.start <= HEAD_BYTES) {
+    const item = new Uint8Array(await new Response(await open({ offset: exifItem.start, length: exifItem.end - exifItem.start })).arrayBuffer());
+    metadata = await readHeifExifItem(item);
+  }
   const inspectMs = Date.now() - started;
   const recorded = recordedFields(inspection, metadata, event?.keepGps ?? false);
   const original = await db

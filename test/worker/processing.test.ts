@@ -361,3 +361,16 @@ describe("HEIC", () => {
     expect(differing).toBeLessThan(heic.byteLength / 2);
   });
 });
+
+describe("photo-sized headers and metadata", () => {
+  it("reads a HEIC larger than its 512 KiB header window, and a PNG with a 300 KB text chunk", async () => {
+    const { makeHeic } = await import("../fixtures/photos");
+    const heic = makeHeic({ width: 4032, height: 3024, exif, codedBytes: 900 * 1024 });
+    const png = makePng({ width: 64, height: 48, exif, comment: "x".repeat(300_000) });
+    const a = await uploadPhoto(heic, { contentType: "image/heic" });
+    const b = await uploadPhoto(png, { contentType: "image/png" });
+    await deliver([a.job, b.job]);
+    expect(await photoRow(a.photoId)).toMatchObject({ status: "ready", width: 4032, height: 3024, camera_make: "Pixelcam" });
+    expect(await photoRow(b.photoId)).toMatchObject({ status: "ready", width: 64, height: 48 });
+  });
+});
