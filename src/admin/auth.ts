@@ -6,7 +6,7 @@
  * 3. admin API tokens stored hashed in D1, global or scoped to some events (scripts,
  *    photographers), created and revoked through the API (`npm run admin:token`).
  */
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { database } from "../db/client";
 import { adminTokens } from "../db/schema";
@@ -43,6 +43,13 @@ async function accessPrincipal(env: Env, assertion: string): Promise<AdminPrinci
   }
 }
 
+/** The bootstrap token's hash, computed once per isolate (per token value, so a rotation applies). */
+let bootstrap: { token: string; hash: Promise<string> } | null = null;
+function bootstrapHash(token: string): Promise<string> {
+  if (bootstrap?.token !== token) bootstrap = { token, hash: sha256Hex(token) };
+  return bootstrap.hash;
+}
+
 export async function authenticateAdmin(env: Env, headers: Headers, now = Date.now()): Promise<AdminPrincipal> {
   const assertion = headers.get("cf-access-jwt-assertion");
   if (assertion && env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD) return accessPrincipal(env, assertion);
@@ -50,7 +57,7 @@ export async function authenticateAdmin(env: Env, headers: Headers, now = Date.n
   const presented = headers.get("authorization")?.match(/^Bearer ([A-Za-z0-9._~+/=-]{8,512})$/)?.[1];
   if (!presented) throw unauthorized("An admin token is required (Authorization: Bearer <token>).");
   const presentedHash = await sha256Hex(presented);
-  if (env.ADMIN_TOKEN && digestsEqual(presentedHash, await sha256Hex(env.ADMIN_TOKEN))) {
+  if (env.ADMIN_TOKEN && digestsEqual(presentedHash, await bootstrapHash(env.ADMIN_TOKEN))) {
     return { subject: "bootstrap", eventIds: null };
   }
   const db = database(env);
@@ -59,7 +66,7 @@ export async function authenticateAdmin(env: Env, headers: Headers, now = Date.n
   if (!token || token.revokedAt !== null) throw unauthorized("This admin token is not valid.");
   if (token.expiresAt !== null && token.expiresAt <= now) throw unauthorized("This admin token has expired.");
   if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000) {
-    await db.update(adminTokens).set({ lastUsedAt: now }).where(and(eq(adminTokens.id, token.id)));
+    await db.update(adminTokens).set({ lastUsedAt: now }).where(eq(adminTokens.id, token.id));
   }
   return { subject: token.name, eventIds: token.eventIds };
 }

@@ -7,6 +7,7 @@ import { ApiError } from "../core/errors";
 import { eventDefaults } from "../core/limits";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import type { AdminPrincipal } from "./auth";
+import { isoOrNull } from "../lib/time";
 
 export type EventSettings = Partial<Omit<EventRow, "id" | "createdAt" | "updatedAt">>;
 
@@ -78,10 +79,9 @@ export interface CreatedJoinLink extends JoinLinkView {
   qr_svg: string;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function linkView(row: JoinTokenRow): JoinLinkView {
-  return { id: row.id, label: row.label, expires_at: iso(row.expiresAt), revoked_at: iso(row.revokedAt), created_at: iso(row.createdAt)! };
+  return { id: row.id, label: row.label, expires_at: isoOrNull(row.expiresAt), revoked_at: isoOrNull(row.revokedAt), created_at: isoOrNull(row.createdAt)! };
 }
 
 /** Where a guest lands: the guest app at the join link (the web app reads the token from it). */

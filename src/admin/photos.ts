@@ -1,12 +1,12 @@
 /**
  * Organisers' view of an event's photos: filtered keyset pages, and moderation (approve, hide,
- * delete, in bulk). Pages are ordered newest first by (created_at, id), and the cursor is the
- * last row's key, so photos arriving while someone pages never cause repeats or gaps.
+ * delete, in bulk), in keyset pages (admin/pagination.ts).
  */
-import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, lte, ne, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, inArray, isNotNull, isNull, lte, ne, or, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { photos, photoStatuses, type PhotoRow } from "../db/schema";
 import { ApiError } from "../core/errors";
+import { afterCursor, toPage } from "./pagination";
 
 export interface PhotoFilters {
   status?: (typeof photoStatuses)[number][] | undefined;
@@ -16,21 +16,6 @@ export interface PhotoFilters {
   takenTo?: number | undefined;
   uploadedFrom?: number | undefined;
   uploadedTo?: number | undefined;
-}
-
-interface Cursor {
-  createdAt: number;
-  id: string;
-}
-
-export const encodeCursor = (row: Cursor) => btoa(JSON.stringify([row.createdAt, row.id])).replaceAll("=", "");
-
-export function decodeCursor(cursor: string): Cursor {
-  try {
-    const [createdAt, id] = JSON.parse(atob(cursor)) as [unknown, unknown];
-    if (typeof createdAt === "number" && typeof id === "string") return { createdAt, id };
-  } catch {}
-  throw new ApiError({ status: 400, code: "invalid_cursor", message: "The cursor is not one this API gave out." });
 }
 
 export async function listPhotos(
@@ -47,19 +32,15 @@ export async function listPhotos(
   if (filters.takenTo !== undefined) where.push(lte(photos.takenAt, filters.takenTo));
   if (filters.uploadedFrom !== undefined) where.push(gte(photos.createdAt, filters.uploadedFrom));
   if (filters.uploadedTo !== undefined) where.push(lte(photos.createdAt, filters.uploadedTo));
-  if (page.cursor) {
-    const after = decodeCursor(page.cursor);
-    where.push(or(lt(photos.createdAt, after.createdAt), and(eq(photos.createdAt, after.createdAt), lt(photos.id, after.id))));
-  }
+  where.push(afterCursor(photos.createdAt, photos.id, page.cursor));
   const rows = await db
     .select()
     .from(photos)
     .where(and(...where))
     .orderBy(desc(photos.createdAt), desc(photos.id))
     .limit(page.limit + 1);
-  const more = rows.length > page.limit;
-  const pageRows = rows.slice(0, page.limit);
-  return { photos: pageRows, nextCursor: more ? encodeCursor(pageRows.at(-1)!) : null };
+  const { rows: pageRows, nextCursor } = toPage(rows, page.limit);
+  return { photos: pageRows, nextCursor };
 }
 
 export async function getPhoto(db: Database, eventId: string, photoId: string): Promise<PhotoRow> {

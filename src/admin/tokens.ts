@@ -4,6 +4,7 @@ import type { Database } from "../db/client";
 import { adminTokens, type AdminTokenRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
+import { isoOrNull } from "../lib/time";
 
 export interface AdminTokenView {
   id: string;
@@ -15,17 +16,16 @@ export interface AdminTokenView {
   created_at: string;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 function view(row: AdminTokenRow): AdminTokenView {
   return {
     id: row.id,
     name: row.name,
     event_ids: row.eventIds,
-    expires_at: iso(row.expiresAt),
-    revoked_at: iso(row.revokedAt),
-    last_used_at: iso(row.lastUsedAt),
-    created_at: iso(row.createdAt)!,
+    expires_at: isoOrNull(row.expiresAt),
+    revoked_at: isoOrNull(row.revokedAt),
+    last_used_at: isoOrNull(row.lastUsedAt),
+    created_at: isoOrNull(row.createdAt)!,
   };
 }
 

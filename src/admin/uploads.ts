@@ -1,8 +1,8 @@
 /** Organisers' view of an event's upload sessions, and the event's figures at a glance. */
-import { and, count, countDistinct, desc, eq, inArray, lt, ne, or, sum, type SQL } from "drizzle-orm";
+import { and, count, countDistinct, desc, eq, inArray, ne, sum, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions, type UploadSessionRow, type UploadStatus } from "../db/schema";
-import { decodeCursor, encodeCursor } from "./photos";
+import { afterCursor, toPage } from "./pagination";
 
 export async function listUploads(
   db: Database,
@@ -12,18 +12,15 @@ export async function listUploads(
 ): Promise<{ uploads: UploadSessionRow[]; nextCursor: string | null }> {
   const where: Array<SQL | undefined> = [eq(uploadSessions.eventId, eventId), eq(uploadSessions.partial, false)];
   if (statuses) where.push(inArray(uploadSessions.status, statuses));
-  if (page.cursor) {
-    const after = decodeCursor(page.cursor);
-    where.push(or(lt(uploadSessions.createdAt, after.createdAt), and(eq(uploadSessions.createdAt, after.createdAt), lt(uploadSessions.id, after.id))));
-  }
+  where.push(afterCursor(uploadSessions.createdAt, uploadSessions.id, page.cursor));
   const rows = await db
     .select()
     .from(uploadSessions)
     .where(and(...where))
     .orderBy(desc(uploadSessions.createdAt), desc(uploadSessions.id))
     .limit(page.limit + 1);
-  const pageRows = rows.slice(0, page.limit);
-  return { uploads: pageRows, nextCursor: rows.length > page.limit ? encodeCursor(pageRows.at(-1)!) : null };
+  const { rows: pageRows, nextCursor } = toPage(rows, page.limit);
+  return { uploads: pageRows, nextCursor };
 }
 
 export async function eventStats(db: Database, eventId: string) {

@@ -3,7 +3,8 @@ import { eq } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
-import { ApiError } from "./errors";
+import { ApiError, type Refusal } from "./errors";
+import { isoOrNull } from "../lib/time";
 
 export interface JoinedEvent {
   event: EventRow;
@@ -32,16 +33,18 @@ export async function resolveJoinToken(db: Database, token: string, now = Date.n
   return { ...found, tokenHash };
 }
 
-/** Whether an event takes uploads now (open, and inside its upload window if it has one). */
-export function acceptingUploads(event: EventRow, now = Date.now()): boolean {
-  return (
-    event.status === "open" &&
-    (event.uploadsOpenAt === null || now >= event.uploadsOpenAt) &&
-    (event.uploadsCloseAt === null || now < event.uploadsCloseAt)
-  );
+/** Why an event takes no uploads now (closed, or outside its upload window), or null if it does. */
+export function uploadsClosedRefusal(event: EventRow, now = Date.now()): Refusal | null {
+  if (event.status !== "open") return { status: 403, code: "event_closed", message: "This event is not accepting uploads." };
+  if (event.uploadsOpenAt !== null && now < event.uploadsOpenAt) {
+    const opens = new Date(event.uploadsOpenAt).toISOString();
+    return { status: 403, code: "event_closed", message: `Uploads open at ${opens}.`, details: { uploads_open_at: opens } };
+  }
+  if (event.uploadsCloseAt !== null && now >= event.uploadsCloseAt) {
+    return { status: 403, code: "event_closed", message: "Uploads for this event have closed." };
+  }
+  return null;
 }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** What a guest's app shows before uploading: the event, whether it takes uploads, the limits. */
 export async function guestEventInfo(env: Env, token: string) {
@@ -49,11 +52,11 @@ export async function guestEventInfo(env: Env, token: string) {
   return {
     name: event.name,
     status: event.status,
-    accepting_uploads: acceptingUploads(event),
-    starts_at: iso(event.startsAt),
-    ends_at: iso(event.endsAt),
-    uploads_open_at: iso(event.uploadsOpenAt),
-    uploads_close_at: iso(event.uploadsCloseAt),
+    accepting_uploads: uploadsClosedRefusal(event) === null,
+    starts_at: isoOrNull(event.startsAt),
+    ends_at: isoOrNull(event.endsAt),
+    uploads_open_at: isoOrNull(event.uploadsOpenAt),
+    uploads_close_at: isoOrNull(event.uploadsCloseAt),
     gallery_enabled: event.galleryEnabled,
     limits: {
       max_file_size: event.maxFileSize,

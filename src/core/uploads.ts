@@ -10,7 +10,7 @@ import { r2Keys } from "../storage/keys";
 import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import { ApiError, refusals } from "./errors";
-import { resolveJoinToken } from "./events";
+import { resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { partSizeFor } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
 
@@ -70,16 +70,8 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   const db = database(env);
   const now = Date.now();
   const { event, joinToken: token, tokenHash } = await resolveJoinToken(db, joinToken, now);
-  if (event.status !== "open") {
-    throw new ApiError({ status: 403, code: "event_closed", message: "This event is not accepting uploads." });
-  }
-  if (event.uploadsOpenAt !== null && now < event.uploadsOpenAt) {
-    const opens = new Date(event.uploadsOpenAt).toISOString();
-    throw new ApiError({ status: 403, code: "event_closed", message: `Uploads open at ${opens}.`, details: { uploads_open_at: opens } });
-  }
-  if (event.uploadsCloseAt !== null && now >= event.uploadsCloseAt) {
-    throw new ApiError({ status: 403, code: "event_closed", message: "Uploads for this event have closed." });
-  }
+  const closed = uploadsClosedRefusal(event, now);
+  if (closed) throw new ApiError(closed);
   const contentType = input.contentType.toLowerCase().split(";")[0]!.trim();
   const partial = input.partial ?? false;
   if (!partial && !event.allowedContentTypes.includes(contentType)) {

@@ -16,6 +16,7 @@ import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/to
 import { eventStats, listUploads } from "../admin/uploads";
 import { annotate, type AppEnv } from "./context";
 import { jsonBody, validated } from "./validation";
+import { isoOrNull } from "../lib/time";
 
 type AdminEnv = AppEnv & { Variables: AppEnv["Variables"] & { principal: AdminPrincipal } };
 
@@ -80,7 +81,6 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
   };
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function eventView(event: EventRow) {
   return {
@@ -94,14 +94,14 @@ export function eventView(event: EventRow) {
     daily_upload_cap_per_device: event.dailyCapPerDevice,
     allowed_content_types: event.allowedContentTypes,
     keep_gps: event.keepGps,
-    starts_at: iso(event.startsAt),
-    ends_at: iso(event.endsAt),
-    uploads_open_at: iso(event.uploadsOpenAt),
-    uploads_close_at: iso(event.uploadsCloseAt),
+    starts_at: isoOrNull(event.startsAt),
+    ends_at: isoOrNull(event.endsAt),
+    uploads_open_at: isoOrNull(event.uploadsOpenAt),
+    uploads_close_at: isoOrNull(event.uploadsCloseAt),
     moderation_mode: event.moderationMode,
     gallery_enabled: event.galleryEnabled,
-    created_at: iso(event.createdAt),
-    updated_at: iso(event.updatedAt),
+    created_at: isoOrNull(event.createdAt),
+    updated_at: isoOrNull(event.updatedAt),
   };
 }
 
@@ -116,11 +116,11 @@ export function photoView(photo: PhotoRow) {
     size: photo.size,
     width: photo.width,
     height: photo.height,
-    taken_at: iso(photo.takenAt),
+    taken_at: isoOrNull(photo.takenAt),
     camera: [photo.cameraMake, photo.cameraModel].filter(Boolean).join(" ") || null,
     gps: photo.gpsLatitude !== null && photo.gpsLongitude !== null ? { latitude: photo.gpsLatitude, longitude: photo.gpsLongitude } : null,
     device_id: photo.deviceId,
-    uploaded_at: iso(photo.createdAt),
+    uploaded_at: isoOrNull(photo.createdAt),
     thumbnail_state: photo.thumbnailState,
     duplicate_of: photo.duplicateOf,
     failure_reason: photo.failureReason,
@@ -166,9 +166,9 @@ function uploadView(session: UploadSessionRow) {
     total_size: session.totalSize,
     failure_reason: session.failureReason,
     photo_id: session.photoId,
-    created_at: iso(session.createdAt),
-    updated_at: iso(session.updatedAt),
-    expires_at: iso(session.expiresAt),
+    created_at: isoOrNull(session.createdAt),
+    updated_at: isoOrNull(session.updatedAt),
+    expires_at: isoOrNull(session.expiresAt),
   };
 }
 const bulkBody = z.object({ action: z.enum(moderationActions), photo_ids: z.array(z.string().min(1).max(64)).min(1).max(100) }).strict();

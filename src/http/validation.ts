@@ -14,9 +14,8 @@ export async function jsonBody<S extends z.ZodType>(c: Pick<AppContext, "req">, 
   });
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > MAX_JSON_BYTES) throw tooLarge;
-  const text = await readCapped(c.req.raw.body, MAX_JSON_BYTES).catch((error: unknown) => {
-    throw error === tooLarge.code ? tooLarge : error;
-  });
+  const text = await readCapped(c.req.raw.body, MAX_JSON_BYTES);
+  if (text === null) throw tooLarge;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -35,14 +34,15 @@ export function validated<S extends z.ZodType>(schema: S, value: unknown): z.inf
   return result.data;
 }
 
-async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<string> {
+/** The body as text, or null once it passes `maxBytes` (a chunked body may not declare its size). */
+async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<string | null> {
   if (!body) return "";
   const decoder = new TextDecoder();
   let text = "";
   let size = 0;
   for await (const chunk of body) {
     size += chunk.byteLength;
-    if (size > maxBytes) throw "body_too_large";
+    if (size > maxBytes) return null; // leaving the loop cancels the rest of the body
     text += decoder.decode(chunk, { stream: true });
   }
   return text + decoder.decode();
