@@ -31,22 +31,24 @@ describe("GET /api/v1/events/{token}: what a guest sees first", () => {
 });
 
 describe("rate limits (per client 150 a minute in the tests, 600 configured; per IP 6,000)", () => {
+  // The limiter counts in windows aligned to the wall clock: a flood that crosses a minute
+  // boundary gets a fresh allowance part-way, so a flood runs until the first refusal.
   it("a flood of creates from one device is refused with 429 rate_limited and Retry-After; others carry on", async () => {
     const { join_token } = await createEvent();
     const device_id = newDevice();
-    const statuses: number[] = [];
+    let admitted = 0;
     let refused: Response | undefined;
-    for (let i = 0; i < 155; i++) {
+    for (let i = 0; i < 2 * 150 + 5 && !refused; i++) {
       const response = await createUploadRequest(join_token, { size: 1000, device_id });
-      statuses.push(response.status);
-      if (response.status === 429) refused ??= response;
+      if (response.status === 429) refused = response;
       // Cancelled at once, so the per-device upload limits never stand in the way.
       if (response.status === 201) {
+        admitted++;
         const { upload_id, upload_key } = await response.json<{ upload_id: string; upload_key: string }>();
         await call(`/api/v1/events/${join_token}/uploads/${upload_id}`, { method: "DELETE", headers: { "upload-key": upload_key } });
       }
     }
-    expect(statuses.filter((status) => status === 201).length).toBe(150);
+    expect(admitted).toBeGreaterThanOrEqual(150);
     expect(refused!.headers.get("retry-after")).toBe("60");
     expect(await errorCode(refused!)).toBe("rate_limited");
     expect((await createUploadRequest(join_token, { size: 1000 })).status).toBe(201);
@@ -58,7 +60,7 @@ describe("rate limits (per client 150 a minute in the tests, 600 configured; per
     const upload = await startUpload(join_token, file.byteLength);
     expect((await sendChunk(upload, file, 0, 512 * 1024)).status).toBe(204);
     let last: Response | undefined;
-    for (let i = 0; i < 160 && last?.status !== 429; i++) last = await sendChunk(upload, file, 0, 512 * 1024);
+    for (let i = 0; i < 2 * 150 + 5 && last?.status !== 429; i++) last = await sendChunk(upload, file, 0, 512 * 1024);
     expect(last!.status).toBe(429);
     expect(await errorCode(last!)).toBe("rate_limited");
     const status = await call(`/api/v1/events/${join_token}/uploads/${upload.id}`, { headers: { "upload-key": upload.key } });
