@@ -40,6 +40,8 @@ export interface SessionSpec {
   declaredSha256: string | null;
   /** A concatenation partial: assembled, never a photo of its own. */
   partial: boolean;
+  /** A concatenation final: its bytes come from its partials, never from a client. */
+  final: boolean;
 }
 
 /** Who is asking: hashes of the join token in the URL and of the Upload-Key header. */
@@ -372,7 +374,9 @@ export class UploadSession extends DurableObject<Env> {
         return refusals.uploadFailed(row.failureReason);
       case "completed":
       case "assembling":
-        return refusals.uploadCompleted();
+        return row.final
+          ? { status: 403, code: "final_upload", message: "A final upload is made of its partial uploads; it takes no bytes." }
+          : refusals.uploadCompleted();
       default:
         return null;
     }

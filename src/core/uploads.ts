@@ -22,6 +22,8 @@ export interface NewUpload {
   sha256?: string | undefined;
   /** A tus concatenation partial: its type is checked on the final upload, and it is not counted as an upload. */
   partial?: boolean;
+  /** A tus concatenation final: written from its partials only. */
+  final?: boolean;
 }
 
 /** Partials a device may have in flight (tus-js-client's parallelUploads makes a few per file). */
@@ -174,6 +176,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       contentType,
       declaredSha256: input.sha256 ?? null,
       partial,
+      final: input.final ?? false,
     });
     if (session.multipartUploadId) {
       await db
@@ -471,7 +474,7 @@ export async function createConcatenated(
     throw new ApiError({ status: 400, code: "partial_not_complete", message: "Every partial upload must be a completed partial of this event." });
   }
   const size = views.reduce((sum, view) => sum + view.total_size, 0);
-  const created = await createUpload(env, joinToken, { ...input, size });
+  const created = await createUpload(env, joinToken, { ...input, size, final: true });
   const ref: UploadRef = { joinToken, uploadId: created.upload_id, uploadKey: created.upload_key };
   const keys = partials.map((partial) => r2Keys.upload(created.event_id, partial.uploadId));
   const sources = keys.map((key) => async () => {

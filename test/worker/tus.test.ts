@@ -316,6 +316,8 @@ describe("tus concatenation (tus-js-client parallelUploads)", () => {
     expect(status).toBe("completed");
     expect(await sha256Hex(object!.body)).toBe(await sha256Hex(file));
     expect((await call(finalUrl, { method: "HEAD", headers: tus })).headers.get("upload-offset")).toBe(String(file.byteLength));
+    // A final upload takes no bytes of its own (tus: 403 Forbidden).
+    expect((await patch(finalUrl, file.byteLength, new Uint8Array(0))).status).toBe(403);
     // The partials' objects are gone once they are part of the final upload.
     for (const url of urls) expect((await storedBytes(url)).object).toBeNull();
   });
