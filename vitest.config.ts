@@ -14,6 +14,9 @@ export default defineConfig(async () => {
           bindings: {
             TEST_MIGRATIONS: migrations,
             ADMIN_TOKEN: "test-admin-token",
+            SIGNING_SECRET: "test-signing-secret",
+            // A dashboard on another origin, for the CORS tests.
+            DASHBOARD_ORIGINS: "https://dashboard.example.test",
             // Access on, against a JWKS the tests serve (test/worker/admin-api.test.ts).
             ACCESS_TEAM_DOMAIN: "https://team.cloudflareaccess.test",
             ACCESS_AUD: "test-access-aud",

@@ -5,6 +5,7 @@ import { handlePhotoBatch } from "./jobs/processing";
 import { sweep } from "./jobs/sweeper";
 
 export { UploadSession } from "./core/upload-session";
+export { EventHub } from "./live/event-hub";
 
 export default {
   fetch: app.fetch,

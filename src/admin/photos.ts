@@ -6,7 +6,8 @@ import { and, desc, eq, gte, inArray, isNotNull, isNull, lte, ne, or, type SQL }
 import type { Database } from "../db/client";
 import { photos, photoStatuses, type PhotoRow } from "../db/schema";
 import { ApiError } from "../core/errors";
-import { afterCursor, toPage } from "./pagination";
+import { deletePhoto } from "../core/photos";
+import { afterCursor, toPage } from "../db/pagination";
 
 export interface PhotoFilters {
   status?: (typeof photoStatuses)[number][] | undefined;
@@ -52,8 +53,7 @@ export async function getPhoto(db: Database, eventId: string, photoId: string): 
 export type ModerationAction = "approve" | "hide" | "unhide" | "delete";
 
 /**
- * Applies a moderation action. Delete removes the original, the scrubbed copy and the
- * thumbnails from R2, except objects another live photo (a linked duplicate) still uses.
+ * Applies a moderation action (delete: see core/photos.ts).
  */
 export async function moderate(db: Database, bucket: R2Bucket, photo: PhotoRow, action: ModerationAction): Promise<PhotoRow> {
   const now = Date.now();
@@ -72,18 +72,9 @@ export async function moderate(db: Database, bucket: R2Bucket, photo: PhotoRow, 
       if (photo.status !== "hidden") throw new ApiError({ status: 409, code: "photo_not_hidden", message: "Only a hidden photo can be shown again." });
       await db.update(photos).set({ status: "ready", updatedAt: now }).where(eq(photos.id, photo.id));
       break;
-    case "delete": {
-      await db.update(photos).set({ status: "deleted", updatedAt: now }).where(eq(photos.id, photo.id));
-      const keys = [photo.originalKey, photo.scrubbedKey, photo.thumbLargeKey, photo.thumbSmallKey].filter((key): key is string => key !== null);
-      const stillUsed = await db
-        .select({ originalKey: photos.originalKey, scrubbedKey: photos.scrubbedKey, thumbLargeKey: photos.thumbLargeKey, thumbSmallKey: photos.thumbSmallKey })
-        .from(photos)
-        .where(and(ne(photos.status, "deleted"), or(eq(photos.originalKey, photo.originalKey), eq(photos.duplicateOf, photo.id), eq(photos.id, photo.duplicateOf ?? ""))));
-      const shared = new Set(stillUsed.flatMap((row) => Object.values(row)));
-      const doomed = keys.filter((key) => !shared.has(key));
-      if (doomed.length) await bucket.delete(doomed);
+    case "delete":
+      await deletePhoto(db, bucket, photo);
       break;
-    }
   }
   return (await db.select().from(photos).where(eq(photos.id, photo.id)).get())!;
 }

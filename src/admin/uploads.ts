@@ -2,7 +2,7 @@
 import { and, count, countDistinct, desc, eq, inArray, ne, sum, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions, type UploadSessionRow, type UploadStatus } from "../db/schema";
-import { afterCursor, toPage } from "./pagination";
+import { afterCursor, toPage } from "../db/pagination";
 
 export async function listUploads(
   db: Database,

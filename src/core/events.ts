@@ -46,6 +46,30 @@ export function uploadsClosedRefusal(event: EventRow, now = Date.now()): Refusal
   return null;
 }
 
+/**
+ * Why the event refuses a file of this size and type (type unchecked when null), or null if it
+ * takes it. The type is the client's claim here; processing sniffs the bytes.
+ */
+export function fileRefusal(event: EventRow, size: number, contentType: string | null): Refusal | null {
+  if (contentType !== null && !event.allowedContentTypes.includes(contentType.toLowerCase().split(";")[0]!.trim())) {
+    return {
+      status: 415,
+      code: "unsupported_type",
+      message: `Only ${event.allowedContentTypes.join(", ")} can be uploaded.`,
+      details: { allowed: event.allowedContentTypes },
+    };
+  }
+  if (size > event.maxFileSize) {
+    return {
+      status: 413,
+      code: "upload_limit",
+      message: `Files may be at most ${event.maxFileSize} bytes; this one is ${size}.`,
+      details: { limit: "max_file_size", max_file_size: event.maxFileSize },
+    };
+  }
+  return null;
+}
+
 /** What a guest's app shows before uploading: the event, whether it takes uploads, the limits. */
 export async function guestEventInfo(env: Env, token: string) {
   const { event } = await resolveJoinToken(database(env), token);

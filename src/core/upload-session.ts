@@ -20,6 +20,7 @@ import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-
 import { r2Keys } from "../storage/keys";
 import { digestsEqual, newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
+import { announcePhoto, publishLive } from "../live/publish";
 import { refusals, type Refusal } from "./errors";
 import { leaseMs } from "./limits";
 
@@ -95,6 +96,11 @@ export interface PhotoJob {
   originalKey: string;
 }
 
+/** Progress reaches dashboards at most this often per upload; status changes at once. */
+const PROGRESS_INTERVAL_MS = 1000;
+/** After a publish nobody heard, progress is not published for this long. */
+const NO_LISTENERS_BACKOFF_MS = 5000;
+
 const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "cancelled", "expired"]);
 
 
@@ -118,6 +124,9 @@ export class UploadSession extends DurableObject<Env> {
   readonly #leaseMs: number;
   /** Single-flight for assembly, so concurrent `complete` calls share one run. */
   #assembling: Promise<Outcome<SessionRow>> | null = null;
+  /** Throttling of progress on the event's live channel. */
+  #progressAnnouncedAt = 0;
+  #nobodyListensUntil = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -226,6 +235,7 @@ export class UploadSession extends DurableObject<Env> {
       row.status = "uploading";
       this.#save(row);
     });
+    this.#announce(row, end === row.totalSize);
     this.#lease = keepLease && end < row.totalSize ? { id: leaseId, expiresAt: Date.now() + this.#leaseMs } : null;
     return ok({ view: this.#view(row), layout: this.#layout(row) });
   }
@@ -411,6 +421,34 @@ export class UploadSession extends DurableObject<Env> {
       .set({ status, failureReason: reason, receivedBytes: row.offset, updatedAt: Date.now() })
       .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
     logLine("info", "upload_closed", { upload_id: row.uploadId, event_id: row.eventId, status, bytes: row.offset });
+    this.#announce(row, true);
+  }
+
+  /** Tells the event's dashboards where this upload stands (progress throttled; partials are internal). */
+  #announce(row: SessionRow, statusChanged: boolean): void {
+    const now = Date.now();
+    if (row.partial) return;
+    if (!statusChanged && (now - this.#progressAnnouncedAt < PROGRESS_INTERVAL_MS || now < this.#nobodyListensUntil)) return;
+    this.#progressAnnouncedAt = now;
+    const upload = {
+      id: row.uploadId,
+      status: row.status,
+      deviceId: row.deviceId,
+      filename: row.filename,
+      contentType: row.contentType,
+      receivedBytes: row.offset,
+      totalSize: row.totalSize,
+      failureReason: row.failureReason,
+      photoId: row.photoId,
+      createdAt: null,
+      updatedAt: now,
+      expiresAt: row.expiresAt,
+    };
+    this.ctx.waitUntil(
+      publishLive(this.env, row.eventId, { kind: "upload", upload }).then((listeners) => {
+        this.#nobodyListensUntil = listeners === 0 ? Date.now() + NO_LISTENERS_BACKOFF_MS : 0;
+      }),
+    );
   }
 
   /** Deletes every staging object of the upload, including those of failed chunk attempts. */
@@ -498,6 +536,8 @@ export class UploadSession extends DurableObject<Env> {
     row.status = "completed";
     this.#lease = null;
     this.#save(row);
+    this.#announce(row, true);
+    if (!row.partial) this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.deleteAlarm();
     await this.#deleteStaging(row.uploadId);

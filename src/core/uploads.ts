@@ -10,7 +10,9 @@ import { r2Keys } from "../storage/keys";
 import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import { ApiError, refusals } from "./errors";
-import { resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
+import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { cleanFilename } from "./filenames";
 import { partSizeFor } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
 
@@ -24,6 +26,8 @@ export interface NewUpload {
   partial?: boolean;
   /** A tus concatenation final: written from its partials only. */
   final?: boolean;
+  /** The file of a guest's batch this upload carries. */
+  batch?: BatchFileClaim | undefined;
 }
 
 /** Partials a device may have in flight (tus-js-client's parallelUploads makes a few per file). */
@@ -57,17 +61,6 @@ function sessionStub(env: Env, uploadId: string) {
   return env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(uploadId));
 }
 
-/** Removes control, bidi-override and path characters: the filename is only ever metadata. */
-export function cleanFilename(raw: string): string {
-  const base = raw.split(/[\\/]/).pop() ?? "";
-  const cleaned = base
-    .normalize("NFC")
-    .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, "")
-    .trim()
-    .slice(0, 255);
-  return cleaned === "" || cleaned === "." || cleaned === ".." ? "upload" : cleaned;
-}
-
 export async function createUpload(env: Env, joinToken: string, input: NewUpload): Promise<CreatedUpload> {
   const db = database(env);
   const now = Date.now();
@@ -76,22 +69,10 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   if (closed) throw new ApiError(closed);
   const contentType = input.contentType.toLowerCase().split(";")[0]!.trim();
   const partial = input.partial ?? false;
-  if (!partial && !event.allowedContentTypes.includes(contentType)) {
-    throw new ApiError({
-      status: 415,
-      code: "unsupported_type",
-      message: `Only ${event.allowedContentTypes.join(", ")} can be uploaded.`,
-      details: { allowed: event.allowedContentTypes },
-    });
-  }
-  if (input.size > event.maxFileSize) {
-    throw new ApiError({
-      status: 413,
-      code: "upload_limit",
-      message: `Files may be at most ${event.maxFileSize} bytes; this one is ${input.size}.`,
-      details: { limit: "max_file_size", max_file_size: event.maxFileSize },
-    });
-  }
+  // A partial's type is checked on its final upload.
+  const refusal = fileRefusal(event, input.size, partial ? null : contentType);
+  if (refusal) throw new ApiError(refusal);
+  if (input.batch) await authorizeBatchFile(db, event, input.batch);
 
   const uploadId = newId();
   const uploadKey = randomSecret();
@@ -192,6 +173,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       .where(eq(uploadSessions.id, uploadId));
     throw error;
   }
+  if (input.batch) await linkBatchUpload(db, input.batch.fileId, uploadId);
   return {
     upload_id: uploadId,
     upload_key: uploadKey,

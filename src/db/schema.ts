@@ -186,3 +186,47 @@ export type JoinTokenRow = typeof joinTokens.$inferSelect;
 export type UploadSessionRow = typeof uploadSessions.$inferSelect;
 export type PhotoRow = typeof photos.$inferSelect;
 export type AdminTokenRow = typeof adminTokens.$inferSelect;
+
+/**
+ * A guest's selection of files, registered in one call so the guest app (and the organiser) can
+ * follow every file through upload and processing. Each file gets upload sessions as slots free up.
+ */
+export const batches = sqliteTable(
+  "batches",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    deviceId: text("device_id").notNull(),
+    /** SHA-256 (hex) of the Batch-Key, the capability for reading the batch and adding its uploads. */
+    batchKeyHash: text("batch_key_hash").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("batches_event").on(t.eventId, t.createdAt)],
+);
+
+export const batchFiles = sqliteTable(
+  "batch_files",
+  {
+    id: text("id").primaryKey(),
+    batchId: text("batch_id")
+      .notNull()
+      .references(() => batches.id),
+    /** The guest app's own id for the file (unique in its batch). */
+    clientId: text("client_id").notNull(),
+    position: integer("position").notNull(),
+    filename: text("filename").notNull(),
+    size: integer("size").notNull(),
+    contentType: text("content_type").notNull(),
+    /** Why the file was refused at registration (too large, wrong type); it gets no upload. */
+    refusalCode: text("refusal_code"),
+    refusalMessage: text("refusal_message"),
+    /** The file's latest upload session (a new one replaces an expired one). */
+    uploadId: text("upload_id"),
+  },
+  (t) => [uniqueIndex("batch_files_client").on(t.batchId, t.clientId)],
+);
+
+export type BatchRow = typeof batches.$inferSelect;
+export type BatchFileRow = typeof batchFiles.$inferSelect;

@@ -3,10 +3,10 @@
  * authentication middleware (deny by default); routes under /events/:eventId also check the
  * principal's event scope, and a few routes are for global admins only.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { database } from "../db/client";
-import { photoStatuses, uploadStatuses, type EventRow, type PhotoRow, type UploadSessionRow } from "../db/schema";
+import { photoStatuses, uploadStatuses, type PhotoRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { hardLimits } from "../core/limits";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
@@ -14,11 +14,16 @@ import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revok
 import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
 import { eventStats, listUploads } from "../admin/uploads";
+import { eventView, photoView, uploadView } from "../admin/views";
+import { archiveContents } from "../downloads/archive";
+import { photoUrls } from "../downloads/photo-files";
+import { announcePhoto, connectLive } from "../live/publish";
+import { archiveUrl, liveTicket } from "./files";
 import { annotate, type AppEnv } from "./context";
 import { jsonBody, validated } from "./validation";
-import { isoOrNull } from "../lib/time";
 
 type AdminEnv = AppEnv & { Variables: AppEnv["Variables"] & { principal: AdminPrincipal } };
+type AdminContext = Context<AdminEnv, any>;
 
 const authenticate: MiddlewareHandler<AdminEnv> = async (c, next) => {
   const principal = await authenticateAdmin(c.env, c.req.raw.headers);
@@ -82,50 +87,6 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
 }
 
 
-export function eventView(event: EventRow) {
-  return {
-    event_id: event.id,
-    name: event.name,
-    status: event.status,
-    max_file_size: event.maxFileSize,
-    chunk_size: event.chunkSize,
-    session_ttl_seconds: event.sessionTtlSeconds,
-    max_concurrent_uploads_per_device: event.maxConcurrentPerDevice,
-    daily_upload_cap_per_device: event.dailyCapPerDevice,
-    allowed_content_types: event.allowedContentTypes,
-    keep_gps: event.keepGps,
-    starts_at: isoOrNull(event.startsAt),
-    ends_at: isoOrNull(event.endsAt),
-    uploads_open_at: isoOrNull(event.uploadsOpenAt),
-    uploads_close_at: isoOrNull(event.uploadsCloseAt),
-    moderation_mode: event.moderationMode,
-    gallery_enabled: event.galleryEnabled,
-    created_at: isoOrNull(event.createdAt),
-    updated_at: isoOrNull(event.updatedAt),
-  };
-}
-
-/** What organisers see of a photo (GPS only when the event keeps it). */
-export function photoView(photo: PhotoRow) {
-  return {
-    photo_id: photo.id,
-    status: photo.status,
-    approved: photo.approvedAt !== null,
-    filename: photo.filename,
-    content_type: photo.contentType ?? photo.declaredContentType,
-    size: photo.size,
-    width: photo.width,
-    height: photo.height,
-    taken_at: isoOrNull(photo.takenAt),
-    camera: [photo.cameraMake, photo.cameraModel].filter(Boolean).join(" ") || null,
-    gps: photo.gpsLatitude !== null && photo.gpsLongitude !== null ? { latitude: photo.gpsLatitude, longitude: photo.gpsLongitude } : null,
-    device_id: photo.deviceId,
-    uploaded_at: isoOrNull(photo.createdAt),
-    thumbnail_state: photo.thumbnailState,
-    duplicate_of: photo.duplicateOf,
-    failure_reason: photo.failureReason,
-  };
-}
 
 const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
   z
@@ -154,23 +115,6 @@ const uploadQuery = z
   })
   .strict();
 
-/** An upload session as organisers see it: progress, and why it ended if it did not finish. */
-function uploadView(session: UploadSessionRow) {
-  return {
-    upload_id: session.id,
-    status: session.status,
-    device_id: session.deviceId,
-    filename: session.filename,
-    content_type: session.contentType,
-    received_bytes: session.receivedBytes,
-    total_size: session.totalSize,
-    failure_reason: session.failureReason,
-    photo_id: session.photoId,
-    created_at: isoOrNull(session.createdAt),
-    updated_at: isoOrNull(session.updatedAt),
-    expires_at: isoOrNull(session.expiresAt),
-  };
-}
 const bulkBody = z.object({ action: z.enum(moderationActions), photo_ids: z.array(z.string().min(1).max(64)).min(1).max(100) }).strict();
 
 const createLinkBody = z.object({ label: z.string().trim().min(1).max(100).optional(), expires_at: instant.optional() }).strict();
@@ -182,6 +126,16 @@ const createTokenBody = z
   })
   .strict();
 const origin = (url: string) => new URL(url).origin;
+
+/** A photo as organisers see it, with signed URLs of its files. */
+const organiserView = async (c: AdminContext, photo: PhotoRow) => photoView(photo, await photoUrls(c.env, origin(c.req.url), photo, "organiser"));
+
+/** Moderates and tells the event's dashboards. */
+async function moderated(c: AdminContext, photo: PhotoRow, action: ModerationAction): Promise<PhotoRow> {
+  const result = await moderate(database(c.env), c.env.PHOTOS, photo, action);
+  c.executionCtx.waitUntil(announcePhoto(c.env, photo.id));
+  return result;
+}
 
 export const adminRoutes = new Hono<AdminEnv>()
   .use("*", authenticate)
@@ -259,10 +213,10 @@ export const adminRoutes = new Hono<AdminEnv>()
       },
       { limit: query.limit, cursor: query.cursor },
     );
-    return c.json({ photos: page.photos.map(photoView), next_cursor: page.nextCursor });
+    return c.json({ photos: await Promise.all(page.photos.map((photo) => organiserView(c, photo))), next_cursor: page.nextCursor });
   })
   .get("/events/:eventId/photos/:photoId", async (c) =>
-    c.json(photoView(await getPhoto(database(c.env), c.req.param("eventId"), c.req.param("photoId")))),
+    c.json(await organiserView(c, await getPhoto(database(c.env), c.req.param("eventId"), c.req.param("photoId")))),
   )
   .post("/events/:eventId/photos/bulk", async (c) => {
     const body = await jsonBody(c, bulkBody);
@@ -272,7 +226,7 @@ export const adminRoutes = new Hono<AdminEnv>()
     const results = [];
     for (const photoId of body.photo_ids) {
       try {
-        results.push({ photo_id: photoId, ok: true, photo: photoView(await moderate(db, c.env.PHOTOS, await getPhoto(db, eventId, photoId), body.action)) });
+        results.push({ photo_id: photoId, ok: true, photo: await organiserView(c, await moderated(c, await getPhoto(db, eventId, photoId), body.action)) });
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         results.push({ photo_id: photoId, ok: false, error: { code: error.code, message: error.message } });
@@ -284,13 +238,37 @@ export const adminRoutes = new Hono<AdminEnv>()
     const db = database(c.env);
     const photo = await getPhoto(db, c.req.param("eventId"), c.req.param("photoId"));
     annotate(c, { photo_id: photo.id });
-    return c.json(photoView(await moderate(db, c.env.PHOTOS, photo, c.req.param("action") as ModerationAction)));
+    return c.json(await organiserView(c, await moderated(c, photo, c.req.param("action") as ModerationAction)));
   })
   .delete("/events/:eventId/photos/:photoId", async (c) => {
     const db = database(c.env);
     const photo = await getPhoto(db, c.req.param("eventId"), c.req.param("photoId"));
     annotate(c, { photo_id: photo.id });
-    return c.json(photoView(await moderate(db, c.env.PHOTOS, photo, "delete")));
+    return c.json(await organiserView(c, await moderated(c, photo, "delete")));
+  })
+  .post("/events/:eventId/download", async (c) => {
+    const eventId = c.req.param("eventId");
+    await getEvent(database(c.env), eventId);
+    const contents = await archiveContents(c.env, eventId);
+    return c.json({
+      ...(await archiveUrl(c.env, origin(c.req.url), eventId)),
+      photo_count: contents.length,
+      bytes: contents.reduce((sum, entry) => sum + entry.size, 0),
+    });
+  })
+  .post("/events/:eventId/live", async (c) => {
+    const eventId = c.req.param("eventId");
+    await getEvent(database(c.env), eventId);
+    return c.json(await liveTicket(c.env, origin(c.req.url), eventId));
+  })
+  .get("/events/:eventId/live", async (c) => {
+    // For scripts that can send credentials with the upgrade; browsers use a ticket (POST).
+    const eventId = c.req.param("eventId");
+    await getEvent(database(c.env), eventId);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new ApiError({ status: 426, code: "websocket_required", message: "Connect with a WebSocket, or POST for a ticket URL." });
+    }
+    return connectLive(c.env, eventId, c.req.raw, origin(c.req.url));
   })
   .get("/tokens", async (c) => c.json({ tokens: await listAdminTokens(database(c.env)) }))
   .post("/tokens", async (c) => {

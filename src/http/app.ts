@@ -3,7 +3,9 @@
  *   /api/v1/events/:token/uploads/...  guest API   → http/guest.ts → core/uploads.ts
  *   /api/v1/events/:token/tus/...      tus 1.0     → http/tus.ts   → core/uploads.ts
  *   /api/v1/events/:token/resumable/...  IETF draft → http/resumable.ts → core/uploads.ts
- *   /api/v1/admin/...                  admin API   → http/admin.ts → core/events.ts
+ *   /api/v1/events/:token/batches|photos  guest batches and gallery → http/guest.ts → core/batches.ts, core/photos.ts
+ *   /api/v1/admin/...                  admin API   → http/admin.ts → admin/*.ts
+ *   /api/v1/files/..., /api/v1/live/...  signed URLs: downloads, ZIP, live WebSocket → http/files.ts → downloads/, live/
  */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
@@ -12,6 +14,7 @@ import { newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
 import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
+import { fileRoutes, liveRoutes } from "./files";
 import { guestRoutes } from "./guest";
 import { resumableRoutes } from "./resumable";
 import { tusRoutes } from "./tus";
@@ -50,7 +53,7 @@ const guestCors = cors({
   allowHeaders: [
     "Content-Type", "Content-Range", "Upload-Key", "Upload-Length", "Upload-Offset", "Upload-Metadata",
     "Upload-Checksum", "Upload-Defer-Length", "Upload-Concat", "Upload-Complete", "Upload-Draft-Interop-Version",
-    "Tus-Resumable", "X-HTTP-Method-Override", "X-Requested-With", "X-Request-Id",
+    "Tus-Resumable", "X-HTTP-Method-Override", "X-Requested-With", "X-Request-Id", "Batch-Key",
   ],
   exposeHeaders: [
     "Location", "Upload-Offset", "Upload-Length", "Upload-Expires", "Upload-Metadata", "Upload-Complete", "Upload-Limit",
@@ -68,11 +71,29 @@ app.use("/api/v1/events/*", async (c, next) => {
   return guestCors(c, next);
 });
 
+/**
+ * The dashboard may be served from another origin (Cloudflare Pages): the admin API answers CORS
+ * for the configured DASHBOARD_ORIGINS only, with credentials (Access's cookie) allowed.
+ */
+app.use("/api/v1/admin/*", async (c, next) => {
+  const allowed = new Set(c.env.DASHBOARD_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean));
+  return cors({
+    origin: (origin) => (allowed.has(origin) ? origin : null),
+    allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+    exposeHeaders: ["X-Request-Id", "Retry-After"],
+    credentials: true,
+    maxAge: 600,
+  })(c, next);
+});
+
 app.get("/api/v1/health", (c) => c.json({ ok: true }));
 app.route("/api/v1/events/:token/tus", tusRoutes);
 app.route("/api/v1/events/:token/resumable", resumableRoutes);
 app.route("/api/v1/events", guestRoutes);
 app.route("/api/v1/admin", adminRoutes);
+app.route("/api/v1/files", fileRoutes);
+app.route("/api/v1/live", liveRoutes);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: "No such route.", request_id: c.get("requestId") } }, 404),

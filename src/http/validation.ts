@@ -5,16 +5,16 @@ import type { AppContext } from "./context";
 /** JSON bodies of control calls are small; anything bigger is refused before it is read whole. */
 export const MAX_JSON_BYTES = 16 * 1024;
 
-/** Reads a JSON body of at most MAX_JSON_BYTES and validates it against `schema`. */
-export async function jsonBody<S extends z.ZodType>(c: Pick<AppContext, "req">, schema: S): Promise<z.infer<S>> {
+/** Reads a JSON body of at most `maxBytes` and validates it against `schema`. */
+export async function jsonBody<S extends z.ZodType>(c: Pick<AppContext, "req">, schema: S, maxBytes = MAX_JSON_BYTES): Promise<z.infer<S>> {
   const tooLarge = new ApiError({
     status: 413,
     code: "body_too_large",
-    message: `Request bodies may be at most ${MAX_JSON_BYTES} bytes.`,
+    message: `Request bodies may be at most ${maxBytes} bytes.`,
   });
   const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > MAX_JSON_BYTES) throw tooLarge;
-  const text = await readCapped(c.req.raw.body, MAX_JSON_BYTES);
+  if (declared > maxBytes) throw tooLarge;
+  const text = await readCapped(c.req.raw.body, maxBytes);
   if (text === null) throw tooLarge;
   let parsed: unknown;
   try {

@@ -9,6 +9,7 @@ import { database } from "../db/client";
 import { photos } from "../db/schema";
 import type { PhotoJob } from "../core/upload-session";
 import { logLine } from "../lib/log";
+import { announcePhoto } from "../live/publish";
 import { failPhoto, PhotoRejected, processPhoto } from "../processing/pipeline";
 
 export const PROCESSING_QUEUE = "photo-processing";
@@ -23,12 +24,14 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
     if (deadLetters) {
       const photo = await database(env).select({ reason: photos.failureReason }).from(photos).where(eq(photos.id, photoId)).get();
       await failPhoto(env, photoId, `processing failed after repeated attempts: ${photo?.reason ?? "unknown error"}`);
+      await announcePhoto(env, photoId);
       message.ack();
       logLine("warn", "job", { ...log, outcome: "failed", ms: Date.now() - started });
       continue;
     }
     try {
       const result = await processPhoto(env, photoId);
+      if (result.outcome !== "skipped") await announcePhoto(env, photoId);
       message.ack();
       logLine("info", "job", {
         ...log,
@@ -44,6 +47,7 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
       const reason = error instanceof Error ? error.message : String(error);
       if (error instanceof PhotoRejected) {
         await failPhoto(env, photoId, reason);
+        await announcePhoto(env, photoId);
         message.ack();
         logLine("info", "job", { ...log, outcome: "rejected", reason, ms: Date.now() - started });
         continue;

@@ -47,7 +47,7 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   const db = database(env);
   const photo = await db.select().from(photos).where(eq(photos.id, photoId)).get();
   if (!photo || photo.status !== "processing") return { photoId, outcome: "skipped" };
-  const event = await db.select({ keepGps: events.keepGps }).from(events).where(eq(events.id, photo.eventId)).get();
+  const event = await db.select({ keepGps: events.keepGps, moderationMode: events.moderationMode }).from(events).where(eq(events.id, photo.eventId)).get();
   const bucket = env.PHOTOS;
   const open = async (range?: R2Range) => {
     const object = await bucket.get(photo.originalKey, range ? { range } : {});
@@ -87,7 +87,8 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     metadata = await readHeifExifItem(item);
   }
   const inspectMs = Date.now() - started;
-  const recorded = recordedFields(inspection, metadata, event?.keepGps ?? false);
+  // In auto mode a photo is approved as it becomes ready; in review mode an organiser approves it.
+  const recorded = { ...recordedFields(inspection, metadata, event?.keepGps ?? false), approvedAt: event?.moderationMode === "auto" ? Date.now() : null };
   const original = await db
     .select()
     .from(photos)

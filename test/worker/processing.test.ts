@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import exifr from "exifr";
 import { PhotonImage } from "@cf-wasm/photon";
@@ -7,7 +7,8 @@ import worker from "../../src/index";
 import type { PhotoJob } from "../../src/core/upload-session";
 import { DEAD_LETTER_QUEUE, PROCESSING_QUEUE } from "../../src/jobs/processing";
 import { corners, makeJpeg, makePng, makeWebp, type FixtureExif } from "../fixtures/photos";
-import { createEvent, sendInChunks, sha256Hex, startUpload, uploadCall } from "./helpers";
+import { createEvent, sha256Hex } from "./helpers";
+import { deliver, uploadPhoto } from "./photo-helpers";
 
 const exif: FixtureExif = {
   make: "Pixelcam",
@@ -16,39 +17,6 @@ const exif: FixtureExif = {
   takenAt: "2026:06:14 17:03:22",
   gps: { latitude: 48.858222, longitude: -2.294500 },
 };
-
-interface Uploaded {
-  job: PhotoJob;
-  photoId: string;
-}
-
-/** Uploads `bytes` through the guest API and completes it; returns the processing job it enqueued. */
-async function uploadPhoto(bytes: Uint8Array, options: { contentType?: string; token?: string; sha256?: string } = {}): Promise<Uploaded> {
-  const token = options.token ?? (await createEvent()).join_token;
-  const upload = await startUpload(token, bytes.byteLength, {
-    content_type: options.contentType ?? "image/jpeg",
-    filename: "guest-photo",
-    ...(options.sha256 ? { sha256: options.sha256 } : {}),
-  });
-  await sendInChunks(upload, bytes, [1024 * 1024]);
-  const send = vi.spyOn(env.PHOTO_QUEUE, "send");
-  const response = await uploadCall(upload, "POST", "/complete");
-  expect(response.status).toBe(201);
-  const job = send.mock.calls[0]![0] as PhotoJob;
-  send.mockRestore();
-  return { job, photoId: job.photoId };
-}
-
-/** Delivers the jobs to the Worker's queue handler, as Queues would, and returns what it decided. */
-async function deliver(jobs: PhotoJob[], { attempts = 1, queue = PROCESSING_QUEUE } = {}) {
-  const batch = createMessageBatch<PhotoJob>(
-    queue,
-    jobs.map((body, i) => ({ id: `m-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env);
-  return getQueueResult(batch, ctx);
-}
 
 async function photoRow(photoId: string) {
   return (await env.DB.prepare("SELECT * FROM photos WHERE id = ?").bind(photoId).first<Record<string, string | number | null>>())!;
@@ -311,7 +279,6 @@ function zipArchive(): Uint8Array {
 
 describe("the sweeper re-sends lost processing jobs", () => {
   it("enqueues photos stuck in processing for longer than the retry schedule, and only those", async () => {
-    const { createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
     const stuck = await uploadPhoto(makeJpeg({ width: 100, height: 80 }));
     const fresh = await uploadPhoto(makeJpeg({ width: 100, height: 80 }));
     await env.DB.prepare("UPDATE photos SET updated_at = ? WHERE id = ?").bind(Date.now() - 31 * 60 * 1000, stuck.photoId).run();

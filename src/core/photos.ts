@@ -1,0 +1,81 @@
+/**
+ * Photos as guests reach them: the event's gallery, and taking back a photo they uploaded.
+ * Deleting a photo (the guest's take-back and an organiser's delete) lives here, once.
+ */
+import { and, desc, eq, isNotNull, ne, or } from "drizzle-orm";
+import { database, type Database } from "../db/client";
+import { afterCursor, toPage } from "../db/pagination";
+import { photos, uploadSessions, type PhotoRow } from "../db/schema";
+import { photoUrls } from "../downloads/photo-files";
+import { secretMatches } from "../lib/crypto";
+import { isoOrNull } from "../lib/time";
+import { ApiError, refusals } from "./errors";
+import { resolveJoinToken } from "./events";
+import type { UploadRef } from "./uploads";
+
+/**
+ * Marks the photo deleted and removes its original, scrubbed copy and thumbnails from R2,
+ * except objects another live photo (a linked duplicate) still uses.
+ */
+export async function deletePhoto(db: Database, bucket: R2Bucket, photo: PhotoRow): Promise<void> {
+  await db.update(photos).set({ status: "deleted", updatedAt: Date.now() }).where(eq(photos.id, photo.id));
+  const keys = [photo.originalKey, photo.scrubbedKey, photo.thumbLargeKey, photo.thumbSmallKey].filter((key): key is string => key !== null);
+  const stillUsed = await db
+    .select({ originalKey: photos.originalKey, scrubbedKey: photos.scrubbedKey, thumbLargeKey: photos.thumbLargeKey, thumbSmallKey: photos.thumbSmallKey })
+    .from(photos)
+    .where(and(ne(photos.status, "deleted"), or(eq(photos.originalKey, photo.originalKey), eq(photos.duplicateOf, photo.id), eq(photos.id, photo.duplicateOf ?? ""))));
+  const shared = new Set(stillUsed.flatMap((row) => Object.values(row)));
+  const doomed = keys.filter((key) => !shared.has(key));
+  if (doomed.length) await bucket.delete(doomed);
+}
+
+const galleryDisabled = () =>
+  new ApiError({ status: 403, code: "gallery_disabled", message: "This event does not show its photos to guests." });
+
+/** The event's approved photos for guests, newest first, in keyset pages; scrubbed copies and thumbnails only. */
+export async function listGallery(env: Env, joinToken: string, origin: string, page: { limit: number; cursor?: string | undefined }) {
+  const db = database(env);
+  const { event } = await resolveJoinToken(db, joinToken);
+  if (!event.galleryEnabled || event.status === "archived") throw galleryDisabled();
+  const rows = await db
+    .select()
+    .from(photos)
+    .where(and(eq(photos.eventId, event.id), eq(photos.status, "ready"), isNotNull(photos.approvedAt), afterCursor(photos.createdAt, photos.id, page.cursor)))
+    .orderBy(desc(photos.createdAt), desc(photos.id))
+    .limit(page.limit + 1);
+  const { rows: pageRows, nextCursor } = toPage(rows, page.limit);
+  return {
+    photos: await Promise.all(
+      pageRows.map(async (photo) => ({
+        photo_id: photo.id,
+        width: photo.width,
+        height: photo.height,
+        taken_at: isoOrNull(photo.takenAt),
+        uploaded_at: isoOrNull(photo.createdAt),
+        urls: await photoUrls(env, origin, photo, "guest"),
+      })),
+    ),
+    next_cursor: nextCursor,
+  };
+}
+
+/**
+ * A guest takes back the photo made from their upload, authorised by that upload's key: it is
+ * deleted, not hidden. Repeating it answers the same. Returns the photo, or null if it was already gone.
+ */
+export async function takeBackPhoto(env: Env, ref: UploadRef): Promise<PhotoRow | null> {
+  const db = database(env);
+  const { event } = await resolveJoinToken(db, ref.joinToken);
+  const session = await db
+    .select({ keyHash: uploadSessions.uploadKeyHash, photoId: uploadSessions.photoId, partial: uploadSessions.partial })
+    .from(uploadSessions)
+    .where(and(eq(uploadSessions.id, ref.uploadId), eq(uploadSessions.eventId, event.id)))
+    .get();
+  if (!session || session.partial) throw new ApiError(refusals.uploadNotFound());
+  if (!(await secretMatches(ref.uploadKey, session.keyHash))) throw new ApiError(refusals.invalidUploadKey());
+  if (!session.photoId) throw new ApiError({ status: 409, code: "upload_incomplete", message: "This upload has not become a photo yet." });
+  const photo = await db.select().from(photos).where(eq(photos.id, session.photoId)).get();
+  if (!photo || photo.status === "deleted") return null;
+  await deletePhoto(db, env.PHOTOS, photo);
+  return photo;
+}

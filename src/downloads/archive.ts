@@ -1,0 +1,48 @@
+/**
+ * An event's approved photos as one ZIP, streamed from R2 through the Worker: client-zip writes
+ * stored (uncompressed: JPEGs don't shrink) entries as each original is read, so memory stays
+ * flat whatever the event's size, and the exact length is known up front for the progress bar.
+ */
+import { makeZip, predictLength } from "client-zip";
+import { and, asc, eq, inArray, isNotNull } from "drizzle-orm";
+import { database } from "../db/client";
+import { events, photos } from "../db/schema";
+import { archiveEntryNames } from "../core/filenames";
+import { logLine } from "../lib/log";
+import { downloadHeaders } from "./serve-object";
+
+/** The photos a ZIP of the event holds: approved and visible, oldest first. */
+export async function archiveContents(env: Env, eventId: string) {
+  const rows = await database(env)
+    .select({ id: photos.id, key: photos.originalKey, filename: photos.filename, size: photos.size, takenAt: photos.takenAt, createdAt: photos.createdAt })
+    .from(photos)
+    .where(and(eq(photos.eventId, eventId), inArray(photos.status, ["ready"]), isNotNull(photos.approvedAt)))
+    .orderBy(asc(photos.createdAt), asc(photos.id));
+  const names = archiveEntryNames(rows);
+  return rows.map((row, i) => ({ ...row, name: names[i]!, lastModified: new Date(row.takenAt ?? row.createdAt) }));
+}
+
+export async function serveArchive(env: Env, eventId: string): Promise<Response | null> {
+  const event = await database(env).select({ name: events.name }).from(events).where(eq(events.id, eventId)).get();
+  if (!event) return null;
+  const entries = await archiveContents(env, eventId);
+  const length = Number(predictLength(entries.map((entry) => ({ name: entry.name, size: entry.size }))));
+  const bucket = env.PHOTOS;
+  async function* files() {
+    for (const entry of entries) {
+      // Opened one at a time, as the archive reaches it.
+      const object = await bucket.get(entry.key);
+      if (!object) throw new Error(`photo ${entry.id}: its original ${entry.key} is missing`);
+      yield { name: entry.name, lastModified: entry.lastModified, size: entry.size, input: object.body };
+    }
+  }
+  const sized = new FixedLengthStream(length);
+  // A failure midway errors the stream: the client sees a broken download, never a short "complete" one.
+  makeZip(files())
+    .pipeTo(sized.writable)
+    .catch((error) => logLine("error", "archive_failed", { event_id: eventId, error: String(error) }));
+  const headers = downloadHeaders({ contentType: "application/zip", filename: `${event.name}.zip`, disposition: "attachment", maxAgeSeconds: 0 });
+  headers.set("Cache-Control", "no-store");
+  headers.set("Content-Length", String(length));
+  return new Response(sized.readable, { headers });
+}

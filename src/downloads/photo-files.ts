@@ -1,0 +1,82 @@
+/**
+ * Who may download which file of a photo, as signed URLs. Organisers get every variant,
+ * originals included; guests get the scrubbed copy and thumbnails, only of approved photos and
+ * only while the event's gallery is on — checked again when the URL is used, so hiding a photo
+ * or turning the gallery off takes effect at once, not when old URLs expire.
+ */
+import { eq } from "drizzle-orm";
+import { database } from "../db/client";
+import { events, photos, type PhotoRow } from "../db/schema";
+import { expiryFor, signPath } from "../lib/signing";
+import { serveObject } from "./serve-object";
+
+export const variants = ["original", "scrubbed", "thumb-1024", "thumb-256"] as const;
+export type Variant = (typeof variants)[number];
+export const guestVariants = ["scrubbed", "thumb-1024", "thumb-256"] as const satisfies Variant[];
+export type Audience = "organiser" | "guest";
+
+/** Signed file URLs last an hour, rounded to 10 minutes so repeated listings reuse cached images. */
+export const FILE_URL_TTL_MS = 60 * 60 * 1000;
+const FILE_URL_WINDOW_MS = 10 * 60 * 1000;
+
+const pathPrefix: Record<Audience, string> = { organiser: "/api/v1/files/photos", guest: "/api/v1/files/gallery" };
+
+function objectKey(photo: PhotoRow, variant: Variant): string | null {
+  switch (variant) {
+    case "original":
+      return photo.originalKey;
+    case "scrubbed":
+      return photo.scrubbedKey;
+    case "thumb-1024":
+      return photo.thumbLargeKey;
+    case "thumb-256":
+      return photo.thumbSmallKey;
+  }
+}
+
+export type PhotoUrls = Partial<Record<"original" | "scrubbed" | "thumb_1024" | "thumb_256", string | null>>;
+
+/** Absolute signed URLs of the variants `audience` may see (null where the variant does not exist). */
+export async function photoUrls(env: Env, origin: string, photo: PhotoRow, audience: Audience, now = Date.now()): Promise<PhotoUrls> {
+  const expires = expiryFor(FILE_URL_TTL_MS, FILE_URL_WINDOW_MS, now);
+  const allowed: readonly Variant[] = audience === "organiser" ? variants : guestVariants;
+  const entries = await Promise.all(
+    allowed.map(async (variant) => {
+      const url = objectKey(photo, variant) ? origin + (await signPath(env.SIGNING_SECRET, `${pathPrefix[audience]}/${photo.id}/${variant}`, expires)) : null;
+      return [variant.replace("-", "_"), url] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+const extensionOf = (contentType: string | null) =>
+  ({ "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic", "image/heif": "heif" })[contentType ?? ""] ?? "bin";
+
+/** The name a downloaded variant is saved under: the guest's filename, with the variant's extension. */
+export function downloadName(photo: PhotoRow, variant: Variant): string {
+  const stem = photo.filename.replace(/\.[^.]{1,5}$/, "") || "photo";
+  if (variant === "original") return photo.filename;
+  if (variant === "scrubbed") return `${stem}.${extensionOf(photo.contentType)}`;
+  return `${stem}-${variant.slice("thumb-".length)}.webp`;
+}
+
+/** Serves a variant of a photo to the holder of a (verified) signed URL, if `audience` may still see it. */
+export async function servePhotoFile(env: Env, request: Request, audience: Audience, photoId: string, variant: Variant, expiresAtMs: number): Promise<Response | null> {
+  const found = await database(env)
+    .select({ photo: photos, galleryEnabled: events.galleryEnabled, eventStatus: events.status })
+    .from(photos)
+    .innerJoin(events, eq(events.id, photos.eventId))
+    .where(eq(photos.id, photoId))
+    .get();
+  if (!found || found.photo.status === "deleted") return null;
+  const visibleToGuests = found.photo.status === "ready" && found.photo.approvedAt !== null && found.galleryEnabled && found.eventStatus !== "archived";
+  if (audience === "guest" && (!visibleToGuests || variant === "original")) return null;
+  const key = objectKey(found.photo, variant);
+  if (!key) return null;
+  return serveObject(env.PHOTOS, key, request, {
+    contentType: variant.startsWith("thumb-") ? "image/webp" : (found.photo.contentType ?? found.photo.declaredContentType),
+    filename: downloadName(found.photo, variant),
+    disposition: variant === "original" ? "attachment" : "inline",
+    maxAgeSeconds: (expiresAtMs - Date.now()) / 1000,
+  });
+}
