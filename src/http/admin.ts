@@ -137,6 +137,9 @@ async function moderated(c: AdminContext, photo: PhotoRow, action: ModerationAct
   return result;
 }
 
+/** The request schemas, for the OpenAPI document (http/openapi.ts). */
+export const adminSchemas = { createEventBody, updateEventBody, photoQuery, uploadQuery, bulkBody, createLinkBody, createTokenBody };
+
 export const adminRoutes = new Hono<AdminEnv>()
   .use("*", authenticate)
   .use("/events/:eventId", scopedToEvent)

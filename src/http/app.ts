@@ -16,6 +16,7 @@ import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
 import { fileRoutes, liveRoutes } from "./files";
 import { guestRoutes } from "./guest";
+import { openApiDocument } from "./openapi";
 import { resumableRoutes } from "./resumable";
 import { tusRoutes } from "./tus";
 
@@ -29,7 +30,8 @@ app.use("*", async (c, next) => {
   c.set("requestId", requestId);
   c.set("logFields", {});
   await next();
-  c.res.headers.set("X-Request-Id", requestId);
+  // A WebSocket handshake's headers are the Durable Object's and cannot be changed.
+  if (c.res.status !== 101) c.res.headers.set("X-Request-Id", requestId);
   const fields = c.get("logFields");
   logLine(c.res.status >= 500 ? "error" : "info", "request", {
     request_id: requestId,
@@ -88,6 +90,10 @@ app.use("/api/v1/admin/*", async (c, next) => {
 });
 
 app.get("/api/v1/health", (c) => c.json({ ok: true }));
+app.get("/api/openapi.json", (c) => {
+  c.header("Access-Control-Allow-Origin", "*");
+  return c.json(openApiDocument(app.routes, new URL(c.req.url).origin));
+});
 app.route("/api/v1/events/:token/tus", tusRoutes);
 app.route("/api/v1/events/:token/resumable", resumableRoutes);
 app.route("/api/v1/events", guestRoutes);

@@ -92,6 +92,9 @@ export function parseChunkRange(contentRange: string | undefined, contentLength:
   return { start: first, end: last + 1, total };
 }
 
+/** The request schemas, for the OpenAPI document (http/openapi.ts). */
+export const guestSchemas = { createUploadBody, createBatchBody, galleryQuery };
+
 export const guestRoutes = new Hono<AppEnv>()
   .get("/:token", async (c) => {
     c.header("Cache-Control", "no-store");
