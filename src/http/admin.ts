@@ -12,6 +12,7 @@ import { hardLimits } from "../core/limits";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
 import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revokeJoinLink, updateEvent, type EventSettings } from "../admin/events";
 import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
+import { redriveFailedPhotos } from "../admin/processing";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
 import { eventStats, listUploads } from "../admin/uploads";
 import { eventView, photoView, uploadView } from "../admin/views";
@@ -117,6 +118,7 @@ const uploadQuery = z
 
 const bulkBody = z.object({ action: z.enum(moderationActions), photo_ids: z.array(z.string().min(1).max(64)).min(1).max(100) }).strict();
 
+const redriveBody = z.object({ photo_ids: z.array(z.string().min(1).max(64)).min(1).max(90).optional() }).strict();
 const createLinkBody = z.object({ label: z.string().trim().min(1).max(100).optional(), expires_at: instant.optional() }).strict();
 const createTokenBody = z
   .object({
@@ -138,7 +140,7 @@ async function moderated(c: AdminContext, photo: PhotoRow, action: ModerationAct
 }
 
 /** The request schemas, for the OpenAPI document (http/openapi.ts). */
-export const adminSchemas = { createEventBody, updateEventBody, photoQuery, uploadQuery, bulkBody, createLinkBody, createTokenBody };
+export const adminSchemas = { createEventBody, updateEventBody, photoQuery, uploadQuery, bulkBody, redriveBody, createLinkBody, createTokenBody };
 
 export const adminRoutes = new Hono<AdminEnv>()
   .use("*", authenticate)
@@ -146,6 +148,7 @@ export const adminRoutes = new Hono<AdminEnv>()
   .use("/events/:eventId/*", scopedToEvent)
   .use("/tokens", globalOnly)
   .use("/tokens/*", globalOnly)
+  .use("/processing/*", globalOnly)
   .get("/events", async (c) => {
     const events = await listEvents(database(c.env), c.get("principal"), c.req.query("include_archived") === "true");
     return c.json({ events: events.map(eventView) });
@@ -248,6 +251,18 @@ export const adminRoutes = new Hono<AdminEnv>()
     const photo = await getPhoto(db, c.req.param("eventId"), c.req.param("photoId"));
     annotate(c, { photo_id: photo.id });
     return c.json(await organiserView(c, await moderated(c, photo, "delete")));
+  })
+  .post("/events/:eventId/photos/redrive", async (c) => {
+    const body = await jsonBody(c, redriveBody);
+    const eventId = c.req.param("eventId");
+    await getEvent(database(c.env), eventId);
+    return c.json(await redriveFailedPhotos(c.env, database(c.env), { eventIds: [eventId], photoIds: body.photo_ids }));
+  })
+  .post("/processing/redrive", async (c) => {
+    // Everything the dead-letter queue failed, in every event (operators, after a fix).
+    const result = await redriveFailedPhotos(c.env, database(c.env), { eventIds: null });
+    annotate(c, { requeued: result.requeued });
+    return c.json(result);
   })
   .post("/events/:eventId/download", async (c) => {
     const eventId = c.req.param("eventId");

@@ -67,6 +67,8 @@ export const operations: Record<string, Operation> = {
   "DELETE /api/v1/admin/events/:eventId/photos/:photoId": admin("Delete a photo and its files", ok("The photo")),
   "POST /api/v1/admin/events/:eventId/photos/bulk": admin("Moderate many photos; each gets its own outcome", ok("`{results}`"), { body: adminSchemas.bulkBody }),
   "POST /api/v1/admin/events/:eventId/photos/:photoId/:action{approve|hide|unhide}": admin("Approve, hide or unhide a photo", ok("The photo")),
+  "POST /api/v1/admin/events/:eventId/photos/redrive": admin("Re-drive photos the dead-letter queue failed (all, or `photo_ids`)", ok("`{requeued, photo_ids}`"), { body: adminSchemas.redriveBody }),
+  "POST /api/v1/admin/processing/redrive": admin("Re-drive every photo the dead-letter queue failed, in all events (global admins)", ok("`{requeued, photo_ids}`; call again while `requeued` is 500")),
   "POST /api/v1/admin/events/:eventId/download": admin("A signed link to the ZIP of the approved photos", ok("`{url, expires_at, photo_count, bytes}`")),
   "POST /api/v1/admin/events/:eventId/live": admin("A signed ticket URL for the live WebSocket", ok("`{url, expires_at}`")),
   "GET /api/v1/admin/events/:eventId/live": admin("The live WebSocket, for clients that send credentials", [101, "Switching protocols"]),

@@ -15,6 +15,16 @@ import { failPhoto, PhotoRejected, processPhoto } from "../processing/pipeline";
 export const PROCESSING_QUEUE = "photo-processing";
 export const DEAD_LETTER_QUEUE = "photo-processing-dlq";
 
+/** Queues takes at most 100 messages per sendBatch. */
+const SEND_BATCH_LIMIT = 100;
+
+/** Enqueues processing jobs, in as many sends as Queues needs. */
+export async function enqueuePhotos(env: Env, jobs: PhotoJob[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += SEND_BATCH_LIMIT) {
+    await env.PHOTO_QUEUE.sendBatch(jobs.slice(i, i + SEND_BATCH_LIMIT).map((body) => ({ body })));
+  }
+}
+
 export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env): Promise<void> {
   const deadLetters = batch.queue === DEAD_LETTER_QUEUE;
   for (const message of batch.messages) {

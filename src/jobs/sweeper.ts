@@ -6,8 +6,8 @@
 import { and, eq, inArray, lte } from "drizzle-orm";
 import { database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions } from "../db/schema";
-import type { PhotoJob } from "../core/upload-session";
 import { logLine } from "../lib/log";
+import { enqueuePhotos } from "./processing";
 
 /** Longer than a photo's whole retry schedule, so only lost messages are re-sent. */
 export const STUCK_PROCESSING_MS = 30 * 60 * 1000;
@@ -27,7 +27,7 @@ async function requeueStuckPhotos(env: Env, now: number): Promise<number> {
     .from(photos)
     .where(and(eq(photos.status, "processing"), lte(photos.updatedAt, now - STUCK_PROCESSING_MS)))
     .limit(SWEEP_BATCH * MAX_BATCHES);
-  if (stuck.length) await env.PHOTO_QUEUE.sendBatch(stuck.map((job): { body: PhotoJob } => ({ body: job })));
+  await enqueuePhotos(env, stuck);
   logLine("info", "job", { job: "requeue_stuck_photos", requeued: stuck.length, outcome: "ok" });
   return stuck.length;
 }
