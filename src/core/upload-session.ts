@@ -20,6 +20,7 @@ import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-
 import { r2Keys } from "../storage/keys";
 import { digestsEqual, newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
+import { recordMetric } from "../lib/metrics";
 import { announcePhoto, publishLive } from "../live/publish";
 import { refusals, type Refusal } from "./errors";
 import { leaseMs } from "./limits";
@@ -43,6 +44,7 @@ export interface SessionSpec {
   partial: boolean;
   /** A concatenation final: its bytes come from its partials, never from a client. */
   final: boolean;
+  createdAt: number;
 }
 
 /** Who is asking: hashes of the join token in the URL and of the Upload-Key header. */
@@ -421,6 +423,7 @@ export class UploadSession extends DurableObject<Env> {
       .set({ status, failureReason: reason, receivedBytes: row.offset, updatedAt: Date.now() })
       .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
     logLine("info", "upload_closed", { upload_id: row.uploadId, event_id: row.eventId, status, bytes: row.offset });
+    recordMetric(this.env, "upload_closed", { eventId: row.eventId, code: status, bytes: row.offset });
     this.#announce(row, true);
   }
 
@@ -440,7 +443,7 @@ export class UploadSession extends DurableObject<Env> {
       totalSize: row.totalSize,
       failureReason: row.failureReason,
       photoId: row.photoId,
-      createdAt: null,
+      createdAt: row.createdAt,
       updatedAt: now,
       expiresAt: row.expiresAt,
     };
@@ -536,6 +539,12 @@ export class UploadSession extends DurableObject<Env> {
     row.status = "completed";
     this.#lease = null;
     this.#save(row);
+    recordMetric(this.env, "upload_completed", {
+      eventId: row.eventId,
+      bytes: row.totalSize,
+      ms: Date.now() - row.createdAt,
+      code: row.partial ? "partial" : undefined,
+    });
     this.#announce(row, true);
     if (!row.partial) this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
     this.#sql.exec("DELETE FROM parts");

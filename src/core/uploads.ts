@@ -9,6 +9,7 @@ import { writeChunk, type ByteLayout, type ChunkWriteResult } from "../storage/b
 import { r2Keys } from "../storage/keys";
 import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
+import { recordMetric } from "../lib/metrics";
 import { ApiError, refusals } from "./errors";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
 import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
@@ -158,6 +159,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       declaredSha256: input.sha256 ?? null,
       partial,
       final: input.final ?? false,
+      createdAt: now,
     });
     if (session.multipartUploadId) {
       await db
@@ -174,6 +176,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     throw error;
   }
   if (input.batch) await linkBatchUpload(db, input.batch.fileId, uploadId);
+  recordMetric(env, "upload_created", { eventId: event.id, bytes: input.size, code: partial ? "partial" : undefined });
   return {
     upload_id: uploadId,
     upload_key: uploadKey,

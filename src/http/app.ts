@@ -12,6 +12,7 @@ import { cors } from "hono/cors";
 import { ApiError } from "../core/errors";
 import { newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
+import { recordMetric } from "../lib/metrics";
 import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
 import { fileRoutes, liveRoutes } from "./files";
@@ -33,6 +34,13 @@ app.use("*", async (c, next) => {
   // A WebSocket handshake's headers are the Durable Object's and cannot be changed.
   if (c.res.status !== 101) c.res.headers.set("X-Request-Id", requestId);
   const fields = c.get("logFields");
+  if (c.res.status >= 400) {
+    recordMetric(c.env, "request_error", {
+      eventId: typeof fields.event_id === "string" ? fields.event_id : undefined,
+      code: String(fields.error_code ?? c.res.status),
+      route: c.req.routePath,
+    });
+  }
   logLine(c.res.status >= 500 ? "error" : "info", "request", {
     request_id: requestId,
     method: c.req.method,

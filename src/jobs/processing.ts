@@ -9,6 +9,7 @@ import { database } from "../db/client";
 import { photos } from "../db/schema";
 import type { PhotoJob } from "../core/upload-session";
 import { logLine } from "../lib/log";
+import { recordMetric } from "../lib/metrics";
 import { announcePhoto } from "../live/publish";
 import { failPhoto, PhotoRejected, processPhoto } from "../processing/pipeline";
 
@@ -36,12 +37,16 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
       await failPhoto(env, photoId, `processing failed after repeated attempts: ${photo?.reason ?? "unknown error"}`);
       await announcePhoto(env, photoId);
       message.ack();
+      recordMetric(env, "photo_failed", { eventId, code: "dead_letter" });
       logLine("warn", "job", { ...log, outcome: "failed", ms: Date.now() - started });
       continue;
     }
     try {
       const result = await processPhoto(env, photoId);
-      if (result.outcome !== "skipped") await announcePhoto(env, photoId);
+      if (result.outcome !== "skipped") {
+        await announcePhoto(env, photoId);
+        recordMetric(env, "photo_processed", { eventId, code: result.outcome, bytes: result.bytes, ms: Date.now() - started });
+      }
       message.ack();
       logLine("info", "job", {
         ...log,
@@ -59,6 +64,7 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
         await failPhoto(env, photoId, reason);
         await announcePhoto(env, photoId);
         message.ack();
+        recordMetric(env, "photo_failed", { eventId, code: "rejected", ms: Date.now() - started });
         logLine("info", "job", { ...log, outcome: "rejected", reason, ms: Date.now() - started });
         continue;
       }
