@@ -1,5 +1,5 @@
 /** Organisers' view of an event's upload sessions, and the event's figures at a glance. */
-import { and, count, countDistinct, desc, eq, inArray, ne, sum, type SQL } from "drizzle-orm";
+import { and, count, countDistinct, desc, eq, inArray, max, min, ne, sql, sum, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions, type UploadSessionRow, type UploadStatus } from "../db/schema";
 import { afterCursor, toPage } from "../db/pagination";
@@ -7,11 +7,12 @@ import { afterCursor, toPage } from "../db/pagination";
 export async function listUploads(
   db: Database,
   eventId: string,
-  statuses: UploadStatus[] | undefined,
+  filters: { statuses?: UploadStatus[] | undefined; deviceId?: string | undefined },
   page: { limit: number; cursor?: string | undefined },
 ): Promise<{ uploads: UploadSessionRow[]; nextCursor: string | null }> {
   const where: Array<SQL | undefined> = [eq(uploadSessions.eventId, eventId), eq(uploadSessions.partial, false)];
-  if (statuses) where.push(inArray(uploadSessions.status, statuses));
+  if (filters.statuses) where.push(inArray(uploadSessions.status, filters.statuses));
+  if (filters.deviceId) where.push(eq(uploadSessions.deviceId, filters.deviceId));
   where.push(afterCursor(uploadSessions.createdAt, uploadSessions.id, page.cursor));
   const rows = await db
     .select()
@@ -37,10 +38,11 @@ export async function eventStats(db: Database, eventId: string) {
       .groupBy(photos.status),
   ]);
   const devices = await db
-    .select({ n: countDistinct(uploadSessions.deviceId) })
+    .select({ n: countDistinct(uploadSessions.deviceId), first: min(uploadSessions.createdAt), last: max(uploadSessions.createdAt) })
     .from(uploadSessions)
     .where(eq(uploadSessions.eventId, eventId))
     .get();
+  const timeline = await uploadsOverTime(db, eventId, devices?.first ?? null, devices?.last ?? null);
   const uploads = Object.fromEntries(sessions.map((row) => [row.status, row.n])) as Partial<Record<UploadStatus, number>>;
   const byPhoto = Object.fromEntries(photoRows.map((row) => [row.status, row.n])) as Record<string, number>;
   const inFlight = activeUploadStatuses.reduce((total, status) => total + (uploads[status] ?? 0), 0);
@@ -69,5 +71,29 @@ export async function eventStats(db: Database, eventId: string) {
     upload_failure_rate: rate(lost, finished),
     /** Photos processing refused, of those processing finished. */
     processing_failure_rate: rate(byPhoto.failed ?? 0, judged),
+    uploads_over_time: timeline,
+  };
+}
+
+/** Bucket widths for the timeline: the smallest that keeps it under MAX_BUCKETS. */
+const BUCKET_MINUTES = [1, 5, 15, 60, 360, 1440];
+const MAX_BUCKETS = 200;
+
+/** Uploads started per time bucket (empty buckets left out), for the dashboard's chart. */
+async function uploadsOverTime(db: Database, eventId: string, first: number | null, last: number | null) {
+  if (first === null || last === null) return { bucket_seconds: 60, buckets: [] };
+  const minutes = BUCKET_MINUTES.find((width) => (last - first) / (width * 60_000) < MAX_BUCKETS) ?? BUCKET_MINUTES.at(-1)!;
+  const width = minutes * 60_000;
+  // created_at may be fractional (unixepoch subsec): truncate to the bucket explicitly.
+  const start = sql<number>`cast(${uploadSessions.createdAt} / ${width} as integer) * ${width}`;
+  const rows = await db
+    .select({ start, uploads: count(), bytes: sum(uploadSessions.totalSize) })
+    .from(uploadSessions)
+    .where(and(eq(uploadSessions.eventId, eventId), eq(uploadSessions.partial, false)))
+    .groupBy(start)
+    .orderBy(start);
+  return {
+    bucket_seconds: width / 1000,
+    buckets: rows.map((row) => ({ start: new Date(row.start).toISOString(), uploads: row.uploads, bytes: Number(row.bytes ?? 0) })),
   };
 }

@@ -111,6 +111,7 @@ const moderationActions = ["approve", "hide", "unhide", "delete"] as const;
 const uploadQuery = z
   .object({
     status: commaList(z.enum(uploadStatuses)).optional(),
+    device_id: z.string().max(128).optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
     cursor: z.string().max(500).optional(),
   })
@@ -195,7 +196,7 @@ export const adminRoutes = new Hono<AdminEnv>()
   })
   .get("/events/:eventId/uploads", async (c) => {
     const query = validated(uploadQuery, c.req.query());
-    const page = await listUploads(database(c.env), c.req.param("eventId"), query.status, { limit: query.limit, cursor: query.cursor });
+    const page = await listUploads(database(c.env), c.req.param("eventId"), { statuses: query.status, deviceId: query.device_id }, { limit: query.limit, cursor: query.cursor });
     return c.json({ uploads: page.uploads.map(uploadView), next_cursor: page.nextCursor });
   })
   .get("/events/:eventId/stats", async (c) => {

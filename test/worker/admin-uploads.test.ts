@@ -13,7 +13,7 @@ describe("uploads and stats for organisers", () => {
     expect((await uploadCall(done, "POST", "/complete")).status).toBe(201);
 
     const big = fileBytes(2 * MiB, 82);
-    const inFlight = await startUpload(join_token, big.byteLength, { filename: "IMG_2002.jpg" });
+    const inFlight = await startUpload(join_token, big.byteLength, { filename: "IMG_2002.jpg", device_id: "annas-phone-2002" });
     expect((await sendChunk(inFlight, big, 0, MiB)).status).toBe(204);
 
     const cancelled = await startUpload(join_token, 1000);
@@ -28,13 +28,19 @@ describe("uploads and stats for organisers", () => {
     expect(uploading.uploads).toEqual([
       expect.objectContaining({ upload_id: inFlight.id, status: "uploading", received_bytes: MiB, total_size: 2 * MiB, filename: "IMG_2002.jpg" }),
     ]);
+    const annas = await (await admin(`/events/${event_id}/uploads?device_id=annas-phone-2002`)).json<{ uploads: Array<{ upload_id: string }> }>();
+    expect(annas.uploads.map((upload) => upload.upload_id)).toEqual([inFlight.id]);
     const all = await (await admin(`/events/${event_id}/uploads?limit=2`)).json<{ uploads: unknown[]; next_cursor: string }>();
     expect(all.uploads).toHaveLength(2);
     const rest = await (await admin(`/events/${event_id}/uploads?limit=2&cursor=${all.next_cursor}`)).json<{ uploads: unknown[]; next_cursor: string | null }>();
     expect(rest.uploads).toHaveLength(2);
     expect(rest.next_cursor).toBeNull();
 
-    const stats = await (await admin(`/events/${event_id}/stats`)).json();
+    const { uploads_over_time: timeline, ...stats } = await (await admin(`/events/${event_id}/stats`)).json<{ uploads_over_time: { bucket_seconds: number; buckets: Array<{ start: string; uploads: number; bytes: number }> } }>();
+    expect(timeline.bucket_seconds).toBe(60);
+    expect(timeline.buckets.reduce((sum, bucket) => sum + bucket.uploads, 0)).toBe(4);
+    expect(timeline.buckets.reduce((sum, bucket) => sum + bucket.bytes, 0)).toBe(1000 + 2 * MiB + 1000 + 1000);
+    expect(Date.parse(timeline.buckets[0]!.start) % 60_000).toBe(0);
     expect(stats).toEqual({
       photos: { total: 1, ready: 0, processing: 1, failed: 0, hidden: 0, bytes: 1000 },
       uploads: { in_flight: 1, completed: 1, failed: 0, expired: 1, cancelled: 1 },
