@@ -204,10 +204,17 @@ describe("refused and failing photos", () => {
     ["a ZIP appended", (jpeg: Uint8Array) => concatBytes(jpeg, zipArchive()), /ZIP archive/],
     ["HTML appended", (jpeg: Uint8Array) => concatBytes(jpeg, new TextEncoder().encode("<html><script>alert(1)</script></html>")), /markup/],
     ["a ZIP inside a comment", () => makeJpeg({ width: 200, height: 100, comment: "PK\x03\x04 hidden archive" }), /ZIP archive is embedded/],
+    ["an SVG tag inside a comment", () => makeJpeg({ width: 200, height: 100, comment: "<SVG onload=alert(1)>" }), /markup \(<svg\)/],
   ])("a JPEG with %s fails and gets no thumbnail", async (_what, build, reason) => {
     const { job, photoId } = await uploadPhoto(build(makeJpeg({ width: 200, height: 100 })));
     await deliver([job]);
     await expectRejected(photoId, reason);
+  });
+
+  it("bytes that merely look like the start of a tag (as image data does by chance) are not markup", async () => {
+    const { job, photoId } = await uploadPhoto(makeJpeg({ width: 200, height: 100, comment: "x<svgA<sCrIpt1<bodyx<html" }));
+    await deliver([job]);
+    expect((await photoRow(photoId)).status).toBe("ready");
   });
 
   it("a type that does not match the bytes, or no image at all, fails", async () => {
