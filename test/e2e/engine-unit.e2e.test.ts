@@ -1,0 +1,341 @@
+/**
+ * The upload engine's pure parts, fast and without a server: backoff with jitter, chunk
+ * planning, the failure decision table, how files show, batch answers, the CLI's arguments and
+ * output, and the Node state file.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ApiFailure, type BatchSnapshot } from "../../web/engine/api.ts";
+import { parseRetryAfter, retryDelay, type RetryPolicy } from "../../web/engine/backoff.ts";
+import { processingChanges, registrationChanges } from "../../web/engine/batches.ts";
+import { contentRange, nextChunk } from "../../web/engine/chunks.ts";
+import { defaultStatePath, parseCliArgs, parseJoinLink } from "../../web/engine/cli-args.ts";
+import { ProgressRenderer, summary } from "../../web/engine/cli-render.ts";
+import type { Clock } from "../../web/engine/clock.ts";
+import { Gate, Trigger } from "../../web/engine/control.ts";
+import { classify } from "../../web/engine/failures.ts";
+import { contentTypeOf, fingerprintOf } from "../../web/engine/files.ts";
+import { JsonFileStore } from "../../web/engine/node-store.ts";
+import { Retries } from "../../web/engine/retry.ts";
+import type { StoredFile } from "../../web/engine/store.ts";
+import { fileView, totalsOf, type EngineSnapshot } from "../../web/engine/views.ts";
+
+const policy: RetryPolicy = { baseDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 4 };
+
+/** Time that moves only when told to. */
+class ManualClock implements Clock {
+  private time = 0;
+  private sleepers: Array<{ at: number; wake: () => void }> = [];
+
+  now(): number {
+    return this.time;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      this.sleepers.push({ at: this.time + ms, wake: resolve });
+      signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+
+  advance(ms: number): void {
+    this.time += ms;
+    for (const sleeper of this.sleepers.filter((sleeper) => sleeper.at <= this.time)) sleeper.wake();
+    this.sleepers = this.sleepers.filter((sleeper) => sleeper.at > this.time);
+  }
+}
+
+const settledWithin = async (promise: Promise<unknown>) => {
+  let settled = false;
+  void promise.then(() => (settled = true));
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  return settled;
+};
+
+describe("backoff", () => {
+  it("draws each delay between zero and an exponential ceiling, capped", () => {
+    const ceilings = [0, 1, 2, 3, 6, 7, 20].map((attempt) => retryDelay(policy, attempt, () => 0.999_999, null) + 1);
+    expect(ceilings).toEqual([500, 1_000, 2_000, 4_000, 30_000, 30_000, 30_000]);
+    expect(retryDelay(policy, 5, () => 0, null)).toBe(0);
+    expect(retryDelay(policy, 2, () => 0.5, null)).toBe(1_000);
+  });
+
+  it("never comes back sooner than the server's Retry-After", () => {
+    expect(retryDelay(policy, 0, () => 0.5, 60_000)).toBe(60_000);
+    expect(retryDelay(policy, 6, () => 0.9, 1_000)).toBe(27_000);
+  });
+
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    const now = Date.parse("2026-11-23T10:00:00Z");
+    expect(parseRetryAfter("60", now)).toBe(60_000);
+    expect(parseRetryAfter("Mon, 23 Nov 2026 10:00:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Mon, 23 Nov 2026 09:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeNull();
+    expect(parseRetryAfter(null, now)).toBeNull();
+  });
+
+  it("counts failures until the policy's attempts are spent, and starts over after progress", () => {
+    const clock = new ManualClock();
+    const retries = new Retries({ clock, random: () => 0.999_999, policy, gate: new Gate(), reconnected: new Trigger() });
+    expect([retries.schedule(null), retries.schedule(null), retries.schedule(null)]).toEqual([499, 999, 1_999]);
+    expect(retries.schedule(null)).toBeNull();
+    retries.reset();
+    expect(retries.schedule(null)).toBe(499);
+  });
+
+  it("sleeps until the next attempt, or until the connection is back", async () => {
+    const clock = new ManualClock();
+    const reconnected = new Trigger();
+    const retries = new Retries({ clock, random: () => 0.5, policy, gate: new Gate(), reconnected });
+    const timed = retries.sleepUntil(1_000, new AbortController().signal);
+    clock.advance(999);
+    expect(await settledWithin(timed)).toBe(false);
+    clock.advance(1);
+    expect(await settledWithin(timed)).toBe(true);
+
+    const cut = retries.sleepUntil(60_000, new AbortController().signal);
+    reconnected.fire();
+    expect(await settledWithin(cut)).toBe(true);
+  });
+});
+
+describe("the gate", () => {
+  it("holds work while paused for any reason, and aborts requests in flight when it closes", async () => {
+    const gate = new Gate();
+    const never = new AbortController().signal;
+    const inFlight = await gate.pass(never);
+    gate.close("offline");
+    expect(inFlight.aborted).toBe(true);
+    gate.close("user");
+    expect(gate.pausedBy).toBe("user");
+
+    const waiting = gate.pass(never);
+    gate.open("offline");
+    expect(await settledWithin(waiting)).toBe(false);
+    gate.open("user");
+    expect(await settledWithin(waiting)).toBe(true);
+    expect((await waiting).aborted).toBe(false);
+  });
+});
+
+describe("chunk planning", () => {
+  const MiB = 1024 * 1024;
+
+  it("goes from the server's offset in chunks of the server's size, the last one shorter", () => {
+    expect(nextChunk(0, 2.5 * MiB, MiB)).toEqual({ start: 0, end: MiB });
+    expect(nextChunk(2 * MiB, 2.5 * MiB, MiB)).toEqual({ start: 2 * MiB, end: 2.5 * MiB });
+    // An offset between chunk boundaries (another client's chunk size) is simply carried on from.
+    expect(nextChunk(300_000, 2 * MiB, MiB)).toEqual({ start: 300_000, end: 300_000 + MiB });
+    expect(nextChunk(2 * MiB, 2 * MiB, MiB)).toBeNull();
+  });
+
+  it("names bytes in Content-Range with an inclusive end", () => {
+    expect(contentRange({ start: 0, end: MiB }, 5 * MiB)).toBe("bytes 0-1048575/5242880");
+    expect(contentRange({ start: 10, end: 11 }, 11)).toBe("bytes 10-10/11");
+  });
+});
+
+describe("the decision table", () => {
+  const failure = (status: number, code: string, details: Record<string, unknown> = {}, offset: number | null = null) =>
+    new ApiFailure(status, { code, message: code }, details, null, offset);
+
+  it("retries what passes with time", () => {
+    for (const transient of [failure(0, "network_error"), failure(0, "timeout"), failure(500, "internal_error"), failure(503, "http_503"), failure(408, "http_408"), failure(429, "rate_limited"), failure(400, "chunk_interrupted")]) {
+      expect(classify(transient), transient.code).toEqual({ kind: "retry", retryAfterMs: null });
+    }
+  });
+
+  it("waits for a device slot, but takes the other limits as refusals", () => {
+    expect(classify(failure(429, "upload_limit", { limit: "concurrent_uploads" }))).toEqual({ kind: "wait_for_slot" });
+    expect(classify(failure(429, "upload_limit", { limit: "daily_uploads" }))).toEqual({ kind: "refused" });
+    expect(classify(failure(413, "upload_limit", { limit: "max_file_size" }))).toEqual({ kind: "refused" });
+    for (const code of ["unsupported_type", "event_closed", "event_not_found", "join_link_expired", "batch_file_refused"]) {
+      expect(classify(failure(403, code)), code).toEqual({ kind: "refused" });
+    }
+  });
+
+  it("resyncs to the server's offset, unless the server is still busy with that very chunk", () => {
+    expect(classify(failure(409, "chunk_out_of_order", {}, 3_145_728), 1_048_576)).toEqual({ kind: "resync", offset: 3_145_728 });
+    expect(classify(failure(409, "chunk_out_of_order", {}, 1_048_576), 1_048_576)).toEqual({ kind: "retry", retryAfterMs: null });
+    expect(classify(failure(409, "upload_incomplete", { received_bytes: 42 }))).toEqual({ kind: "resync", offset: 42 });
+  });
+
+  it("starts a new session for a lost one, completes a full one, and stops at the end of the road", () => {
+    for (const code of ["session_expired", "upload_not_found", "invalid_upload_key"]) expect(classify(failure(410, code)), code).toEqual({ kind: "new_session" });
+    expect(classify(failure(409, "upload_completed"))).toEqual({ kind: "complete" });
+    expect(classify(failure(410, "upload_cancelled"))).toEqual({ kind: "cancelled" });
+    expect(classify(failure(409, "upload_failed"))).toEqual({ kind: "failed" });
+    expect(classify(failure(400, "range_mismatch"))).toEqual({ kind: "failed" });
+  });
+});
+
+const stored = (change: Partial<StoredFile> = {}): StoredFile => ({
+  id: "f1",
+  name: "IMG_0001.jpg",
+  size: 1_000,
+  type: "image/jpeg",
+  lastModified: 1,
+  addedAt: 1,
+  file: null,
+  state: "queued",
+  ...change,
+});
+
+describe("what the UI is shown", () => {
+  it("derives each file's state from what is stored, what its run does, and the pause", () => {
+    expect(fileView(stored(), undefined, null).state).toBe("waiting");
+    expect(fileView(stored(), { kind: "hashing" }, null).state).toBe("hashing");
+    expect(fileView(stored(), { kind: "uploading", sentBytes: 400 }, null)).toMatchObject({ state: "uploading", sentBytes: 400 });
+    expect(fileView(stored(), { kind: "waiting_for_slot" }, null).state).toBe("waiting");
+    expect(fileView(stored(), { kind: "uploading", sentBytes: 400 }, "offline")).toMatchObject({ state: "paused", sentBytes: 400 });
+    const retrying = fileView(stored(), { kind: "retrying", sentBytes: 400, nextAttemptAt: 9_000, error: { code: "network_error", message: "cut" } }, null);
+    expect(retrying).toMatchObject({ state: "retrying", nextAttemptAt: 9_000, error: { code: "network_error" } });
+    // Past the queue, the pause changes nothing: the server has the bytes.
+    expect(fileView(stored({ state: "processing" }), undefined, "user")).toMatchObject({ state: "processing", sentBytes: 1_000 });
+    const refused = { code: "upload_limit", message: "too large" };
+    expect(fileView(stored({ state: "refused", error: refused }), undefined, null)).toMatchObject({ state: "refused", error: refused, sentBytes: 0 });
+  });
+
+  it("totals files by state, and bytes over the files that arrived or are on their way", () => {
+    const views = [
+      fileView(stored({ id: "a", state: "done" }), undefined, null),
+      fileView(stored({ id: "b" }), { kind: "uploading", sentBytes: 250 }, null),
+      fileView(stored({ id: "c", state: "refused" }), undefined, null),
+      fileView(stored({ id: "d", state: "failed" }), undefined, null),
+    ];
+    const totals = totalsOf(views);
+    expect(totals).toMatchObject({ files: 4, bytes: 2_000, sentBytes: 1_250 });
+    expect(totals.byState).toMatchObject({ done: 1, uploading: 1, refused: 1, failed: 1, waiting: 0 });
+  });
+
+  it("dedupes by name, size and modification time; declares a type from the extension when the browser has none", () => {
+    expect(fingerprintOf({ name: "a.jpg", size: 1, lastModified: 2 })).toBe(fingerprintOf({ name: "a.jpg", size: 1, lastModified: 2 }));
+    expect(fingerprintOf({ name: "a.jpg", size: 1, lastModified: 2 })).not.toBe(fingerprintOf({ name: "a.jpg", size: 1, lastModified: 3 }));
+    expect(contentTypeOf({ name: "IMG_1.HEIC", type: "" })).toBe("image/heic");
+    expect(contentTypeOf({ name: "x.png", type: "image/png" })).toBe("image/png");
+    expect(contentTypeOf({ name: "notes", type: "" })).toBe("application/octet-stream");
+  });
+});
+
+describe("batch answers", () => {
+  it("turns a registration into each file's batch capability or refusal", () => {
+    const changes = registrationChanges({
+      batch_id: "b1",
+      batch_key: "k1",
+      files: [
+        { client_id: "f1", file_id: "bf1", state: "waiting", error: null },
+        { client_id: "f2", file_id: "bf2", state: "refused", error: { code: "unsupported_type", message: "Only JPEG" } },
+      ],
+    });
+    expect(changes.get("f1")).toEqual({ batch: { batchId: "b1", batchKey: "k1", fileId: "bf1" } });
+    expect(changes.get("f2")).toEqual({ state: "refused", error: { code: "unsupported_type", message: "Only JPEG" } });
+  });
+
+  it("reads how processing ended, leaving files the snapshot has not caught up with", () => {
+    const entry = (file_id: string, state: BatchSnapshot["files"][number]["state"], extra = {}) => ({
+      file_id, client_id: file_id, filename: "x", size: 1, state, upload_id: null, received_bytes: 1, photo_id: null, error: null, ...extra,
+    });
+    const snapshot: BatchSnapshot = {
+      batch_id: "b1",
+      counts: { total: 4, waiting: 0, uploading: 1, processing: 1, done: 1, failed: 1, refused: 0 },
+      files: [entry("bf1", "done", { photo_id: "p1" }), entry("bf2", "failed", { error: { code: "processing_failed", message: "not a photo" } }), entry("bf3", "processing"), entry("bf4", "uploading")],
+    };
+    const byFileId = new Map(["bf1", "bf2", "bf3", "bf4"].map((fileId) => [fileId, stored({ id: `local-${fileId}`, state: "processing" })]));
+    const changes = processingChanges(snapshot, byFileId);
+    expect([...changes]).toEqual([
+      ["local-bf1", { state: "done", photoId: "p1" }],
+      ["local-bf2", { state: "failed", error: { code: "processing_failed", message: "not a photo" } }],
+    ]);
+  });
+});
+
+describe("the command line", () => {
+  it("takes the API origin and the token from a join link", () => {
+    expect(parseJoinLink("http://127.0.0.1:8787/join/abc_DEF-123")).toEqual({ origin: "http://127.0.0.1:8787", joinToken: "abc_DEF-123" });
+    expect(parseJoinLink("https://photos.example.com/join/tok/?utm=qr#x")).toEqual({ origin: "https://photos.example.com", joinToken: "tok" });
+    expect(() => parseJoinLink("not a link")).toThrow(/not a join link/);
+    expect(() => parseJoinLink("https://photos.example.com/")).toThrow(/no join token/);
+  });
+
+  it("keeps state per event under XDG_STATE_HOME, named without the token", () => {
+    const statePath = defaultStatePath("http://127.0.0.1:8787", "secret-token", { XDG_STATE_HOME: "/state" });
+    expect(statePath).toMatch(/^\/state\/edge-photo-uploads\/127\.0\.0\.1_8787-[0-9a-f]{16}\.json$/);
+    expect(statePath).not.toContain("secret-token");
+    expect(defaultStatePath("http://127.0.0.1:8787", "other", { XDG_STATE_HOME: "/state" })).not.toBe(statePath);
+  });
+
+  it("parses files, folders and options", () => {
+    expect(parseCliArgs(["http://h/join/t", "a.jpg", "card/", "--state", "s.json", "--concurrency", "3"])).toEqual({
+      origin: "http://h", joinToken: "t", paths: ["a.jpg", "card/"], statePath: "s.json", concurrency: 3,
+    });
+    expect(parseCliArgs(["--help"])).toBe("help");
+    expect(() => parseCliArgs(["http://h/join/t"])).toThrow(/Usage/);
+    expect(() => parseCliArgs(["http://h/join/t", "a.jpg", "--concurrency", "0"])).toThrow(/--concurrency/);
+  });
+
+  it("prints plain lines off a terminal: each file's news once, progress by tenths, a summary with reasons", () => {
+    const written: string[] = [];
+    const renderer = new ProgressRenderer({ write: (text) => written.push(text), isTTY: false }, new Set(["a", "b"]), () => 0);
+    const snapshot = (a: Partial<StoredFile>, sent: number): EngineSnapshot => {
+      const files = [
+        fileView(stored({ id: "a", name: "A.jpg", ...a }), a.state === "queued" ? { kind: "uploading", sentBytes: sent } : undefined, null),
+        fileView(stored({ id: "b", name: "B.jpg", state: "refused", error: { code: "unsupported_type", message: "Only JPEG" } }), undefined, null),
+      ];
+      return { files, totals: totalsOf(files), pausedBy: null };
+    };
+    renderer.render(snapshot({ state: "queued" }, 0));
+    renderer.render(snapshot({ state: "queued" }, 500));
+    renderer.render(snapshot({ state: "queued" }, 550));
+    renderer.render(snapshot({ state: "done" }, 1_000));
+    expect(written.join("")).toBe(
+      [
+        "uploading A.jpg (0.0 MB)",
+        "refused B.jpg: Only JPEG",
+        "0/2 files done · 0.0/0.0 MB sent · 1 in progress",
+        "0/2 files done · 0.0/0.0 MB sent · 1 in progress",
+        "done A.jpg",
+        "1/2 files done · 0.0/0.0 MB sent · 0 in progress",
+        "",
+      ].join("\n"),
+    );
+    const final = summary(snapshot({ state: "done" }, 1_000), new Set(["a", "b"]));
+    expect(final).toEqual({ text: "1 of 2 photos uploaded, 1 refused, 0 failed.\n  refused B.jpg: Only JPEG", ok: false });
+  });
+});
+
+describe("the Node state file", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "engine-unit-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("keeps files by path and opens them again lazily; a changed file comes back unavailable", async () => {
+    const photo = path.join(dir, "IMG_0001.jpg");
+    const edited = path.join(dir, "IMG_0002.jpg");
+    writeFileSync(photo, "photo bytes");
+    writeFileSync(edited, "other bytes");
+    const statePath = path.join(dir, "state", "event.json");
+    const first = await JsonFileStore.open(statePath);
+    await first.putDeviceId("device-1");
+    for (const [id, filePath] of [["f1", photo], ["f2", edited]] as const) {
+      const file = await first.openFile(filePath);
+      await first.putFile(stored({ id, name: file.name, size: file.size, lastModified: file.lastModified, file, session: { uploadId: "u", uploadKey: "k", chunkSize: 1 } }));
+    }
+    utimesSync(edited, new Date(), new Date(Date.now() + 60_000));
+
+    expect(statSync(statePath).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(statePath, "utf8")).files.map((file: { path: string }) => file.path)).toEqual([photo, edited]);
+    const reopened = await (await JsonFileStore.open(statePath)).load();
+    expect(reopened.deviceId).toBe("device-1");
+    const [kept, changed] = reopened.files;
+    expect(await kept!.file!.text()).toBe("photo bytes");
+    expect(kept).toMatchObject({ id: "f1", session: { uploadKey: "k" } });
+    expect(changed).toMatchObject({ id: "f2", file: null });
+  });
+
+  it("refuses a file it was not given by path, since it could not find it again", async () => {
+    const store = await JsonFileStore.open(path.join(dir, "other.json"));
+    await expect(store.putFile(stored({ file: new File(["x"], "x.jpg") }))).rejects.toThrow(/openFile/);
+  });
+});

@@ -1,0 +1,305 @@
+/**
+ * The guest API (README, "The guest API") as typed calls. Every failure becomes an ApiFailure:
+ * the server's error code and details, or `network_error` / `timeout` (status 0) when no
+ * answer came back. A request aborted through the caller's signal rethrows the AbortError.
+ */
+import { parseRetryAfter } from "./backoff.ts";
+import { contentRange, type ByteRange } from "./chunks.ts";
+import { linkSignals } from "./control.ts";
+import type { Clock } from "./clock.ts";
+
+/** What the server says about a refusal or an error, as the UI shows it. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+export interface EventInfo {
+  name: string;
+  status: string;
+  accepting_uploads: boolean;
+  starts_at: string | null;
+  ends_at: string | null;
+  uploads_open_at: string | null;
+  uploads_close_at: string | null;
+  gallery_enabled: boolean;
+  limits: {
+    max_file_size: number;
+    chunk_size: number;
+    allowed_content_types: string[];
+    max_concurrent_uploads_per_device: number;
+    daily_upload_cap_per_device: number;
+  };
+}
+
+export interface BatchFileRequest {
+  client_id: string;
+  filename: string;
+  size: number;
+  content_type: string;
+  sha256?: string;
+}
+
+export interface CreatedBatch {
+  batch_id: string;
+  batch_key: string;
+  files: Array<{ client_id: string; file_id: string; state: "waiting" | "refused"; error?: ErrorInfo | null }>;
+}
+
+export type BatchFileState = "waiting" | "uploading" | "processing" | "done" | "failed" | "refused" | "cancelled";
+
+export interface BatchSnapshot {
+  batch_id: string;
+  counts: Record<"total" | "waiting" | "uploading" | "processing" | "done" | "failed" | "refused", number>;
+  files: Array<{
+    file_id: string;
+    client_id: string;
+    filename: string;
+    size: number;
+    state: BatchFileState;
+    upload_id: string | null;
+    received_bytes: number;
+    photo_id: string | null;
+    error: ErrorInfo | string | null;
+  }>;
+}
+
+export interface UploadRequest {
+  filename: string;
+  size: number;
+  content_type: string;
+  device_id: string;
+  sha256?: string;
+  batch_id?: string;
+  batch_file_id?: string;
+}
+
+export interface CreatedUpload {
+  upload_id: string;
+  upload_key: string;
+  chunk_size: number;
+  expires_at: string;
+  event_id: string;
+}
+
+export type UploadStatusName = "pending" | "uploading" | "assembling" | "completed" | "failed" | "cancelled" | "expired";
+
+export interface UploadStatus {
+  upload_id: string;
+  status: UploadStatusName;
+  received_bytes: number;
+  total_size: number;
+  chunk_size: number;
+  expires_at: string;
+  photo_id: string | null;
+}
+
+export interface PhotoReceipt {
+  photo_id: string;
+  file_path: string;
+  thumbnail_path: string | null;
+  status: string;
+}
+
+export interface GalleryPage {
+  photos: Array<{ photo_id: string; [field: string]: unknown }>;
+  next_cursor: string | null;
+}
+
+/** The capability for one upload session. */
+export interface SessionRef {
+  uploadId: string;
+  uploadKey: string;
+}
+
+/** A call that did not succeed: the server's refusal, or no usable answer at all (status 0). */
+export class ApiFailure extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly retryAfterMs: number | null;
+  /** The server's offset, from an `Upload-Offset` header or an `expected_offset` detail. */
+  readonly uploadOffset: number | null;
+
+  constructor(status: number, info: ErrorInfo, details: Record<string, unknown> = {}, retryAfterMs: number | null = null, uploadOffset: number | null = null) {
+    super(info.message);
+    this.name = "ApiFailure";
+    this.status = status;
+    this.code = info.code;
+    this.details = details;
+    this.retryAfterMs = retryAfterMs;
+    this.uploadOffset = uploadOffset;
+  }
+
+  get info(): ErrorInfo {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export interface GuestApiOptions {
+  /** The API's origin, e.g. `https://photos.example.com`. */
+  origin: string;
+  joinToken: string;
+  fetch: typeof fetch;
+  clock: Clock;
+  /**
+   * A request (body sent, answer read) that takes longer is abandoned as a `timeout`; one with
+   * a body gets more time, as if it went at MIN_BYTES_PER_SECOND.
+   */
+  requestTimeoutMs: number;
+}
+
+/** Slower than this, a request body counts as stalled (venue Wi-Fi at its worst still does better). */
+const MIN_BYTES_PER_SECOND = 16 * 1024;
+
+interface CallOptions {
+  headers?: Record<string, string>;
+  body?: BodyInit;
+  signal?: AbortSignal;
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  json: unknown;
+}
+
+export class GuestApi {
+  private readonly base: string;
+  private readonly options: GuestApiOptions;
+
+  constructor(options: GuestApiOptions) {
+    this.options = options;
+    this.base = `${options.origin.replace(/\/+$/, "")}/api/v1/events/${encodeURIComponent(options.joinToken)}`;
+  }
+
+  async eventInfo(signal?: AbortSignal): Promise<EventInfo> {
+    return (await this.call("GET", "", { signal })).json as EventInfo;
+  }
+
+  async createBatch(deviceId: string, files: BatchFileRequest[], signal?: AbortSignal): Promise<CreatedBatch> {
+    return (await this.call("POST", "/batches", jsonCall({ device_id: deviceId, files }, signal))).json as CreatedBatch;
+  }
+
+  async batch(batchId: string, batchKey: string, signal?: AbortSignal): Promise<BatchSnapshot> {
+    return (await this.call("GET", `/batches/${encodeURIComponent(batchId)}`, { headers: { "Batch-Key": batchKey }, signal })).json as BatchSnapshot;
+  }
+
+  async createUpload(request: UploadRequest, batchKey: string | null, signal?: AbortSignal): Promise<CreatedUpload> {
+    const call = jsonCall(request, signal);
+    if (batchKey) call.headers["Batch-Key"] = batchKey;
+    return (await this.call("POST", "/uploads", call)).json as CreatedUpload;
+  }
+
+  /** Sends bytes `range` of `file`; resolves with the server's new offset. */
+  async putChunk(session: SessionRef, file: Blob, range: ByteRange, signal?: AbortSignal): Promise<number> {
+    const answer = await this.call("PUT", `${uploadPath(session)}/chunk`, {
+      // Content-Length comes from the Blob body (browsers refuse to let scripts set it).
+      headers: { ...keyHeader(session), "Content-Range": contentRange(range, file.size) },
+      body: file.slice(range.start, range.end),
+      signal,
+    });
+    return headerNumber(answer.headers, "upload-offset") ?? range.end;
+  }
+
+  async uploadStatus(session: SessionRef, signal?: AbortSignal): Promise<UploadStatus> {
+    return (await this.call("GET", uploadPath(session), { headers: keyHeader(session), signal })).json as UploadStatus;
+  }
+
+  async complete(session: SessionRef, signal?: AbortSignal): Promise<PhotoReceipt> {
+    return (await this.call("POST", `${uploadPath(session)}/complete`, { headers: keyHeader(session), signal })).json as PhotoReceipt;
+  }
+
+  async abort(session: SessionRef, signal?: AbortSignal): Promise<void> {
+    await this.call("DELETE", uploadPath(session), { headers: keyHeader(session), signal });
+  }
+
+  /** Takes back (deletes) the photo made from this upload. */
+  async takeBackPhoto(session: SessionRef, signal?: AbortSignal): Promise<void> {
+    await this.call("DELETE", `${uploadPath(session)}/photo`, { headers: keyHeader(session), signal });
+  }
+
+  /** One page of the event's approved photos (when its gallery is on). */
+  async gallery(cursor: string | null, limit: number, signal?: AbortSignal): Promise<GalleryPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor) query.set("cursor", cursor);
+    return (await this.call("GET", `/photos?${query}`, { signal })).json as GalleryPage;
+  }
+
+  private async call(method: string, path: string, call: CallOptions): Promise<Answer> {
+    const { clock } = this.options;
+    const bodyBytes = call.body instanceof Blob ? call.body.size : 0;
+    const timeoutMs = this.options.requestTimeoutMs + (1000 * bodyBytes) / MIN_BYTES_PER_SECOND;
+    const timeout = new AbortController();
+    const stopTimer = new AbortController();
+    void clock.sleep(timeoutMs, stopTimer.signal).then(() => {
+      if (!stopTimer.signal.aborted) timeout.abort();
+    });
+    const link = linkSignals(call.signal ? [call.signal, timeout.signal] : [timeout.signal]);
+    const signal = link.signal;
+    try {
+      // Reading the answer is inside the try: a connection can drop after the status line.
+      const response = await this.options.fetch(this.base + path, { method, headers: call.headers, body: call.body, signal });
+      const text = await response.text();
+      const json = text ? parseJson(text) : null;
+      if (!response.ok) throw failureFrom(response, json, clock.now());
+      return { status: response.status, headers: response.headers, json };
+    } catch (error) {
+      if (error instanceof ApiFailure) throw error;
+      if (call.signal?.aborted) throw call.signal.reason ?? error;
+      if (timeout.signal.aborted) {
+        throw new ApiFailure(0, { code: "timeout", message: `No answer within ${Math.round(timeoutMs / 1000)} s.` });
+      }
+      throw new ApiFailure(0, { code: "network_error", message: `The connection failed (${describe(error)}).` });
+    } finally {
+      stopTimer.abort();
+      link.unlink();
+    }
+  }
+}
+
+function jsonCall(body: unknown, signal: AbortSignal | undefined): CallOptions & { headers: Record<string, string> } {
+  return { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal };
+}
+
+function uploadPath(session: SessionRef): string {
+  return `/uploads/${encodeURIComponent(session.uploadId)}`;
+}
+
+function keyHeader(session: SessionRef): Record<string, string> {
+  return { "Upload-Key": session.uploadKey };
+}
+
+function headerNumber(headers: Headers, name: string): number | null {
+  const value = headers.get(name);
+  return value !== null && /^\d+$/.test(value) ? Number(value) : null;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The `{"error": {code, message, ...details}}` body, or a description of whatever came instead. */
+function failureFrom(response: Response, json: unknown, now: number): ApiFailure {
+  const body = (json as { error?: Record<string, unknown> } | null)?.error;
+  const code = typeof body?.code === "string" ? body.code : `http_${response.status}`;
+  const message = typeof body?.message === "string" ? body.message : `The server answered ${response.status} ${response.statusText}.`;
+  const details = body ?? {};
+  const expected = typeof details.expected_offset === "number" ? details.expected_offset : null;
+  return new ApiFailure(
+    response.status,
+    { code, message },
+    details,
+    parseRetryAfter(response.headers.get("retry-after"), now),
+    headerNumber(response.headers, "upload-offset") ?? expected,
+  );
+}
+
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
+  return cause?.code ?? cause?.message ?? (error instanceof Error ? error.message : String(error));
+}
