@@ -1,9 +1,10 @@
-// `npm start`: runs the service locally on embedded defaults — local D1 (migrated), R2, Durable
-// Objects, Queues and cron under `wrangler dev` — then creates a demo event and prints its guest
-// upload URL and the local admin token. Extra arguments go to `wrangler dev`.
+// `npm start`: builds the web apps, runs the service locally on embedded defaults — local D1
+// (migrated), R2, Durable Objects, Queues and cron under `wrangler dev`, serving the apps as static
+// assets — then creates a demo event and prints its join link, the dashboard's address and the
+// local admin token. Extra arguments go to `wrangler dev`.
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const port = process.env.PORT ?? "8787";
 // Offline by design: no Request.cf download, no telemetry.
@@ -16,7 +17,18 @@ if (!existsSync(".dev.vars")) {
   writeFileSync(".dev.vars", readFileSync(".dev.vars.example", "utf8").replace(/^ADMIN_TOKEN=.*$/m, `ADMIN_TOKEN=${token}`));
   console.log("Created .dev.vars with a fresh local admin token.");
 }
+// Every secret wrangler.toml requires must be in .dev.vars; one added since the file was made
+// (an older checkout's .dev.vars) gets a fresh random value.
+const requiredSecrets = readFileSync("wrangler.toml", "utf8").match(/^\[secrets\][^[]*?^required\s*=\s*\[([^\]]*)\]/ms)?.[1]?.match(/"[^"]+"/g) ?? [];
+for (const name of requiredSecrets.map((quoted) => quoted.slice(1, -1))) {
+  const vars = readFileSync(".dev.vars", "utf8");
+  if (new RegExp(`^${name}=`, "m").test(vars)) continue;
+  appendFileSync(".dev.vars", `${vars.endsWith("\n") ? "" : "\n"}${name}=${randomBytes(32).toString("base64url")}\n`);
+  console.log(`Added a fresh local ${name} to .dev.vars.`);
+}
 const adminToken = readFileSync(".dev.vars", "utf8").match(/^ADMIN_TOKEN=(.*)$/m)?.[1]?.trim();
+
+execFileSync(process.execPath, ["scripts/build-web.mjs"], { stdio: "inherit" });
 
 execFileSync("wrangler", ["d1", "migrations", "apply", "DB", "--local"], { stdio: "inherit", env: { ...process.env, CI: "1" } });
 
@@ -56,6 +68,8 @@ const event = await demoEvent();
 console.log(`
   Edge photo uploads is running at ${origin}
   Demo event:        ${event.name} (${event.event_id})
+  Guest join link:   ${origin}/join/${event.join_token}
+  Dashboard:         ${origin}/admin/   (sign in with the admin token below)
   Guest upload URL:  ${origin}/api/v1/events/${event.join_token}/uploads
   tus endpoint:      ${origin}/api/v1/events/${event.join_token}/tus/
   Admin token:       ${adminToken}   (Authorization: Bearer <token>, kept in .dev.vars)

@@ -11,11 +11,13 @@
  * `wrangler dev --no-bundle`: when wrangler bundles, it reloads the Worker on any change to the
  * sources, package.json or node_modules (someone's edit or `npm install`), killing requests in
  * flight and mixing two versions into one run. With --no-bundle it watches only the bundle's
- * directory, and `restart()` brings back exactly the same code.
+ * directory, and `restart()` brings back exactly the same code. Static assets (the service's
+ * web apps) are served from a copy taken at start too, so a rebuild of web/dist meanwhile (another
+ * test run, `npm run build:web`) changes nothing under a running stack.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -50,6 +52,8 @@ export interface WorkerOptions {
   probePath: string;
   /** Variables and secrets, the only ones the Worker gets (a .dev.vars next to the config is not read). */
   vars?: Record<string, string>;
+  /** The config's static assets directory, relative to the repo root: served from a copy taken at start. */
+  assets?: string;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -134,9 +138,11 @@ export class DevStack {
   /** Bundles the Worker into this stack's directory and starts it; resolves once it answers. */
   async start(options: WorkerOptions): Promise<DevServer> {
     const outdir = path.join(this.dir, options.label);
-    wrangler(["deploy", "--dry-run", "-c", options.config, "--outdir", outdir]);
+    // --env "": the top-level environment (wrangler.toml also has [env.production]).
+    wrangler(["deploy", "--dry-run", "-c", options.config, "--env", "", "--outdir", outdir]);
     const entry = readdirSync(outdir).find((name) => name.endsWith(".js"));
     if (!entry) throw new Error(`wrangler deploy --dry-run wrote no .js bundle into ${outdir}`);
+    if (options.assets) cpSync(path.join(root, options.assets), path.join(outdir, "assets"), { recursive: true });
     const server = new DevServer(this, options, path.join(outdir, entry), await freePort(), await freePort());
     this.servers.push(server);
     await server.launch();
@@ -194,9 +200,11 @@ export class DevServer {
 
   /** Spawns `wrangler dev` on the bundle and waits until it answers. */
   async launch(): Promise<void> {
+    // --assets replaces only the config's assets directory; its other settings (SPA fallback, which paths reach the Worker) stay.
+    const assets = this.options.assets ? ["--assets", path.join(path.dirname(this.bundle), "assets")] : [];
     const child = spawn(
       "wrangler",
-      ["dev", this.bundle, "--no-bundle", "-c", this.options.config, "--env-file", this.envFile, "--ip", "127.0.0.1", "--port", String(this.port),
+      ["dev", this.bundle, "--no-bundle", "-c", this.options.config, ...assets, "--env-file", this.envFile, "--ip", "127.0.0.1", "--port", String(this.port),
         "--inspector-port", String(this.inspectorPort), "--persist-to", this.stack.persistDir, "--show-interactive-dev-session=false"],
       // Detached: it leads its own process group, so one signal also reaches its workerd.
       { cwd: root, env: wranglerEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] },
@@ -277,7 +285,17 @@ export interface CreatedEvent {
   [field: string]: unknown;
 }
 
-/** The photo-upload service (wrangler.toml) on a migrated state, with a random admin token. */
+/**
+ * Builds the web apps (scripts/build-web.mjs) unless a build is there: wrangler.toml serves
+ * web/dist as the Worker's static assets and refuses to start without it. `npm test` and the
+ * browser tests always build first; a bench needs only some build.
+ */
+export function ensureWebBuilt(): void {
+  if (existsSync(path.join(root, "web/dist/index.html")) && existsSync(path.join(root, "web/dist/admin/index.html"))) return;
+  execFileSync(process.execPath, [path.join(root, "scripts/build-web.mjs")], { cwd: root, env: wranglerEnv, stdio: ["ignore", "inherit", "inherit"] });
+}
+
+/** The photo-upload service (wrangler.toml) on a migrated state, with random secrets. */
 export class Service {
   readonly server: DevServer;
   readonly adminToken: string;
@@ -287,10 +305,18 @@ export class Service {
     this.adminToken = adminToken;
   }
 
-  static async start(stack: DevStack): Promise<Service> {
+  /** `vars` override wrangler.toml's [vars], e.g. DASHBOARD_ORIGINS for a dashboard on another origin. */
+  static async start(stack: DevStack, vars: Record<string, string> = {}): Promise<Service> {
+    ensureWebBuilt();
     stack.migrate();
     const adminToken = randomBytes(24).toString("hex");
-    const server = await stack.start({ label: "service", config: "wrangler.toml", probePath: "/api/v1/health", vars: { ADMIN_TOKEN: adminToken } });
+    const server = await stack.start({
+      label: "service",
+      config: "wrangler.toml",
+      probePath: "/api/v1/health",
+      vars: { ...vars, ADMIN_TOKEN: adminToken, SIGNING_SECRET: randomBytes(32).toString("hex") },
+      assets: "web/dist",
+    });
     return new Service(server, adminToken);
   }
 

@@ -1,0 +1,6 @@
+import { render } from "preact";
+import "../shared/styles.css";
+import "./dashboard.css";
+import { App } from "./app";
+
+render(<App />, document.getElementById("app")!);

@@ -1,0 +1,236 @@
+/**
+ * The projector page: approved photos, full screen, crossfading; new ones as they are approved
+ * (live channel), newest first, then the loop again; the join QR code in a corner.
+ *
+ * Built to run for hours: two <img> elements take turns (the next photo loads and decodes in the
+ * hidden one, then the two swap), nothing else is created per photo, no object URLs are made,
+ * and the playlist is bounded. Signed photo URLs last about an hour, so the list is read again
+ * at every new loop, every half hour, after a reconnect, and when a photo fails to load.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { AdminApi, CreatedJoinLink, PhotoView } from "../shared/admin-api";
+import { openLiveChannel, type LiveState } from "../shared/live-channel";
+import { useApi } from "./context";
+import { rememberLink, usableLink } from "./link-store";
+import { Playlist, MAX_SLIDES, type Slide } from "./playlist";
+import { QrImage } from "./ui";
+
+const REFRESH_EVERY_MS = 30 * 60 * 1000;
+const IDLE_AFTER_MS = 3000;
+/** A photo that just arrived waits at most until the one on screen has been seen this long. */
+const MIN_SHOW_MS = 2000;
+const intervalChoices = [3, 5, 8, 12, 20];
+
+function slideOf(photo: PhotoView): Slide | null {
+  const url = photo.urls.thumb_1024;
+  return url ? { photoId: photo.photo_id, url } : null;
+}
+
+const showable = (photo: PhotoView) => photo.status === "ready" && photo.approved;
+
+/** The newest approved photos, newest first, up to the playlist's bound. */
+async function approvedSlides(api: AdminApi, eventId: string): Promise<Slide[]> {
+  const slides: Slide[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await api.listPhotos(eventId, { status: ["ready"], approved: true }, cursor, 200);
+    slides.push(...page.items.map(slideOf).filter((slide): slide is Slide => slide !== null));
+    cursor = page.next_cursor;
+  } while (cursor && slides.length < MAX_SLIDES);
+  return slides;
+}
+
+/** A join link for the corner: the newest one made in this browser, or a new one made for the slideshow. */
+async function slideshowLink(api: AdminApi, eventId: string): Promise<CreatedJoinLink> {
+  const revoked = new Set((await api.listJoinLinks(eventId)).filter((link) => link.revoked_at).map((link) => link.id));
+  const kept = usableLink(eventId, revoked);
+  if (kept) return kept;
+  const created = await api.createJoinLink(eventId, { label: "Slideshow" });
+  rememberLink(eventId, created);
+  return created;
+}
+
+function toggleFullscreen(): void {
+  // Refused (say, by a kiosk policy): the show goes on in the window.
+  void (document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen()).catch(() => {});
+}
+
+export function Slideshow({ eventId }: { eventId: string }) {
+  const api = useApi();
+  const slots = [useRef<HTMLImageElement>(null), useRef<HTMLImageElement>(null)];
+  const [eventName, setEventName] = useState("");
+  const [link, setLink] = useState<CreatedJoinLink | null>(null);
+  const [empty, setEmpty] = useState(false);
+  const [live, setLive] = useState<LiveState>("connecting");
+  const [seconds, setSeconds] = useState(8);
+  const [idle, setIdle] = useState(false);
+  const secondsRef = useRef(seconds);
+  secondsRef.current = seconds;
+
+  useEffect(() => {
+    // Both are decoration: without them the photos still show.
+    void api.getEvent(eventId).then(
+      (event) => {
+        setEventName(event.name);
+        document.title = `Slideshow · ${event.name}`;
+      },
+      () => {},
+    );
+    void slideshowLink(api, eventId).then(setLink, () => setLink(null));
+  }, [api, eventId]);
+
+  // The show itself: the playlist, the live channel that feeds it, and the timer that advances it.
+  useEffect(() => {
+    const playlist = new Playlist();
+    let front = 0;
+    let shownId: string | null = null;
+    let shownAt = 0;
+    let refreshedAt = 0;
+    let stopped = false;
+    let turning = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let dueAt = Infinity;
+
+    const schedule = (delay: number) => {
+      clearTimeout(timer);
+      dueAt = Date.now() + delay;
+      timer = setTimeout(turn, delay);
+    };
+
+    const refresh = async () => {
+      refreshedAt = Date.now();
+      try {
+        playlist.replaceAll(await approvedSlides(api, eventId), shownId);
+      } catch {
+        // Offline for now: keep showing what we have; the next turn tries again.
+        refreshedAt = 0;
+      }
+    };
+
+    /** Loads `slide` into the hidden image, then crossfades to it. */
+    const show = async (slide: Slide) => {
+      const next = slots[1 - front]!.current!;
+      next.src = slide.url;
+      await next.decode();
+      next.dataset.photoId = slide.photoId;
+      next.classList.add("slide-front");
+      slots[front]!.current!.classList.remove("slide-front");
+      front = 1 - front;
+      shownId = slide.photoId;
+      shownAt = Date.now();
+    };
+
+    const turn = async () => {
+      turning = true;
+      dueAt = Infinity;
+      if (Date.now() - refreshedAt > REFRESH_EVERY_MS) await refresh();
+      const step = playlist.next();
+      if (step?.wrapped) await refresh();
+      setEmpty(playlist.size === 0);
+      if (step) {
+        try {
+          await show(step.slide);
+        } catch {
+          // Expired URL or a photo gone meanwhile: read the list again before the next turn.
+          await refresh();
+        }
+      }
+      turning = false;
+      if (!stopped) schedule(secondsRef.current * 1000);
+    };
+
+    const closeChannel = openLiveChannel(api, eventId, {
+      onState(state) {
+        setLive(state);
+        // Approvals may have happened while the channel was down.
+        if (state === "open") void refresh();
+      },
+      onMessage(message) {
+        if (message.type !== "photo") return;
+        const slide = slideOf(message.photo);
+        if (!showable(message.photo) || !slide) return playlist.remove(message.photo.photo_id);
+        playlist.add(slide);
+        setEmpty(false);
+        // Something new: on screen as soon as the current photo has had its minimum time.
+        const soon = Math.max(0, shownAt + MIN_SHOW_MS - Date.now());
+        if (!turning && Date.now() + soon < dueAt) schedule(soon);
+      },
+    });
+    void refresh().then(turn);
+
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      closeChannel();
+    };
+  }, [api, eventId]);
+
+  // Keep the projector's screen on; the lock is released whenever the page is hidden, so ask again.
+  useEffect(() => {
+    let lock: WakeLockSentinel | null = null;
+    const request = () => {
+      if (document.visibilityState === "visible") void navigator.wakeLock?.request("screen").then((sentinel) => (lock = sentinel), () => {});
+    };
+    request();
+    document.addEventListener("visibilitychange", request);
+    return () => {
+      document.removeEventListener("visibilitychange", request);
+      void lock?.release();
+    };
+  }, []);
+
+  // Controls and cursor fade away when the mouse rests; they come back on any movement or key.
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const wake = () => {
+      setIdle(false);
+      clearTimeout(timer);
+      timer = setTimeout(() => setIdle(true), IDLE_AFTER_MS);
+    };
+    wake();
+    window.addEventListener("pointermove", wake);
+    window.addEventListener("keydown", wake);
+    return () => {
+      clearTimeout(timer);
+      window.removeEventListener("pointermove", wake);
+      window.removeEventListener("keydown", wake);
+    };
+  }, []);
+
+  return (
+    <main class={`slideshow${idle ? " slideshow-idle" : ""}`} data-live={live} aria-label={`Slideshow of ${eventName || "the event"}`}>
+      <img ref={slots[0]} class="slide" alt="" />
+      <img ref={slots[1]} class="slide" alt="" />
+      {empty && (
+        <div class="slideshow-empty">
+          <p class="slideshow-empty-title">{eventName}</p>
+          <p>The first photos will appear here.</p>
+        </div>
+      )}
+      {link && (
+        <aside class={`slideshow-qr${empty ? " slideshow-qr-large" : ""}`} aria-label="Join">
+          <QrImage svg={link.qr_svg} alt={`QR code: ${link.join_url}`} />
+          <p>Scan to add your photos</p>
+        </aside>
+      )}
+      {live !== "open" && (
+        <p class="slideshow-connection" role="status">
+          {live === "connecting" ? "Connecting…" : "Reconnecting…"}
+        </p>
+      )}
+      <div class="slideshow-controls" role="group" aria-label="Slideshow controls">
+        <label for="slideshow-seconds">Seconds per photo</label>
+        <select id="slideshow-seconds" value={seconds} onChange={(change) => setSeconds(Number(change.currentTarget.value))}>
+          {intervalChoices.map((choice) => (
+            <option key={choice} value={choice}>
+              {choice}
+            </option>
+          ))}
+        </select>
+        <button type="button" class="button button-small" onClick={toggleFullscreen}>
+          Full screen
+        </button>
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,82 @@
+/** Small pieces several dashboard screens use. */
+import type { ComponentChildren } from "preact";
+import type { AdminApiError, EventStatus, PhotoView } from "../shared/admin-api";
+import { svgDataUrl } from "../shared/format";
+
+export function ErrorNotice({ error, children }: { error: AdminApiError | null; children?: ComponentChildren }) {
+  if (!error) return null;
+  return (
+    <div class="notice notice-error" role="alert">
+      <p>{error.message}</p>
+      {error.issues.length > 0 && (
+        <ul>
+          {error.issues.map((issue) => (
+            <li key={issue.path.join(".")}>
+              {issue.path.join(".")}: {issue.message}
+            </li>
+          ))}
+        </ul>
+      )}
+      {children}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="muted" role="status">
+      Loading {what}…
+    </p>
+  );
+}
+
+const eventBadge: Record<EventStatus, string> = { open: "badge badge-ok", closed: "badge badge-warn", archived: "badge" };
+
+export function EventStatusBadge({ status }: { status: EventStatus }) {
+  return <span class={eventBadge[status]}>{status === "open" ? "Open for uploads" : status === "closed" ? "Closed" : "Archived"}</span>;
+}
+
+/** A photo's state in moderation terms: processing, failed, hidden, awaiting review, approved. */
+function photoState(photo: PhotoView): { label: string; badge: string } {
+  switch (photo.status) {
+    case "processing":
+      return { label: "Processing", badge: "badge" };
+    case "failed":
+      return { label: "Failed", badge: "badge badge-danger" };
+    case "hidden":
+      return { label: "Hidden", badge: "badge badge-warn" };
+    case "deleted":
+      return { label: "Deleted", badge: "badge badge-danger" };
+    case "ready":
+      return photo.approved ? { label: "Approved", badge: "badge badge-ok" } : { label: "Awaiting review", badge: "badge badge-warn" };
+  }
+}
+
+export function PhotoStateBadge({ photo }: { photo: PhotoView }) {
+  const { label, badge } = photoState(photo);
+  return <span class={badge}>{label}</span>;
+}
+
+/** The server's QR code SVG, shown as an image: markup from the API is never put into the page. */
+export function QrImage({ svg, alt, class: className }: { svg: string; alt: string; class?: string }) {
+  return <img class={className ?? "qr"} src={svgDataUrl(svg)} alt={alt} />;
+}
+
+/** A photo's thumbnail (or why there is none) with its file name and state, as the grids show it. */
+export function PhotoTileContent({ photo }: { photo: PhotoView }) {
+  return (
+    <>
+      {photo.urls.thumb_256 ? (
+        <img class="tile-image" src={photo.urls.thumb_256} alt="" loading="lazy" decoding="async" />
+      ) : (
+        <span class="tile-image tile-placeholder" aria-hidden="true">
+          {photo.status === "processing" ? "Processing…" : "No preview"}
+        </span>
+      )}
+      <span class="tile-caption">
+        <span class="tile-name breakable">{photo.filename}</span>
+        <PhotoStateBadge photo={photo} />
+      </span>
+    </>
+  );
+}
