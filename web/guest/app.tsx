@@ -1,0 +1,137 @@
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { GuestApi, systemClock, type EventInfo } from "../engine/index.ts";
+import { AnnouncerProvider, useAnnounce, useProgressAnnouncements } from "./announcer.tsx";
+import { DeviceDetails } from "./device-details.tsx";
+import { EventHeader } from "./event-header.tsx";
+import { Gallery } from "./gallery.tsx";
+import { t } from "./i18n.ts";
+import { rememberJoinToken } from "./join-token.ts";
+import { PhotoPicker } from "./photo-picker.tsx";
+import { SectionNav, useSection } from "./section-nav.tsx";
+import { summarize, type UploadSummary } from "./summary.ts";
+import { Unavailable } from "./unavailable.tsx";
+import { UploadList } from "./upload-list.tsx";
+import { useEventInfo } from "./use-event-info.ts";
+import { useUploadEngine, type EngineView } from "./use-upload-engine.ts";
+import { useWakeLock } from "./use-wake-lock.ts";
+
+/** More files at once than this does not make a phone on venue Wi-Fi any faster. */
+const MAX_PARALLEL_UPLOADS = 3;
+
+export function App({ joinToken }: { joinToken: string | null }) {
+  return <AnnouncerProvider>{joinToken ? <JoinedEvent joinToken={joinToken} /> : <Unavailable title={t.noLinkTitle} body={t.noLinkBody} />}</AnnouncerProvider>;
+}
+
+/** The event behind the join link, or why there is none to show. */
+function JoinedEvent({ joinToken }: { joinToken: string }) {
+  // `fetch` is wrapped: called as the API's method, the bare function throws "Illegal invocation".
+  const api = useMemo(
+    () => new GuestApi({ origin: location.origin, joinToken, fetch: (input, init) => fetch(input, init), clock: systemClock, requestTimeoutMs: 30_000 }),
+    [joinToken],
+  );
+  const { load, reload } = useEventInfo(api);
+  const ready = load.kind === "ready" ? load.info : null;
+
+  useEffect(() => {
+    if (!ready) return;
+    document.title = `${ready.name} · ${t.appTitle}`;
+    // The installed app reopens this event (join-token.ts); an archived one has nothing to reopen for.
+    if (ready.status !== "archived") rememberJoinToken(joinToken);
+  }, [ready?.name, ready?.status, joinToken]);
+
+  switch (load.kind) {
+    case "loading":
+      return (
+        <main class="page guest">
+          <p class="muted">{t.loadingEvent}</p>
+        </main>
+      );
+    case "not_found":
+      return <Unavailable title={t.notFoundTitle} body={t.notFoundBody} />;
+    case "expired":
+      return <Unavailable title={t.expiredTitle} body={t.expiredBody} />;
+    case "unreachable":
+      return <Unavailable title={t.unreachableTitle} body={t.unreachableBody} action={{ label: t.tryAgain, run: reload }} />;
+    case "ready":
+      if (load.info.status === "archived") return <Unavailable title={t.archivedTitle} body={t.archivedBody} />;
+      return <EventPage info={load.info} api={api} joinToken={joinToken} />;
+  }
+}
+
+function EventPage({ info, api, joinToken }: { info: EventInfo; api: GuestApi; joinToken: string }) {
+  const view = useUploadEngine(joinToken, Math.min(MAX_PARALLEL_UPLOADS, info.limits.max_concurrent_uploads_per_device));
+  const summary = view && summarize(view.snapshot);
+  const section = useSection(info.gallery_enabled);
+  const sectionBox = useFocusHeadingOnChange(section);
+
+  return (
+    <main class="page guest">
+      <EventHeader info={info} />
+      {info.gallery_enabled && <SectionNav current={section} />}
+      <div ref={sectionBox} class="stack">
+        {view &&
+          summary &&
+          (section === "photos" ? <Gallery api={api} engine={view.engine} ownPhotos={ownPhotos(view)} /> : <UploadSection info={info} view={view} summary={summary} />)}
+      </div>
+      {summary && <UploadEffects summary={summary} />}
+      {view && <DeviceDetails deviceId={view.engine.deviceId} />}
+    </main>
+  );
+}
+
+function UploadSection({ info, view, summary }: { info: EventInfo; view: EngineView; summary: UploadSummary }) {
+  const announce = useAnnounce();
+  const [addError, setAddError] = useState<string | null>(null);
+  const add = async (files: File[]) => {
+    setAddError(null);
+    try {
+      const added = await view.engine.add(files);
+      announce(t.announceAdded(added.length));
+    } catch (error) {
+      // The device's storage refusing the photos (full, or private browsing) is the likely cause.
+      setAddError(t.addFailed(error instanceof Error ? error.message : String(error)));
+    }
+  };
+  return (
+    <>
+      {info.accepting_uploads && <PhotoPicker allowedTypes={info.limits.allowed_content_types} onPick={add} />}
+      {addError && (
+        <p class="notice notice-error" role="alert">
+          {addError}
+        </p>
+      )}
+      <UploadList view={view} limits={info.limits} summary={summary} />
+    </>
+  );
+}
+
+/** What goes on while files upload whichever section is shown: the live region's news, and the screen kept awake. */
+function UploadEffects({ summary }: { summary: UploadSummary }) {
+  useProgressAnnouncements(summary);
+  // Also while paused offline: a sleeping phone would not notice the connection coming back.
+  useWakeLock(summary.pending > 0);
+  return null;
+}
+
+/** Photo id → file id of the photos this device uploaded itself (not those it skipped as already sent). */
+function ownPhotos({ snapshot }: EngineView): Map<string, string> {
+  const own = new Map<string, string>();
+  for (const file of snapshot.files) {
+    if (file.photoId && !file.duplicateOf && (file.state === "processing" || file.state === "done")) own.set(file.photoId, file.id);
+  }
+  return own;
+}
+
+/** Moves focus to the first heading of the box when `key` changes (not on the first render), as a page change would. */
+function useFocusHeadingOnChange(key: string) {
+  const box = useRef<HTMLDivElement>(null);
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    box.current?.querySelector<HTMLElement>("h2")?.focus();
+  }, [key]);
+  return box;
+}

@@ -1,0 +1,60 @@
+import { useEffect, useState } from "preact/hooks";
+import { MemoryStore, UploadEngine, type EngineOptions, type EngineSnapshot } from "../engine/index.ts";
+import { IdbStore } from "../engine/idb-store.ts";
+import { webLocks } from "../engine/web-locks.ts";
+
+export interface EngineView {
+  engine: UploadEngine;
+  snapshot: EngineSnapshot;
+}
+
+/**
+ * The upload engine for this event, opened on the device's IndexedDB so a reloaded or reopened
+ * page carries on with every unfinished file, and told about the browser's connectivity so
+ * going offline pauses and coming back resumes with no tap. Null until it is open.
+ *
+ * `concurrency` is read when the engine opens; it does not reopen when the event's limits change.
+ */
+export function useUploadEngine(joinToken: string, concurrency: number): EngineView | null {
+  const [view, setView] = useState<EngineView | null>(null);
+
+  useEffect(() => {
+    let engine: UploadEngine | null = null;
+    let closed = false;
+    let frame = 0;
+    let unsubscribe = () => {};
+    const onConnectivity = () => engine?.setOnline(navigator.onLine);
+
+    void openEngine({ origin: location.origin, joinToken, concurrency, lock: webLocks() ?? undefined }).then((opened) => {
+      if (closed) return void opened.stop();
+      engine = opened;
+      onConnectivity();
+      unsubscribe = opened.subscribe((snapshot) => {
+        // Progress can change many times a frame with a hundred files: render the latest once per frame.
+        cancelAnimationFrame(frame);
+        frame = requestAnimationFrame(() => setView({ engine: opened, snapshot }));
+      });
+    });
+    window.addEventListener("online", onConnectivity);
+    window.addEventListener("offline", onConnectivity);
+    return () => {
+      closed = true;
+      window.removeEventListener("online", onConnectivity);
+      window.removeEventListener("offline", onConnectivity);
+      cancelAnimationFrame(frame);
+      unsubscribe();
+      void engine?.stop();
+    };
+  }, [joinToken]);
+
+  return view;
+}
+
+/** On IndexedDB; where the browser has none to give (some private modes), in memory, without resume. */
+async function openEngine(options: EngineOptions): Promise<UploadEngine> {
+  try {
+    return await UploadEngine.open({ ...options, store: new IdbStore(options.joinToken) });
+  } catch {
+    return UploadEngine.open({ ...options, store: new MemoryStore() });
+  }
+}
