@@ -1,7 +1,7 @@
 /**
  * The bench's reference path: `PUT /<key>` streams the body into one R2 `put` (the request's
  * Content-Length gives R2 a known length) and answers 204; `GET /<key>` returns the object, so the
- * bench can check what either path stored.
+ * bench can check what either path stored; `GET /?prefix=` lists keys (tests: no staging left behind).
  */
 interface Env {
   BUCKET: R2Bucket;
@@ -9,7 +9,18 @@ interface Env {
 
 export default {
   async fetch(request, env) {
-    const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
+    const url = new URL(request.url);
+    const key = decodeURIComponent(url.pathname.slice(1));
+    if (!key && request.method === "GET" && url.searchParams.has("prefix")) {
+      const keys: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const listing = await env.BUCKET.list({ prefix: url.searchParams.get("prefix")!, cursor });
+        keys.push(...listing.objects.map((object) => object.key));
+        cursor = listing.truncated ? listing.cursor : undefined;
+      } while (cursor);
+      return Response.json(keys);
+    }
     if (!key) return new Response("key required", { status: 400 });
     if (request.method === "PUT") {
       if (!request.body) return new Response("body required", { status: 400 });

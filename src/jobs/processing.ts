@@ -16,6 +16,20 @@ import { failPhoto, PhotoRejected, processPhoto } from "../processing/pipeline";
 export const PROCESSING_QUEUE = "photo-processing";
 export const DEAD_LETTER_QUEUE = "photo-processing-dlq";
 
+/**
+ * A photo takes well under a few seconds; one that takes this long is stuck (a hung subrequest),
+ * and would hold up the rest of its batch. It is retried like any failure.
+ */
+export const PROCESSING_TIMEOUT_MS = 60_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`processing took longer than ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Queues takes at most 100 messages per sendBatch. */
 const SEND_BATCH_LIMIT = 100;
 
@@ -42,7 +56,7 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
       continue;
     }
     try {
-      const result = await processPhoto(env, photoId);
+      const result = await withTimeout(processPhoto(env, photoId), PROCESSING_TIMEOUT_MS);
       if (result.outcome !== "skipped") {
         await announcePhoto(env, photoId);
         recordMetric(env, "photo_processed", { eventId, code: result.outcome, bytes: result.bytes, ms: Date.now() - started });

@@ -1,0 +1,263 @@
+// `npm run load`: a venue's worth of guests at once against `wrangler dev` on fresh local state
+// (issue 8, "Load"). Prints figures; exits non-zero only if an upload fails or a stored byte differs.
+//
+//   1. LOAD_GUESTS (100) guests at once, each uploading one photo of 2–7 MB in 1 MiB chunks through
+//      the guest API with the upload engine (web/engine), then waiting until it is `ready`;
+//   2. the same photos through tus-js-client (1 MiB PATCHes), at the same concurrency;
+//   3. the same bytes through bench/bare (one R2 put per file), at the same concurrency;
+//   4. a 250 MiB upload next to a 25 MiB one (the event's size cap raised): peak workerd RSS of each.
+//
+// Latencies are measured at the client (fetch), so they include the local network stack; "last
+// byte → ready" is from the complete call's answer (guest API) or tus's last PATCH to the moment
+// the photo was seen ready (polled every 250 ms).
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import sharp from "sharp";
+import { Upload } from "tus-js-client";
+import { Service, startBareWorker, type DevStack, type DevServer } from "../scripts/lib/dev-server.ts";
+import { UploadEngine } from "../web/engine/engine.ts";
+import { MiB, positiveInt, runOnStack, sha256 } from "./common.mjs";
+
+const guests = positiveInt("LOAD_GUESTS", 100);
+const CHUNK = MiB;
+
+interface Photo {
+  name: string;
+  bytes: Buffer;
+}
+
+/** A real JPEG of about `approxBytes` (noise pixels at quality 100 ≈ 2.9 bytes a pixel), so processing makes a photo of it. */
+async function noiseJpeg(approxBytes: number): Promise<Buffer> {
+  const width = Math.max(16, Math.round(Math.sqrt((approxBytes / 2.92) * (4 / 3))));
+  const height = Math.max(16, Math.round((width * 3) / 4));
+  const pixels = randomBytes(width * height * 3);
+  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 100, chromaSubsampling: "4:4:4" }).toBuffer();
+}
+
+const percentile = (values: number[], p: number) => {
+  if (!values.length) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+const p50p95 = (values: number[]) => `p50 ${ms(percentile(values, 50))}, p95 ${ms(percentile(values, 95))} (n=${values.length})`;
+const mbps = (bytes: number, millis: number) => bytes / 1e6 / (millis / 1000);
+
+/** Peak resident memory of the service's workerd while `work` runs, sampled every 100 ms. */
+async function peakRss<T>(server: DevServer, stack: DevStack, work: () => Promise<T>): Promise<{ result: T; peakMiB: number }> {
+  const pids = workerdPids(stack, server);
+  let peak = 0;
+  const sample = () => {
+    for (const pid of pids) {
+      try {
+        const rss = Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m)?.[1] ?? 0) * 1024;
+        peak = Math.max(peak, rss);
+      } catch {
+        // The process went away.
+      }
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 100);
+  try {
+    const result = await work();
+    sample();
+    return { result, peakMiB: peak / MiB };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The workerd processes of the service's `wrangler dev`: same process group as the wrangler serving its port. */
+function workerdPids(stack: DevStack, server: DevServer): number[] {
+  const processes = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return { pid: Number(pid), group: Number(fields[2]), cmdline: readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ") };
+      } catch {
+        return null;
+      }
+    })
+    .filter((entry) => entry !== null);
+  const port = new URL(server.origin).port;
+  const wrangler = processes.find((entry) => entry.cmdline.includes("wrangler") && entry.cmdline.includes(stack.dir) && entry.cmdline.includes(`--port ${port}`));
+  if (!wrangler) throw new Error("cannot find the service's wrangler process");
+  const workerds = processes.filter((entry) => entry.group === wrangler.group && entry.cmdline.includes("workerd"));
+  if (!workerds.length) throw new Error("cannot find the service's workerd process");
+  return workerds.map((entry) => entry.pid);
+}
+
+/** Polls the admin API until every named photo of the event is ready; records when each was first seen ready. */
+async function readyTimes(service: Service, eventId: string, names: string[], limitMs = 600_000): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  const started = Date.now();
+  while (seen.size < names.length) {
+    if (Date.now() - started > limitMs) throw new Error(`only ${seen.size} of ${names.length} photos ready after ${limitMs} ms`);
+    let cursor: string | null = null;
+    do {
+      const response = await fetch(`${service.origin}/api/v1/admin/events/${eventId}/photos?limit=200${cursor ? `&cursor=${cursor}` : ""}`, {
+        headers: { authorization: `Bearer ${service.adminToken}` },
+      });
+      const page = (await response.json()) as { photos: Array<{ filename: string; status: string }>; next_cursor: string | null };
+      for (const photo of page.photos) if (photo.status === "ready" && !seen.has(photo.filename)) seen.set(photo.filename, Date.now());
+      const failed = page.photos.find((photo) => photo.status === "failed");
+      if (failed) throw new Error(`${failed.filename} failed processing`);
+      cursor = page.next_cursor;
+    } while (cursor);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return seen;
+}
+
+async function guestApiRun(service: Service, photos: Photo[]) {
+  const event = await service.createEvent({ name: "load: guest API" });
+  const latencies = { create: [] as number[], chunk: [] as number[], complete: [] as number[] };
+  const lastByteAt = new Map<string, number>();
+  let failures = 0;
+  const started = Date.now();
+  await Promise.all(
+    photos.map(async (photo) => {
+      const timedFetch: typeof fetch = async (input, init) => {
+        const begun = performance.now();
+        const response = await fetch(input, init);
+        const took = performance.now() - begun;
+        const path = new URL(String(input)).pathname;
+        if (init?.method === "PUT" && path.endsWith("/chunk")) latencies.chunk.push(took);
+        else if (init?.method === "POST" && path.endsWith("/complete")) {
+          latencies.complete.push(took);
+          lastByteAt.set(photo.name, Date.now());
+        } else if (init?.method === "POST" && path.endsWith("/uploads")) latencies.create.push(took);
+        return response;
+      };
+      const engine = await UploadEngine.open({ origin: service.origin, joinToken: event.join_token, fetch: timedFetch, concurrency: 1, processingPoll: { minMs: 250, maxMs: 250 } });
+      await engine.add([new File([photo.bytes], photo.name, { type: "image/jpeg" })]);
+      const final = await engine.settled();
+      if (final.files.some((file) => file.state !== "done")) failures++;
+      await engine.stop();
+    }),
+  );
+  const uploadedMs = Math.max(...lastByteAt.values()) - started;
+  const ready = await readyTimes(service, event.event_id, photos.map((photo) => photo.name));
+  return { event, latencies, failures, uploadedMs, toReady: photos.map((photo) => ready.get(photo.name)! - lastByteAt.get(photo.name)!) };
+}
+
+async function tusRun(service: Service, photos: Photo[]) {
+  const event = await service.createEvent({ name: "load: tus" });
+  const latencies = { create: [] as number[], patch: [] as number[] };
+  const lastByteAt = new Map<string, number>();
+  let failures = 0;
+  const started = Date.now();
+  await Promise.all(
+    photos.map(
+      (photo, index) =>
+        new Promise<void>((resolve) => {
+          const begun = new Map<unknown, number>();
+          const upload = new Upload(photo.bytes, {
+            endpoint: `${service.origin}/api/v1/events/${event.join_token}/tus/`,
+            metadata: { filename: photo.name, filetype: "image/jpeg", device_id: `load-tus-device-${index}` },
+            chunkSize: CHUNK,
+            retryDelays: [250, 500, 1000, 2000, 4000],
+            onBeforeRequest: (request) => void begun.set(request, performance.now()),
+            onAfterResponse: (request) => {
+              const took = performance.now() - (begun.get(request) ?? performance.now());
+              (request.getMethod() === "POST" ? latencies.create : latencies.patch).push(took);
+            },
+            onSuccess: () => {
+              lastByteAt.set(photo.name, Date.now());
+              resolve();
+            },
+            onError: () => {
+              failures++;
+              resolve();
+            },
+          });
+          upload.start();
+        }),
+    ),
+  );
+  const uploadedMs = Math.max(...lastByteAt.values()) - started;
+  const ready = await readyTimes(service, event.event_id, [...lastByteAt.keys()]);
+  return { latencies, failures, uploadedMs, toReady: [...lastByteAt.keys()].map((name) => ready.get(name)! - lastByteAt.get(name)!) };
+}
+
+async function bareRun(bare: DevServer, photos: Photo[]) {
+  const started = Date.now();
+  const latencies: number[] = [];
+  let failures = 0;
+  await Promise.all(
+    photos.map(async (photo, index) => {
+      const begun = performance.now();
+      const response = await fetch(`${bare.origin}/load/${index}`, { method: "PUT", body: photo.bytes });
+      latencies.push(performance.now() - begun);
+      if (response.status !== 204) failures++;
+    }),
+  );
+  return { latencies, failures, uploadedMs: Date.now() - started };
+}
+
+/** Peak workerd RSS while one file of `size` random bytes goes up through the guest API (processing will reject it: not an image). */
+async function bigUpload(service: Service, stack: DevStack, bare: DevServer, size: number) {
+  const event = await service.createEvent({ name: `load: ${size / MiB} MiB`, max_file_size: 300 * MiB });
+  const bytes = randomBytes(size);
+  const engine = await UploadEngine.open({ origin: service.origin, joinToken: event.join_token, concurrency: 1 });
+  const { result, peakMiB } = await peakRss(service.server, stack, async () => {
+    await engine.add([new File([bytes], `big-${size / MiB}.jpg`, { type: "image/jpeg" })]);
+    const started = Date.now();
+    // Settles once processing has looked at it (random bytes: it is rejected as not an image).
+    await engine.settled();
+    return Date.now() - started;
+  });
+  await engine.stop();
+  const row = stack.query<{ r2_key: string }>(`SELECT r2_key FROM upload_sessions WHERE event_id = '${event.event_id}' AND status = 'completed'`)[0];
+  const stored = row ? Buffer.from(await (await fetch(`${bare.origin}/${row.r2_key}`)).arrayBuffer()) : null;
+  return { peakMiB, ms: result, digestOk: stored !== null && sha256(stored) === sha256(bytes) };
+}
+
+await runOnStack("load-", async (stack: DevStack) => {
+  const [service, bare] = await Promise.all([Service.start(stack), startBareWorker(stack)]);
+  console.log(`load: ${guests} guests, one photo of 2–7 MB each, 1 MiB chunks; generating photos…`);
+  const photos: Photo[] = await Promise.all(
+    Array.from({ length: guests }, async (_, i) => ({ name: `LOAD_${String(i + 1).padStart(4, "0")}.jpg`, bytes: await noiseJpeg(2e6 + (5e6 * i) / Math.max(1, guests - 1)) })),
+  );
+  const totalBytes = photos.reduce((sum, photo) => sum + photo.bytes.length, 0);
+  console.log(`  ${(totalBytes / 1e6).toFixed(0)} MB in all`);
+
+  const guestApi = await peakRss(service.server, stack, () => guestApiRun(service, photos));
+  const tus = await peakRss(service.server, stack, () => tusRun(service, photos));
+  const reference = await bareRun(bare, photos);
+  const guestMBps = mbps(totalBytes, guestApi.result.uploadedMs);
+  const tusMBps = mbps(totalBytes, tus.result.uploadedMs);
+  const bareMBps = mbps(totalBytes, reference.uploadedMs);
+
+  console.log(`
+guest API (upload engine): failures ${guestApi.result.failures}
+  create   ${p50p95(guestApi.result.latencies.create)}   (target: p95 < 500 ms)
+  chunk    ${p50p95(guestApi.result.latencies.chunk)}
+  complete ${p50p95(guestApi.result.latencies.complete)}
+  ${guestMBps.toFixed(1)} MB/s aggregate, ${(guestMBps / bareMBps).toFixed(2)} of bare (target ≥ 0.8)
+  last byte → ready ${p50p95(guestApi.result.toReady)}
+  workerd peak RSS ${guestApi.peakMiB.toFixed(0)} MiB
+tus-js-client: failures ${tus.result.failures}
+  create   ${p50p95(tus.result.latencies.create)}
+  PATCH    ${p50p95(tus.result.latencies.patch)}
+  ${tusMBps.toFixed(1)} MB/s aggregate, ${(tusMBps / bareMBps).toFixed(2)} of bare
+  last byte → ready ${p50p95(tus.result.toReady)}
+  workerd peak RSS ${tus.peakMiB.toFixed(0)} MiB
+bare (one R2 put per file): failures ${reference.failures}
+  put      ${p50p95(reference.latencies)}
+  ${bareMBps.toFixed(1)} MB/s aggregate`);
+
+  const small = await bigUpload(service, stack, bare, 25 * MiB);
+  const large = await bigUpload(service, stack, bare, 250 * MiB);
+  console.log(`
+memory flat in size (guest API, one upload at a time):
+  25 MiB:  workerd peak RSS ${small.peakMiB.toFixed(0)} MiB (uploaded and looked at in ${(small.ms / 1000).toFixed(1)} s, stored bytes ${small.digestOk ? "identical" : "DIFFERENT"})
+  250 MiB: workerd peak RSS ${large.peakMiB.toFixed(0)} MiB (uploaded and looked at in ${(large.ms / 1000).toFixed(1)} s, stored bytes ${large.digestOk ? "identical" : "DIFFERENT"})
+  ratio ${(large.peakMiB / small.peakMiB).toFixed(2)} (target ≤ 1.1)`);
+
+  const failed = guestApi.result.failures + tus.result.failures + reference.failures;
+  if (failed || !small.digestOk || !large.digestOk) throw new Error(`${failed} uploads failed or stored bytes differ`);
+});
