@@ -9,6 +9,9 @@ import type { SessionStore, StoredFile, StoredSession } from "./store.ts";
 
 type SavedFile = Omit<StoredFile, "file">;
 
+/** Bytes are kept while the file may still be sent: until all of it is on the server, or a retry of a failure. */
+const needsBytes = (file: StoredFile) => file.state === "queued" || file.state === "failed";
+
 export class IdbStore implements SessionStore {
   private readonly scope: string;
   private readonly db: UseStore;
@@ -39,7 +42,15 @@ export class IdbStore implements SessionStore {
 
   async putFile(file: StoredFile): Promise<void> {
     const { file: blob, ...record } = file;
-    if (blob && !this.blobsStored.has(file.id)) {
+    if (!needsBytes(file)) {
+      // The server has every byte (or will never get them): keep the record, free the photo's space.
+      await this.db("readwrite", (store) => {
+        store.put(record, this.key("file", file.id));
+        store.delete(this.key("blob", file.id));
+        return promisifyRequest(store.transaction);
+      });
+      this.blobsStored.delete(file.id);
+    } else if (blob && !this.blobsStored.has(file.id)) {
       await setMany([[this.key("file", file.id), record], [this.key("blob", file.id), blob]], this.db);
       this.blobsStored.add(file.id);
     } else {
