@@ -12,5 +12,7 @@ export default defineConfig({
     fileParallelism: false,
     hookTimeout: 120_000,
     testTimeout: 120_000,
+    // A page on a busy CI machine can take seconds to reach a state; vitest's default is 1 s.
+    expect: { poll: { timeout: 20_000, interval: 100 } },
   },
 });
