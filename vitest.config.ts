@@ -37,6 +37,8 @@ export default defineConfig(async () => {
     test: {
       include: ["test/worker/**/*.test.ts"],
       setupFiles: ["./test/worker/apply-migrations.ts"],
+      // The fuzz test's knobs (test/worker/fuzz.test.ts): npm run fuzz scales it up; a failure prints its seed and path.
+      provide: { FUZZ_RUNS: process.env.FUZZ_RUNS ?? "", FUZZ_SEED: process.env.FUZZ_SEED ?? "", FUZZ_PATH: process.env.FUZZ_PATH ?? "" },
       testTimeout: 60_000,
     },
   };

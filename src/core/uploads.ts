@@ -281,7 +281,8 @@ export function appendStream(
   background: Background,
 ): Promise<AppendResult> {
   return surviveDisconnect(background, async () => {
-    const opened = await openAppend(env, ref, start, declaredLength ?? STREAM_PIECE_BYTES, { acceptReplay: false, total: null });
+    // A body of unknown length claims nothing up front; the pieces check the end as they come.
+    const opened = await openAppend(env, ref, start, declaredLength ?? 0, { acceptReplay: false, total: null });
     if ("replayed" in opened) throw new Error("streamed appends never replay");
     const { session, leaseId } = opened;
     let layout = opened.layout;

@@ -96,6 +96,15 @@ async function finish(c: AppContext, ref: UploadRef, view: SessionView, complete
   return photo;
 }
 
+/** A Content-Disposition filename, percent-decoded when it is valid percent-encoding, else as sent. */
+function decodedFilename(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 export const resumableRoutes = new Hono<AppEnv>()
   .options("/", async (c) => {
     const version = interopVersion(c);
@@ -121,7 +130,7 @@ export const resumableRoutes = new Hono<AppEnv>()
     const deviceId = await deviceIdFor(c, c.req.header("x-device-id"));
     await enforceGuestRateLimits(c, `device:${deviceId}`);
     const created = await createUpload(c.env, token, {
-      filename: filename ? decodeURIComponent(filename) : "upload",
+      filename: filename ? decodedFilename(filename) : "upload",
       size,
       contentType: c.req.header("content-type") ?? "application/octet-stream",
       deviceId,

@@ -149,6 +149,8 @@ async function settleBoth<T>(write: Promise<T>, copied: Promise<void>): Promise<
   copied.catch(() => (firstFailure ??= "copy"));
   const [written, copy] = await Promise.allSettled([write, copied]);
   if (written.status === "fulfilled" && copy.status === "fulfilled") return written.value;
+  // A body shorter than its Content-Length fails the R2 write's FixedLengthStream, often before the copy notices.
+  if (written.status === "rejected" && isShortBody(written.reason)) throw new BodyTooShortError();
   if (firstFailure === "copy" && copy.status === "rejected") {
     const reason: unknown = copy.reason;
     throw reason instanceof BodyTooShortError || reason instanceof BodyReadError || reason instanceof MissingSegmentError
@@ -159,3 +161,5 @@ async function settleBoth<T>(write: Promise<T>, copied: Promise<void>): Promise<
 }
 
 export class MissingSegmentError extends Error {}
+
+const isShortBody = (reason: unknown) => reason instanceof TypeError && reason.message.includes("did not see all expected bytes");
