@@ -217,7 +217,8 @@ async function bigUpload(service: Service, stack: DevStack, bare: DevServer, siz
 }
 
 await runOnStack("load-", async (stack: DevStack) => {
-  const [service, bare] = await Promise.all([Service.start(stack), startBareWorker(stack)]);
+  const service = await Service.start(stack);
+  const bare = await startBareWorker(stack);
   console.log(`load: ${guests} guests, one photo of 2–7 MB each, 1 MiB chunks; generating photos…`);
   const photos: Photo[] = await Promise.all(
     Array.from({ length: guests }, async (_, i) => ({ name: `LOAD_${String(i + 1).padStart(4, "0")}.jpg`, bytes: await noiseJpeg(2e6 + (5e6 * i) / Math.max(1, guests - 1)) })),

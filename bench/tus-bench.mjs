@@ -77,7 +77,8 @@ async function main(stack) {
   const nodeDir = path.join(stack.dir, "tus-node-files");
   const tusNode = await startTusNodeServer(nodeDir);
   try {
-    const [service, bare] = await Promise.all([Service.start(stack), startBareWorker(stack)]);
+    const service = await Service.start(stack);
+    const bare = await startBareWorker(stack); // after the service: two workerds opening a fresh state at once can hit SQLITE_BUSY
     const event = await service.createEvent({ name: "tus bench", max_file_size: 64 * MiB, max_concurrent_uploads_per_device: 100, daily_upload_cap_per_device: 100000 });
     const targets = {
       service: `${service.origin}/api/v1/events/${event.join_token}/tus/`,

@@ -89,7 +89,8 @@ async function verify(bare, key, expectedSha256) {
 // ---- the run ---------------------------------------------------------------------------------
 
 async function main(stack) {
-  const [service, bare] = await Promise.all([Service.start(stack), startBareWorker(stack)]);
+  const service = await Service.start(stack);
+  const bare = await startBareWorker(stack); // after the service: two workerds opening a fresh state at once can hit SQLITE_BUSY
   const event = await service.createEvent({ name: "bench", max_file_size: 64 * MiB, max_concurrent_uploads_per_device: 100, daily_upload_cap_per_device: 100000 });
   const uploadsUrl = `${service.origin}/api/v1/events/${event.join_token}/uploads`;
 

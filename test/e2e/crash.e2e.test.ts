@@ -45,7 +45,7 @@ it("10 uploads in flight survive a SIGKILL of the server; the sweeper then leave
   expect(firstChunk.status).toBe(204);
 
   const event = await e2e.service.createEvent({ name: "crash", max_concurrent_uploads_per_device: 10 });
-  const photos = await noisePhotos(5, 3_000_000, 5_000_000, "CRASH_");
+  const photos = await noisePhotos(5, 6_000_000, 8_000_000, "CRASH_");
   const engine = await UploadEngine.open({
     origin,
     joinToken: event.join_token,
@@ -55,7 +55,7 @@ it("10 uploads in flight survive a SIGKILL of the server; the sweeper then leave
   });
   await engine.add(photos.map((photo) => fileOf(photo)));
 
-  const tusSources = Array.from({ length: 5 }, () => randomBytes(6 * MiB));
+  const tusSources = Array.from({ length: 5 }, () => randomBytes(8 * MiB));
   const progress = tusSources.map(() => 0);
   const tusRuns = tusSources.map((bytes, i) =>
     startUpload(bytes, {
@@ -67,12 +67,12 @@ it("10 uploads in flight survive a SIGKILL of the server; the sweeper then leave
     }),
   );
 
-  // Crash once every upload is under way and none has finished.
+  // Crash as soon as every upload is under way (large enough that none finishes first).
   await waitFor(
-    () => engine.snapshot().files.every((file) => file.sentBytes >= MiB) && progress.every((sent) => sent >= 2 * MiB),
+    () => engine.snapshot().files.every((file) => file.sentBytes >= MiB) && progress.every((sent) => sent >= MiB),
     "all ten uploads to be under way",
   );
-  const inFlight = engine.snapshot().files.filter((file) => file.sentBytes < file.size).length + progress.filter((sent) => sent < 6 * MiB).length;
+  const inFlight = engine.snapshot().files.filter((file) => file.sentBytes < file.size).length + progress.filter((sent) => sent < 8 * MiB).length;
   expect(inFlight).toBe(10);
   await e2e.service.server.restart();
 

@@ -26,7 +26,9 @@ export interface E2e {
 export async function startE2e(prefix: string): Promise<E2e> {
   const stack = DevStack.create(prefix);
   try {
-    const [service, bare] = await Promise.all([Service.start(stack), startBareWorker(stack)]);
+    // One after the other: two workerds opening the same fresh state at once can hit SQLITE_BUSY.
+    const service = await Service.start(stack);
+    const bare = await startBareWorker(stack);
     const event = await service.createEvent({ name: "e2e wedding" });
     return { stack, service, bare, event, endpoint: `${service.origin}/api/v1/events/${event.join_token}/tus/` };
   } catch (error) {
