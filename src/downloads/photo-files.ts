@@ -8,6 +8,7 @@ import { eq } from "drizzle-orm";
 import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { expiryFor, signPath } from "../lib/signing";
+import { extensionOf } from "../processing/inspect";
 import { serveObject } from "./serve-object";
 
 export const variants = ["original", "scrubbed", "thumb-1024", "thumb-256"] as const;
@@ -48,9 +49,6 @@ export async function photoUrls(env: Env, origin: string, photo: PhotoRow, audie
   );
   return Object.fromEntries(entries);
 }
-
-const extensionOf = (contentType: string | null) =>
-  ({ "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic", "image/heif": "heif" })[contentType ?? ""] ?? "bin";
 
 /** The name a downloaded variant is saved under: the guest's filename, with the variant's extension. */
 export function downloadName(photo: PhotoRow, variant: Variant): string {

@@ -12,6 +12,8 @@ export interface ServeOptions {
   maxAgeSeconds: number;
 }
 
+import { ApiError, refusals } from "../core/errors";
+
 /** `bytes=a-b`, `bytes=a-` or `bytes=-n`; anything else (several ranges, other units) is ignored, as RFC 9110 allows. */
 export function parseRange(header: string | null): R2Range | undefined {
   const match = header?.trim().match(/^bytes=(\d{0,15})-(\d{0,15})$/);
@@ -44,8 +46,6 @@ export function downloadHeaders(options: ServeOptions): Headers {
   });
 }
 
-const notFound = () => new Response(JSON.stringify({ error: { code: "file_not_found", message: "No such file." } }), { status: 404, headers: { "Content-Type": "application/json" } });
-
 export async function serveObject(bucket: R2Bucket, key: string, request: Request, options: ServeOptions): Promise<Response> {
   const range = parseRange(request.headers.get("range"));
   const headers = downloadHeaders(options);
@@ -57,11 +57,11 @@ export async function serveObject(bucket: R2Bucket, key: string, request: Reques
     if (!range) throw error;
     // R2 refuses a range that starts past the end.
     const head = await bucket.head(key);
-    if (!head) return notFound();
+    if (!head) throw new ApiError(refusals.fileNotFound());
     headers.set("Content-Range", `bytes */${head.size}`);
     return new Response(null, { status: 416, headers });
   }
-  if (!object) return notFound();
+  if (!object) throw new ApiError(refusals.fileNotFound());
   headers.set("ETag", object.httpEtag);
   headers.set("Last-Modified", object.uploaded.toUTCString());
   if (!("body" in object)) {

@@ -284,9 +284,6 @@ export const adminRoutes = new Hono<AdminEnv>()
     // For scripts that can send credentials with the upgrade; browsers use a ticket (POST).
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      throw new ApiError({ status: 426, code: "websocket_required", message: "Connect with a WebSocket, or POST for a ticket URL." });
-    }
     return connectLive(c.env, eventId, c.req.raw, origin(c.req.url));
   })
   .get("/tokens", async (c) => c.json({ tokens: await listAdminTokens(database(c.env)) }))

@@ -7,7 +7,7 @@
  *   /api/v1/live/events/:eventId               organisers: WebSocket to the event's live channel
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import { ApiError } from "../core/errors";
+import { ApiError, refusals } from "../core/errors";
 import { serveArchive } from "../downloads/archive";
 import { servePhotoFile, variants, type Audience, type Variant } from "../downloads/photo-files";
 import { checkSignedUrl, expiryFor, signPath } from "../lib/signing";
@@ -22,7 +22,7 @@ const signed: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const fileNotFound = () => new ApiError({ status: 404, code: "file_not_found", message: "No such file." });
+const fileNotFound = () => new ApiError(refusals.fileNotFound());
 const expiresOf = (url: string) => Number(new URL(url).searchParams.get("exp")) * 1000;
 
 function photoFile(audience: Audience) {
@@ -49,9 +49,6 @@ export const fileRoutes = new Hono<AppEnv>()
 
 export const liveRoutes = new Hono<AppEnv>().use("*", signed).get("/events/:eventId", (c) => {
   annotate(c, { event_id: c.req.param("eventId") });
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw new ApiError({ status: 426, code: "websocket_required", message: "Connect with a WebSocket." });
-  }
   return connectLive(c.env, c.req.param("eventId"), c.req.raw, new URL(c.req.url).origin);
 });
 

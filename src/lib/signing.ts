@@ -4,6 +4,8 @@
  * is how browsers download photos and ZIPs and open WebSockets without sending credentials.
  */
 
+import { base64url } from "./crypto";
+
 const encoder = new TextEncoder();
 const keys = new Map<string, Promise<CryptoKey>>();
 
@@ -17,12 +19,6 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 const message = (path: string, expires: number) => encoder.encode(`${path}\n${expires}`);
-
-function toBase64url(bytes: ArrayBuffer): string {
-  let binary = "";
-  for (const byte of new Uint8Array(bytes)) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
 
 function fromBase64url(text: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]{43}$/.test(text)) return null;
@@ -41,7 +37,7 @@ export function expiryFor(ttlMs: number, windowMs: number, now = Date.now()): nu
 export async function signPath(secret: string, path: string, expiresAtMs: number): Promise<string> {
   const expires = Math.floor(expiresAtMs / 1000);
   const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), message(path, expires));
-  return `${path}?exp=${expires}&sig=${toBase64url(signature)}`;
+  return `${path}?exp=${expires}&sig=${base64url(new Uint8Array(signature))}`;
 }
 
 export type SignatureCheck = "valid" | "expired" | "invalid";

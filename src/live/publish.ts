@@ -3,6 +3,7 @@
  * failure is logged and never fails the upload, the job or the moderation that caused it.
  */
 import { eq } from "drizzle-orm";
+import { ApiError } from "../core/errors";
 import { database } from "../db/client";
 import { photos } from "../db/schema";
 import { logLine } from "../lib/log";
@@ -20,6 +21,9 @@ export async function publishLive(env: Env, eventId: string, update: LiveUpdate)
 
 /** Connects a WebSocket request (already authorised) to the event's live channel. */
 export function connectLive(env: Env, eventId: string, request: Request, publicOrigin: string): Promise<Response> {
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError({ status: 426, code: "websocket_required", message: "Connect with a WebSocket (browsers: POST …/live for a ticket URL)." });
+  }
   const headers = new Headers(request.headers);
   headers.set("x-event-id", eventId);
   headers.set("x-public-origin", publicOrigin);

@@ -8,6 +8,11 @@
 import { PullReader } from "./pull-reader";
 
 export const imageTypes = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"] as const;
+/** The file extension for each type we accept, for keys and download names. */
+const IMAGE_EXTENSIONS = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic", "image/heif": "heif" } as const;
+
+export const extensionOf = (type: string | null): string => IMAGE_EXTENSIONS[type as ImageType] ?? "bin";
+
 export type ImageType = (typeof imageTypes)[number];
 
 /** A piece of the scrubbed copy: bytes [start, end) of the original, or new bytes. */

@@ -9,7 +9,7 @@ import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
 import { concatFixedLength } from "../storage/streams";
-import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type ImageType, type Inspection, type ScrubPiece } from "./inspect";
+import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, extensionOf } from "./inspect";
 import { readHeifExifItem, readMetadata, type PhotoMetadata } from "./metadata";
 import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
 
@@ -34,13 +34,6 @@ export interface ProcessOutcome {
   thumbnailsMs?: number;
 }
 
-const EXTENSIONS: Record<ImageType, string> = {
-  "image/jpeg": "jpg",
-  "image/png": "png",
-  "image/webp": "webp",
-  "image/heic": "heic",
-  "image/heif": "heif",
-};
 const sameFamily = (a: string, b: string) => a === b || (a.startsWith("image/hei") && b.startsWith("image/hei"));
 
 export async function processPhoto(env: Env, photoId: string): Promise<ProcessOutcome> {
@@ -108,7 +101,7 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     return { photoId, outcome: "duplicate", bytes: inspection.size, inspectMs };
   }
 
-  const scrubbedKey = inspection.scrub ? r2Keys.scrubbed(photo.eventId, photo.id, EXTENSIONS[type]) : null;
+  const scrubbedKey = inspection.scrub ? r2Keys.scrubbed(photo.eventId, photo.id, extensionOf(type)) : null;
   const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
     const begun = Date.now();
     return [await work(), Date.now() - begun];
