@@ -11,5 +11,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # Not `npm ci`: npm 11 leaves workerd's optional per-platform packages out of the lock file and
   # then refuses it; `npm install` installs the same locked versions.
   npm install --no-audit --no-fund
-  echo "$want" > "$stamp"
+  # Hashed after the install: should npm still rewrite the lock (a new npm, another platform),
+  # the next run must not install everything again.
+  sha256sum package-lock.json | cut -d' ' -f1 > "$stamp"
 fi
