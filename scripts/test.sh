@@ -9,7 +9,7 @@ bash scripts/ensure-deps.sh || exit 1
 export PATH="$PWD/node_modules/.bin:$PATH"
 # Reports from an earlier run must not stand in for a suite that fails to run now.
 mkdir -p test-results
-rm -f test-results/worker.json test-results/e2e.json test-results/browser.json
+rm -f test-results/{worker,e2e,browser}.{json,log}
 
 status=0
 echo "== typecheck"
@@ -22,18 +22,28 @@ node scripts/build-web.mjs --budget || status=1
 echo "== deploy check (the production bundle, as \`wrangler deploy --env production\` would make it)"
 node scripts/check-deploy.mjs || status=1
 
+# One suite: a line per test file and each failure (with its console output) on screen; vitest's
+# full output, workerd's and wrangler's included, in test-results/<suite>.log.
+suite() {
+  local name=$1 config=$2
+  vitest run -c "$config" --reporter=./scripts/quiet-reporter.mjs --reporter=default \
+    --reporter=json --outputFile.json="test-results/$name.json" 3>&1 >"test-results/$name.log" 2>&1 || status=1
+  echo "  (full output: test-results/$name.log)"
+}
+
 echo "== in-runtime tests (workerd, local D1/R2/DO/Queues)"
-vitest run --reporter=default --reporter=json --outputFile.json=test-results/worker.json || status=1
+suite worker vitest.config.ts
 
 echo "== end-to-end tests (tus-js-client against wrangler dev, killed and restarted too)"
-vitest run -c vitest.e2e.config.ts --reporter=default --reporter=json --outputFile.json=test-results/e2e.json || status=1
+suite e2e vitest.e2e.config.ts
 
 echo "== browser tests (the dashboard and the guest app in headless Chromium against wrangler dev)"
 # Debian's chromium, which playwright-core drives; CI runs as root.
 if [ ! -x /usr/bin/chromium ]; then
-  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+  { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } >test-results/apt.log 2>&1 \
+    || { echo "  installing chromium failed: test-results/apt.log"; status=1; }
 fi
-vitest run -c vitest.browser.config.ts --reporter=default --reporter=json --outputFile.json=test-results/browser.json || status=1
+suite browser vitest.browser.config.ts
 
 node scripts/test-totals.mjs test-results/worker.json test-results/e2e.json test-results/browser.json || status=1
 exit $status
