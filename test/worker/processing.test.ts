@@ -93,17 +93,6 @@ describe("processing a JPEG", () => {
     expect(row.gps_latitude).toBeCloseTo(48.858222, 5);
     expect(row.gps_longitude).toBeCloseTo(-2.2945, 5);
   });
-
-  it.each([
-    [8, { topLeft: "green", topRight: "white", bottomLeft: "red", bottomRight: "blue" }],
-    [3, { topLeft: "white", topRight: "blue", bottomLeft: "green", bottomRight: "red" }],
-    [2, { topLeft: "green", topRight: "red", bottomLeft: "white", bottomRight: "blue" }],
-  ] as const)("applies orientation %i to thumbnails", async (orientation, expected) => {
-    const { job, photoId } = await uploadPhoto(makeJpeg({ width: 400, height: 300, exif: { orientation } }));
-    await deliver([job]);
-    const thumb = decode(await objectBytes((await photoRow(photoId)).thumb_large_key));
-    expect(corners(thumb.pixels, thumb.width, thumb.height)).toEqual(expected);
-  });
 });
 
 describe("processing PNG and WebP", () => {
