@@ -21,6 +21,7 @@ import { photoUrls } from "../downloads/photo-files";
 import { announcePhoto, connectLive } from "../live/publish";
 import { archiveUrl, liveTicket } from "./files";
 import { annotate, type AppEnv } from "./context";
+import { jsonBodiesOnly, sameSiteOnly } from "./cross-site";
 import { jsonBody, validated } from "./validation";
 
 type AdminEnv = AppEnv & { Variables: AppEnv["Variables"] & { principal: AdminPrincipal } };
@@ -144,6 +145,9 @@ async function moderated(c: AdminContext, photo: PhotoRow, action: ModerationAct
 export const adminSchemas = { createEventBody, updateEventBody, photoQuery, uploadQuery, bulkBody, redriveBody, createLinkBody, createTokenBody };
 
 export const adminRoutes = new Hono<AdminEnv>()
+  // Before authentication, so the refusal is the same whatever credential comes along.
+  .use("*", sameSiteOnly)
+  .use("*", jsonBodiesOnly)
   .use("*", authenticate)
   .use("/events/:eventId", scopedToEvent)
   .use("/events/:eventId/*", scopedToEvent)

@@ -15,6 +15,7 @@ import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
+import { dashboardOrigins } from "./cross-site";
 import { fileRoutes, liveRoutes } from "./files";
 import { guestRoutes } from "./guest";
 import { openApiDocument } from "./openapi";
@@ -86,7 +87,7 @@ app.use("/api/v1/events/*", async (c, next) => {
  * for the configured DASHBOARD_ORIGINS only, with credentials (Access's cookie) allowed.
  */
 app.use("/api/v1/admin/*", async (c, next) => {
-  const allowed = new Set(c.env.DASHBOARD_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean));
+  const allowed = dashboardOrigins(c.env);
   return cors({
     origin: (origin) => (allowed.has(origin) ? origin : null),
     allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],

@@ -13,6 +13,7 @@ import { servePhotoFile, variants, type Audience, type Variant } from "../downlo
 import { checkSignedUrl, expiryFor, signPath } from "../lib/signing";
 import { connectLive } from "../live/publish";
 import { annotate, type AppEnv } from "./context";
+import { sameSiteOnly } from "./cross-site";
 
 /** Refuses a request whose URL is not one we signed, or whose signature has expired. */
 const signed: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -47,7 +48,7 @@ export const fileRoutes = new Hono<AppEnv>()
     return response;
   });
 
-export const liveRoutes = new Hono<AppEnv>().use("*", signed).get("/events/:eventId", (c) => {
+export const liveRoutes = new Hono<AppEnv>().use("*", sameSiteOnly).use("*", signed).get("/events/:eventId", (c) => {
   annotate(c, { event_id: c.req.param("eventId") });
   return connectLive(c.env, c.req.param("eventId"), c.req.raw, new URL(c.req.url).origin);
 });
