@@ -282,13 +282,13 @@ export const adminRoutes = new Hono<AdminEnv>()
   .post("/events/:eventId/live", async (c) => {
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    return c.json(await liveTicket(c.env, origin(c.req.url), eventId));
+    return c.json(await liveTicket(c.env, origin(c.req.url), eventId, c.get("principal").credential));
   })
   .get("/events/:eventId/live", async (c) => {
     // For scripts that can send credentials with the upgrade; browsers use a ticket (POST).
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    return connectLive(c.env, eventId, c.req.raw, origin(c.req.url));
+    return connectLive(c.env, eventId, c.req.raw, origin(c.req.url), c.get("principal").credential);
   })
   .get("/tokens", async (c) => c.json({ tokens: await listAdminTokens(database(c.env)) }))
   .post("/tokens", async (c) => {
