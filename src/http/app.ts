@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { ApiError } from "../core/errors";
 import { newId } from "../lib/crypto";
-import { logLine } from "../lib/log";
+import { errorFields, logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
@@ -125,7 +125,7 @@ app.onError((error, c) => {
     );
   }
   c.get("logFields").error_code = "internal_error";
-  logLine("error", "unhandled_error", { request_id: requestId, error: String(error), stack: (error as Error)?.stack });
+  logLine("error", "unhandled_error", { request_id: requestId, ...errorFields(error) });
   return c.json(
     { error: { code: "internal_error", message: "Something went wrong on our side; try again.", request_id: requestId } },
     500,
