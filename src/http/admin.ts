@@ -90,10 +90,11 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
 
 
 
+/** A comma-separated filter, each value once (repeats would only add bound parameters). */
 const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
   z
     .string()
-    .transform((value) => value.split(",").filter(Boolean))
+    .transform((value) => [...new Set(value.split(",").filter(Boolean))])
     .pipe(z.array(item).min(1));
 const photoQuery = z
   .object({
