@@ -4,7 +4,7 @@
  *   /api/v1/files/photos/:photoId/:variant     organisers (any variant, originals included)
  *   /api/v1/files/gallery/:photoId/:variant    guests (scrubbed copy, thumbnails; approved photos of gallery events)
  *   /api/v1/files/events/:eventId/photos.zip   organisers: the approved photos, streamed
- *   /api/v1/live/events/:eventId               organisers: WebSocket to the event's live channel
+ *   /api/v1/live/events/:eventId               organisers: WebSocket to the event's live channel (`&ticket=`: once)
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { ApiError, refusals } from "../core/errors";

@@ -151,6 +151,17 @@ describe("live tickets and sockets end with the credential behind them", () => {
     first.socket.close(1000, "done");
   });
 
+  it("a ticket redeemed twice at the same moment opens one socket", async () => {
+    const event = await createEvent();
+    const url = await ticket(event.event_id);
+    const responses = await Promise.all([upgrade(url), upgrade(url), upgrade(url)]);
+    expect(responses.map((response) => response.status).sort()).toEqual([101, 410, 410]);
+    for (const response of responses) {
+      response.webSocket?.accept();
+      response.webSocket?.close(1000, "done");
+    }
+  });
+
   it("a ticket whose token was revoked before it was used opens nothing", async () => {
     const event = await createEvent();
     const token = await newToken([event.event_id]);
