@@ -162,6 +162,15 @@ describe("live tickets and sockets end with the credential behind them", () => {
     }
   });
 
+  it("tickets never used are forgotten once expired, and an idle hub stops checking", async () => {
+    const event = await createEvent();
+    const hub = hubOf(event.event_id);
+    await hub.issueTicket("0".repeat(64), { credential: { kind: "bootstrap", tokenHash: "1".repeat(64) }, expiresAt: Date.now() - 1 });
+    expect(await runDurableObjectAlarm(hub)).toBe(true);
+    const left = await runInDurableObject(hub, async (_hub, state) => ({ tickets: (await state.storage.list({ prefix: "ticket:" })).size, alarm: await state.storage.getAlarm() }));
+    expect(left).toEqual({ tickets: 0, alarm: null });
+  });
+
   it("a ticket whose token was revoked before it was used opens nothing", async () => {
     const event = await createEvent();
     const token = await newToken([event.event_id]);
