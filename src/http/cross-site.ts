@@ -16,6 +16,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { ApiError, refusals } from "../core/errors";
+import { isWebSocketUpgrade } from "../live/event-hub";
 import type { AppEnv } from "./context";
 
 /** The origins in DASHBOARD_ORIGINS (comma-separated). */
@@ -24,8 +25,6 @@ export function dashboardOrigins(env: Pick<Env, "DASHBOARD_ORIGINS">): Set<strin
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
-const isWebSocketUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
 /** Whether a browser could have been made to send this request by another site. */
 export function isCrossSite(request: Request, allowedOrigins: Set<string>): boolean {

@@ -19,6 +19,8 @@ import { errorFields, logLine } from "../lib/log";
 /** What publishers send: rows, rendered here per listener's origin (photo URLs are absolute). */
 export type LiveUpdate = { kind: "upload"; upload: UploadFacts } | { kind: "photo"; photo: PhotoRow };
 
+export const isWebSocketUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
+
 /** How the Worker tells the hub who connects (on its own request; never a client's header). */
 export const listenerHeader = "x-live-listener";
 
@@ -48,7 +50,7 @@ export class EventHub extends DurableObject<Env> {
 
   /** A dashboard connects (the Worker has checked who it is, and says so in `listenerHeader`). */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("Expected a WebSocket upgrade", { status: 426 });
+    if (!isWebSocketUpgrade(request)) return new Response("Expected a WebSocket upgrade", { status: 426 });
     const listener = JSON.parse(request.headers.get(listenerHeader) ?? "null") as Listener | null;
     if (!listener) return new Response("Who is listening?", { status: 400 });
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];

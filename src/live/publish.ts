@@ -8,7 +8,7 @@ import { database } from "../db/client";
 import { photos } from "../db/schema";
 import { errorFields, logLine } from "../lib/log";
 import type { AdminCredential } from "../admin/auth";
-import { listenerHeader, type Listener, type LiveUpdate } from "./event-hub";
+import { isWebSocketUpgrade, listenerHeader, type Listener, type LiveUpdate } from "./event-hub";
 
 /** Publishes and answers how many dashboards are listening (0 when publishing failed). */
 export async function publishLive(env: Env, eventId: string, update: LiveUpdate): Promise<number> {
@@ -23,7 +23,7 @@ export async function publishLive(env: Env, eventId: string, update: LiveUpdate)
 export const eventHub = (env: Pick<Env, "EVENT_HUBS">, eventId: string) => env.EVENT_HUBS.get(env.EVENT_HUBS.idFromName(eventId));
 
 export function requireWebSocket(request: Request): void {
-  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+  if (!isWebSocketUpgrade(request)) {
     throw new ApiError({ status: 426, code: "websocket_required", message: "Connect with a WebSocket (browsers: POST …/live for a ticket URL)." });
   }
 }
