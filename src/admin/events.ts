@@ -2,6 +2,7 @@
 import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
 import { renderSVG } from "uqr";
 import type { Database } from "../db/client";
+import { inList } from "../db/lists";
 import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { eventDefaults } from "../core/limits";
@@ -38,7 +39,7 @@ export async function createEvent(db: Database, name: string, settings: EventSet
 
 export async function listEvents(db: Database, principal: AdminPrincipal, includeArchived: boolean): Promise<EventRow[]> {
   const filters: SQL[] = [];
-  if (principal.eventIds !== null) filters.push(inArray(events.id, principal.eventIds.length ? principal.eventIds : [""]));
+  if (principal.eventIds !== null) filters.push(inList(events.id, principal.eventIds));
   if (!includeArchived) filters.push(inArray(events.status, ["open", "closed"]));
   return db.select().from(events).where(and(...filters)).orderBy(desc(events.createdAt)).limit(500);
 }

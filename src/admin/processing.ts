@@ -3,8 +3,9 @@
  * failed (they had retries; rejected files never did, and would only be rejected again) go back
  * to `processing` and onto the queue.
  */
-import { and, eq, gt, inArray, type SQL } from "drizzle-orm";
+import { and, eq, gt, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { inList } from "../db/lists";
 import { photos } from "../db/schema";
 import { enqueuePhotos } from "../jobs/processing";
 
@@ -13,8 +14,8 @@ export const REDRIVE_LIMIT = 500;
 
 export async function redriveFailedPhotos(env: Env, db: Database, scope: { eventIds: string[] | null; photoIds?: string[] | undefined }) {
   const where: SQL[] = [eq(photos.status, "failed"), gt(photos.processingAttempts, 0)];
-  if (scope.eventIds) where.push(inArray(photos.eventId, scope.eventIds.length ? scope.eventIds : [""]));
-  if (scope.photoIds) where.push(inArray(photos.id, scope.photoIds));
+  if (scope.eventIds) where.push(inList(photos.eventId, scope.eventIds));
+  if (scope.photoIds) where.push(inList(photos.id, scope.photoIds));
   const failed = await db
     .select({ photoId: photos.id, eventId: photos.eventId, uploadId: photos.uploadId, originalKey: photos.originalKey })
     .from(photos)
@@ -22,13 +23,10 @@ export async function redriveFailedPhotos(env: Env, db: Database, scope: { event
     .limit(REDRIVE_LIMIT);
   if (!failed.length) return { requeued: 0, photo_ids: [] };
   const ids = failed.map((photo) => photo.photoId);
-  // Chunks of 90 ids stay under D1's 100 bound parameters per statement.
-  for (let i = 0; i < ids.length; i += 90) {
-    await db
-      .update(photos)
-      .set({ status: "processing", failureReason: null, processingAttempts: 0, updatedAt: Date.now() })
-      .where(and(inArray(photos.id, ids.slice(i, i + 90)), eq(photos.status, "failed")));
-  }
+  await db
+    .update(photos)
+    .set({ status: "processing", failureReason: null, processingAttempts: 0, updatedAt: Date.now() })
+    .where(and(inList(photos.id, ids), eq(photos.status, "failed")));
   await enqueuePhotos(env, failed);
   return { requeued: failed.length, photo_ids: ids };
 }

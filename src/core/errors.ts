@@ -81,4 +81,8 @@ export const refusals = {
     details: { received_bytes: received, total_size: total },
     headers: { "Upload-Offset": String(received) },
   }),
+  // The admin API's and live channel's defences against cross-site requests (http/cross-site.ts).
+  originNotAllowed: (): Refusal => ({ status: 403, code: "origin_not_allowed", message: "This request must come from the dashboard's origin." }),
+  jsonRequired: (): Refusal => ({ status: 415, code: "unsupported_media_type", message: "Request bodies must be sent as Content-Type: application/json." }),
+  ticketUsed: (): Refusal => ({ status: 410, code: "ticket_used", message: "This live ticket was used already or is not one we issued; get a new one." }),
 };

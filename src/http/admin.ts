@@ -21,6 +21,7 @@ import { photoUrls } from "../downloads/photo-files";
 import { announcePhoto, connectLive } from "../live/publish";
 import { archiveUrl, liveTicket } from "./files";
 import { annotate, type AppEnv } from "./context";
+import { jsonBodiesOnly, sameSiteOnly } from "./cross-site";
 import { jsonBody, validated } from "./validation";
 
 type AdminEnv = AppEnv & { Variables: AppEnv["Variables"] & { principal: AdminPrincipal } };
@@ -89,10 +90,11 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
 
 
 
+/** A comma-separated filter, each value once (repeats would only add bound parameters). */
 const commaList = <T extends z.ZodType<unknown, string>>(item: T) =>
   z
     .string()
-    .transform((value) => value.split(",").filter(Boolean))
+    .transform((value) => [...new Set(value.split(",").filter(Boolean))])
     .pipe(z.array(item).min(1));
 const photoQuery = z
   .object({
@@ -144,6 +146,9 @@ async function moderated(c: AdminContext, photo: PhotoRow, action: ModerationAct
 export const adminSchemas = { createEventBody, updateEventBody, photoQuery, uploadQuery, bulkBody, redriveBody, createLinkBody, createTokenBody };
 
 export const adminRoutes = new Hono<AdminEnv>()
+  // Before authentication, so the refusal is the same whatever credential comes along.
+  .use("*", sameSiteOnly)
+  .use("*", jsonBodiesOnly)
   .use("*", authenticate)
   .use("/events/:eventId", scopedToEvent)
   .use("/events/:eventId/*", scopedToEvent)
@@ -278,13 +283,13 @@ export const adminRoutes = new Hono<AdminEnv>()
   .post("/events/:eventId/live", async (c) => {
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    return c.json(await liveTicket(c.env, origin(c.req.url), eventId));
+    return c.json(await liveTicket(c.env, origin(c.req.url), eventId, c.get("principal").credential));
   })
   .get("/events/:eventId/live", async (c) => {
     // For scripts that can send credentials with the upgrade; browsers use a ticket (POST).
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    return connectLive(c.env, eventId, c.req.raw, origin(c.req.url));
+    return connectLive(c.env, eventId, c.req.raw, origin(c.req.url), c.get("principal").credential);
   })
   .get("/tokens", async (c) => c.json({ tokens: await listAdminTokens(database(c.env)) }))
   .post("/tokens", async (c) => {

@@ -11,10 +11,11 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { ApiError } from "../core/errors";
 import { newId } from "../lib/crypto";
-import { logLine } from "../lib/log";
+import { errorFields, logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { adminRoutes } from "./admin";
 import type { AppEnv } from "./context";
+import { dashboardOrigins } from "./cross-site";
 import { fileRoutes, liveRoutes } from "./files";
 import { guestRoutes } from "./guest";
 import { openApiDocument } from "./openapi";
@@ -86,7 +87,7 @@ app.use("/api/v1/events/*", async (c, next) => {
  * for the configured DASHBOARD_ORIGINS only, with credentials (Access's cookie) allowed.
  */
 app.use("/api/v1/admin/*", async (c, next) => {
-  const allowed = new Set(c.env.DASHBOARD_ORIGINS.split(",").map((origin) => origin.trim()).filter(Boolean));
+  const allowed = dashboardOrigins(c.env);
   return cors({
     origin: (origin) => (allowed.has(origin) ? origin : null),
     allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
@@ -124,7 +125,7 @@ app.onError((error, c) => {
     );
   }
   c.get("logFields").error_code = "internal_error";
-  logLine("error", "unhandled_error", { request_id: requestId, error: String(error), stack: (error as Error)?.stack });
+  logLine("error", "unhandled_error", { request_id: requestId, ...errorFields(error) });
   return c.json(
     { error: { code: "internal_error", message: "Something went wrong on our side; try again.", request_id: requestId } },
     500,

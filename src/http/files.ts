@@ -4,15 +4,18 @@
  *   /api/v1/files/photos/:photoId/:variant     organisers (any variant, originals included)
  *   /api/v1/files/gallery/:photoId/:variant    guests (scrubbed copy, thumbnails; approved photos of gallery events)
  *   /api/v1/files/events/:eventId/photos.zip   organisers: the approved photos, streamed
- *   /api/v1/live/events/:eventId               organisers: WebSocket to the event's live channel
+ *   /api/v1/live/events/:eventId               organisers: WebSocket to the event's live channel (`&ticket=`: once)
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { ApiError, refusals } from "../core/errors";
 import { serveArchive } from "../downloads/archive";
 import { servePhotoFile, variants, type Audience, type Variant } from "../downloads/photo-files";
 import { checkSignedUrl, expiryFor, signPath } from "../lib/signing";
-import { connectLive } from "../live/publish";
+import { credentialEnded, credentialStanding, type AdminCredential } from "../admin/auth";
+import { randomSecret, sha256Hex } from "../lib/crypto";
+import { connectLive, eventHub, requireWebSocket } from "../live/publish";
 import { annotate, type AppEnv } from "./context";
+import { sameSiteOnly } from "./cross-site";
 
 /** Refuses a request whose URL is not one we signed, or whose signature has expired. */
 const signed: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -47,9 +50,12 @@ export const fileRoutes = new Hono<AppEnv>()
     return response;
   });
 
-export const liveRoutes = new Hono<AppEnv>().use("*", signed).get("/events/:eventId", (c) => {
-  annotate(c, { event_id: c.req.param("eventId") });
-  return connectLive(c.env, c.req.param("eventId"), c.req.raw, new URL(c.req.url).origin);
+export const liveRoutes = new Hono<AppEnv>().use("*", sameSiteOnly).use("*", signed).get("/events/:eventId", async (c) => {
+  const eventId = c.req.param("eventId");
+  annotate(c, { event_id: eventId });
+  requireWebSocket(c.req.raw); // before the ticket is spent
+  const credential = await redeemLiveTicket(c.env, eventId, c.req.query("ticket"));
+  return connectLive(c.env, eventId, c.req.raw, new URL(c.req.url).origin, credential);
 });
 
 /** Signed-URL lifetimes: an archive link is for starting a download now; a live ticket for connecting now. */
@@ -61,8 +67,24 @@ export async function archiveUrl(env: Env, origin: string, eventId: string) {
   return { url: origin + (await signPath(env.SIGNING_SECRET, `/api/v1/files/events/${eventId}/photos.zip`, expires)), expires_at: new Date(expires).toISOString() };
 }
 
-export async function liveTicket(env: Env, origin: string, eventId: string) {
+/**
+ * A live ticket: a signed URL for the event's WebSocket, good for one connection within a minute.
+ * The event's hub keeps the ticket's hash with the credential that asked for it, so the socket
+ * can be closed once that credential is revoked or expires.
+ */
+export async function liveTicket(env: Env, origin: string, eventId: string, credential: AdminCredential) {
   const expires = expiryFor(LIVE_TICKET_TTL_MS, 1000);
+  const ticket = randomSecret();
+  await eventHub(env, eventId).issueTicket(await sha256Hex(ticket), { credential, expiresAt: expires });
   const path = await signPath(env.SIGNING_SECRET, `/api/v1/live/events/${eventId}`, expires);
-  return { url: origin.replace(/^http/, "ws") + path, expires_at: new Date(expires).toISOString() };
+  return { url: `${origin.replace(/^http/, "ws")}${path}&ticket=${ticket}`, expires_at: new Date(expires).toISOString() };
+}
+
+/** The credential behind a ticket, once; a spent or unknown ticket, or one whose credential ended since, is refused. */
+async function redeemLiveTicket(env: Env, eventId: string, ticket: string | undefined): Promise<AdminCredential> {
+  const credential = ticket ? await eventHub(env, eventId).redeemTicket(await sha256Hex(ticket)) : null;
+  if (!credential) throw new ApiError(refusals.ticketUsed());
+  const standing = await credentialStanding(env, credential);
+  if (standing !== "valid") throw credentialEnded(standing);
+  return credential;
 }

@@ -70,7 +70,7 @@ export const operations: Record<string, Operation> = {
   "POST /api/v1/admin/events/:eventId/photos/redrive": admin("Re-drive photos the dead-letter queue failed (all, or `photo_ids`)", ok("`{requeued, photo_ids}`"), { body: adminSchemas.redriveBody }),
   "POST /api/v1/admin/processing/redrive": admin("Re-drive every photo the dead-letter queue failed, in all events (global admins)", ok("`{requeued, photo_ids}`; call again while `requeued` is 500")),
   "POST /api/v1/admin/events/:eventId/download": admin("A signed link to the ZIP of the approved photos", ok("`{url, expires_at, photo_count, bytes}`")),
-  "POST /api/v1/admin/events/:eventId/live": admin("A signed ticket URL for the live WebSocket", ok("`{url, expires_at}`")),
+  "POST /api/v1/admin/events/:eventId/live": admin("A single-use signed ticket URL for the live WebSocket (valid a minute)", ok("`{url, expires_at}`")),
   "GET /api/v1/admin/events/:eventId/live": admin("The live WebSocket, for clients that send credentials", [101, "Switching protocols"]),
   "GET /api/v1/admin/tokens": admin("List admin tokens (global admins)", ok("`{tokens}`")),
   "POST /api/v1/admin/tokens": admin("Create an admin token, optionally scoped to events (shown once)", [201, "The token"], { body: adminSchemas.createTokenBody }),
@@ -79,7 +79,7 @@ export const operations: Record<string, Operation> = {
   "GET /api/v1/files/photos/:photoId/:variant": { summary: "A photo file for organisers (original, scrubbed, thumb-1024, thumb-256)", tag: "files", security: "signed", success: ok("The file; `Range` gives 206") },
   "GET /api/v1/files/gallery/:photoId/:variant": { summary: "A photo file for guests (scrubbed, thumb-1024, thumb-256)", tag: "files", security: "signed", success: ok("The file; `Range` gives 206") },
   "GET /api/v1/files/events/:eventId/photos.zip": { summary: "The event's approved photos as a streamed ZIP", tag: "files", security: "signed", success: ok("application/zip") },
-  "GET /api/v1/live/events/:eventId": { summary: "The event's live WebSocket (signed ticket)", tag: "files", security: "signed", success: [101, "Switching protocols; JSON messages `hello`, `upload`, `photo`"] },
+  "GET /api/v1/live/events/:eventId": { summary: "The event's live WebSocket (signed single-use ticket; closed with 4401 once the ticket's credential is revoked or expires)", tag: "files", security: "signed", success: [101, "Switching protocols; JSON messages `hello`, `upload`, `photo`"] },
 };
 
 const securityRequirements: Record<Security, Array<Record<string, string[]>>> = {

@@ -3,19 +3,44 @@
  * Upload sessions and the processing consumer publish to it; it fans each message out to the
  * event's WebSockets. It uses the hibernation API, so an idle event's sockets cost nothing: the
  * object sleeps between messages and pings are answered without waking it.
+ *
+ * It also keeps the event's live tickets (single use: a ticket is forgotten when redeemed or when
+ * it expires), and every socket remembers the credential that opened it: an alarm re-checks them
+ * every RECHECK_MS while sockets are open, and closes those whose credential was revoked or has
+ * expired.
  */
 import { DurableObject } from "cloudflare:workers";
+import { credentialStanding, type AdminCredential, type CredentialStanding } from "../admin/auth";
 import { photoView, uploadView, type UploadFacts } from "../admin/views";
 import type { PhotoRow } from "../db/schema";
 import { photoUrls } from "../downloads/photo-files";
+import { errorFields, logLine } from "../lib/log";
 
 /** What publishers send: rows, rendered here per listener's origin (photo URLs are absolute). */
 export type LiveUpdate = { kind: "upload"; upload: UploadFacts } | { kind: "photo"; photo: PhotoRow };
 
-interface Listener {
+export const isWebSocketUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
+
+/** How the Worker tells the hub who connects (on its own request; never a client's header). */
+export const listenerHeader = "x-live-listener";
+
+export interface Listener {
   eventId: string;
   origin: string;
+  credential: AdminCredential;
 }
+
+interface StoredTicket {
+  credential: AdminCredential;
+  expiresAt: number;
+}
+
+/** How often open sockets' credentials are checked again: well within the minute a revocation may take. */
+export const RECHECK_MS = 30_000;
+/** The close code of a socket whose credential ended (4000–4999: the application's own). */
+export const CREDENTIAL_ENDED_CLOSE = 4401;
+
+const ticketKey = (ticketHash: string) => `ticket:${ticketHash}`;
 
 export class EventHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -23,15 +48,74 @@ export class EventHub extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
   }
 
-  /** A dashboard connects (the Worker has checked who it is). */
+  /** A dashboard connects (the Worker has checked who it is, and says so in `listenerHeader`). */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("Expected a WebSocket upgrade", { status: 426 });
-    const listener: Listener = { eventId: request.headers.get("x-event-id") ?? "", origin: request.headers.get("x-public-origin") ?? new URL(request.url).origin };
+    if (!isWebSocketUpgrade(request)) return new Response("Expected a WebSocket upgrade", { status: 426 });
+    const listener = JSON.parse(request.headers.get(listenerHeader) ?? "null") as Listener | null;
+    if (!listener) return new Response("Who is listening?", { status: 400 });
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(listener);
     server.send(JSON.stringify({ type: "hello", event_id: listener.eventId }));
+    await this.scheduleRecheck();
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Remembers a live ticket (by its hash) until it is redeemed or expires. */
+  async issueTicket(ticketHash: string, ticket: StoredTicket): Promise<void> {
+    await this.ctx.storage.put(ticketKey(ticketHash), ticket);
+    await this.scheduleRecheck();
+  }
+
+  /** The credential that issued a ticket, once: a second redemption, or a late one, gets null. */
+  async redeemTicket(ticketHash: string): Promise<AdminCredential | null> {
+    const ticket = await this.ctx.storage.get<StoredTicket>(ticketKey(ticketHash));
+    if (!ticket) return null;
+    await this.ctx.storage.delete(ticketKey(ticketHash));
+    return ticket.expiresAt > Date.now() ? ticket.credential : null;
+  }
+
+  /** Closes the sockets whose credential has ended, and forgets expired tickets. Idempotent. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    await this.closeEndedSockets(now);
+    const tickets = await this.ctx.storage.list<StoredTicket>({ prefix: "ticket:" });
+    const expired = [...tickets].filter(([, ticket]) => ticket.expiresAt <= now).map(([key]) => key);
+    if (expired.length) await this.ctx.storage.delete(expired);
+    await this.scheduleRecheck();
+  }
+
+  /** Each distinct credential is checked once; one that cannot be checked now keeps its sockets until the next alarm. */
+  private async closeEndedSockets(now: number): Promise<void> {
+    const standings = new Map<string, Promise<CredentialStanding | "unknown">>();
+    for (const socket of this.ctx.getWebSockets()) {
+      const { eventId, credential } = socket.deserializeAttachment() as Listener;
+      const key = JSON.stringify(credential);
+      if (!standings.has(key)) {
+        standings.set(
+          key,
+          credentialStanding(this.env, credential, now).catch((error: unknown) => {
+            logLine("warn", "live_recheck_failed", { event_id: eventId, ...errorFields(error) });
+            return "unknown" as const;
+          }),
+        );
+      }
+      const standing = await standings.get(key)!;
+      if (standing !== "revoked" && standing !== "expired") continue;
+      try {
+        socket.close(CREDENTIAL_ENDED_CLOSE, `credential_${standing}`);
+      } catch {
+        // Already closing.
+      }
+    }
+  }
+
+  /** Keeps the alarm set while there are sockets to re-check or tickets to forget. */
+  private async scheduleRecheck(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) !== null) return;
+    const open = this.ctx.getWebSockets().some((socket) => socket.readyState === WebSocket.OPEN);
+    const tickets = (await this.ctx.storage.list({ prefix: "ticket:", limit: 1 })).size > 0;
+    if (open || tickets) await this.ctx.storage.setAlarm(Date.now() + RECHECK_MS);
   }
 
   /** Sends an update to every listener; answers how many there are, so publishers can skip progress nobody watches. */

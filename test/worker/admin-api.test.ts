@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { app } from "../../src/http/app";
+import { generateKeyPair } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { accessJwt, adminRouteTable, routeUrl, serveAccessKeys } from "./admin-helpers";
 import { call, createUploadRequest, errorCode } from "./helpers";
 
 const bootstrap = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
@@ -26,59 +26,23 @@ async function newToken(body: Record<string, unknown>) {
   return response.json<{ id: string; token: string }>();
 }
 
-// --- Cloudflare Access: tokens signed by a key whose JWKS the "team domain" serves ---------------
-let signingKey: CryptoKey;
+serveAccessKeys();
 let foreignKey: CryptoKey;
 beforeAll(async () => {
-  const pair = await generateKeyPair("RS256", { extractable: true });
-  signingKey = pair.privateKey;
   foreignKey = (await generateKeyPair("RS256")).privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
-  const realFetch = globalThis.fetch;
-  vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (url === `${env.ACCESS_TEAM_DOMAIN}/cdn-cgi/access/certs`) return Response.json({ keys: [jwk] });
-    return realFetch(input, init);
-  });
 });
-afterAll(() => vi.restoreAllMocks());
-
-function accessJwt(options: { key?: CryptoKey; audience?: string; expiresIn?: string; issuer?: string } = {}) {
-  return new SignJWT({ email: "organiser@example.com" })
-    .setProtectedHeader({ alg: "RS256", kid: "k1" })
-    .setIssuer(options.issuer ?? env.ACCESS_TEAM_DOMAIN)
-    .setAudience(options.audience ?? env.ACCESS_AUD)
-    .setIssuedAt()
-    .setExpirationTime(options.expiresIn ?? "5m")
-    .sign(options.key ?? signingKey);
-}
-
-// Hono lists a route once per handler (middleware included): one entry per method and path.
-const adminRoutes = [
-  ...new Map(
-    app.routes
-      .filter((route) => route.path.startsWith("/api/v1/admin/") && route.method !== "ALL")
-      .map((route) => [`${route.method} ${route.path}`, { method: route.method, path: route.path }]),
-  ).values(),
-];
-
 describe("every admin route refuses missing, wrong and expired credentials", () => {
   it("the route table is what the test walks", () => {
-    expect(adminRoutes.length).toBeGreaterThanOrEqual(11);
+    expect(adminRouteTable.length).toBeGreaterThanOrEqual(11);
   });
 
-  it.each(adminRoutes)("$method $path", async ({ method, path }) => {
+  it.each(adminRouteTable)("$method $path", async ({ method, path }) => {
     const { event_id, join_link } = await newEvent();
     const expired = await newToken({ name: "old", expires_in_days: 1 });
     await env.DB.prepare("UPDATE admin_tokens SET expires_at = ? WHERE id = ?").bind(Date.now() - 1, expired.id).run();
     const revoked = await newToken({ name: "gone" });
     expect((await admin(`/tokens/${revoked.id}`, { method: "DELETE" })).status).toBe(200);
-    const url = path
-      .replace(":eventId", event_id)
-      .replace(":linkId", join_link.id)
-      .replace(":tokenId", revoked.id)
-      .replace(":photoId", crypto.randomUUID())
-      .replace(/:action\{[^}]+\}/, "approve");
+    const url = routeUrl(path, { eventId: event_id, linkId: join_link.id, tokenId: revoked.id });
     const credentials: Array<[string, Record<string, string>]> = [
       ["no credentials", {}],
       ["a malformed header", { authorization: "Basic abc" }],
@@ -112,15 +76,10 @@ describe("admin principals", () => {
     const listed = await (await admin("/events", { headers: as })).json<{ events: Array<{ event_id: string }> }>();
     expect(listed.events.map((e) => e.event_id)).toEqual([a.event_id]);
     // Every route under an event, from the route table, against B's resources: not found, never data.
-    const eventRoutes = adminRoutes.filter((route) => route.path.includes(":eventId"));
+    const eventRoutes = adminRouteTable.filter((route) => route.path.includes(":eventId"));
     expect(eventRoutes.length).toBeGreaterThanOrEqual(15);
     for (const { method, path } of eventRoutes) {
-      const url = path
-        .replace("/api/v1/admin", "")
-        .replace(":eventId", b.event_id)
-        .replace(":linkId", b.join_link.id)
-        .replace(":photoId", crypto.randomUUID())
-        .replace(/:action\{[^}]+\}/, "approve");
+      const url = routeUrl(path, { eventId: b.event_id, linkId: b.join_link.id, tokenId: "" }).replace("/api/v1/admin", "");
       const response = await admin(url, { method, headers: as, ...(method === "GET" || method === "DELETE" ? {} : { body: {} }) });
       expect(response.status, `${method} ${path}`).toBe(404);
       expect(JSON.stringify(await response.json())).not.toContain('"B"');

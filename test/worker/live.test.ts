@@ -1,10 +1,13 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { makeJpeg } from "../fixtures/photos";
+import { accessJwt, serveAccessKeys } from "./admin-helpers";
 import { call, createEvent, errorCode, MiB, sendChunk, startUpload, fileBytes } from "./helpers";
 import { deliver, uploadPhoto } from "./photo-helpers";
 
 const bootstrap = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+serveAccessKeys();
 
 interface LiveMessage {
   type: string;
@@ -13,14 +16,22 @@ interface LiveMessage {
   photo?: { photo_id: string; status: string; approved: boolean; urls: { thumb_256: string | null } };
 }
 
+/** The upgrade request a browser would send for a ws(s):// URL. */
+function upgrade(url: string, headers: Record<string, string> = {}) {
+  const { pathname, search } = new URL(url.replace(/^ws/, "http"));
+  return call(pathname + search, { headers: { upgrade: "websocket", ...headers } });
+}
+
 /** A dashboard's WebSocket, collecting what it hears. */
 async function listen(url: string, headers: Record<string, string> = {}) {
-  const { pathname, search } = new URL(url.replace(/^ws/, "http"));
-  const response = await call(pathname + search, { headers: { upgrade: "websocket", ...headers } });
+  const response = await upgrade(url, headers);
   expect(response.status, response.status === 101 ? "" : await response.text()).toBe(101);
   const socket = response.webSocket!;
   const messages: LiveMessage[] = [];
   const texts: string[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.addEventListener("close", (event) => resolve({ code: event.code, reason: event.reason })),
+  );
   socket.addEventListener("message", (event) => {
     const text = String(event.data);
     texts.push(text);
@@ -36,14 +47,14 @@ async function listen(url: string, headers: Record<string, string> = {}) {
     }
     throw new Error(`no ${what} arrived; heard ${JSON.stringify(messages)}`);
   }
-  return { socket, messages, texts, next };
+  return { socket, messages, texts, next, closed };
 }
 
-async function ticket(eventId: string): Promise<string> {
-  const response = await call(`/api/v1/admin/events/${eventId}/live`, { method: "POST", headers: bootstrap });
+async function ticket(eventId: string, credential: Record<string, string> = bootstrap): Promise<string> {
+  const response = await call(`/api/v1/admin/events/${eventId}/live`, { method: "POST", headers: credential });
   expect(response.status).toBe(200);
   const { url } = await response.json<{ url: string }>();
-  expect(url).toMatch(/^wss:\/\/photos\.test\/api\/v1\/live\/events\/.+\?exp=\d+&sig=/);
+  expect(url).toMatch(/^wss:\/\/photos\.test\/api\/v1\/live\/events\/.+\?exp=\d+&sig=[\w-]+&ticket=[\w-]{43}$/);
   return url;
 }
 
@@ -104,5 +115,136 @@ describe("the live channel", () => {
     expect(anonymous.status).toBe(401);
     const plain = await call(url.pathname + url.search);
     expect(plain.status).toBe(426);
+  });
+});
+
+describe("live tickets and sockets end with the credential behind them", () => {
+  const hubOf = (eventId: string) => env.EVENT_HUBS.get(env.EVENT_HUBS.idFromName(eventId));
+
+  async function newToken(eventIds?: string[]) {
+    const response = await call("/api/v1/admin/tokens", {
+      method: "POST",
+      headers: { ...bootstrap, "content-type": "application/json" },
+      body: JSON.stringify({ name: "photographer", event_ids: eventIds }),
+    });
+    expect(response.status).toBe(201);
+    return response.json<{ id: string; token: string }>();
+  }
+  const revoke = async (tokenId: string) => expect((await call(`/api/v1/admin/tokens/${tokenId}`, { method: "DELETE", headers: bootstrap })).status).toBe(200);
+
+  it("a ticket opens one socket; a second use, a ticket moved to another event and a ticketless URL are refused", async () => {
+    const [event, other] = await Promise.all([createEvent(), createEvent()]);
+    const url = await ticket(event.event_id);
+    const first = await listen(url);
+    await first.next((m) => m.type === "hello", "hello");
+    const again = await upgrade(url);
+    expect(again.status).toBe(410);
+    expect(await errorCode(again)).toBe("ticket_used");
+
+    // A valid signed URL for another event with this event's ticket: that event's hub never issued it.
+    const fresh = new URL((await ticket(event.event_id)).replace(/^wss/, "https"));
+    const otherUrl = new URL((await ticket(other.event_id)).replace(/^wss/, "https"));
+    otherUrl.searchParams.set("ticket", fresh.searchParams.get("ticket")!);
+    expect(await errorCode(await upgrade(otherUrl.href))).toBe("ticket_used");
+    fresh.searchParams.delete("ticket");
+    expect(await errorCode(await upgrade(fresh.href))).toBe("ticket_used");
+    first.socket.close(1000, "done");
+  });
+
+  it("a ticket redeemed twice at the same moment opens one socket", async () => {
+    const event = await createEvent();
+    const url = await ticket(event.event_id);
+    const responses = await Promise.all([upgrade(url), upgrade(url), upgrade(url)]);
+    expect(responses.map((response) => response.status).sort()).toEqual([101, 410, 410]);
+    for (const response of responses) {
+      response.webSocket?.accept();
+      response.webSocket?.close(1000, "done");
+    }
+  });
+
+  it("tickets never used are forgotten once expired, and an idle hub stops checking", async () => {
+    const event = await createEvent();
+    const hub = hubOf(event.event_id);
+    await hub.issueTicket("0".repeat(64), { credential: { kind: "bootstrap", tokenHash: "1".repeat(64) }, expiresAt: Date.now() - 1 });
+    expect(await runDurableObjectAlarm(hub)).toBe(true);
+    const left = await runInDurableObject(hub, async (_hub, state) => ({ tickets: (await state.storage.list({ prefix: "ticket:" })).size, alarm: await state.storage.getAlarm() }));
+    expect(left).toEqual({ tickets: 0, alarm: null });
+  });
+
+  it("a ticket whose token was revoked before it was used opens nothing", async () => {
+    const event = await createEvent();
+    const token = await newToken([event.event_id]);
+    const url = await ticket(event.event_id, { authorization: `Bearer ${token.token}` });
+    await revoke(token.id);
+    const refused = await upgrade(url);
+    expect(refused.status).toBe(401);
+    expect(await errorCode(refused)).toBe("unauthorized");
+  });
+
+  it("open sockets close at the next check once their token is revoked or expires; others stay open", async () => {
+    const event = await createEvent();
+    const [revoked, expiring] = await Promise.all([newToken([event.event_id]), newToken()]);
+    const byTicket = await listen(await ticket(event.event_id, { authorization: `Bearer ${revoked.token}` }));
+    const direct = await listen(`https://photos.test/api/v1/admin/events/${event.event_id}/live`, { authorization: `Bearer ${expiring.token}` });
+    const bootstrapped = await listen(await ticket(event.event_id));
+    for (const live of [byTicket, direct, bootstrapped]) await live.next((m) => m.type === "hello", "hello");
+
+    // The check runs at least once a minute while sockets are open.
+    const alarm = await runInDurableObject(hubOf(event.event_id), (_hub, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm! - Date.now()).toBeLessThanOrEqual(60_000);
+
+    await revoke(revoked.id);
+    await env.DB.prepare("UPDATE admin_tokens SET expires_at = ? WHERE id = ?").bind(Date.now() - 1, expiring.id).run();
+    expect(await runDurableObjectAlarm(hubOf(event.event_id))).toBe(true);
+    expect(await byTicket.closed).toEqual({ code: 4401, reason: "credential_revoked" });
+    expect(await direct.closed).toEqual({ code: 4401, reason: "credential_expired" });
+
+    // The bootstrap token's socket is still live, and the check is armed again for it.
+    await uploadPhoto(makeJpeg({ width: 100, height: 80 }), { token: event.join_token });
+    await bootstrapped.next((m) => m.type === "photo", "a photo after the check");
+    expect(await runInDurableObject(hubOf(event.event_id), (_hub, state) => state.storage.getAlarm())).not.toBeNull();
+    bootstrapped.socket.close(1000, "done");
+  });
+
+  it("a socket opened with the bootstrap token closes once ADMIN_TOKEN is rotated", async () => {
+    const event = await createEvent();
+    const live = await listen(await ticket(event.event_id));
+    await live.next((m) => m.type === "hello", "hello");
+    const original = env.ADMIN_TOKEN;
+    try {
+      (env as { ADMIN_TOKEN: string }).ADMIN_TOKEN = "a-rotated-admin-token";
+      expect(await runDurableObjectAlarm(hubOf(event.event_id))).toBe(true);
+    } finally {
+      (env as { ADMIN_TOKEN: string }).ADMIN_TOKEN = original;
+    }
+    expect(await live.closed).toEqual({ code: 4401, reason: "credential_revoked" });
+  });
+
+  it("a socket opened with a Cloudflare Access JWT closes once the JWT expires", async () => {
+    const event = await createEvent();
+    const expiresAt = Math.floor(Date.now() / 1000) + 2;
+    const live = await listen(await ticket(event.event_id, { "cf-access-jwt-assertion": await accessJwt({ expiresIn: expiresAt }) }));
+    await live.next((m) => m.type === "hello", "hello");
+    expect(await runDurableObjectAlarm(hubOf(event.event_id))).toBe(true);
+    expect(live.socket.readyState).toBe(WebSocket.OPEN);
+    await new Promise((resolve) => setTimeout(resolve, expiresAt * 1000 - Date.now() + 50));
+    expect(await runDurableObjectAlarm(hubOf(event.event_id))).toBe(true);
+    expect(await live.closed).toEqual({ code: 4401, reason: "credential_expired" });
+  });
+
+  it("upgrades from another site are refused, from the dashboard's origin admitted", async () => {
+    const event = await createEvent();
+    const url = await ticket(event.event_id);
+    const foreign: Array<Record<string, string>> = [{ origin: "https://evil.example" }, { "sec-fetch-site": "cross-site", "sec-fetch-mode": "websocket" }];
+    for (const headers of foreign) {
+      const refused = await upgrade(url, headers);
+      expect(refused.status).toBe(403);
+      expect(await errorCode(refused)).toBe("origin_not_allowed");
+    }
+    // The refusals did not spend the ticket.
+    const live = await listen(url, { origin: env.DASHBOARD_ORIGINS });
+    await live.next((m) => m.type === "hello", "hello");
+    live.socket.close(1000, "done");
   });
 });

@@ -1,6 +1,7 @@
 /** What operators see: metrics in Analytics Engine, and log lines that never carry secrets. */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { errorFields, logLine } from "../../src/lib/log";
 import { makeJpeg } from "../fixtures/photos";
 import { call, createEvent, errorCode, sendInChunks, startUpload, uploadCall } from "./helpers";
 import { deliver, uploadPhoto } from "./photo-helpers";
@@ -94,5 +95,67 @@ describe("logs", () => {
     for (const secret of secrets) expect(all.includes(secret), `a log line contains ${secret.slice(0, 6)}…`).toBe(false);
     expect(all).not.toMatch(/48\.858|2\.2945/);
     expect(all).not.toContain("eyJhbGciOiJIUzI1NiJ9");
+  });
+
+  it("log a database error by its code, never with the values it was bound to", async () => {
+    const distinctive = `Gala of ${crypto.randomUUID()}`;
+    // A trigger makes the insert of this one event fail inside D1, after the values were bound.
+    await env.DB.prepare(
+      `CREATE TRIGGER refuse_distinctive BEFORE INSERT ON events WHEN NEW.name = '${distinctive}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    ).run();
+    let requestId = "";
+    const lines = await capturedLogs(async () => {
+      const response = await call("/api/v1/admin/events", { method: "POST", headers: bootstrap, body: JSON.stringify({ name: distinctive }) });
+      expect(response.status).toBe(500);
+      const body = await response.json<{ error: { code: string; request_id: string } }>();
+      expect(body.error.code).toBe("internal_error");
+      requestId = body.error.request_id;
+    }).finally(() => env.DB.prepare("DROP TRIGGER refuse_distinctive").run());
+    expect(lines.join("\n")).not.toContain(distinctive);
+    const logged = lines.map((text) => JSON.parse(text)).find((entry) => entry.msg === "unhandled_error" && entry.request_id === requestId);
+    expect(logged).toMatchObject({ level: "error", db_code: "SQLITE_CONSTRAINT" });
+    expect(logged.error_class).toMatch(/Error/);
+    expect(logged.stack).toMatch(/^at /);
+    expect(JSON.stringify(logged)).not.toMatch(/params|insert into/i);
+  });
+
+  it("cut the bound values off a database error's message wherever it is logged, and keep messages out of error fields", async () => {
+    const secret = `key-${crypto.randomUUID()}`;
+    const failed = new Error(`Failed query: select * from upload_sessions where upload_key_hash = ?\nparams: ${secret}\n    at ${secret}`);
+    const lines = await capturedLogs(async () => {
+      logLine("error", "job", { reason: failed.message });
+      logLine("error", "job", errorFields(failed));
+    });
+    expect(lines).toHaveLength(2);
+    expect(lines.join("\n")).not.toContain(secret);
+    expect(JSON.parse(lines[0]!).reason).toMatch(/^Failed query: select/);
+    expect(JSON.parse(lines[1]!)).toMatchObject({ error_class: "Error", stack: expect.stringMatching(/^at /) });
+  });
+
+  it("never carry a join token or upload key from a URL, whatever the request hit", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const event = await createEvent();
+    const upload = await startUpload(event.join_token, 1000);
+    const capability = `${upload.id}.${upload.key}`;
+    const lines = await capturedLogs(async () => {
+      vi.spyOn(env.METRICS, "writeDataPoint").mockImplementation((point) => void points.push(point!));
+      const urls = [
+        `/api/v1/events/${event.join_token}/tus/${capability}`,
+        `/api/v1/events/${event.join_token}/tus/${capability}/nothing-here`,
+        `/api/v1/events/${event.join_token}/resumable/${capability}`,
+        `/api/v1/events/${event.join_token}/uploads/${upload.id}/nowhere`,
+        `/api/v1/events/${event.join_token}x/uploads`,
+        `/api/v1/${event.join_token}/${upload.key}`,
+      ];
+      for (const url of urls) {
+        for (const method of ["GET", "HEAD", "PATCH", "DELETE", "POST"]) {
+          const response = await call(url, { method, headers: { "tus-resumable": "1.0.0", "upload-offset": "0", "content-type": "application/offset+octet-stream" }, ...(method === "PATCH" || method === "POST" ? { body: "x" } : {}) });
+          await response.arrayBuffer();
+        }
+      }
+    });
+    expect(points.length).toBeGreaterThan(0);
+    const written = [...lines, JSON.stringify(points)].join("\n");
+    for (const secret of [event.join_token, upload.key]) expect(written.includes(secret), `${secret.slice(0, 6)}… was logged`).toBe(false);
   });
 });

@@ -42,3 +42,25 @@ export async function deliver(jobs: PhotoJob[], { attempts = 1, queue = PROCESSI
   return getQueueResult(batch, ctx);
 }
 
+/**
+ * Inserts `count` photos (and their upload sessions) straight into D1, as processing leaves
+ * them; created_at steps by 1 ms every third photo, so ties exercise the id tiebreak.
+ */
+export async function seedPhotos(eventId: string, count: number, options: { from?: number; status?: string; device?: string } = {}) {
+  const from = options.from ?? Date.now() - 10_000_000;
+  const token = await env.DB.prepare("SELECT id FROM join_tokens WHERE event_id = ?").bind(eventId).first<{ id: string }>();
+  const prefix = crypto.randomUUID().slice(0, 8);
+  await env.DB.batch([
+    env.DB.prepare(
+      `INSERT INTO upload_sessions (id, event_id, join_token_id, device_id, status, total_size, received_bytes, chunk_size, expires_at, r2_key, upload_key_hash, filename, content_type, updated_at, created_at)
+       WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+       SELECT ? || '-' || i, ?, ?, ?, 'completed', 1000, 1000, 1000, 0, 'uploads/' || i, 'h', 'p' || i || '.jpg', 'image/jpeg', 0, ? + (i / 3) FROM n`,
+    ).bind(count, prefix, eventId, token!.id, options.device ?? "device-seed", from),
+    env.DB.prepare(
+      `INSERT INTO photos (id, event_id, upload_id, device_id, status, original_key, size, filename, declared_content_type, updated_at, created_at, taken_at)
+       WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+       SELECT ? || '-p-' || printf('%05d', i), ?, ? || '-' || i, ?, ?, 'uploads/' || i, 1000, 'p' || i || '.jpg', 'image/jpeg', 0, ? + (i / 3), ? + i * 60000 FROM n`,
+    ).bind(count, prefix, eventId, prefix, options.device ?? "device-seed", options.status ?? "ready", from, from),
+  ]);
+  return prefix;
+}
