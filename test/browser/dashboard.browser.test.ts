@@ -36,10 +36,11 @@ const hostileName = "<img src=x onerror=alert(1)>.jpg";
 const stalledName = "<b onmouseover=alert(2)>stalled.jpg";
 let stalledUploadId: string;
 /**
- * Chromium logs every 401 answer as a console error: the dashboard's first call goes without a
- * token (behind Cloudflare Access it would succeed), and one test signs in with a wrong token.
+ * Chromium logs every 401 and 400 answer as a console error: the dashboard's first call goes
+ * without a token (behind Cloudflare Access it would succeed), one test signs in with a wrong
+ * token, and one saves settings the server refuses.
  */
-const expectedProblems = /status of 401 \(Unauthorized\)/;
+const expectedProblems = /status of (401 \(Unauthorized\)|400 \(Bad Request\))/;
 
 let site: StaticSite;
 let env: BrowserStack;
@@ -157,6 +158,40 @@ describe("the dashboard", () => {
     expect(await page().getByLabel("Wait for my review").isChecked()).toBe(true);
     expect(await page().getByLabel("Window closes").inputValue()).toBe("2026-12-31T23:30");
     expect(await axeViolations(page())).toEqual([]);
+  });
+
+  it("keeps Save disabled while the settings go out, shows the server's refusal in words, and saves on the next try", async () => {
+    // The PATCH is held until the form has been seen busy, then goes on to the server.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const eventUrl = `${origin()}/api/v1/admin/events/${event.event_id}`;
+    await page().route(eventUrl, async (route) => {
+      if (route.request().method() === "PATCH") await held;
+      await route.continue();
+    });
+    const types = ["JPEG", "PNG", "WebP", "HEIC (iPhone)"];
+    for (const type of types) await page().getByLabel(type, { exact: true }).uncheck();
+    await page().getByRole("button", { name: "Save settings" }).click();
+    const saving = page().getByRole("button", { name: "Saving…" });
+    await saving.waitFor();
+    expect(await saving.isDisabled()).toBe(true);
+    release();
+
+    // An event must accept some photo type: the server says which field is wrong.
+    await expect.poll(() => page().getByRole("alert").textContent()).toContain("allowed_content_types");
+    await screenshot(page(), "dashboard-settings-refused");
+    expect(await page().getByRole("button", { name: "Save settings" }).isEnabled()).toBe(true);
+    await page().unroute(eventUrl);
+
+    for (const type of types) await page().getByLabel(type, { exact: true }).check();
+    await page().getByLabel("Photos a day").fill("300");
+    await page().getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => page().getByRole("status").filter({ hasText: "Saved." }).count()).toBe(1);
+    expect(await page().getByRole("alert").count()).toBe(0);
+    expect(await admin(env.service, "GET", `/events/${event.event_id}`)).toMatchObject({
+      daily_upload_cap_per_device: 300,
+      allowed_content_types: ["image/jpeg", "image/png", "image/webp", "image/heic"],
+    });
   });
 
   it("closes and reopens uploads from the header", async () => {
