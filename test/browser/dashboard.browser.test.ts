@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { unzipSync } from "fflate";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreatedEvent } from "../../scripts/lib/dev-server";
 import {
@@ -19,14 +20,12 @@ import {
   expectNoProblems,
   guestUpload,
   openPage,
-  printServerOutputOnFailure,
   readQr,
   screenshot,
+  setUpBrowserStack,
   signIn,
-  startBrowserStack,
   startDashboardSite,
   waitUntilProcessed,
-  type BrowserStack,
   type StaticSite,
   type WatchedPage,
 } from "./harness";
@@ -43,7 +42,6 @@ let stalledUploadId: string;
 const expectedProblems = /status of (401 \(Unauthorized\)|400 \(Bad Request\))/;
 
 let site: StaticSite;
-let env: BrowserStack;
 let watched: WatchedPage;
 let event: CreatedEvent;
 /** Photos uploaded so far, newest last. */
@@ -51,18 +49,29 @@ const photoIds: string[] = [];
 
 beforeAll(async () => {
   site = await startDashboardSite();
-  env = await startBrowserStack("browser-dashboard-", { DASHBOARD_ORIGINS: site.origin });
-  site.buildDashboard(env.service.origin);
-  watched = await openPage(env.browser, { acceptDownloads: true });
 });
-afterAll(async () => {
-  await env?.stop();
-  site?.close();
+afterAll(() => site?.close());
+const env = setUpBrowserStack("browser-dashboard-", () => ({ DASHBOARD_ORIGINS: site.origin }));
+beforeAll(async () => {
+  site.buildDashboard(env().service.origin);
+  watched = await openPage(env().browser, { acceptDownloads: true });
 });
-printServerOutputOnFailure(() => env);
 
 const page = () => watched.page;
-const origin = () => env.service.origin;
+const origin = () => env().service.origin;
+
+/** Creates an event from the events list, as an organiser does: the dashboard goes on to show its join link. */
+async function createEventInDashboard(dashboard: Page, name: string): Promise<{ event: CreatedEvent; joinUrl: string }> {
+  await dashboard.getByLabel("Name").fill(name);
+  await dashboard.getByRole("button", { name: "Create event" }).click();
+  await dashboard.locator(".table-card .qr").waitFor();
+  const joinUrl = (await dashboard.locator(".table-card-url").textContent())!.trim();
+  const eventId = /#\/events\/([^/]+)\/links$/.exec(dashboard.url())?.[1];
+  expect(eventId, dashboard.url()).toBeTruthy();
+  const token = joinUrl.split("/join/")[1]!;
+  return { event: { event_id: eventId!, join_token: token, upload_url: `${origin()}/api/v1/events/${token}/uploads` }, joinUrl };
+}
+
 const gotoTab = async (name: string) => {
   await page().getByRole("navigation", { name: "Event sections" }).getByRole("link", { name }).click();
 };
@@ -98,27 +107,21 @@ describe("the dashboard", () => {
     await expect.poll(() => page().getByRole("alert").textContent()).toContain("not accepted");
     await screenshot(page(), "dashboard-sign-in-refused");
 
-    await signIn(page(), env.service);
+    await signIn(page(), env().service);
     await expect.poll(() => page().getByText("No events yet").isVisible()).toBe(true);
     await screenshot(page(), "dashboard-events-empty");
     expect(await axeViolations(page())).toEqual([]);
   });
 
   it("creates an event and shows its join link as a QR code that decodes to it", async () => {
-    await page().getByLabel("Name").fill("Sam & Alex's wedding");
-    await page().getByRole("button", { name: "Create event" }).click();
-    const card = page().locator(".table-card");
-    await card.waitFor();
-    const joinUrl = (await card.locator(".table-card-url").textContent())!.trim();
+    const created = await createEventInDashboard(page(), "Sam & Alex's wedding");
+    event = created.event;
+    const joinUrl = created.joinUrl;
     expect(joinUrl).toMatch(new RegExp(`^${origin()}/join/[A-Za-z0-9_-]{20,}$`));
     expect(await readQr(page(), ".table-card .qr")).toBe(joinUrl);
 
-    const eventId = page().url().match(/#\/events\/([^/]+)\/links/)?.[1];
-    expect(eventId).toBeTruthy();
-    const token = joinUrl.split("/join/")[1]!;
-    event = { event_id: eventId!, join_token: token, upload_url: `${origin()}/api/v1/events/${token}/uploads` };
     // The link works for guests, and opens the guest app.
-    const guestView = (await (await fetch(`${origin()}/api/v1/events/${token}`)).json()) as { name: string };
+    const guestView = (await (await fetch(`${origin()}/api/v1/events/${event.join_token}`)).json()) as { name: string };
     expect(guestView.name).toBe("Sam & Alex's wedding");
     expect(await (await fetch(joinUrl, { headers: { "sec-fetch-mode": "navigate" } })).text()).toContain('<div id="app">');
 
@@ -142,7 +145,7 @@ describe("the dashboard", () => {
     await expect.poll(() => page().getByRole("status").filter({ hasText: "Saved." }).count()).toBe(1);
     await screenshot(page(), "dashboard-settings-saved");
 
-    const saved = await admin(env.service, "GET", `/events/${event.event_id}`);
+    const saved = await admin(env().service, "GET", `/events/${event.event_id}`);
     expect(saved).toMatchObject({
       name: "Sam & Alex — reception",
       moderation_mode: "review",
@@ -188,7 +191,7 @@ describe("the dashboard", () => {
     await page().getByRole("button", { name: "Save settings" }).click();
     await expect.poll(() => page().getByRole("status").filter({ hasText: "Saved." }).count()).toBe(1);
     expect(await page().getByRole("alert").count()).toBe(0);
-    expect(await admin(env.service, "GET", `/events/${event.event_id}`)).toMatchObject({
+    expect(await admin(env().service, "GET", `/events/${event.event_id}`)).toMatchObject({
       daily_upload_cap_per_device: 300,
       allowed_content_types: ["image/jpeg", "image/png", "image/webp", "image/heic"],
     });
@@ -197,11 +200,11 @@ describe("the dashboard", () => {
   it("closes and reopens uploads from the header", async () => {
     await page().getByRole("button", { name: "Close uploads" }).click();
     await page().getByRole("button", { name: "Open uploads" }).waitFor();
-    expect((await admin(env.service, "GET", `/events/${event.event_id}`)).status).toBe("closed");
+    expect((await admin(env().service, "GET", `/events/${event.event_id}`)).status).toBe("closed");
     await screenshot(page(), "dashboard-uploads-closed");
     await page().getByRole("button", { name: "Open uploads" }).click();
     await page().getByRole("button", { name: "Close uploads" }).waitFor();
-    expect((await admin(env.service, "GET", `/events/${event.event_id}`)).status).toBe("open");
+    expect((await admin(env().service, "GET", `/events/${event.event_id}`)).status).toBe("open");
   });
 
   it("shows a guest's upload and photo live, with a hostile filename as plain text", async () => {
@@ -227,10 +230,10 @@ describe("the dashboard", () => {
     await expect.poll(() => inFlight.locator("progress").getAttribute("value"), { timeout: 15_000 }).toBe(String(256 * 1024));
     expect(await inFlight.textContent()).toContain("Uploading · 262 KB of 1.0 MB");
 
-    photoIds.push(await guestUpload(env.service, event, hostileName));
+    photoIds.push(await guestUpload(env().service, event, hostileName));
     const tile = page().locator(".live-photo").filter({ hasText: hostileName });
     await tile.waitFor({ timeout: 30_000 });
-    await waitUntilProcessed(env.service, event.event_id, photoIds[0]!);
+    await waitUntilProcessed(env().service, event.event_id, photoIds[0]!);
     // In review mode a processed photo waits for the organiser; the view follows without a reload.
     await expect.poll(() => tile.locator(".badge").textContent(), { timeout: 30_000 }).toBe("Awaiting review");
     await expect.poll(() => tile.locator("img.tile-image").count()).toBe(1);
@@ -240,8 +243,8 @@ describe("the dashboard", () => {
   });
 
   it("lists the photos in the gallery, opens one, and moderates it", async () => {
-    for (const name of ["IMG_0002.jpg", "IMG_0003.jpg", "IMG_0004.jpg"]) photoIds.push(await guestUpload(env.service, event, name));
-    for (const id of photoIds) await waitUntilProcessed(env.service, event.event_id, id);
+    for (const name of ["IMG_0002.jpg", "IMG_0003.jpg", "IMG_0004.jpg"]) photoIds.push(await guestUpload(env().service, event, name));
+    for (const id of photoIds) await waitUntilProcessed(env().service, event.event_id, id);
 
     await gotoTab("Photos");
     const tiles = page().locator(".photo-tile");
@@ -264,7 +267,7 @@ describe("the dashboard", () => {
     await expect.poll(() => dialog.locator(".badge").textContent()).toBe("Approved");
     await dialog.getByRole("button", { name: "Hide" }).click();
     await expect.poll(() => dialog.locator(".badge").textContent()).toBe("Hidden");
-    expect((await admin(env.service, "GET", `/events/${event.event_id}/photos/${photoIds[0]}`)).status).toBe("hidden");
+    expect((await admin(env().service, "GET", `/events/${event.event_id}/photos/${photoIds[0]}`)).status).toBe("hidden");
     await dialog.getByRole("button", { name: "Show again" }).click();
     await expect.poll(() => dialog.locator(".badge").textContent()).toBe("Approved");
     await page().keyboard.press("Escape");
@@ -284,7 +287,7 @@ describe("the dashboard", () => {
 
     await page().keyboard.press("a");
     await expect.poll(() => page().getByRole("status").filter({ hasText: "3 photos approved." }).count()).toBe(1);
-    const approved = await admin<{ photos: unknown[] }>(env.service, "GET", `/events/${event.event_id}/photos?approved=true`);
+    const approved = await admin<{ photos: unknown[] }>(env().service, "GET", `/events/${event.event_id}/photos?approved=true`);
     expect(approved.photos).toHaveLength(4);
 
     await page().keyboard.press("Escape");
@@ -292,7 +295,7 @@ describe("the dashboard", () => {
   });
 
   it("filters the gallery", async () => {
-    await admin(env.service, "POST", `/events/${event.event_id}/photos/${photoIds[1]}/hide`);
+    await admin(env().service, "POST", `/events/${event.event_id}/photos/${photoIds[1]}/hide`);
     await page().getByText("Filters", { exact: true }).click();
     await page().getByLabel("Status").selectOption("hidden");
     await expect.poll(() => page().locator(".photo-tile").count()).toBe(1);
@@ -309,7 +312,7 @@ describe("the dashboard", () => {
     await expect.poll(() => page().getByRole("dialog").getByRole("heading").textContent()).not.toBe("IMG_0004.jpg");
     await page().keyboard.press("Escape");
     await expect.poll(() => page().locator(".photo-tile").count()).toBe(3);
-    const gone = await fetch(`${origin()}/api/v1/admin/events/${event.event_id}/photos/${photoIds[3]}`, { headers: { authorization: `Bearer ${env.service.adminToken}` } });
+    const gone = await fetch(`${origin()}/api/v1/admin/events/${event.event_id}/photos/${photoIds[3]}`, { headers: { authorization: `Bearer ${env().service.adminToken}` } });
     expect(gone.status).toBe(404);
   });
 
@@ -324,7 +327,7 @@ describe("the dashboard", () => {
 
   it("shows the figures, the uploads chart and the failed uploads", async () => {
     // The guest API cannot make an upload fail on demand: the stalled one is marked failed in D1.
-    env.stack.query(`UPDATE upload_sessions SET status = 'failed', failure_reason = 'The connection dropped for good.' WHERE id = '${stalledUploadId}'`);
+    env().stack.query(`UPDATE upload_sessions SET status = 'failed', failure_reason = 'The connection dropped for good.' WHERE id = '${stalledUploadId}'`);
 
     await gotoTab("Overview");
     await expect.poll(() => page().locator(".figure").first().textContent()).toContain("Photos3");
@@ -345,8 +348,8 @@ describe("the dashboard", () => {
   });
 
   it("fits a phone's screen", async () => {
-    const phone = await openPage(env.browser, { viewport: { width: 390, height: 844 } });
-    await signIn(phone.page, env.service);
+    const phone = await openPage(env().browser, { viewport: { width: 390, height: 844 } });
+    await signIn(phone.page, env().service);
     await screenshot(phone.page, "dashboard-phone-events");
     await phone.page.goto(`${origin()}/admin/#/events/${event.event_id}/gallery`);
     await expect.poll(() => phone.page.locator(".photo-tile").count()).toBe(3);
@@ -371,20 +374,15 @@ describe("the dashboard on another origin (Cloudflare Pages)", () => {
   });
 
   it("signs in, creates an event, shows a guest's photo and goes live, across origins", async () => {
-    const elsewhere = await openPage(env.browser);
+    const elsewhere = await openPage(env().browser);
     const page = elsewhere.page;
-    await signIn(page, env.service, `${site.origin}/`);
-    await page.getByLabel("Name").fill("Cross-origin gala");
-    await page.getByRole("button", { name: "Create event" }).click();
-    await page.locator(".table-card .qr").waitFor();
-    const joinUrl = (await page.locator(".table-card-url").textContent())!.trim();
+    await signIn(page, env().service, `${site.origin}/`);
+    const { event, joinUrl } = await createEventInDashboard(page, "Cross-origin gala");
     // Join links point at the API's origin, where the guest app is.
     expect(joinUrl.startsWith(`${origin()}/join/`)).toBe(true);
 
-    const eventId = page.url().match(/#\/events\/([^/]+)\//)![1]!;
-    const token = joinUrl.split("/join/")[1]!;
-    const photoId = await guestUpload(env.service, { event_id: eventId, join_token: token, upload_url: `${origin()}/api/v1/events/${token}/uploads` }, "gala.jpg");
-    await waitUntilProcessed(env.service, eventId, photoId);
+    const photoId = await guestUpload(env().service, event, "gala.jpg");
+    await waitUntilProcessed(env().service, event.event_id, photoId);
 
     await page.getByRole("link", { name: "Photos" }).click();
     const thumbnail = page.locator(".photo-tile img.tile-image");
