@@ -37,7 +37,7 @@ let stalledUploadId: string;
 /**
  * Chromium logs every 401 and 400 answer as a console error: the dashboard's first call goes
  * without a token (behind Cloudflare Access it would succeed), one test signs in with a wrong
- * token, and one saves settings the server refuses.
+ * token, and two send what the server refuses (a blank event name, settings).
  */
 const expectedProblems = /status of (401 \(Unauthorized\)|400 \(Bad Request\))/;
 
@@ -111,6 +111,15 @@ describe("the dashboard", () => {
     await expect.poll(() => page().getByText("No events yet").isVisible()).toBe(true);
     await screenshot(page(), "dashboard-events-empty");
     expect(await axeViolations(page())).toEqual([]);
+  });
+
+  it("refuses a blank event name in words and keeps the form to fix it", async () => {
+    // Spaces pass the input's `required`; the name is trimmed, and the server refuses it empty.
+    await page().getByLabel("Name").fill("   ");
+    await page().getByRole("button", { name: "Create event" }).click();
+    await expect.poll(() => page().getByRole("alert").textContent()).toContain("name");
+    expect(await page().getByRole("button", { name: "Create event" }).isEnabled()).toBe(true);
+    expect(await page().getByRole("heading", { name: "Events", level: 1 }).isVisible()).toBe(true);
   });
 
   it("creates an event and shows its join link as a QR code that decodes to it", async () => {
