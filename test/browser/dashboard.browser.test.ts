@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { unzipSync } from "fflate";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreatedEvent } from "../../scripts/lib/dev-server";
 import {
@@ -19,14 +20,12 @@ import {
   expectNoProblems,
   guestUpload,
   openPage,
-  printServerOutputOnFailure,
   readQr,
   screenshot,
+  setUpBrowserStack,
   signIn,
-  startBrowserStack,
   startDashboardSite,
   waitUntilProcessed,
-  type BrowserStack,
   type StaticSite,
   type WatchedPage,
 } from "./harness";
@@ -36,13 +35,13 @@ const hostileName = "<img src=x onerror=alert(1)>.jpg";
 const stalledName = "<b onmouseover=alert(2)>stalled.jpg";
 let stalledUploadId: string;
 /**
- * Chromium logs every 401 answer as a console error: the dashboard's first call goes without a
- * token (behind Cloudflare Access it would succeed), and one test signs in with a wrong token.
+ * Chromium logs every 401 and 400 answer as a console error: the dashboard's first call goes
+ * without a token (behind Cloudflare Access it would succeed), one test signs in with a wrong
+ * token, and two send what the server refuses (a blank event name, settings).
  */
-const expectedProblems = /status of 401 \(Unauthorized\)/;
+const expectedProblems = /status of (401 \(Unauthorized\)|400 \(Bad Request\))/;
 
 let site: StaticSite;
-let env: BrowserStack;
 let watched: WatchedPage;
 let event: CreatedEvent;
 /** Photos uploaded so far, newest last. */
@@ -50,18 +49,29 @@ const photoIds: string[] = [];
 
 beforeAll(async () => {
   site = await startDashboardSite();
-  env = await startBrowserStack("browser-dashboard-", { DASHBOARD_ORIGINS: site.origin });
-  site.buildDashboard(env.service.origin);
-  watched = await openPage(env.browser, { acceptDownloads: true });
 });
-afterAll(async () => {
-  await env?.stop();
-  site?.close();
+afterAll(() => site?.close());
+const env = setUpBrowserStack("browser-dashboard-", () => ({ DASHBOARD_ORIGINS: site.origin }));
+beforeAll(async () => {
+  site.buildDashboard(env().service.origin);
+  watched = await openPage(env().browser, { acceptDownloads: true });
 });
-printServerOutputOnFailure(() => env);
 
 const page = () => watched.page;
-const origin = () => env.service.origin;
+const origin = () => env().service.origin;
+
+/** Creates an event from the events list, as an organiser does: the dashboard goes on to show its join link. */
+async function createEventInDashboard(dashboard: Page, name: string): Promise<{ event: CreatedEvent; joinUrl: string }> {
+  await dashboard.getByLabel("Name").fill(name);
+  await dashboard.getByRole("button", { name: "Create event" }).click();
+  await dashboard.locator(".table-card .qr").waitFor();
+  const joinUrl = (await dashboard.locator(".table-card-url").textContent())!.trim();
+  const eventId = /#\/events\/([^/]+)\/links$/.exec(dashboard.url())?.[1];
+  expect(eventId, dashboard.url()).toBeTruthy();
+  const token = joinUrl.split("/join/")[1]!;
+  return { event: { event_id: eventId!, join_token: token, upload_url: `${origin()}/api/v1/events/${token}/uploads` }, joinUrl };
+}
+
 const gotoTab = async (name: string) => {
   await page().getByRole("navigation", { name: "Event sections" }).getByRole("link", { name }).click();
 };
@@ -97,27 +107,30 @@ describe("the dashboard", () => {
     await expect.poll(() => page().getByRole("alert").textContent()).toContain("not accepted");
     await screenshot(page(), "dashboard-sign-in-refused");
 
-    await signIn(page(), env.service);
+    await signIn(page(), env().service);
     await expect.poll(() => page().getByText("No events yet").isVisible()).toBe(true);
     await screenshot(page(), "dashboard-events-empty");
     expect(await axeViolations(page())).toEqual([]);
   });
 
-  it("creates an event and shows its join link as a QR code that decodes to it", async () => {
-    await page().getByLabel("Name").fill("Sam & Alex's wedding");
+  it("refuses a blank event name in words and keeps the form to fix it", async () => {
+    // Spaces pass the input's `required`; the name is trimmed, and the server refuses it empty.
+    await page().getByLabel("Name").fill("   ");
     await page().getByRole("button", { name: "Create event" }).click();
-    const card = page().locator(".table-card");
-    await card.waitFor();
-    const joinUrl = (await card.locator(".table-card-url").textContent())!.trim();
+    await expect.poll(() => page().getByRole("alert").textContent()).toContain("name");
+    expect(await page().getByRole("button", { name: "Create event" }).isEnabled()).toBe(true);
+    expect(await page().getByRole("heading", { name: "Events", level: 1 }).isVisible()).toBe(true);
+  });
+
+  it("creates an event and shows its join link as a QR code that decodes to it", async () => {
+    const created = await createEventInDashboard(page(), "Sam & Alex's wedding");
+    event = created.event;
+    const joinUrl = created.joinUrl;
     expect(joinUrl).toMatch(new RegExp(`^${origin()}/join/[A-Za-z0-9_-]{20,}$`));
     expect(await readQr(page(), ".table-card .qr")).toBe(joinUrl);
 
-    const eventId = page().url().match(/#\/events\/([^/]+)\/links/)?.[1];
-    expect(eventId).toBeTruthy();
-    const token = joinUrl.split("/join/")[1]!;
-    event = { event_id: eventId!, join_token: token, upload_url: `${origin()}/api/v1/events/${token}/uploads` };
     // The link works for guests, and opens the guest app.
-    const guestView = (await (await fetch(`${origin()}/api/v1/events/${token}`)).json()) as { name: string };
+    const guestView = (await (await fetch(`${origin()}/api/v1/events/${event.join_token}`)).json()) as { name: string };
     expect(guestView.name).toBe("Sam & Alex's wedding");
     expect(await (await fetch(joinUrl, { headers: { "sec-fetch-mode": "navigate" } })).text()).toContain('<div id="app">');
 
@@ -141,7 +154,7 @@ describe("the dashboard", () => {
     await expect.poll(() => page().getByRole("status").filter({ hasText: "Saved." }).count()).toBe(1);
     await screenshot(page(), "dashboard-settings-saved");
 
-    const saved = await admin(env.service, "GET", `/events/${event.event_id}`);
+    const saved = await admin(env().service, "GET", `/events/${event.event_id}`);
     expect(saved).toMatchObject({
       name: "Sam & Alex — reception",
       moderation_mode: "review",
@@ -159,14 +172,48 @@ describe("the dashboard", () => {
     expect(await axeViolations(page())).toEqual([]);
   });
 
+  it("keeps Save disabled while the settings go out, shows the server's refusal in words, and saves on the next try", async () => {
+    // The PATCH is held until the form has been seen busy, then goes on to the server.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const eventUrl = `${origin()}/api/v1/admin/events/${event.event_id}`;
+    await page().route(eventUrl, async (route) => {
+      if (route.request().method() === "PATCH") await held;
+      await route.continue();
+    });
+    const types = ["JPEG", "PNG", "WebP", "HEIC (iPhone)"];
+    for (const type of types) await page().getByLabel(type, { exact: true }).uncheck();
+    await page().getByRole("button", { name: "Save settings" }).click();
+    const saving = page().getByRole("button", { name: "Saving…" });
+    await saving.waitFor();
+    expect(await saving.isDisabled()).toBe(true);
+    release();
+
+    // An event must accept some photo type: the server says which field is wrong.
+    await expect.poll(() => page().getByRole("alert").textContent()).toContain("allowed_content_types");
+    await screenshot(page(), "dashboard-settings-refused");
+    expect(await page().getByRole("button", { name: "Save settings" }).isEnabled()).toBe(true);
+    await page().unroute(eventUrl);
+
+    for (const type of types) await page().getByLabel(type, { exact: true }).check();
+    await page().getByLabel("Photos a day").fill("300");
+    await page().getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => page().getByRole("status").filter({ hasText: "Saved." }).count()).toBe(1);
+    expect(await page().getByRole("alert").count()).toBe(0);
+    expect(await admin(env().service, "GET", `/events/${event.event_id}`)).toMatchObject({
+      daily_upload_cap_per_device: 300,
+      allowed_content_types: ["image/jpeg", "image/png", "image/webp", "image/heic"],
+    });
+  });
+
   it("closes and reopens uploads from the header", async () => {
     await page().getByRole("button", { name: "Close uploads" }).click();
     await page().getByRole("button", { name: "Open uploads" }).waitFor();
-    expect((await admin(env.service, "GET", `/events/${event.event_id}`)).status).toBe("closed");
+    expect((await admin(env().service, "GET", `/events/${event.event_id}`)).status).toBe("closed");
     await screenshot(page(), "dashboard-uploads-closed");
     await page().getByRole("button", { name: "Open uploads" }).click();
     await page().getByRole("button", { name: "Close uploads" }).waitFor();
-    expect((await admin(env.service, "GET", `/events/${event.event_id}`)).status).toBe("open");
+    expect((await admin(env().service, "GET", `/events/${event.event_id}`)).status).toBe("open");
   });
 
   it("shows a guest's upload and photo live, with a hostile filename as plain text", async () => {
@@ -192,10 +239,10 @@ describe("the dashboard", () => {
     await expect.poll(() => inFlight.locator("progress").getAttribute("value"), { timeout: 15_000 }).toBe(String(256 * 1024));
     expect(await inFlight.textContent()).toContain("Uploading · 262 KB of 1.0 MB");
 
-    photoIds.push(await guestUpload(env.service, event, hostileName));
+    photoIds.push(await guestUpload(env().service, event, hostileName));
     const tile = page().locator(".live-photo").filter({ hasText: hostileName });
     await tile.waitFor({ timeout: 30_000 });
-    await waitUntilProcessed(env.service, event.event_id, photoIds[0]!);
+    await waitUntilProcessed(env().service, event.event_id, photoIds[0]!);
     // In review mode a processed photo waits for the organiser; the view follows without a reload.
     await expect.poll(() => tile.locator(".badge").textContent(), { timeout: 30_000 }).toBe("Awaiting review");
     await expect.poll(() => tile.locator("img.tile-image").count()).toBe(1);
@@ -205,8 +252,8 @@ describe("the dashboard", () => {
   });
 
   it("lists the photos in the gallery, opens one, and moderates it", async () => {
-    for (const name of ["IMG_0002.jpg", "IMG_0003.jpg", "IMG_0004.jpg"]) photoIds.push(await guestUpload(env.service, event, name));
-    for (const id of photoIds) await waitUntilProcessed(env.service, event.event_id, id);
+    for (const name of ["IMG_0002.jpg", "IMG_0003.jpg", "IMG_0004.jpg"]) photoIds.push(await guestUpload(env().service, event, name));
+    for (const id of photoIds) await waitUntilProcessed(env().service, event.event_id, id);
 
     await gotoTab("Photos");
     const tiles = page().locator(".photo-tile");
@@ -229,7 +276,7 @@ describe("the dashboard", () => {
     await expect.poll(() => dialog.locator(".badge").textContent()).toBe("Approved");
     await dialog.getByRole("button", { name: "Hide" }).click();
     await expect.poll(() => dialog.locator(".badge").textContent()).toBe("Hidden");
-    expect((await admin(env.service, "GET", `/events/${event.event_id}/photos/${photoIds[0]}`)).status).toBe("hidden");
+    expect((await admin(env().service, "GET", `/events/${event.event_id}/photos/${photoIds[0]}`)).status).toBe("hidden");
     await dialog.getByRole("button", { name: "Show again" }).click();
     await expect.poll(() => dialog.locator(".badge").textContent()).toBe("Approved");
     await page().keyboard.press("Escape");
@@ -249,7 +296,7 @@ describe("the dashboard", () => {
 
     await page().keyboard.press("a");
     await expect.poll(() => page().getByRole("status").filter({ hasText: "3 photos approved." }).count()).toBe(1);
-    const approved = await admin<{ photos: unknown[] }>(env.service, "GET", `/events/${event.event_id}/photos?approved=true`);
+    const approved = await admin<{ photos: unknown[] }>(env().service, "GET", `/events/${event.event_id}/photos?approved=true`);
     expect(approved.photos).toHaveLength(4);
 
     await page().keyboard.press("Escape");
@@ -257,7 +304,7 @@ describe("the dashboard", () => {
   });
 
   it("filters the gallery", async () => {
-    await admin(env.service, "POST", `/events/${event.event_id}/photos/${photoIds[1]}/hide`);
+    await admin(env().service, "POST", `/events/${event.event_id}/photos/${photoIds[1]}/hide`);
     await page().getByText("Filters", { exact: true }).click();
     await page().getByLabel("Status").selectOption("hidden");
     await expect.poll(() => page().locator(".photo-tile").count()).toBe(1);
@@ -274,7 +321,7 @@ describe("the dashboard", () => {
     await expect.poll(() => page().getByRole("dialog").getByRole("heading").textContent()).not.toBe("IMG_0004.jpg");
     await page().keyboard.press("Escape");
     await expect.poll(() => page().locator(".photo-tile").count()).toBe(3);
-    const gone = await fetch(`${origin()}/api/v1/admin/events/${event.event_id}/photos/${photoIds[3]}`, { headers: { authorization: `Bearer ${env.service.adminToken}` } });
+    const gone = await fetch(`${origin()}/api/v1/admin/events/${event.event_id}/photos/${photoIds[3]}`, { headers: { authorization: `Bearer ${env().service.adminToken}` } });
     expect(gone.status).toBe(404);
   });
 
@@ -289,7 +336,7 @@ describe("the dashboard", () => {
 
   it("shows the figures, the uploads chart and the failed uploads", async () => {
     // The guest API cannot make an upload fail on demand: the stalled one is marked failed in D1.
-    env.stack.query(`UPDATE upload_sessions SET status = 'failed', failure_reason = 'The connection dropped for good.' WHERE id = '${stalledUploadId}'`);
+    env().stack.query(`UPDATE upload_sessions SET status = 'failed', failure_reason = 'The connection dropped for good.' WHERE id = '${stalledUploadId}'`);
 
     await gotoTab("Overview");
     await expect.poll(() => page().locator(".figure").first().textContent()).toContain("Photos3");
@@ -310,8 +357,8 @@ describe("the dashboard", () => {
   });
 
   it("fits a phone's screen", async () => {
-    const phone = await openPage(env.browser, { viewport: { width: 390, height: 844 } });
-    await signIn(phone.page, env.service);
+    const phone = await openPage(env().browser, { viewport: { width: 390, height: 844 } });
+    await signIn(phone.page, env().service);
     await screenshot(phone.page, "dashboard-phone-events");
     await phone.page.goto(`${origin()}/admin/#/events/${event.event_id}/gallery`);
     await expect.poll(() => phone.page.locator(".photo-tile").count()).toBe(3);
@@ -336,20 +383,15 @@ describe("the dashboard on another origin (Cloudflare Pages)", () => {
   });
 
   it("signs in, creates an event, shows a guest's photo and goes live, across origins", async () => {
-    const elsewhere = await openPage(env.browser);
+    const elsewhere = await openPage(env().browser);
     const page = elsewhere.page;
-    await signIn(page, env.service, `${site.origin}/`);
-    await page.getByLabel("Name").fill("Cross-origin gala");
-    await page.getByRole("button", { name: "Create event" }).click();
-    await page.locator(".table-card .qr").waitFor();
-    const joinUrl = (await page.locator(".table-card-url").textContent())!.trim();
+    await signIn(page, env().service, `${site.origin}/`);
+    const { event, joinUrl } = await createEventInDashboard(page, "Cross-origin gala");
     // Join links point at the API's origin, where the guest app is.
     expect(joinUrl.startsWith(`${origin()}/join/`)).toBe(true);
 
-    const eventId = page.url().match(/#\/events\/([^/]+)\//)![1]!;
-    const token = joinUrl.split("/join/")[1]!;
-    const photoId = await guestUpload(env.service, { event_id: eventId, join_token: token, upload_url: `${origin()}/api/v1/events/${token}/uploads` }, "gala.jpg");
-    await waitUntilProcessed(env.service, eventId, photoId);
+    const photoId = await guestUpload(env().service, event, "gala.jpg");
+    await waitUntilProcessed(env().service, event.event_id, photoId);
 
     await page.getByRole("link", { name: "Photos" }).click();
     const thumbnail = page.locator(".photo-tile img.tile-image");

@@ -20,12 +20,10 @@ import {
   expectNoProblems,
   guestUpload,
   openPage,
-  printServerOutputOnFailure,
   screenshot,
-  startBrowserStack,
+  setUpBrowserStack,
   testJpeg,
   waitUntilProcessed,
-  type BrowserStack,
   type WatchedPage,
 } from "./harness";
 
@@ -37,20 +35,15 @@ interface Photo {
 }
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-let env: BrowserStack;
+const env = setUpBrowserStack("browser-guest-");
 let photoDir: string;
 
-beforeAll(async () => {
+beforeAll(() => {
   photoDir = mkdtempSync(path.join(tmpdir(), "guest-photos-"));
-  env = await startBrowserStack("browser-guest-");
 });
-afterAll(async () => {
-  await env?.stop();
-  rmSync(photoDir, { recursive: true, force: true });
-});
-printServerOutputOnFailure(() => env);
+afterAll(() => rmSync(photoDir, { recursive: true, force: true }));
 
-const origin = () => env.service.origin;
+const origin = () => env().service.origin;
 const joinUrl = (event: CreatedEvent) => `${origin()}/join/${event.join_token}`;
 
 /**
@@ -58,7 +51,7 @@ const joinUrl = (event: CreatedEvent) => `${origin()}/join/${event.join_token}`;
  * protocol makes it a mobile, touch screen (it keeps that across reloads).
  */
 async function openPhone(languages?: string[]): Promise<WatchedPage> {
-  const watched = await openPage(env.browser, { viewport: { width: 390, height: 844 } });
+  const watched = await openPage(env().browser, { viewport: { width: 390, height: 844 } });
   const cdp = await watched.context.newCDPSession(watched.page);
   await cdp.send("Emulation.setDeviceMetricsOverride", { width: 390, height: 844, deviceScaleFactor: 2, mobile: true });
   await cdp.send("Emulation.setTouchEmulationEnabled", { enabled: true, maxTouchPoints: 5 });
@@ -152,7 +145,7 @@ interface AdminPhoto {
 }
 
 async function photosOf(event: CreatedEvent): Promise<AdminPhoto[]> {
-  return (await admin<{ photos: AdminPhoto[] }>(env.service, "GET", `/events/${event.event_id}/photos?limit=200`)).photos;
+  return (await admin<{ photos: AdminPhoto[] }>(env().service, "GET", `/events/${event.event_id}/photos?limit=200`)).photos;
 }
 
 /**
@@ -163,7 +156,7 @@ async function photosOf(event: CreatedEvent): Promise<AdminPhoto[]> {
  */
 async function expectEachByteAcceptedOnce(event: CreatedEvent, photos: Photo[]): Promise<number> {
   const { uploads } = await admin<{ uploads: Array<{ upload_id: string; filename: string; status: string; total_size: number; received_bytes: number }> }>(
-    env.service,
+    env().service,
     "GET",
     `/events/${event.event_id}/uploads?limit=200`,
   );
@@ -172,7 +165,7 @@ async function expectEachByteAcceptedOnce(event: CreatedEvent, photos: Photo[]):
   expect(uploads.filter((upload) => upload.status !== "completed" && upload.received_bytes > 0)).toEqual([]);
   let replays = 0;
   for (const upload of completed) {
-    const accepted = env.service.server.logs.filter(
+    const accepted = env().service.server.logs.filter(
       (entry) => entry.msg === "request" && entry.route === "/api/v1/events/:token/uploads/:id/chunk" && entry.upload_id === upload.upload_id && entry.status === 204,
     );
     const fresh = accepted.filter((entry) => entry.replayed !== true);
@@ -184,7 +177,7 @@ async function expectEachByteAcceptedOnce(event: CreatedEvent, photos: Photo[]):
 
 describe("the guest app", () => {
   it("uploads 20 photos through going offline and a reload: each arrives byte for byte, each byte accepted once", async () => {
-    const event = await env.service.createEvent({ name: "Sam & Alex's wedding" });
+    const event = await env().service.createEvent({ name: "Sam & Alex's wedding" });
     const sources = photoSet(20, 1_500_000, 3_000_000);
     const watched = await openPhone();
     const { page, context } = watched;
@@ -256,7 +249,7 @@ describe("the guest app", () => {
   });
 
   it("never uploads a file from two tabs at once", async () => {
-    const event = await env.service.createEvent({ name: "Two tabs", max_concurrent_uploads_per_device: 4 });
+    const event = await env().service.createEvent({ name: "Two tabs", max_concurrent_uploads_per_device: 4 });
     const sources = photoSet(6, 1_500_000, 2_500_000, "TAB_");
     const watched = await openPhone();
     const first = watched.page;
@@ -278,7 +271,7 @@ describe("the guest app", () => {
 
   it("stays responsive with 120 photos picked: previews exist only near the screen", async () => {
     // The event takes PNG only, so the JPEGs are refused at once: this is about the page, not the server.
-    const event = await env.service.createEvent({ name: "Many photos", allowed_content_types: ["image/png"] });
+    const event = await env().service.createEvent({ name: "Many photos", allowed_content_types: ["image/png"] });
     const watched = await openPhone();
     const { page } = watched;
     await page.goto(joinUrl(event));
@@ -302,7 +295,7 @@ describe("the guest app", () => {
   });
 
   it("says why files are not accepted (too large, wrong type, daily limit) and shows a hostile filename as text", async () => {
-    const event = await env.service.createEvent({ name: "Refusals", max_file_size: 1_000_000, daily_upload_cap_per_device: 2 });
+    const event = await env().service.createEvent({ name: "Refusals", max_file_size: 1_000_000, daily_upload_cap_per_device: 2 });
     const watched = await openPhone();
     const { page } = watched;
     await page.goto(joinUrl(event));
@@ -351,22 +344,22 @@ describe("the guest app", () => {
     // First, while this browser has opened no event: the app alone has nothing to go on.
     await show(`${origin()}/`, "Scan the event's QR code", "no-link");
 
-    const closed = await env.service.createEvent({ name: "Closed party", status: "closed" });
+    const closed = await env().service.createEvent({ name: "Closed party", status: "closed" });
     await show(joinUrl(closed), "Closed party", "closed");
     await expect.poll(() => page.getByText("This event is not taking photos at the moment.").isVisible()).toBe(true);
     expect(await page.getByRole("button", { name: "Choose photos" }).count()).toBe(0);
 
-    const later = await env.service.createEvent({ name: "Tomorrow's party", uploads_open_at: new Date(Date.now() + 86_400_000).toISOString() });
+    const later = await env().service.createEvent({ name: "Tomorrow's party", uploads_open_at: new Date(Date.now() + 86_400_000).toISOString() });
     await show(joinUrl(later), "Tomorrow's party", "not-open-yet");
     await expect.poll(() => page.getByText(/^Uploads open /).isVisible()).toBe(true);
 
-    const archived = await env.service.createEvent({ name: "Last year" });
-    await admin(env.service, "POST", `/events/${archived.event_id}/archive`);
+    const archived = await env().service.createEvent({ name: "Last year" });
+    await admin(env().service, "POST", `/events/${archived.event_id}/archive`);
     await show(joinUrl(archived), "This event has been archived", "archived");
 
-    const revoked = await env.service.createEvent({ name: "Revoked" });
-    const { join_links: links } = await admin<{ join_links: Array<{ id: string }> }>(env.service, "GET", `/events/${revoked.event_id}/join-links`);
-    await admin(env.service, "DELETE", `/events/${revoked.event_id}/join-links/${links[0]!.id}`);
+    const revoked = await env().service.createEvent({ name: "Revoked" });
+    const { join_links: links } = await admin<{ join_links: Array<{ id: string }> }>(env().service, "GET", `/events/${revoked.event_id}/join-links`);
+    await admin(env().service, "DELETE", `/events/${revoked.event_id}/join-links/${links[0]!.id}`);
     await show(joinUrl(revoked), "This link is no longer valid", "expired");
 
     await show(`${origin()}/join/NoSuchEventTokenAtAll1234`, "This link does not lead to an event", "unknown");
@@ -375,12 +368,12 @@ describe("the guest app", () => {
   });
 
   it("shows the event's photos page by page, marks the guest's own, and takes one back for good", async () => {
-    const event = await env.service.createEvent({ name: "Gallery night", gallery_enabled: true });
+    const event = await env().service.createEvent({ name: "Gallery night", gallery_enabled: true });
     // Other guests' photos, more than a page of them, uploaded before this guest's (so older) and
     // processed while this guest uploads.
-    const otherIds = await Promise.all(Array.from({ length: 25 }, (_, index) => guestUpload(env.service, event, `other-${index}.jpg`)));
+    const otherIds = await Promise.all(Array.from({ length: 25 }, (_, index) => guestUpload(env().service, event, `other-${index}.jpg`)));
     const othersReady = (async () => {
-      for (const photoId of otherIds) await waitUntilProcessed(env.service, event.event_id, photoId);
+      for (const photoId of otherIds) await waitUntilProcessed(env().service, event.event_id, photoId);
     })();
 
     const watched = await openPhone();
@@ -420,7 +413,7 @@ describe("the guest app", () => {
     await expect.poll(() => page.locator(".tile").count()).toBe(26);
     await expect.poll(() => page.locator(".tile-own").count()).toBe(1);
     await screenshot(page, "guest-gallery-taken-back");
-    await expect(admin(env.service, "GET", `/events/${event.event_id}/photos/${taken.photo_id}`)).rejects.toThrow(/404 .*photo_not_found/);
+    await expect(admin(env().service, "GET", `/events/${event.event_id}/photos/${taken.photo_id}`)).rejects.toThrow(/404 .*photo_not_found/);
     expect((await photosOf(event)).map((photo) => photo.photo_id)).not.toContain(taken.photo_id);
     expect((await fetch(originalUrl)).status).toBe(404);
     const gallery = (await (await fetch(`${origin()}/api/v1/events/${event.join_token}/photos?limit=100`)).json()) as { photos: Array<{ photo_id: string }> };
@@ -438,7 +431,7 @@ describe("the guest app", () => {
   });
 
   it("speaks German to a German phone", async () => {
-    const event = await env.service.createEvent({ name: "Hochzeit" });
+    const event = await env().service.createEvent({ name: "Hochzeit" });
     const watched = await openPhone(["de-DE", "de", "en"]);
     const { page } = watched;
     await page.goto(joinUrl(event));
@@ -459,7 +452,7 @@ describe("the guest app", () => {
     expect(icons.some((icon) => icon.purpose === "maskable")).toBe(true);
     for (const icon of icons) expect((await fetch(origin() + icon.src)).status, icon.src).toBe(200);
 
-    const event = await env.service.createEvent({ name: "Offline-proof" });
+    const event = await env().service.createEvent({ name: "Offline-proof" });
     const watched = await openPhone();
     const { page } = watched;
     await page.goto(joinUrl(event));
@@ -473,7 +466,7 @@ describe("the guest app", () => {
     expect(page.url()).toBe(joinUrl(event));
 
     // The last test: the server goes away for good, and the link still opens the app.
-    await env.service.server.kill();
+    await env().service.server.kill();
     await page.reload();
     await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Cannot reach the event right now");
     await screenshot(page, "guest-server-gone");

@@ -12,7 +12,7 @@ import path from "node:path";
 import jsQR from "jsqr";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { PNG } from "pngjs";
-import { afterEach, expect } from "vitest";
+import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { DevStack, root, Service, type CreatedEvent } from "../../scripts/lib/dev-server";
 import { makeJpeg } from "../fixtures/photos";
 
@@ -22,19 +22,34 @@ export interface BrowserStack {
   stack: DevStack;
   service: Service;
   browser: Browser;
-  stop(): Promise<void>;
 }
 
-/** On a failed test, prints the service's last output lines: what the server did is half the story. */
-export function printServerOutputOnFailure(stack: () => BrowserStack | undefined): void {
+/**
+ * A test file's service and browser: started before its tests, after the `beforeAll` hooks the
+ * file registered earlier (so `vars`, which go to the service, may use what those set up), and
+ * stopped after them. A failed test prints the service's last output lines: what the server did
+ * is half the story. The answer reads the started stack.
+ */
+export function setUpBrowserStack(prefix: string, vars: () => Record<string, string> = () => ({})): () => BrowserStack {
+  let started: BrowserStack | undefined;
+  beforeAll(async () => {
+    started = await startBrowserStack(prefix, vars());
+  });
+  afterAll(async () => {
+    await started?.browser.close();
+    await started?.stack.stop();
+  });
   afterEach((context) => {
-    const recent = stack()?.service.server.recent;
+    const recent = started?.service.server.recent;
     if (context.task.result?.state === "fail" && recent) console.log(`wrangler dev's last output:\n${recent.join("\n")}`);
   });
+  return () => {
+    if (!started) throw new Error("The browser stack is not started: it starts in setUpBrowserStack's beforeAll.");
+    return started;
+  };
 }
 
-/** `vars` go to the service (Service.start). */
-export async function startBrowserStack(prefix: string, vars: Record<string, string> = {}): Promise<BrowserStack> {
+async function startBrowserStack(prefix: string, vars: Record<string, string>): Promise<BrowserStack> {
   mkdirSync(screenshotDir, { recursive: true });
   const stack = DevStack.create(prefix);
   try {
@@ -45,15 +60,7 @@ export async function startBrowserStack(prefix: string, vars: Record<string, str
         args: ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update"],
       }),
     ]);
-    return {
-      stack,
-      service,
-      browser,
-      stop: async () => {
-        await browser.close();
-        await stack.stop();
-      },
-    };
+    return { stack, service, browser };
   } catch (error) {
     await stack.stop();
     throw error;

@@ -1,5 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
-import type { AdminApiError, EventView } from "../shared/admin-api";
+import { useEffect } from "preact/hooks";
+import type { EventView } from "../shared/admin-api";
 import { useApi } from "./context";
 import { Gallery } from "./gallery";
 import { JoinLinks } from "./join-links";
@@ -7,7 +7,8 @@ import { LiveView } from "./live";
 import { Overview } from "./overview";
 import { eventHref, type EventTab } from "./router";
 import { EventSettingsForm } from "./settings";
-import { asApiError, useLoad } from "./use-load";
+import { useLoad } from "./use-load";
+import { useSubmit } from "./use-submit";
 import { ErrorNotice, EventStatusBadge, Loading } from "./ui";
 
 const tabLabels: Record<EventTab, string> = {
@@ -82,20 +83,10 @@ export function EventPage({ eventId, tab }: { eventId: string; tab: EventTab }) 
 /** Opens or closes the upload window at once (the event's `status`). */
 function UploadSwitch({ event, onChange }: { event: EventView; onChange: (event: EventView) => void }) {
   const api = useApi();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<AdminApiError | null>(null);
+  const { busy, error, run } = useSubmit();
   if (event.status === "archived") return null;
   const next = event.status === "open" ? "closed" : "open";
-  const toggle = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      onChange(await api.updateEvent(event.event_id, { status: next }));
-    } catch (reason) {
-      setError(asApiError(reason));
-    }
-    setBusy(false);
-  };
+  const toggle = () => run(async () => onChange(await api.updateEvent(event.event_id, { status: next })));
   return (
     <>
       <button type="button" class={next === "open" ? "button button-primary" : "button"} disabled={busy} onClick={toggle}>

@@ -1,10 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
-import type { AdminApiError } from "../shared/admin-api";
 import { formatDateTime } from "../shared/format";
 import { useApi } from "./context";
 import { rememberLink } from "./link-store";
 import { eventHref } from "./router";
-import { asApiError, useLoad } from "./use-load";
+import { useLoad } from "./use-load";
+import { useSubmit } from "./use-submit";
 import { ErrorNotice, EventStatusBadge, Loading } from "./ui";
 
 /** The events the signed-in organiser may see, and a form to create one. */
@@ -56,21 +56,18 @@ export function EventsList() {
 function CreateEvent() {
   const api = useApi();
   const [name, setName] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<AdminApiError | null>(null);
+  const { busy, error, run } = useSubmit();
 
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const created = await api.createEvent({ name: name.trim() });
-      rememberLink(created.event_id, created.join_link);
-      location.hash = eventHref(created.event_id, "links");
-    } catch (reason) {
-      setError(asApiError(reason));
-      setBusy(false);
-    }
+    return run(
+      async () => {
+        const created = await api.createEvent({ name: name.trim() });
+        rememberLink(created.event_id, created.join_link);
+        location.hash = eventHref(created.event_id, "links");
+      },
+      { leaves: true },
+    );
   };
 
   return (

@@ -7,12 +7,12 @@
  * (the selection, or the focused photo when nothing is selected).
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { AdminApiError, EventView, ModerationAction, PhotoFilters, PhotoStatus, PhotoView } from "../shared/admin-api";
+import type { EventView, ModerationAction, PhotoFilters, PhotoStatus, PhotoView } from "../shared/admin-api";
 import { formatBytes, fromLocalInput } from "../shared/format";
 import { useApi } from "./context";
 import { PhotoDialog } from "./photo-dialog";
-import { asApiError } from "./use-load";
 import { useCursorPages } from "./use-pages";
+import { useSubmit } from "./use-submit";
 import { ErrorNotice, PhotoTileContent } from "./ui";
 
 const actionWords: Record<ModerationAction, { verb: string; done: string }> = {
@@ -60,9 +60,8 @@ export function Gallery({ event }: { event: EventView }) {
   const [focusIndex, setFocusIndex] = useState(0);
   const [anchor, setAnchor] = useState(0);
   const [openId, setOpenId] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useSubmit();
   const [outcome, setOutcome] = useState("");
-  const [error, setError] = useState<AdminApiError | null>(null);
   const grid = useRef<HTMLUListElement>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const items = photos.items;
@@ -90,9 +89,7 @@ export function Gallery({ event }: { event: EventView }) {
   const moderate = async (ids: string[], action: ModerationAction): Promise<boolean> => {
     if (ids.length === 0 || busy) return false;
     if (action === "delete" && !confirm(`Delete ${ids.length === 1 ? "this photo" : `these ${ids.length} photos`} for good? The files are removed too.`)) return false;
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       const results = await api.moderateMany(eventId, ids, action);
       const changed = new Map(results.filter((result) => result.ok && result.photo).map((result) => [result.photo_id, result.photo!]));
       photos.update((loaded) =>
@@ -109,13 +106,7 @@ export function Gallery({ event }: { event: EventView }) {
         `${noun(changed.size)} ${actionWords[action].done}.` +
           (refused.length ? ` ${noun(refused.length)} could not be: ${[...new Set(refused.map((result) => result.error?.message))].join(" ")}` : ""),
       );
-      return true;
-    } catch (reason) {
-      setError(asApiError(reason));
-      return false;
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const targets = () => (selected.size > 0 ? [...selected] : items[current] ? [items[current]!.photo_id] : []);
@@ -350,28 +341,26 @@ function Filters({ values, onChange }: { values: FilterValues; onChange: (values
 /** Downloads the approved photos as one ZIP, streamed by the Worker from a signed URL. */
 function ZipDownload({ eventId }: { eventId: string }) {
   const api = useApi();
-  const [state, setState] = useState<{ busy: boolean; message: string }>({ busy: false, message: "" });
-  const download = async () => {
-    setState({ busy: true, message: "" });
-    try {
+  const { busy, error, run } = useSubmit();
+  const [message, setMessage] = useState("");
+  const download = () =>
+    run(async () => {
+      setMessage("");
       const archive = await api.zipDownload(eventId);
       if (archive.photo_count === 0) {
-        setState({ busy: false, message: "There are no approved photos to download yet." });
+        setMessage("There are no approved photos to download yet.");
         return;
       }
-      setState({ busy: false, message: `Downloading ${archive.photo_count} approved photos (${formatBytes(archive.bytes)})…` });
+      setMessage(`Downloading ${archive.photo_count} approved photos (${formatBytes(archive.bytes)})…`);
       location.assign(archive.url);
-    } catch (reason) {
-      setState({ busy: false, message: asApiError(reason).message });
-    }
-  };
+    });
   return (
     <div class="row">
-      <button type="button" class="button button-small" disabled={state.busy} onClick={download}>
+      <button type="button" class="button button-small" disabled={busy} onClick={download}>
         Download ZIP of approved
       </button>
       <span role="status" class="muted small">
-        {state.message}
+        {error?.message ?? message}
       </span>
     </div>
   );

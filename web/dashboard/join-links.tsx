@@ -4,11 +4,12 @@
  * print stylesheet turns the shown link into a table card: event name, QR code, URL.
  */
 import { useState } from "preact/hooks";
-import type { AdminApiError, CreatedJoinLink, EventView, JoinLinkView } from "../shared/admin-api";
+import type { CreatedJoinLink, EventView, JoinLinkView } from "../shared/admin-api";
 import { formatDateTime, fromLocalInput } from "../shared/format";
 import { useApi } from "./context";
 import { rememberedLinks, rememberLink } from "./link-store";
-import { asApiError, useLoad } from "./use-load";
+import { useLoad } from "./use-load";
+import { useSubmit } from "./use-submit";
 import { ErrorNotice, Loading, QrImage } from "./ui";
 
 export function JoinLinks({ event }: { event: EventView }) {
@@ -16,7 +17,7 @@ export function JoinLinks({ event }: { event: EventView }) {
   const links = useLoad(() => api.listJoinLinks(event.event_id), [api, event.event_id]);
   const [kept, setKept] = useState(() => rememberedLinks(event.event_id));
   const [shownId, setShownId] = useState<string | null>(() => kept[0]?.id ?? null);
-  const [error, setError] = useState<AdminApiError | null>(null);
+  const revoking = useSubmit();
   const revoked = new Set(links.data?.filter((link) => link.revoked_at).map((link) => link.id));
   const shown = kept.find((link) => link.id === shownId && !revoked.has(link.id));
 
@@ -29,13 +30,10 @@ export function JoinLinks({ event }: { event: EventView }) {
 
   const revoke = async (link: JoinLinkView) => {
     if (!confirm(`Revoke the join link "${link.label ?? "unnamed"}"? Guests who open it will be told it no longer works.`)) return;
-    setError(null);
-    try {
+    await revoking.run(async () => {
       await api.revokeJoinLink(event.event_id, link.id);
       links.reload();
-    } catch (reason) {
-      setError(asApiError(reason));
-    }
+    });
   };
 
   return (
@@ -43,7 +41,7 @@ export function JoinLinks({ event }: { event: EventView }) {
       {shown && <TableCard event={event} link={shown} />}
       <section class="card stack no-print" aria-labelledby="links-heading">
         <h2 id="links-heading">Join links</h2>
-        <ErrorNotice error={links.error ?? error} />
+        <ErrorNotice error={links.error ?? revoking.error} />
         {links.data === undefined ? (
           links.loading && <Loading what="join links" />
         ) : (
@@ -139,22 +137,16 @@ function CreateJoinLink({ eventId, onCreated }: { eventId: string; onCreated: (l
   const api = useApi();
   const [label, setLabel] = useState("");
   const [expiresAt, setExpiresAt] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<AdminApiError | null>(null);
+  const { busy, error, run } = useSubmit();
 
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       const expires = fromLocalInput(expiresAt);
       onCreated(await api.createJoinLink(eventId, { ...(label.trim() && { label: label.trim() }), ...(expires && { expires_at: expires }) }));
       setLabel("");
       setExpiresAt("");
-    } catch (reason) {
-      setError(asApiError(reason));
-    }
-    setBusy(false);
+    });
   };
 
   return (

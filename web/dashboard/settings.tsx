@@ -3,10 +3,10 @@
  * local date and time. Only the fields that changed are sent.
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { contentTypes, type AdminApiError, type ContentType, type EventSettings, type EventView } from "../shared/admin-api";
+import { contentTypes, type ContentType, type EventSettings, type EventView } from "../shared/admin-api";
 import { fromLocalInput, toLocalInput } from "../shared/format";
 import { useApi } from "./context";
-import { asApiError } from "./use-load";
+import { useSubmit } from "./use-submit";
 import { ErrorNotice } from "./ui";
 
 const MiB = 1024 * 1024;
@@ -92,8 +92,7 @@ const typeLabels: Record<ContentType, string> = {
 export function EventSettingsForm({ event, onSaved }: { event: EventView; onSaved: (event: EventView) => void }) {
   const api = useApi();
   const [values, setValues] = useState(() => formValues(event));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<AdminApiError | null>(null);
+  const { busy, error, run } = useSubmit();
   const [saved, setSaved] = useState(false);
   // What the server holds, in the form's own rounding, so an untouched form has no changes.
   const baseline = useMemo(() => settingsOf(formValues(event)), [event]);
@@ -110,19 +109,14 @@ export function EventSettingsForm({ event, onSaved }: { event: EventView; onSave
   };
   const text = (key: keyof FormValues) => (input: Event) => set(key, (input.currentTarget as HTMLInputElement).value as never);
 
-  const submit = async (submitted: Event) => {
+  const submit = (submitted: Event) => {
     submitted.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return run(async () => {
       const updated = await api.updateEvent(event.event_id, changes);
       onSaved(updated);
       setValues(formValues(updated));
       setSaved(true);
-    } catch (reason) {
-      setError(asApiError(reason));
-    }
-    setBusy(false);
+    });
   };
 
   return (
@@ -282,17 +276,13 @@ export function EventSettingsForm({ event, onSaved }: { event: EventView; onSave
 /** Archiving is final: guests can no longer upload, and the event cannot be reopened. */
 function ArchiveEvent({ event, onArchived }: { event: EventView; onArchived: (event: EventView) => void }) {
   const api = useApi();
-  const [error, setError] = useState<AdminApiError | null>(null);
+  const { error, run } = useSubmit();
   if (event.status === "archived") {
     return <p class="notice">This event is archived: guests can no longer upload, and it cannot be reopened.</p>;
   }
   const archive = async () => {
     if (!confirm(`Archive "${event.name}" for good? Guests will no longer be able to upload, and it cannot be reopened.`)) return;
-    try {
-      onArchived(await api.archiveEvent(event.event_id));
-    } catch (reason) {
-      setError(asApiError(reason));
-    }
+    await run(async () => onArchived(await api.archiveEvent(event.event_id)));
   };
   return (
     <section class="card stack" aria-labelledby="archive-heading">

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { useSubmit } from "./use-submit";
 
 /**
  * The token form, shown only when the API refuses a call without one (no Cloudflare Access in
@@ -6,7 +7,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
  */
 export function SignIn({ problem, onSubmit }: { problem: string | null; onSubmit: (token: string) => Promise<void> }) {
   const [token, setToken] = useState("");
-  const [busy, setBusy] = useState(false);
+  // The form's problem is `problem`, from the shell: onSubmit reports there rather than throwing.
+  const { busy, run } = useSubmit();
   const input = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -14,11 +16,9 @@ export function SignIn({ problem, onSubmit }: { problem: string | null; onSubmit
     input.current?.focus();
   }, [problem]);
 
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    await onSubmit(token.trim());
-    setBusy(false);
+    return run(() => onSubmit(token.trim()));
   };
 
   return (

@@ -3,20 +3,12 @@ import type { ComponentChildren } from "preact";
 import type { AdminApiError, EventStatus, PhotoView } from "../shared/admin-api";
 import { svgDataUrl } from "../shared/format";
 
+/** The message names every field a refused request got wrong ("field: problem; …"), so it is all there is to show. */
 export function ErrorNotice({ error, children }: { error: AdminApiError | null; children?: ComponentChildren }) {
   if (!error) return null;
   return (
     <div class="notice notice-error" role="alert">
       <p>{error.message}</p>
-      {error.issues.length > 0 && (
-        <ul>
-          {error.issues.map((issue) => (
-            <li key={issue.path.join(".")}>
-              {issue.path.join(".")}: {issue.message}
-            </li>
-          ))}
-        </ul>
-      )}
       {children}
     </div>
   );
