@@ -482,17 +482,19 @@ export class UploadSession extends DurableObject<Env> {
     this.#lease = null;
     this.#save(row);
     await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
+    // A multipart upload whose abort failed keeps its id in D1, for the sweeper to try again.
+    let multipartLeft = row.multipartUploadId;
     if (row.multipartUploadId) {
       await this.env.PHOTOS.resumeMultipartUpload(row.r2Key, row.multipartUploadId)
         .abort()
-        .catch(() => {}); // already aborted or completed
+        .then(() => (multipartLeft = null), () => {});
     } else {
       await this.env.PHOTOS.delete(row.r2Key);
     }
     await this.#deleteStaging(row.uploadId);
     await database(this.env)
       .update(uploadSessions)
-      .set({ status, failureReason: reason, receivedBytes: row.offset, updatedAt: Date.now() })
+      .set({ status, failureReason: reason, receivedBytes: row.offset, multipartUploadId: multipartLeft, updatedAt: Date.now() })
       .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
     logLine("info", "upload_closed", { upload_id: row.uploadId, event_id: row.eventId, status, bytes: row.offset });
     recordMetric(this.env, "upload_closed", { eventId: row.eventId, code: status, bytes: row.offset });

@@ -122,6 +122,10 @@ export const uploadSessions = sqliteTable(
   (t) => [
     index("upload_sessions_device").on(t.eventId, t.deviceId, t.createdAt),
     index("upload_sessions_sweep").on(t.status, t.expiresAt),
+    /** Closed sessions whose multipart upload may still hold parts: the sweeper aborts them. */
+    index("upload_sessions_multipart_left")
+      .on(t.updatedAt)
+      .where(sql`${t.status} in ('failed', 'cancelled', 'expired') and ${t.multipartUploadId} is not null`),
   ],
 );
 

@@ -2,13 +2,15 @@
  * The cron sweeper, for what alarms and queues can miss, in bounded batches, idempotently:
  * - overdue non-terminal sessions (a lost alarm, a Durable Object never created) are closed;
  * - photos stuck in `processing` (a lost message) are enqueued again;
- * - batches past their retention are deleted with their files.
+ * - batches past their retention are deleted with their files;
+ * - objects nothing references and multipart uploads left open are deleted (jobs/orphans.ts).
  */
 import { and, eq, inArray, lte } from "drizzle-orm";
 import { database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions } from "../db/schema";
 import { BATCH_RETENTION_MS, deleteBatchesBefore } from "../core/batches";
 import { logLine } from "../lib/log";
+import { abortLeftMultipartUploads, deleteOrphanedObjects } from "./orphans";
 import { enqueuePhotos } from "./processing";
 
 /** Longer than a photo's whole retry schedule, so only lost messages are re-sent. */
@@ -17,11 +19,13 @@ export const STUCK_PROCESSING_MS = 30 * 60 * 1000;
 export const SWEEP_BATCH = 50;
 const MAX_BATCHES = 10;
 
-export async function sweep(env: Env, now = Date.now()): Promise<{ swept: number; requeued: number; batchesDeleted: number }> {
+export async function sweep(env: Env, now = Date.now()) {
   const { swept } = await sweepExpiredSessions(env, now);
   const requeued = await requeueStuckPhotos(env, now);
   const batchesDeleted = await deleteOldBatches(env, now);
-  return { swept, requeued, batchesDeleted };
+  const multipartAborted = await abortLeftMultipartUploads(env, SWEEP_BATCH);
+  const orphans = await deleteOrphanedObjects(env, now);
+  return { swept, requeued, batchesDeleted, multipartAborted, orphansDeleted: orphans.deleted };
 }
 
 async function deleteOldBatches(env: Env, now: number): Promise<number> {
