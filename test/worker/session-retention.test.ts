@@ -103,6 +103,16 @@ describe("finished sessions forget their storage after the retention window", ()
     }
   });
 
+  it("a close whose D1 write was lost is recorded in D1 before the session forgets it", async () => {
+    const { join_token } = await createEvent();
+    const upload = await startUpload(join_token, 2 * MiB);
+    expect((await uploadCall(upload, "DELETE")).status).toBe(204);
+    await env.DB.prepare("UPDATE upload_sessions SET status = 'pending' WHERE id = ?").bind(upload.id).run();
+    await retire(upload.id);
+    expect(await env.DB.prepare("SELECT status FROM upload_sessions WHERE id = ?").bind(upload.id).first()).toEqual({ status: "cancelled" });
+    expect(await (await uploadCall(upload, "GET")).json()).toMatchObject({ status: "cancelled" });
+  });
+
   it("tus: HEAD and DELETE of a completed and of a terminated upload answer the same after retirement", async () => {
     const { join_token } = await createEvent();
     const base = `/api/v1/events/${join_token}/tus`;
