@@ -7,9 +7,9 @@
  * What one join link can make D1 hold is bounded: registered files count against quotas per
  * device and per event, and the sweeper deletes batches (with their files) after a while.
  */
-import { and, asc, eq, getTableColumns, inArray, lt, sql, type SQL } from "drizzle-orm";
-import { SQLiteAsyncDialect, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import { and, asc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
+import { insertWhere, prepared } from "../db/conditional-insert";
 import { batches, batchFiles, photos, uploadSessions, type EventRow } from "../db/schema";
 import { newId, randomSecret, secretMatches, sha256Hex } from "../lib/crypto";
 import { ApiError, type Refusal } from "./errors";
@@ -82,7 +82,6 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
   const batchInserted = sql`exists (select 1 from ${batches} where ${eq(batches.id, batchId)})`;
   const inserts = [insertWhere(batches, [batchRow], sql`${ofDevice} + ${rows.length} <= ${quotas.perDevice} and ${ofEvent} + ${rows.length} <= ${quotas.perEvent}`)];
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(insertWhere(batchFiles, rows.slice(i, i + ROWS_PER_INSERT), batchInserted));
-  // Straight to D1: drizzle's batch cannot run raw statements.
   const [admitted] = await env.DB.batch(inserts.map((query) => prepared(env.DB, query)));
   if (admitted!.meta.changes !== 1) {
     const [device] = await db.all<{ n: number }>(sql`select ${ofDevice} as n`);
@@ -206,22 +205,6 @@ function fileState(
     default:
       return { state: "uploading", error: null };
   }
-}
-
-const dialect = new SQLiteAsyncDialect();
-const prepared = (d1: D1Database, query: SQL) => {
-  const { sql: text, params } = dialect.sqlToQuery(query);
-  return d1.prepare(text).bind(...params);
-};
-
-/** `insert into table (...) select <rows> where condition`, as one statement. */
-function insertWhere<T extends SQLiteTable>(table: T, rows: Array<T["$inferInsert"]>, condition: SQL): SQL {
-  const columns = getTableColumns(table);
-  const names = Object.keys(rows[0]!) as Array<keyof typeof columns & string>;
-  const values = rows.map((row) => sql`(${sql.join(names.map((name) => sql`${(row as Record<string, unknown>)[name]}`), sql`, `)})`);
-  const selected = names.map((_, i) => sql.raw(`column${i + 1}`));
-  return sql`insert into ${table} (${sql.join(names.map((name) => sql.identifier(columns[name]!.name)), sql`, `)})
-    select ${sql.join(selected, sql`, `)} from (values ${sql.join(values, sql`, `)}) where ${condition}`;
 }
 
 /** For the sweeper: deletes batches registered before `cutoff`, with their files, up to `limit` batches. */
