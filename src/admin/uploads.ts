@@ -1,4 +1,5 @@
 /** Organisers' view of an event's upload sessions, and the event's figures at a glance. */
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { and, count, countDistinct, desc, eq, inArray, max, min, ne, sql, sum, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions, type UploadSessionRow, type UploadStatus } from "../db/schema";
@@ -43,6 +44,7 @@ export async function eventStats(db: Database, eventId: string) {
     .where(eq(uploadSessions.eventId, eventId))
     .get();
   const timeline = await uploadsOverTime(db, eventId, devices?.first ?? null, devices?.last ?? null);
+  const stored = await storedBytes(db, eventId);
   const uploads = Object.fromEntries(sessions.map((row) => [row.status, row.n])) as Partial<Record<UploadStatus, number>>;
   const byPhoto = Object.fromEntries(photoRows.map((row) => [row.status, row.n])) as Record<string, number>;
   const inFlight = activeUploadStatuses.reduce((total, status) => total + (uploads[status] ?? 0), 0);
@@ -67,12 +69,32 @@ export async function eventStats(db: Database, eventId: string) {
       cancelled: uploads.cancelled ?? 0,
     },
     devices: devices?.n ?? 0,
+    stored_bytes: stored,
     /** Uploads that ended without their bytes becoming a photo, of those that ended (cancelled ones aside). */
     upload_failure_rate: rate(lost, finished),
     /** Photos processing refused, of those processing finished. */
     processing_failure_rate: rate(byPhoto.failed ?? 0, judged),
     uploads_over_time: timeline,
   };
+}
+
+/**
+ * What the event holds in R2, in bytes: each object once, however many photos share it (linked
+ * duplicates), and none of deleted photos; in flight, what unfinished uploads have received.
+ */
+async function storedBytes(db: Database, eventId: string) {
+  const perObject = (key: SQLiteColumn, size: SQLiteColumn) =>
+    sql<number>`(select coalesce(sum(size), 0) from (select max(${size}) as size from ${photos}
+      where ${photos.eventId} = ${eventId} and ${photos.status} != 'deleted' and ${key} is not null group by ${key}))`;
+  const inFlight = sql<number>`(select coalesce(sum(${uploadSessions.receivedBytes}), 0) from ${uploadSessions}
+    where ${uploadSessions.eventId} = ${eventId} and ${inArray(uploadSessions.status, activeUploadStatuses)})`;
+  const [bytes] = await db.all<{ originals: number; scrubbed_copies: number; thumbnails: number; in_flight: number }>(sql`select
+    ${perObject(photos.originalKey, photos.size)} as originals,
+    ${perObject(photos.scrubbedKey, photos.scrubbedSize)} as scrubbed_copies,
+    ${perObject(photos.thumbLargeKey, photos.thumbnailsSize)} as thumbnails,
+    ${inFlight} as in_flight`);
+  const { originals, scrubbed_copies, thumbnails, in_flight } = bytes!;
+  return { originals, scrubbed_copies, thumbnails, in_flight, total: originals + scrubbed_copies + thumbnails + in_flight };
 }
 
 /** Bucket widths for the timeline: the smallest that keeps it under MAX_BUCKETS. */

@@ -3,14 +3,18 @@
  * and processing. Registration checks each file against the event's limits on its own, so one
  * refusal does not fail the others; the upload sessions themselves are created later, one per
  * file as the device's concurrency slots free up, and linked to their batch file.
+ *
+ * What one join link can make D1 hold is bounded: registered files count against quotas per
+ * device and per event, and the sweeper deletes batches (with their files) after a while.
  */
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
+import { insertWhere, prepared } from "../db/conditional-insert";
 import { batches, batchFiles, photos, uploadSessions, type EventRow } from "../db/schema";
 import { newId, randomSecret, secretMatches, sha256Hex } from "../lib/crypto";
 import { ApiError, type Refusal } from "./errors";
 import { cleanFilename } from "./filenames";
-import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { fileRefusal, mediaType, resolveJoinToken, uploadsClosedRefusal } from "./events";
 
 export interface BatchFileInput {
   clientId: string;
@@ -25,8 +29,20 @@ export type BatchFileState = "waiting" | "uploading" | "processing" | "done" | "
 const batchNotFound = (): Refusal => ({ status: 404, code: "batch_not_found", message: "No such batch for this event." });
 const invalidBatchKey = (): Refusal => ({ status: 401, code: "invalid_batch_key", message: "The Batch-Key header is missing or does not match this batch." });
 
-// D1 allows 100 bound parameters per statement; a batch file row binds 10.
+// D1 allows 100 bound parameters per statement; a batch file row binds 10, and its insert one more.
 const ROWS_PER_INSERT = 9;
+
+/** Batches (and their files) are deleted by the sweeper this long after registration. */
+export const BATCH_RETENTION_MS = 14 * 24 * 60 * 60 * 1000;
+
+/** The type stored for a file whose declared type the event does not accept (it is refused). */
+const UNACCEPTED_TYPE = "application/octet-stream";
+
+/** How many files may be registered, counted over the batches not yet deleted (wrangler.toml vars). */
+export function batchQuotas(env: Pick<Env, "BATCH_FILES_PER_DEVICE" | "BATCH_FILES_PER_EVENT">) {
+  const configured = (value: string, fallback: number) => (Number.isSafeInteger(Number(value)) && Number(value) > 0 ? Number(value) : fallback);
+  return { perDevice: configured(env.BATCH_FILES_PER_DEVICE, 2000), perEvent: configured(env.BATCH_FILES_PER_EVENT, 100_000) };
+}
 
 export async function registerBatch(env: Env, joinToken: string, deviceId: string, files: BatchFileInput[]) {
   const db = database(env);
@@ -41,7 +57,8 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
   const batchId = newId();
   const batchKey = randomSecret();
   const rows = files.map((file, position) => {
-    const refusal = fileRefusal(event, file.size, file.contentType);
+    const contentType = mediaType(file.contentType);
+    const refusal = fileRefusal(event, file.size, contentType);
     return {
       id: newId(),
       batchId,
@@ -49,15 +66,41 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
       position,
       filename: cleanFilename(file.filename),
       size: file.size,
-      contentType: file.contentType,
+      contentType: event.allowedContentTypes.includes(contentType) ? contentType : UNACCEPTED_TYPE,
       refusalCode: refusal?.code ?? null,
       refusalMessage: refusal?.message ?? null,
       uploadId: null,
     };
   });
-  const inserts = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(db.insert(batchFiles).values(rows.slice(i, i + ROWS_PER_INSERT)));
-  await db.batch([db.insert(batches).values({ id: batchId, eventId: event.id, deviceId, batchKeyHash: await sha256Hex(batchKey) }), ...inserts]);
+
+  // One atomic D1 batch: the batch row only if both quotas still have room, its files only if it went in.
+  const quotas = batchQuotas(env);
+  const registered = (scope: SQL | undefined) => sql`(select coalesce(sum(${batches.fileCount}), 0) from ${batches} where ${scope})`;
+  const ofDevice = registered(and(eq(batches.eventId, event.id), eq(batches.deviceId, deviceId)));
+  const ofEvent = registered(eq(batches.eventId, event.id));
+  const batchRow = { id: batchId, eventId: event.id, deviceId, batchKeyHash: await sha256Hex(batchKey), fileCount: rows.length };
+  const batchInserted = sql`exists (select 1 from ${batches} where ${eq(batches.id, batchId)})`;
+  const inserts = [insertWhere(batches, [batchRow], sql`${ofDevice} + ${rows.length} <= ${quotas.perDevice} and ${ofEvent} + ${rows.length} <= ${quotas.perEvent}`)];
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(insertWhere(batchFiles, rows.slice(i, i + ROWS_PER_INSERT), batchInserted));
+  const [admitted] = await env.DB.batch(inserts.map((query) => prepared(env.DB, query)));
+  if (admitted!.meta.changes !== 1) {
+    const [device] = await db.all<{ n: number }>(sql`select ${ofDevice} as n`);
+    throw new ApiError(
+      (device?.n ?? 0) + rows.length > quotas.perDevice
+        ? {
+            status: 429,
+            code: "upload_limit",
+            message: `A device may register at most ${quotas.perDevice} files for this event.`,
+            details: { limit: "batch_files_per_device", max_batch_files_per_device: quotas.perDevice },
+          }
+        : {
+            status: 429,
+            code: "upload_limit",
+            message: "This event takes no more file registrations for now.",
+            details: { limit: "batch_files_per_event", max_batch_files_per_event: quotas.perEvent },
+          },
+    );
+  }
   return {
     batch_id: batchId,
     batch_key: batchKey,
@@ -162,4 +205,14 @@ function fileState(
     default:
       return { state: "uploading", error: null };
   }
+}
+
+/** For the sweeper: deletes batches registered before `cutoff`, with their files, up to `limit` batches. */
+export async function deleteBatchesBefore(env: Env, cutoff: number, limit: number): Promise<number> {
+  const db = database(env);
+  const old = await db.select({ id: batches.id }).from(batches).where(lt(batches.createdAt, cutoff)).limit(limit);
+  if (old.length === 0) return 0;
+  const ids = old.map((batch) => batch.id);
+  await db.batch([db.delete(batchFiles).where(inArray(batchFiles.batchId, ids)), db.delete(batches).where(inArray(batches.id, ids))]);
+  return ids.length;
 }

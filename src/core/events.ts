@@ -46,12 +46,15 @@ export function uploadsClosedRefusal(event: EventRow, now = Date.now()): Refusal
   return null;
 }
 
+/** A Content-Type as compared and stored: lowercase, without parameters. */
+export const mediaType = (contentType: string) => contentType.toLowerCase().split(";")[0]!.trim();
+
 /**
  * Why the event refuses a file of this size and type (type unchecked when null), or null if it
  * takes it. The type is the client's claim here; processing sniffs the bytes.
  */
 export function fileRefusal(event: EventRow, size: number, contentType: string | null): Refusal | null {
-  if (contentType !== null && !event.allowedContentTypes.includes(contentType.toLowerCase().split(";")[0]!.trim())) {
+  if (contentType !== null && !event.allowedContentTypes.includes(mediaType(contentType))) {
     return {
       status: 415,
       code: "unsupported_type",

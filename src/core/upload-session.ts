@@ -15,7 +15,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { and, eq, inArray } from "drizzle-orm";
 import { database } from "../db/client";
-import { activeUploadStatuses, photos, uploadSessions, type UploadStatus } from "../db/schema";
+import { activeUploadStatuses, joinTokens, photos, uploadSessions, type UploadStatus } from "../db/schema";
 import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
 import { digestsEqual, newId } from "../lib/crypto";
@@ -23,7 +23,7 @@ import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { announcePhoto, publishLive } from "../live/publish";
 import { refusals, type Refusal } from "./errors";
-import { leaseMs } from "./limits";
+import { leaseMs, partSizeFor } from "./limits";
 
 /** Everything the session needs, fixed at creation. */
 export interface SessionSpec {
@@ -47,8 +47,9 @@ export interface SessionSpec {
   createdAt: number;
 }
 
-/** Who is asking: hashes of the join token in the URL and of the Upload-Key header. */
+/** Who is asking: the upload they name, and hashes of the join token in the URL and of the Upload-Key header. */
 export interface Caller {
+  uploadId: string;
   tokenHash: string;
   keyHash: string;
 }
@@ -105,6 +106,11 @@ const NO_LISTENERS_BACKOFF_MS = 5000;
 
 const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "cancelled", "expired"]);
 
+/**
+ * How long a finished session keeps its storage, for clients repeating complete, abort or a
+ * status call; after that it is deleted and D1 answers the same (see `#retired`).
+ */
+export const SESSION_RETENTION_MS = 60 * 60 * 1000;
 
 interface SessionRow extends SessionSpec {
   status: UploadStatus;
@@ -112,6 +118,8 @@ interface SessionRow extends SessionSpec {
   multipartUploadId: string | null;
   photoId: string | null;
   failureReason: string | null;
+  /** When the session reached a terminal status (the retention window starts then). */
+  closedAt: number | null;
 }
 
 const ok = <T>(value: T): Outcome<T> => ({ ok: true, value });
@@ -164,6 +172,7 @@ export class UploadSession extends DurableObject<Env> {
       multipartUploadId,
       photoId: null,
       failureReason: null,
+      closedAt: null,
     };
     this.#createTables();
     this.#save(row);
@@ -281,6 +290,8 @@ export class UploadSession extends DurableObject<Env> {
     const row = auth.value;
     if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
     if (row.status === "completed") return ok(this.#view(row));
+    const closed = this.#closedRefusal(row);
+    if (closed && row.status !== "assembling") return refuse(closed);
     if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
     const outcome = await this.#assemble();
     return outcome.ok ? ok(this.#view(outcome.value)) : refuse(outcome.refusal);
@@ -293,7 +304,7 @@ export class UploadSession extends DurableObject<Env> {
     const row = auth.value;
     if (row.status === "completed" || row.status === "assembling") return refuse(refusals.uploadCompleted());
     if (!terminal.has(row.status)) await this.#close(row, "cancelled", null);
-    return ok(this.#view(this.#load()!));
+    return ok(this.#view(row));
   }
 
   /** For the sweeper: closes the session if it is past its expiry. Returns the resulting status. */
@@ -307,7 +318,8 @@ export class UploadSession extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const row = this.#load();
-    if (!row || terminal.has(row.status)) return;
+    if (!row) return;
+    if (terminal.has(row.status)) return this.#retire(row);
     if (row.expiresAt > Date.now()) {
       await this.ctx.storage.setAlarm(row.expiresAt);
       return;
@@ -365,7 +377,7 @@ export class UploadSession extends DurableObject<Env> {
 
   /** Loads the session and checks the caller's token and key; expires it first if it is due. */
   async #authorised(caller: Caller): Promise<Outcome<SessionRow>> {
-    const row = this.#load();
+    const row = this.#load() ?? (await this.#retired(caller.uploadId));
     if (!row || !digestsEqual(caller.tokenHash, row.tokenHash)) return refuse(refusals.uploadNotFound());
     if (!digestsEqual(caller.keyHash, row.keyHash)) return refuse(refusals.invalidUploadKey());
     if (!terminal.has(row.status) && row.status !== "assembling" && row.expiresAt <= Date.now()) {
@@ -403,24 +415,86 @@ export class UploadSession extends DurableObject<Env> {
     await this.#close(this.#load()!, "expired", null);
   }
 
+  /**
+   * Once the retention window has passed, deletes the session's storage (alarms may fire twice:
+   * a second run finds nothing). Until then, re-arms the alarm for its end.
+   */
+  async #retire(row: SessionRow): Promise<void> {
+    // Sessions closed before retention existed have no closedAt: their window is long over.
+    const retireAt = (row.closedAt ?? 0) + SESSION_RETENTION_MS;
+    if (retireAt > Date.now()) {
+      await this.ctx.storage.setAlarm(retireAt);
+      return;
+    }
+    // D1 answers from here on, so it must hold the final status even if the close's own write failed.
+    await database(this.env)
+      .update(uploadSessions)
+      .set({ status: row.status, receivedBytes: row.offset, failureReason: row.failureReason, updatedAt: Date.now() })
+      .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.#exists = false;
+    this.#lease = null;
+  }
+
+  /** A session retired after its retention window, as D1 recorded it; null if it is not one. */
+  async #retired(uploadId: string): Promise<SessionRow | null> {
+    const found = await database(this.env)
+      .select({ session: uploadSessions, tokenHash: joinTokens.tokenHash })
+      .from(uploadSessions)
+      .innerJoin(joinTokens, eq(joinTokens.id, uploadSessions.joinTokenId))
+      .where(eq(uploadSessions.id, uploadId))
+      .get();
+    if (!found || !terminal.has(found.session.status)) return null;
+    const { session } = found;
+    return {
+      uploadId: session.id,
+      eventId: session.eventId,
+      deviceId: session.deviceId,
+      tokenHash: found.tokenHash,
+      keyHash: session.uploadKeyHash,
+      totalSize: session.totalSize,
+      chunkSize: session.chunkSize,
+      partSize: partSizeFor(session.totalSize),
+      expiresAt: session.expiresAt,
+      r2Key: session.r2Key,
+      filename: session.filename,
+      contentType: session.contentType,
+      declaredSha256: session.declaredSha256,
+      partial: session.partial,
+      // Not recorded in D1; it only changes the code a PATCH to a finished final upload gets.
+      final: false,
+      createdAt: session.createdAt,
+      status: session.status,
+      offset: session.receivedBytes,
+      multipartUploadId: session.multipartUploadId,
+      photoId: session.photoId,
+      failureReason: session.failureReason,
+      closedAt: session.completedAt ?? session.updatedAt,
+    };
+  }
+
   /** Moves to a terminal status other than completed and frees the upload's storage. */
   async #close(row: SessionRow, status: "cancelled" | "expired" | "failed", reason: string | null): Promise<void> {
     row.status = status;
     row.failureReason = reason;
+    row.closedAt = Date.now();
     this.#lease = null;
     this.#save(row);
-    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
+    // A multipart upload whose abort failed keeps its id in D1, for the sweeper to try again.
+    let multipartLeft = row.multipartUploadId;
     if (row.multipartUploadId) {
       await this.env.PHOTOS.resumeMultipartUpload(row.r2Key, row.multipartUploadId)
         .abort()
-        .catch(() => {}); // already aborted or completed
+        .then(() => (multipartLeft = null), () => {});
     } else {
       await this.env.PHOTOS.delete(row.r2Key);
     }
     await this.#deleteStaging(row.uploadId);
     await database(this.env)
       .update(uploadSessions)
-      .set({ status, failureReason: reason, receivedBytes: row.offset, updatedAt: Date.now() })
+      .set({ status, failureReason: reason, receivedBytes: row.offset, multipartUploadId: multipartLeft, updatedAt: Date.now() })
       .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
     logLine("info", "upload_closed", { upload_id: row.uploadId, event_id: row.eventId, status, bytes: row.offset });
     recordMetric(this.env, "upload_closed", { eventId: row.eventId, code: status, bytes: row.offset });
@@ -537,6 +611,7 @@ export class UploadSession extends DurableObject<Env> {
     }
 
     row.status = "completed";
+    row.closedAt = Date.now();
     this.#lease = null;
     this.#save(row);
     recordMetric(this.env, "upload_completed", {
@@ -548,7 +623,7 @@ export class UploadSession extends DurableObject<Env> {
     this.#announce(row, true);
     if (!row.partial) this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
     this.#sql.exec("DELETE FROM parts");
-    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
     await this.#deleteStaging(row.uploadId);
     return ok(row);
   }

@@ -209,7 +209,7 @@ async function insertWhere(
 async function callerOf(ref: UploadRef): Promise<Caller> {
   if (!ref.uploadKey) throw new ApiError(refusals.invalidUploadKey());
   const [tokenHash, keyHash] = await Promise.all([sha256Hex(ref.joinToken), sha256Hex(ref.uploadKey)]);
-  return { tokenHash, keyHash };
+  return { uploadId: ref.uploadId, tokenHash, keyHash };
 }
 
 /** How an adapter wants bytes appended. */

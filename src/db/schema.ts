@@ -122,6 +122,10 @@ export const uploadSessions = sqliteTable(
   (t) => [
     index("upload_sessions_device").on(t.eventId, t.deviceId, t.createdAt),
     index("upload_sessions_sweep").on(t.status, t.expiresAt),
+    /** Closed sessions whose multipart upload may still hold parts: the sweeper aborts them. */
+    index("upload_sessions_multipart_left")
+      .on(t.updatedAt)
+      .where(sql`${t.status} in ('failed', 'cancelled', 'expired') and ${t.multipartUploadId} is not null`),
   ],
 );
 
@@ -164,6 +168,9 @@ export const photos = sqliteTable(
     thumbSmallKey: text("thumb_small_key"),
     thumbLargeKey: text("thumb_large_key"),
     thumbnailState: text("thumbnail_state", { enum: thumbnailStates }),
+    /** Bytes stored for the scrubbed copy and for both thumbnails, for the event's storage figures. */
+    scrubbedSize: integer("scrubbed_size"),
+    thumbnailsSize: integer("thumbnails_size"),
     /** When an organiser approved it (events in review mode show guests approved photos only). */
     approvedAt: epochMs("approved_at"),
     /** The earlier photo of the same event with the same bytes, whose objects this one shares. */
@@ -178,6 +185,8 @@ export const photos = sqliteTable(
     index("photos_event").on(t.eventId, t.createdAt),
     index("photos_event_sha256").on(t.eventId, t.sha256),
     index("photos_event_page").on(t.eventId, t.createdAt, t.id),
+    /** The sweeper asks whether any photo still uses an original. */
+    index("photos_original").on(t.originalKey),
   ],
 );
 
@@ -201,9 +210,11 @@ export const batches = sqliteTable(
     deviceId: text("device_id").notNull(),
     /** SHA-256 (hex) of the Batch-Key, the capability for reading the batch and adding its uploads. */
     batchKeyHash: text("batch_key_hash").notNull(),
+    /** How many files it registered: the quotas on registered files sum these. */
+    fileCount: integer("file_count").notNull().default(0),
     createdAt: createdAt(),
   },
-  (t) => [index("batches_event").on(t.eventId, t.createdAt)],
+  (t) => [index("batches_event").on(t.eventId, t.createdAt), index("batches_device").on(t.eventId, t.deviceId), index("batches_created").on(t.createdAt)],
 );
 
 export const batchFiles = sqliteTable(
@@ -230,3 +241,12 @@ export const batchFiles = sqliteTable(
 
 export type BatchRow = typeof batches.$inferSelect;
 export type BatchFileRow = typeof batchFiles.$inferSelect;
+
+/** Where each of the sweeper's walks through an R2 prefix stopped, so the next run carries on from there. */
+export const sweeperState = sqliteTable("sweeper_state", {
+  /** The walk, e.g. the prefix it lists. */
+  name: text("name").primaryKey(),
+  /** The last key the walk dealt with; null to start from the beginning. */
+  lastKey: text("last_key"),
+  updatedAt: epochMs("updated_at").notNull(),
+});

@@ -1,12 +1,16 @@
 /**
  * The cron sweeper, for what alarms and queues can miss, in bounded batches, idempotently:
  * - overdue non-terminal sessions (a lost alarm, a Durable Object never created) are closed;
- * - photos stuck in `processing` (a lost message) are enqueued again.
+ * - photos stuck in `processing` (a lost message) are enqueued again;
+ * - batches past their retention are deleted with their files;
+ * - objects nothing references and multipart uploads left open are deleted (jobs/orphans.ts).
  */
 import { and, eq, inArray, lte } from "drizzle-orm";
 import { database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions } from "../db/schema";
+import { BATCH_RETENTION_MS, deleteBatchesBefore } from "../core/batches";
 import { logLine } from "../lib/log";
+import { abortLeftMultipartUploads, deleteOrphanedObjects } from "./orphans";
 import { enqueuePhotos } from "./processing";
 
 /** Longer than a photo's whole retry schedule, so only lost messages are re-sent. */
@@ -15,10 +19,24 @@ export const STUCK_PROCESSING_MS = 30 * 60 * 1000;
 export const SWEEP_BATCH = 50;
 const MAX_BATCHES = 10;
 
-export async function sweep(env: Env, now = Date.now()): Promise<{ swept: number; requeued: number }> {
+export async function sweep(env: Env, now = Date.now()) {
   const { swept } = await sweepExpiredSessions(env, now);
   const requeued = await requeueStuckPhotos(env, now);
-  return { swept, requeued };
+  const batchesDeleted = await deleteOldBatches(env, now);
+  const multipartAborted = await abortLeftMultipartUploads(env, SWEEP_BATCH);
+  const orphans = await deleteOrphanedObjects(env, now);
+  return { swept, requeued, batchesDeleted, multipartAborted, orphansDeleted: orphans.deleted };
+}
+
+async function deleteOldBatches(env: Env, now: number): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < MAX_BATCHES; batch++) {
+    const n = await deleteBatchesBefore(env, now - BATCH_RETENTION_MS, SWEEP_BATCH);
+    deleted += n;
+    if (n < SWEEP_BATCH) break;
+  }
+  logLine("info", "job", { job: "delete_old_batches", deleted, outcome: "ok" });
+  return deleted;
 }
 
 async function requeueStuckPhotos(env: Env, now: number): Promise<number> {

@@ -118,7 +118,7 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     }
   };
   // Independent: the scrubbed copy streams ranges of the original while thumbnails are made.
-  const [[, scrubMs], [thumbnails, thumbnailsMs]] = await Promise.all([
+  const [[scrubbedSize, scrubMs], [thumbnails, thumbnailsMs]] = await Promise.all([
     timed(async () => (scrubbedKey && inspection.scrub ? writeScrubbed(bucket, photo.originalKey, scrubbedKey, inspection.scrub) : null)),
     timed(makeThumbnails),
   ]);
@@ -135,6 +135,8 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     scrubbedKey,
     ...thumbKeys,
     thumbnailState: thumbnails ? "ready" : "unavailable",
+    scrubbedSize,
+    thumbnailsSize: thumbnails ? thumbnails.large.byteLength + thumbnails.small.byteLength : null,
   });
   return {
     photoId,
@@ -170,6 +172,8 @@ const sharedObjects = (original: PhotoRow): Recorded => ({
   thumbLargeKey: original.thumbLargeKey,
   thumbSmallKey: original.thumbSmallKey,
   thumbnailState: original.thumbnailState,
+  scrubbedSize: original.scrubbedSize,
+  thumbnailsSize: original.thumbnailsSize,
 });
 
 /** Moves the photo to ready, unless moderation or a parallel run changed it meanwhile. */
@@ -189,8 +193,8 @@ export async function failPhoto(env: Env, photoId: string, reason: string): Prom
     .where(and(eq(photos.id, photoId), eq(photos.status, "processing")));
 }
 
-/** Writes the scrubbed copy by streaming the kept ranges of the original, in order. */
-async function writeScrubbed(bucket: R2Bucket, originalKey: string, key: string, pieces: ScrubPiece[]): Promise<void> {
+/** Writes the scrubbed copy by streaming the kept ranges of the original, in order; returns its size. */
+async function writeScrubbed(bucket: R2Bucket, originalKey: string, key: string, pieces: ScrubPiece[]): Promise<number> {
   const length = pieces.reduce((sum, piece) => sum + ("bytes" in piece ? piece.bytes.byteLength : piece.end - piece.start), 0);
   const sources = pieces.map((piece) => async () => {
     if ("bytes" in piece) return new Blob([piece.bytes]).stream();
@@ -200,6 +204,7 @@ async function writeScrubbed(bucket: R2Bucket, originalKey: string, key: string,
   });
   const { readable, copied } = concatFixedLength(length, sources);
   await Promise.all([bucket.put(key, readable), copied]);
+  return length;
 }
 
 /** True if the bytes end with a ZIP end-of-central-directory record that accounts for the end. */

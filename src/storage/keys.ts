@@ -15,3 +15,14 @@ export const r2Keys = {
   scrubbed: (eventId: string, photoId: string, extension: string) => `photos/${eventId}/${photoId}/scrubbed.${extension}`,
   thumbnail: (eventId: string, photoId: string, edge: number) => `photos/${eventId}/${photoId}/thumb-${edge}.webp`,
 };
+
+/** The prefixes whose objects each belong to one upload: its staged tail, or its assembled original. */
+export const uploadObjectPrefixes = ["staging/", "uploads/"] as const;
+
+const uploadObjectKey = /^(?:staging\/([0-9a-f-]{36})\/[^/]+|uploads\/[0-9a-f-]{36}\/([0-9a-f-]{36}))$/;
+
+/** The upload an object under `staging/` or `uploads/` belongs to; null for a key of any other shape. */
+export function uploadIdOfKey(key: string): string | null {
+  const match = uploadObjectKey.exec(key);
+  return match ? (match[1] ?? match[2])! : null;
+}

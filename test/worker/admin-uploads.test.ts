@@ -45,6 +45,7 @@ describe("uploads and stats for organisers", () => {
       photos: { total: 1, ready: 0, processing: 1, failed: 0, hidden: 0, bytes: 1000 },
       uploads: { in_flight: 1, completed: 1, failed: 0, expired: 1, cancelled: 1 },
       devices: 4,
+      stored_bytes: { originals: 1000, scrubbed_copies: 0, thumbnails: 0, in_flight: MiB, total: 1000 + MiB },
       upload_failure_rate: 0.5,
       processing_failure_rate: 0,
     });

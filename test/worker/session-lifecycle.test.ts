@@ -104,7 +104,7 @@ describe("interrupted and concurrent chunks", () => {
     const file = fileBytes(2 * MiB, 8);
     const upload = await startUpload(join_token, file.byteLength);
     // A chunk began, and the Worker carrying it vanished without committing or releasing.
-    const caller = { tokenHash: await hash(join_token), keyHash: await hash(upload.key) };
+    const caller = { uploadId: upload.id, tokenHash: await hash(join_token), keyHash: await hash(upload.key) };
     const begun = await sessionOf(upload).beginChunk(caller, { start: 0, length: MiB, total: file.byteLength, acceptReplay: true });
     expect(begun.ok).toBe(true);
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
