@@ -340,6 +340,8 @@ describe("the dashboard", () => {
 
     await gotoTab("Overview");
     await expect.poll(() => page().locator(".figure").first().textContent()).toContain("Photos3");
+    // What R2 holds, by kind: the three photos' originals are there.
+    expect(await page().locator(".figure").filter({ hasText: "Stored" }).textContent()).toMatch(/[1-9][\d.]* [KMG]?B originals · .* thumbnails/);
     await page().locator(".chart canvas").first().waitFor();
     const failedRow = page().locator("tr").filter({ hasText: stalledName });
     await failedRow.waitFor();

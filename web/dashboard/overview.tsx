@@ -35,7 +35,11 @@ export function Overview({ event }: { event: EventView }) {
 function Figures({ stats }: { stats: EventStats }) {
   const figures: [string, string, string?][] = [
     ["Photos", stats.photos.total.toLocaleString(), `${stats.photos.ready} ready · ${stats.photos.processing} processing · ${stats.photos.hidden} hidden · ${stats.photos.failed} failed`],
-    ["Stored", formatBytes(stats.photos.bytes)],
+    [
+      "Stored",
+      formatBytes(stats.stored_bytes.total),
+      `${formatBytes(stats.stored_bytes.originals)} originals · ${formatBytes(stats.stored_bytes.scrubbed_copies)} guests' copies · ${formatBytes(stats.stored_bytes.thumbnails)} thumbnails · ${formatBytes(stats.stored_bytes.in_flight)} arriving`,
+    ],
     ["Guests' phones", stats.devices.toLocaleString()],
     ["Uploading now", stats.uploads.in_flight.toLocaleString()],
     ["Uploads that failed", formatPercent(stats.upload_failure_rate), `${stats.uploads.failed} failed · ${stats.uploads.expired} expired · ${stats.uploads.completed} completed`],

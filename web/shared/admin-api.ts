@@ -110,6 +110,8 @@ export interface EventStats {
   photos: { total: number; ready: number; processing: number; failed: number; hidden: number; bytes: number };
   uploads: { in_flight: number; completed: number; failed: number; expired: number; cancelled: number };
   devices: number;
+  /** What the event holds in R2, each object once. */
+  stored_bytes: { originals: number; scrubbed_copies: number; thumbnails: number; in_flight: number; total: number };
   upload_failure_rate: number;
   processing_failure_rate: number;
   uploads_over_time: UploadTimeline;
@@ -148,7 +150,8 @@ export class AdminApiError extends Error {
   readonly status: number;
   readonly code: string;
   /** zod's complaints for invalid_request: which field, and what is wrong with it. */
-  readonly issues: { path: (string | number)[]; message: string }[];
+  /** What the server refused, one "field: problem" each (invalid_request). */
+  readonly issues: string[];
 
   constructor(status: number, code: string, message: string, issues: AdminApiError["issues"] = []) {
     super(message);
