@@ -14,7 +14,7 @@ import { downloadHeaders } from "./serve-object";
 /** The photos a ZIP of the event holds: approved and visible, oldest first. */
 export async function archiveContents(env: Env, eventId: string) {
   const rows = await database(env)
-    .select({ id: photos.id, key: photos.originalKey, filename: photos.filename, size: photos.size, takenAt: photos.takenAt, createdAt: photos.createdAt })
+    .select({ id: photos.id, key: photos.originalKey, filename: photos.filename, contentType: photos.contentType, size: photos.size, takenAt: photos.takenAt, createdAt: photos.createdAt })
     .from(photos)
     .where(and(eq(photos.eventId, eventId), inArray(photos.status, ["ready"]), isNotNull(photos.approvedAt)))
     .orderBy(asc(photos.createdAt), asc(photos.id));
