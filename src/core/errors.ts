@@ -81,4 +81,9 @@ export const refusals = {
     details: { received_bytes: received, total_size: total },
     headers: { "Upload-Offset": String(received) },
   }),
+  locationUnremovable: (): Refusal => ({
+    status: 422,
+    code: "location_unremovable",
+    message: "This event does not keep photos' locations, and where this file keeps its location cannot be told for certain, so it is not served.",
+  }),
 };

@@ -2,6 +2,7 @@
  * An event's approved photos as one ZIP, streamed from R2 through the Worker: client-zip writes
  * stored (uncompressed: JPEGs don't shrink) entries as each original is read, so memory stays
  * flat whatever the event's size, and the exact length is known up front for the progress bar.
+ * Unless the event keeps GPS, the originals go without their location (location.ts), at the same length.
  */
 import { makeZip, predictLength } from "client-zip";
 import { and, asc, eq, inArray, isNotNull } from "drizzle-orm";
@@ -9,6 +10,8 @@ import { database } from "../db/client";
 import { events, photos } from "../db/schema";
 import { archiveEntryNames } from "../core/filenames";
 import { logLine } from "../lib/log";
+import { patchedBody } from "./location";
+import { originalWithoutLocation } from "./photo-files";
 import { downloadHeaders } from "./serve-object";
 
 /** The photos a ZIP of the event holds: approved and visible, oldest first. */
@@ -23,17 +26,19 @@ export async function archiveContents(env: Env, eventId: string) {
 }
 
 export async function serveArchive(env: Env, eventId: string): Promise<Response | null> {
-  const event = await database(env).select({ name: events.name }).from(events).where(eq(events.id, eventId)).get();
+  const event = await database(env).select({ name: events.name, keepGps: events.keepGps }).from(events).where(eq(events.id, eventId)).get();
   if (!event) return null;
   const entries = await archiveContents(env, eventId);
   const length = Number(predictLength(entries.map((entry) => ({ name: entry.name, size: entry.size }))));
   const bucket = env.PHOTOS;
+  const { keepGps } = event;
   async function* files() {
     for (const entry of entries) {
       // Opened one at a time, as the archive reaches it.
+      const patches = keepGps ? [] : await originalWithoutLocation(bucket, { originalKey: entry.key, contentType: entry.contentType });
       const object = await bucket.get(entry.key);
       if (!object) throw new Error(`photo ${entry.id}: its original ${entry.key} is missing`);
-      yield { name: entry.name, lastModified: entry.lastModified, size: entry.size, input: object.body };
+      yield { name: entry.name, lastModified: entry.lastModified, size: entry.size, input: patchedBody(object.body, entry.size, patches) };
     }
   }
   const sized = new FixedLengthStream(length);

@@ -9,6 +9,8 @@ import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { expiryFor, signPath } from "../lib/signing";
 import { downloadName } from "../core/filenames";
+import { ApiError, refusals } from "../core/errors";
+import { LocationUnremovableError, locationPatches, type Patch } from "./location";
 import { serveObject } from "./serve-object";
 
 export const variants = ["original", "scrubbed", "thumb-1024", "thumb-256"] as const;
@@ -62,7 +64,7 @@ const variantContentType = (photo: PhotoRow, variant: Variant) => (variant.start
 /** Serves a variant of a photo to the holder of a (verified) signed URL, if `audience` may still see it. */
 export async function servePhotoFile(env: Env, request: Request, audience: Audience, photoId: string, variant: Variant, expiresAtMs: number): Promise<Response | null> {
   const found = await database(env)
-    .select({ photo: photos, galleryEnabled: events.galleryEnabled, eventStatus: events.status })
+    .select({ photo: photos, galleryEnabled: events.galleryEnabled, eventStatus: events.status, keepGps: events.keepGps })
     .from(photos)
     .innerJoin(events, eq(events.id, photos.eventId))
     .where(eq(photos.id, photoId))
@@ -77,5 +79,17 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
     filename: variantDownloadName(found.photo, variant),
     disposition: variant === "original" ? "attachment" : "inline",
     maxAgeSeconds: (expiresAtMs - Date.now()) / 1000,
+    // The scrubbed copy and thumbnails have no location; the original keeps it only if the event does.
+    patches: variant === "original" && !found.keepGps ? await originalWithoutLocation(env.PHOTOS, found.photo) : [],
   });
+}
+
+/** The patches that take the location out of a photo's original (location.ts); refused if that cannot be done for certain. */
+export async function originalWithoutLocation(bucket: R2Bucket, photo: Pick<PhotoRow, "originalKey" | "contentType">): Promise<Patch[]> {
+  try {
+    return await locationPatches(bucket, photo.originalKey, photo.contentType);
+  } catch (error) {
+    if (error instanceof LocationUnremovableError) throw new ApiError(refusals.locationUnremovable());
+    throw error;
+  }
 }
