@@ -2,8 +2,8 @@
  * Originals without their location, for events that do not keep GPS. The places each format
  * keeps coordinates (the Exif GPS IFD; XMP's GPS properties) are blanked in place as the bytes
  * are served: the same length, so ranges and Content-Length stay valid, and the stored original
- * stays exactly as uploaded. Found with one forward read of the file (for JPEG, only up to its
- * image data) and, for HEIF, the scrub plan inspect.ts makes plus a ranged read per metadata item.
+ * stays exactly as uploaded. Found with one forward read of the file (HEIF: the scrub plan
+ * inspect.ts makes, plus a ranged read per metadata item).
  */
 import { inspect, sniffType, type ImageType } from "../processing/inspect";
 import { PullReader } from "../processing/pull-reader";
@@ -32,7 +32,7 @@ export async function locationPatches(bucket: R2Bucket, key: string, sniffedType
   if (type === "image/heic" || type === "image/heif") return heifPatches(bucket, key, object.body);
   const reader = new PullReader(object.body, () => {});
   try {
-    if (type === "image/jpeg") return await jpegPatches(reader);
+    if (type === "image/jpeg") return await jpegPatches(reader, object.size);
     if (type === "image/png") return await pngPatches(reader);
     return await webpPatches(reader);
   } finally {
@@ -157,22 +157,41 @@ function xmpLocation(xmp: Uint8Array): Patch[] {
 const XMP_NAMESPACE = "http://ns.adobe.com/xap/1.0/\0";
 const EXTENDED_XMP_NAMESPACE = "http://ns.adobe.com/xmp/extension/\0";
 
-/** JPEG: the APP1 segments before the image data (Exif, XMP, extended XMP). */
-async function jpegPatches(reader: PullReader): Promise<Patch[]> {
+/**
+ * JPEG: the APP1 segments (Exif, XMP, extended XMP) of every image in the file: the primary one,
+ * then each image stored right after it (MPF gain maps and previews). Whatever else follows the
+ * last image (a motion photo's video, say) is blanked whole: it has no place for a location we
+ * could know, and may well hold one.
+ */
+async function jpegPatches(reader: PullReader, size: number): Promise<Patch[]> {
   const patches: Patch[] = [];
   await reader.skip(2);
+  while (await jpegImagePatches(reader, patches)) {
+    const next = reader.offset;
+    const soi = await reader.bytes(2);
+    if (soi?.[0] === 0xff && soi[1] === 0xd8) continue;
+    if (next < size) patches.push(zeros(next, size - next));
+    break;
+  }
+  return patches;
+}
+
+/** One image, from after its SOI; true once its EOI is passed. */
+async function jpegImagePatches(reader: PullReader, patches: Patch[]): Promise<boolean> {
   for (;;) {
     let marker = await reader.byte();
-    if (marker !== 0xff) return patches; // the structure ends here for every reader
+    if (marker !== 0xff) return false; // the structure ends here for every reader
     while (marker === 0xff) marker = await reader.byte();
-    if (marker === null || marker === 0xda || marker === 0xd9) return patches;
+    if (marker === null) return false;
+    if (marker === 0xd9) return true;
+    if (marker === 0xda) return skipToEoi(reader);
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;
     const length = await reader.bytes(2);
-    if (!length) return patches;
+    if (!length) return false;
     const payloadLength = ((length[0]! << 8) | length[1]!) - 2;
     const payloadAt = reader.offset;
     if (marker !== 0xe1) {
-      if (!(await reader.skip(payloadLength))) return patches;
+      if (!(await reader.skip(payloadLength))) return false;
       continue;
     }
     const payload = await reader.bytesUpTo(Math.max(0, payloadLength));
@@ -180,7 +199,18 @@ async function jpegPatches(reader: PullReader): Promise<Patch[]> {
     else if (startsWith(payload, XMP_NAMESPACE)) patches.push(...shifted(xmpLocation(payload.subarray(XMP_NAMESPACE.length)), payloadAt + XMP_NAMESPACE.length));
     // Extended XMP is a slice of a larger packet (names may straddle slices): blanked whole.
     else if (startsWith(payload, EXTENDED_XMP_NAMESPACE)) patches.push(spaces(payloadAt + EXTENDED_XMP_NAMESPACE.length, payload.byteLength - EXTENDED_XMP_NAMESPACE.length));
-    if (payload.byteLength < payloadLength) return patches;
+    if (payload.byteLength < payloadLength) return false;
+  }
+}
+
+/** Through the image data to the EOI marker (0xFF in the data is followed by 0x00 or RSTn). */
+async function skipToEoi(reader: PullReader): Promise<boolean> {
+  for (;;) {
+    if (!(await reader.skipPast(0xff))) return false;
+    let next = await reader.byte();
+    while (next === 0xff) next = await reader.byte();
+    if (next === null) return false;
+    if (next === 0xd9) return true;
   }
 }
 

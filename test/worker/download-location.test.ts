@@ -106,6 +106,21 @@ describe("with keep_gps off, originals leave without their location", () => {
     });
   }
 
+  it("image/jpeg: images stored after the primary one (MPF gain maps) lose theirs too, and a motion photo's video is blanked", async () => {
+    const primary = makeJpeg({ width: 320, height: 240, exif, xmpWithGps: true });
+    const gainMap = makeJpeg({ width: 80, height: 60, exif });
+    const video = Uint8Array.from("\0\0\0\x10ftypmp42\0\0\0\0\0\0\0\x20\xa9xyz\0\x12\x15\xc7+48.8582-002.2945/", (char) => char.charCodeAt(0));
+    const uploaded = new Uint8Array([...primary, ...gainMap, ...video]);
+    const { original } = await storedPhoto("image/jpeg", uploaded);
+    const served = new Uint8Array(await (await fetchUrl(original)).arrayBuffer());
+    expect(served.byteLength).toBe(uploaded.byteLength);
+    await expectNoLocation(served.subarray(0, primary.byteLength), "image/jpeg");
+    const servedGainMap = served.subarray(primary.byteLength, primary.byteLength + gainMap.byteLength);
+    await expectNoLocation(servedGainMap, "image/jpeg");
+    PhotonImage.new_from_byteslice(servedGainMap).free();
+    expect(served.subarray(primary.byteLength + gainMap.byteLength)).toEqual(new Uint8Array(video.byteLength));
+  });
+
   it("ranges are ranges of the location-free bytes, and revalidation uses their own ETag", async () => {
     const uploaded = makeJpeg({ width: 320, height: 240, exif, xmpWithGps: true });
     const { original } = await storedPhoto("image/jpeg", uploaded);
