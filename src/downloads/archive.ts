@@ -10,8 +10,7 @@ import { database } from "../db/client";
 import { events, photos } from "../db/schema";
 import { archiveEntryNames } from "../core/filenames";
 import { logLine } from "../lib/log";
-import { patchedBody } from "./location";
-import { originalWithoutLocation } from "./photo-files";
+import { LocationUnremovableError, locationPatches, patchedBody } from "./location";
 import { downloadHeaders } from "./serve-object";
 
 /** The photos a ZIP of the event holds: approved and visible, oldest first. */
@@ -35,10 +34,17 @@ export async function serveArchive(env: Env, eventId: string): Promise<Response 
   async function* files() {
     for (const entry of entries) {
       // Opened one at a time, as the archive reaches it.
-      const patches = keepGps ? [] : await originalWithoutLocation(bucket, { originalKey: entry.key, contentType: entry.contentType });
+      const patches = keepGps ? [] : await locationPatches(bucket, entry.key, entry.contentType).catch(unremovable);
+      const file = { name: entry.name, lastModified: entry.lastModified, size: entry.size };
+      if (!patches) {
+        // Its location cannot be removed for certain: the entry keeps its place and length, as zeros.
+        logLine("warn", "archive_entry_blanked", { event_id: eventId, photo_id: entry.id });
+        yield { ...file, input: zeros(entry.size) };
+        continue;
+      }
       const object = await bucket.get(entry.key);
       if (!object) throw new Error(`photo ${entry.id}: its original ${entry.key} is missing`);
-      yield { name: entry.name, lastModified: entry.lastModified, size: entry.size, input: patchedBody(object.body, entry.size, patches) };
+      yield { ...file, input: patchedBody(object.body, entry.size, patches) };
     }
   }
   const sized = new FixedLengthStream(length);
@@ -50,4 +56,22 @@ export async function serveArchive(env: Env, eventId: string): Promise<Response 
   headers.set("Cache-Control", "no-store");
   headers.set("Content-Length", String(length));
   return new Response(sized.readable, { headers });
+}
+
+const unremovable = (error: unknown) => {
+  if (error instanceof LocationUnremovableError) return null;
+  throw error;
+};
+
+/** `length` zero bytes, a small chunk at a time. */
+function zeros(length: number): ReadableStream<Uint8Array> {
+  let left = length;
+  return new ReadableStream({
+    pull(controller) {
+      const chunk = Math.min(left, 64 * 1024);
+      left -= chunk;
+      if (chunk) controller.enqueue(new Uint8Array(chunk));
+      else controller.close();
+    },
+  });
 }

@@ -85,7 +85,7 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
 }
 
 /** The patches that take the location out of a photo's original (location.ts); refused if that cannot be done for certain. */
-export async function originalWithoutLocation(bucket: R2Bucket, photo: Pick<PhotoRow, "originalKey" | "contentType">): Promise<Patch[]> {
+async function originalWithoutLocation(bucket: R2Bucket, photo: Pick<PhotoRow, "originalKey" | "contentType">): Promise<Patch[]> {
   try {
     return await locationPatches(bucket, photo.originalKey, photo.contentType);
   } catch (error) {

@@ -150,6 +150,23 @@ describe("with keep_gps off, originals leave without their location", () => {
   });
 });
 
+describe("where a file's location cannot be told for certain", () => {
+  it("its original is refused with location_unremovable, and its ZIP entry is zeros of its length", async () => {
+    // A WebP whose XMP chunk is larger than any metadata this reads whole.
+    const webp = makeWebp({ width: 120, height: 90, exif, xmpWithGps: true });
+    const xmp = new Uint8Array(8 + 1024 * 1024 + 2).fill(0x20);
+    xmp.set(Uint8Array.from("XMP ", (char) => char.charCodeAt(0)));
+    new DataView(xmp.buffer).setUint32(4, xmp.byteLength - 8, true);
+    const uploaded = new Uint8Array([...webp, ...xmp]);
+    new DataView(uploaded.buffer).setUint32(4, uploaded.byteLength - 8, true);
+    const { event, original } = await storedPhoto("image/webp", uploaded);
+    const refused = await fetchUrl(original);
+    expect(refused.status).toBe(422);
+    expect((await refused.json<{ error: { code: string } }>()).error.code).toBe("location_unremovable");
+    expect(await zipEntry(event.event_id)).toEqual(new Uint8Array(uploaded.byteLength));
+  });
+});
+
 describe("with keep_gps on", () => {
   it("the original and its ZIP entry keep their GPS, byte for byte", async () => {
     const uploaded = makeJpeg({ width: 320, height: 240, exif, xmpWithGps: true });
