@@ -121,6 +121,25 @@ describe("with keep_gps off, originals leave without their location", () => {
     expect(served.subarray(primary.byteLength + gainMap.byteLength)).toEqual(new Uint8Array(video.byteLength));
   });
 
+  it("image/jpeg: XMP location written as elements, or in forms not known here, goes too", async () => {
+    const xmp = (body: string) =>
+      `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" ` +
+      `xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">${body}</rdf:Description></rdf:RDF></x:xmpmeta>`;
+    const elements = xmp(`<exif:GPSLatitude>48,51.493320N</exif:GPSLatitude><exif:GPSLongitude>2,17.670000W</exif:GPSLongitude><dc:format>image/jpeg</dc:format>`);
+    const nested = xmp(`<exif:GPSLatitude><rdf:Alt><rdf:li>48,51.493320N</rdf:li></rdf:Alt></exif:GPSLatitude>`);
+    for (const packet of [elements, nested]) {
+      const jpeg = makeJpeg({ width: 320, height: 240, exif });
+      const payload = Uint8Array.from(`http://ns.adobe.com/xap/1.0/\0${packet}`, (char) => char.charCodeAt(0));
+      const segment = new Uint8Array([0xff, 0xe1, (payload.byteLength + 2) >> 8, (payload.byteLength + 2) & 0xff, ...payload]);
+      const uploaded = new Uint8Array([...jpeg.subarray(0, 2), ...segment, ...jpeg.subarray(2)]);
+      const { original } = await storedPhoto("image/jpeg", uploaded);
+      const served = new Uint8Array(await (await fetchUrl(original)).arrayBuffer());
+      await expectNoLocation(served, "image/jpeg");
+      expect(text(served)).not.toContain("48,51.493320N");
+      if (packet === elements) expect(text(served)).toContain("<dc:format>image/jpeg</dc:format>");
+    }
+  });
+
   it("ranges are ranges of the location-free bytes, and revalidation uses their own ETag", async () => {
     const uploaded = makeJpeg({ width: 320, height: 240, exif, xmpWithGps: true });
     const { original } = await storedPhoto("image/jpeg", uploaded);
