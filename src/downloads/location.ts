@@ -8,11 +8,8 @@
 import { inspect, sniffType, type ImageType } from "../processing/inspect";
 import { PullReader } from "../processing/pull-reader";
 
-/** New bytes for [at, at + bytes.byteLength) of the file. */
-export interface Patch {
-  at: number;
-  bytes: Uint8Array;
-}
+/** New content for [at, at + length) of the file: the given bytes, or one byte repeated. */
+export type Patch = { at: number; length: number } & ({ bytes: Uint8Array } | { fill: number });
 
 /** Where a file keeps its location cannot be told for certain: it is not served without it. */
 export class LocationUnremovableError extends Error {}
@@ -52,19 +49,23 @@ export function patchedBody(body: ReadableStream<Uint8Array>, length: number, pa
   const patching = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       const end = position + chunk.byteLength;
-      let out = chunk;
-      for (const patch of patches) {
-        const from = Math.max(patch.at, position);
-        const to = Math.min(patch.at + patch.bytes.byteLength, end);
-        if (from >= to) continue;
-        if (out === chunk) out = chunk.slice();
-        out.set(patch.bytes.subarray(from - patch.at, to - patch.at), from - position);
-      }
+      const touching = patches.filter((patch) => patch.at < end && patch.at + patch.length > position);
+      const out = touching.length ? chunk.slice() : chunk;
+      for (const patch of touching) applyPatch(patch, out, position);
       position = end;
       controller.enqueue(out);
     },
   });
   return body.pipeThrough(patching).pipeThrough(new FixedLengthStream(length));
+}
+
+/** Writes the part of `patch` that falls on `target`, which holds the file's bytes from `start`. */
+function applyPatch(patch: Patch, target: Uint8Array, start: number): void {
+  const from = Math.max(patch.at, start);
+  const to = Math.min(patch.at + patch.length, start + target.byteLength);
+  if (from >= to) return;
+  if ("fill" in patch) target.fill(patch.fill, from - start, to - start);
+  else target.set(patch.bytes.subarray(from - patch.at, to - patch.at), from - start);
 }
 
 /** Bytes as one character each, so string offsets are byte offsets. */
@@ -74,9 +75,9 @@ function latin1(bytes: Uint8Array, start = 0, length = bytes.byteLength - start)
   return text;
 }
 const startsWith = (bytes: Uint8Array, text: string) => bytes.byteLength >= text.length && latin1(bytes, 0, text.length) === text;
-const shifted = (patches: Patch[], by: number) => patches.map((patch) => ({ at: patch.at + by, bytes: patch.bytes }));
-const zeros = (at: number, length: number): Patch => ({ at, bytes: new Uint8Array(length) });
-const spaces = (at: number, length: number): Patch => ({ at, bytes: new Uint8Array(length).fill(0x20) });
+const shifted = (patches: Patch[], by: number) => patches.map((patch) => ({ ...patch, at: patch.at + by }));
+const zeros = (at: number, length: number): Patch => ({ at, length, fill: 0 });
+const spaces = (at: number, length: number): Patch => ({ at, length, fill: 0x20 });
 
 /** The Exif block's GPS, blanked; the whole block when it cannot be read as a TIFF. */
 function exifPatches(tiff: Uint8Array): Patch[] {
@@ -241,10 +242,10 @@ async function pngPatches(reader: PullReader): Promise<Patch[]> {
     const chunk = new Uint8Array(4 + length);
     chunk.set(header.subarray(4, 8));
     chunk.set(data, 4);
-    for (const blank of blanks) chunk.set(blank.bytes, 4 + blank.at);
+    for (const blank of blanks) applyPatch(blank, chunk.subarray(4), 0);
     const crc = new Uint8Array(4);
     new DataView(crc.buffer).setUint32(0, crc32(chunk));
-    patches.push(...shifted(blanks, dataAt), { at: dataAt + length, bytes: crc });
+    patches.push(...shifted(blanks, dataAt), { at: dataAt + length, length: 4, bytes: crc });
   }
 }
 
