@@ -73,7 +73,7 @@ export async function moderate(db: Database, bucket: R2Bucket, photo: PhotoRow, 
       await db.update(photos).set({ status: "ready", updatedAt: now }).where(eq(photos.id, photo.id));
       break;
     case "delete":
-      await deletePhoto(db, bucket, photo);
+      await deletePhoto(db, bucket, photo.id);
       break;
   }
   return (await db.select().from(photos).where(eq(photos.id, photo.id)).get())!;

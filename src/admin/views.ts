@@ -4,6 +4,7 @@
  */
 import type { EventRow, PhotoRow, UploadSessionRow } from "../db/schema";
 import type { PhotoUrls } from "../downloads/photo-files";
+import { downloadName } from "../core/filenames";
 import { isoOrNull } from "../lib/time";
 
 export function eventView(event: EventRow) {
@@ -36,6 +37,8 @@ export function photoView(photo: PhotoRow, urls: PhotoUrls) {
     status: photo.status,
     approved: photo.approvedAt !== null,
     filename: photo.filename,
+    /** The name to save it under: never the guest's extension, always the sniffed type's. */
+    download_name: downloadName(photo.filename, photo.contentType),
     content_type: photo.contentType ?? photo.declaredContentType,
     size: photo.size,
     width: photo.width,

@@ -85,4 +85,9 @@ export const refusals = {
   originNotAllowed: (): Refusal => ({ status: 403, code: "origin_not_allowed", message: "This request must come from the dashboard's origin." }),
   jsonRequired: (): Refusal => ({ status: 415, code: "unsupported_media_type", message: "Request bodies must be sent as Content-Type: application/json." }),
   ticketUsed: (): Refusal => ({ status: 410, code: "ticket_used", message: "This live ticket was used already or is not one we issued; get a new one." }),
+  locationUnremovable: (): Refusal => ({
+    status: 422,
+    code: "location_unremovable",
+    message: "This event does not keep photos' locations, and where this file keeps its location cannot be told for certain, so it is not served.",
+  }),
 };

@@ -1,4 +1,5 @@
 /** Guests' filenames: only ever metadata, never a path, markup or a header's syntax. */
+import { extensionOf } from "../processing/inspect";
 
 /** Removes control, bidi-override and path characters: the filename is only ever metadata. */
 export function cleanFilename(raw: string): string {
@@ -12,19 +13,30 @@ export function cleanFilename(raw: string): string {
 }
 
 /**
- * Names for the entries of an event's ZIP: when the photo was taken (or uploaded), then the
- * guest's name, safe on every desktop OS, and unique within the archive.
+ * The one name a photo's file is saved under: the guest's name without its extension, safe on
+ * every desktop OS, then `suffix` and the extension of the type sniffed from its bytes (`.bin`
+ * when it was not sniffed). The guest's extension never survives, so `party.html` holding a
+ * JPEG downloads as `party.jpg`, and nothing a guest names can be saved as a page.
  */
-export function archiveEntryNames(photos: Array<{ filename: string; takenAt: number | null; createdAt: number }>): string[] {
+export function downloadName(filename: string, sniffedType: string | null, suffix = ""): string {
+  const safe = cleanFilename(filename).replace(/[<>:"|?*]/g, "_");
+  const stem = safe.replace(/\.[^.\s]{1,10}$/, "").replace(/[. ]+$/, "").slice(0, 200) || "photo";
+  return `${stem}${suffix}.${extensionOf(sniffedType)}`;
+}
+
+/**
+ * Names for the entries of an event's ZIP: when the photo was taken (or uploaded), then its
+ * download name, unique within the archive.
+ */
+export function archiveEntryNames(photos: Array<{ filename: string; contentType: string | null; takenAt: number | null; createdAt: number }>): string[] {
   const used = new Set<string>();
   return photos.map((photo) => {
     const stamp = new Date(photo.takenAt ?? photo.createdAt).toISOString().slice(0, 19).replace("T", "_").replaceAll(":", "-");
-    const safe = cleanFilename(photo.filename).replace(/[<>:"|?*]/g, "_").replace(/[. ]+$/, "") || "photo";
-    const dot = safe.lastIndexOf(".");
-    const [stem, extension] = dot > 0 ? [safe.slice(0, dot), safe.slice(dot)] : [safe, ""];
-    let name = `${stamp}_${stem}${extension}`;
-    for (let copy = 2; used.has(name.toLowerCase()); copy++) name = `${stamp}_${stem} (${copy})${extension}`;
-    used.add(name.toLowerCase());
-    return name;
+    const name = `${stamp}_${downloadName(photo.filename, photo.contentType)}`;
+    const dot = name.lastIndexOf(".");
+    let unique = name;
+    for (let copy = 2; used.has(unique.toLowerCase()); copy++) unique = `${name.slice(0, dot)} (${copy})${name.slice(dot)}`;
+    used.add(unique.toLowerCase());
+    return unique;
   });
 }

@@ -2,7 +2,7 @@
  * Photos as guests reach them: the event's gallery, and taking back a photo they uploaded.
  * Deleting a photo (the guest's take-back and an organiser's delete) lives here, once.
  */
-import { and, desc, eq, isNotNull, ne, or } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, ne, or } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { afterCursor, toPage } from "../db/pagination";
 import { photos, uploadSessions, type PhotoRow } from "../db/schema";
@@ -13,20 +13,47 @@ import { ApiError, refusals } from "./errors";
 import { resolveJoinToken } from "./events";
 import type { UploadRef } from "./uploads";
 
+/** The R2 objects a photo row points at. */
+export const objectKeysOf = (row: Pick<PhotoRow, "originalKey" | "scrubbedKey" | "thumbLargeKey" | "thumbSmallKey">): string[] =>
+  [row.originalKey, row.scrubbedKey, row.thumbLargeKey, row.thumbSmallKey].filter((key): key is string => key !== null);
+
 /**
- * Marks the photo deleted and removes its original, scrubbed copy and thumbnails from R2,
- * except objects another live photo (a linked duplicate) still uses.
+ * Deletes those of `keys` that no live (not deleted) photo points at. A photo only ever gets
+ * another's keys by linking to a live photo that has them (pipeline.ts links only while it is
+ * live, in the linking statement itself), so once no live photo points at a key none ever will
+ * again: a duplicate linking meanwhile either shows up here or does not link at all.
  */
-export async function deletePhoto(db: Database, bucket: R2Bucket, photo: PhotoRow): Promise<void> {
-  await db.update(photos).set({ status: "deleted", updatedAt: Date.now() }).where(eq(photos.id, photo.id));
-  const keys = [photo.originalKey, photo.scrubbedKey, photo.thumbLargeKey, photo.thumbSmallKey].filter((key): key is string => key !== null);
+export async function releaseObjects(db: Database, bucket: R2Bucket, keys: string[]): Promise<void> {
+  if (!keys.length) return;
   const stillUsed = await db
     .select({ originalKey: photos.originalKey, scrubbedKey: photos.scrubbedKey, thumbLargeKey: photos.thumbLargeKey, thumbSmallKey: photos.thumbSmallKey })
     .from(photos)
-    .where(and(ne(photos.status, "deleted"), or(eq(photos.originalKey, photo.originalKey), eq(photos.duplicateOf, photo.id), eq(photos.id, photo.duplicateOf ?? ""))));
-  const shared = new Set(stillUsed.flatMap((row) => Object.values(row)));
+    .where(
+      and(
+        ne(photos.status, "deleted"),
+        or(inArray(photos.originalKey, keys), inArray(photos.scrubbedKey, keys), inArray(photos.thumbLargeKey, keys), inArray(photos.thumbSmallKey, keys)),
+      ),
+    );
+  const shared = new Set(stillUsed.flatMap(objectKeysOf));
   const doomed = keys.filter((key) => !shared.has(key));
   if (doomed.length) await bucket.delete(doomed);
+}
+
+/**
+ * Marks the photo deleted and removes its original, scrubbed copy and thumbnails from R2,
+ * except objects another live photo (a linked duplicate) still uses. The keys come from the row
+ * as it is deleted, so objects processing recorded a moment earlier go too. False if it was already deleted.
+ */
+export async function deletePhoto(db: Database, bucket: R2Bucket, photoId: string): Promise<boolean> {
+  const deleted = await db
+    .update(photos)
+    .set({ status: "deleted", updatedAt: Date.now() })
+    .where(and(eq(photos.id, photoId), ne(photos.status, "deleted")))
+    .returning({ originalKey: photos.originalKey, scrubbedKey: photos.scrubbedKey, thumbLargeKey: photos.thumbLargeKey, thumbSmallKey: photos.thumbSmallKey })
+    .get();
+  if (!deleted) return false;
+  await releaseObjects(db, bucket, objectKeysOf(deleted));
+  return true;
 }
 
 const galleryDisabled = () =>
@@ -75,7 +102,6 @@ export async function takeBackPhoto(env: Env, ref: UploadRef): Promise<PhotoRow 
   if (!(await secretMatches(ref.uploadKey, session.keyHash))) throw new ApiError(refusals.invalidUploadKey());
   if (!session.photoId) throw new ApiError({ status: 409, code: "upload_incomplete", message: "This upload has not become a photo yet." });
   const photo = await db.select().from(photos).where(eq(photos.id, session.photoId)).get();
-  if (!photo || photo.status === "deleted") return null;
-  await deletePhoto(db, env.PHOTOS, photo);
+  if (!photo || !(await deletePhoto(db, env.PHOTOS, photo.id))) return null;
   return photo;
 }

@@ -2,6 +2,7 @@
  * An event's approved photos as one ZIP, streamed from R2 through the Worker: client-zip writes
  * stored (uncompressed: JPEGs don't shrink) entries as each original is read, so memory stays
  * flat whatever the event's size, and the exact length is known up front for the progress bar.
+ * Unless the event keeps GPS, the originals go without their location (location.ts), at the same length.
  */
 import { makeZip, predictLength } from "client-zip";
 import { and, asc, eq, inArray, isNotNull } from "drizzle-orm";
@@ -9,12 +10,13 @@ import { database } from "../db/client";
 import { events, photos } from "../db/schema";
 import { archiveEntryNames } from "../core/filenames";
 import { logLine } from "../lib/log";
+import { LocationUnremovableError, locationPatches, patchedBody } from "./location";
 import { downloadHeaders } from "./serve-object";
 
 /** The photos a ZIP of the event holds: approved and visible, oldest first. */
 export async function archiveContents(env: Env, eventId: string) {
   const rows = await database(env)
-    .select({ id: photos.id, key: photos.originalKey, filename: photos.filename, size: photos.size, takenAt: photos.takenAt, createdAt: photos.createdAt })
+    .select({ id: photos.id, key: photos.originalKey, filename: photos.filename, contentType: photos.contentType, size: photos.size, takenAt: photos.takenAt, createdAt: photos.createdAt })
     .from(photos)
     .where(and(eq(photos.eventId, eventId), inArray(photos.status, ["ready"]), isNotNull(photos.approvedAt)))
     .orderBy(asc(photos.createdAt), asc(photos.id));
@@ -23,17 +25,26 @@ export async function archiveContents(env: Env, eventId: string) {
 }
 
 export async function serveArchive(env: Env, eventId: string): Promise<Response | null> {
-  const event = await database(env).select({ name: events.name }).from(events).where(eq(events.id, eventId)).get();
+  const event = await database(env).select({ name: events.name, keepGps: events.keepGps }).from(events).where(eq(events.id, eventId)).get();
   if (!event) return null;
   const entries = await archiveContents(env, eventId);
   const length = Number(predictLength(entries.map((entry) => ({ name: entry.name, size: entry.size }))));
   const bucket = env.PHOTOS;
+  const { keepGps } = event;
   async function* files() {
     for (const entry of entries) {
       // Opened one at a time, as the archive reaches it.
+      const patches = keepGps ? [] : await locationPatches(bucket, entry.key, entry.contentType).catch(unremovable);
+      const file = { name: entry.name, lastModified: entry.lastModified, size: entry.size };
+      if (!patches) {
+        // Its location cannot be removed for certain: the entry keeps its place and length, as zeros.
+        logLine("warn", "archive_entry_blanked", { event_id: eventId, photo_id: entry.id });
+        yield { ...file, input: zeros(entry.size) };
+        continue;
+      }
       const object = await bucket.get(entry.key);
       if (!object) throw new Error(`photo ${entry.id}: its original ${entry.key} is missing`);
-      yield { name: entry.name, lastModified: entry.lastModified, size: entry.size, input: object.body };
+      yield { ...file, input: patchedBody(object.body, entry.size, patches) };
     }
   }
   const sized = new FixedLengthStream(length);
@@ -45,4 +56,22 @@ export async function serveArchive(env: Env, eventId: string): Promise<Response 
   headers.set("Cache-Control", "no-store");
   headers.set("Content-Length", String(length));
   return new Response(sized.readable, { headers });
+}
+
+const unremovable = (error: unknown) => {
+  if (error instanceof LocationUnremovableError) return null;
+  throw error;
+};
+
+/** `length` zero bytes, a small chunk at a time. */
+function zeros(length: number): ReadableStream<Uint8Array> {
+  let left = length;
+  return new ReadableStream({
+    pull(controller) {
+      const chunk = Math.min(left, 64 * 1024);
+      left -= chunk;
+      if (chunk) controller.enqueue(new Uint8Array(chunk));
+      else controller.close();
+    },
+  });
 }

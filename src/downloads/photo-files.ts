@@ -8,7 +8,9 @@ import { eq } from "drizzle-orm";
 import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { expiryFor, signPath } from "../lib/signing";
-import { extensionOf } from "../processing/inspect";
+import { downloadName } from "../core/filenames";
+import { ApiError, refusals } from "../core/errors";
+import { LocationUnremovableError, locationPatches, type Patch } from "./location";
 import { serveObject } from "./serve-object";
 
 export const variants = ["original", "scrubbed", "thumb-1024", "thumb-256"] as const;
@@ -50,18 +52,19 @@ export async function photoUrls(env: Env, origin: string, photo: PhotoRow, audie
   return Object.fromEntries(entries);
 }
 
-/** The name a downloaded variant is saved under: the guest's filename, with the variant's extension. */
-export function downloadName(photo: PhotoRow, variant: Variant): string {
-  const stem = photo.filename.replace(/\.[^.]{1,5}$/, "") || "photo";
-  if (variant === "original") return photo.filename;
-  if (variant === "scrubbed") return `${stem}.${extensionOf(photo.contentType)}`;
-  return `${stem}-${variant.slice("thumb-".length)}.webp`;
+/** The name a downloaded variant is saved under (see core/filenames.ts): thumbnails are WebP. */
+export function variantDownloadName(photo: PhotoRow, variant: Variant): string {
+  if (variant.startsWith("thumb-")) return downloadName(photo.filename, "image/webp", `-${variant.slice("thumb-".length)}`);
+  return downloadName(photo.filename, photo.contentType);
 }
+
+/** What a download says it is: the type sniffed from its bytes, never the one the guest declared. */
+const variantContentType = (photo: PhotoRow, variant: Variant) => (variant.startsWith("thumb-") ? "image/webp" : (photo.contentType ?? "application/octet-stream"));
 
 /** Serves a variant of a photo to the holder of a (verified) signed URL, if `audience` may still see it. */
 export async function servePhotoFile(env: Env, request: Request, audience: Audience, photoId: string, variant: Variant, expiresAtMs: number): Promise<Response | null> {
   const found = await database(env)
-    .select({ photo: photos, galleryEnabled: events.galleryEnabled, eventStatus: events.status })
+    .select({ photo: photos, galleryEnabled: events.galleryEnabled, eventStatus: events.status, keepGps: events.keepGps })
     .from(photos)
     .innerJoin(events, eq(events.id, photos.eventId))
     .where(eq(photos.id, photoId))
@@ -72,9 +75,21 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
   const key = objectKey(found.photo, variant);
   if (!key) return null;
   return serveObject(env.PHOTOS, key, request, {
-    contentType: variant.startsWith("thumb-") ? "image/webp" : (found.photo.contentType ?? found.photo.declaredContentType),
-    filename: downloadName(found.photo, variant),
+    contentType: variantContentType(found.photo, variant),
+    filename: variantDownloadName(found.photo, variant),
     disposition: variant === "original" ? "attachment" : "inline",
     maxAgeSeconds: (expiresAtMs - Date.now()) / 1000,
+    // The scrubbed copy and thumbnails have no location; the original keeps it only if the event does.
+    patches: variant === "original" && !found.keepGps ? await originalWithoutLocation(env.PHOTOS, found.photo) : [],
   });
+}
+
+/** The patches that take the location out of a photo's original (location.ts); refused if that cannot be done for certain. */
+async function originalWithoutLocation(bucket: R2Bucket, photo: Pick<PhotoRow, "originalKey" | "contentType">): Promise<Patch[]> {
+  try {
+    return await locationPatches(bucket, photo.originalKey, photo.contentType);
+  } catch (error) {
+    if (error instanceof LocationUnremovableError) throw new ApiError(refusals.locationUnremovable());
+    throw error;
+  }
 }

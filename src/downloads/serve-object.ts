@@ -10,9 +10,39 @@ export interface ServeOptions {
   disposition: "inline" | "attachment";
   /** How long the browser may keep it (the signed URL's remaining life). */
   maxAgeSeconds: number;
+  /** Served in place of the stored bytes (location.ts): same length, its own ETag. */
+  patches?: Patch[];
 }
 
 import { ApiError, refusals } from "../core/errors";
+import { patchedBody, type Patch } from "./location";
+
+/** The ETag of the patched bytes: the stored object's, marked, so caches never mix the two. */
+const PATCHED_ETAG = /^(W\/)?"(.*)-patched"$/;
+const patchedEtag = (etag: string) => `${etag.slice(0, -1)}-patched"`;
+
+/** The request's preconditions as R2 must see them when the patched bytes are served. */
+function storedPreconditions(headers: Headers): Headers {
+  const stored = new Headers();
+  for (const name of ["if-modified-since", "if-unmodified-since"]) {
+    const value = headers.get(name);
+    if (value !== null) stored.set(name, value);
+  }
+  for (const name of ["if-match", "if-none-match"]) {
+    const value = headers.get(name);
+    if (value === null) continue;
+    const tags = value.split(",").flatMap((tag) => {
+      const trimmed = tag.trim();
+      if (trimmed === "*") return [trimmed];
+      const match = trimmed.match(PATCHED_ETAG);
+      return match ? [`${match[1] ?? ""}"${match[2]}"`] : [];
+    });
+    // A tag of the unpatched bytes matches nothing served here.
+    if (tags.length) stored.set(name, tags.join(", "));
+    else if (name === "if-match") stored.set(name, '"none"');
+  }
+  return stored;
+}
 
 /** `bytes=a-b`, `bytes=a-` or `bytes=-n`; anything else (several ranges, other units) is ignored, as RFC 9110 allows. */
 export function parseRange(header: string | null): R2Range | undefined {
@@ -48,11 +78,12 @@ export function downloadHeaders(options: ServeOptions): Headers {
 
 export async function serveObject(bucket: R2Bucket, key: string, request: Request, options: ServeOptions): Promise<Response> {
   const range = parseRange(request.headers.get("range"));
+  const patches = options.patches ?? [];
   const headers = downloadHeaders(options);
   headers.set("Accept-Ranges", "bytes");
   let object: R2Object | R2ObjectBody | null;
   try {
-    object = await bucket.get(key, { onlyIf: request.headers, ...(range ? { range } : {}) });
+    object = await bucket.get(key, { onlyIf: patches.length ? storedPreconditions(request.headers) : request.headers, ...(range ? { range } : {}) });
   } catch (error) {
     if (!range) throw error;
     // R2 refuses a range that starts past the end.
@@ -62,7 +93,7 @@ export async function serveObject(bucket: R2Bucket, key: string, request: Reques
     return new Response(null, { status: 416, headers });
   }
   if (!object) throw new ApiError(refusals.fileNotFound());
-  headers.set("ETag", object.httpEtag);
+  headers.set("ETag", patches.length ? patchedEtag(object.httpEtag) : object.httpEtag);
   headers.set("Last-Modified", object.uploaded.toUTCString());
   if (!("body" in object)) {
     // A precondition failed: "not modified" for cache revalidation, otherwise 412.
@@ -71,12 +102,12 @@ export async function serveObject(bucket: R2Bucket, key: string, request: Reques
   }
   if (!range) {
     headers.set("Content-Length", String(object.size));
-    return new Response(request.method === "HEAD" ? null : object.body, { status: 200, headers });
+    return new Response(request.method === "HEAD" ? null : patchedBody(object.body, object.size, patches), { status: 200, headers });
   }
   const { start, end } = servedRange(object.range, object.size);
   headers.set("Content-Range", `bytes ${start}-${end}/${object.size}`);
   headers.set("Content-Length", String(end - start + 1));
-  return new Response(request.method === "HEAD" ? null : object.body, { status: 206, headers });
+  return new Response(request.method === "HEAD" ? null : patchedBody(object.body, end - start + 1, patches, start), { status: 206, headers });
 }
 
 /** The inclusive byte range R2 returned, whichever form the request used. */

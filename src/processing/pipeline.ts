@@ -4,7 +4,9 @@
  * every object has a key derived from the photo, and the row only moves out of `processing`
  * once, so a redelivered message or a re-drive ends in the same rows and objects.
  */
-import { and, eq, inArray, ne } from "drizzle-orm";
+import { and, eq, exists, inArray, ne } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import { releaseObjects } from "../core/photos";
 import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
@@ -95,11 +97,11 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     )
     .orderBy(photos.createdAt)
     .get();
-  if (original) {
-    await finish(env, photo, { ...recorded, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id });
+  if (original && (await finish(env, photo, { ...recorded, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id }, original.id))) {
     if (original.originalKey !== photo.originalKey) await bucket.delete(photo.originalKey);
     return { photoId, outcome: "duplicate", bytes: inspection.size, inspectMs };
   }
+  // Not linked (the earlier photo was deleted meanwhile): a photo of its own.
 
   const scrubbedKey = inspection.scrub ? r2Keys.scrubbed(photo.eventId, photo.id, extensionOf(type)) : null;
   const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
@@ -117,36 +119,43 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
       throw error;
     }
   };
-  // Independent: the scrubbed copy streams ranges of the original while thumbnails are made.
-  const [[scrubbedSize, scrubMs], [thumbnails, thumbnailsMs]] = await Promise.all([
-    timed(async () => (scrubbedKey && inspection.scrub ? writeScrubbed(bucket, photo.originalKey, scrubbedKey, inspection.scrub) : null)),
-    timed(makeThumbnails),
-  ]);
   const thumbKeys = {
-    thumbLargeKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.large) : null,
-    thumbSmallKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.small) : null,
+    thumbLargeKey: r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.large),
+    thumbSmallKey: r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.small),
   };
-  if (thumbnails) {
-    const webp = { httpMetadata: { contentType: "image/webp" } };
-    await Promise.all([bucket.put(thumbKeys.thumbLargeKey!, thumbnails.large, webp), bucket.put(thumbKeys.thumbSmallKey!, thumbnails.small, webp)]);
+  let finished = false;
+  try {
+    // Independent: the scrubbed copy streams ranges of the original while thumbnails are made.
+    const [[scrubbedSize, scrubMs], [thumbnails, thumbnailsMs]] = await settled([
+      timed(async () => (scrubbedKey && inspection.scrub ? writeScrubbed(bucket, photo.originalKey, scrubbedKey, inspection.scrub) : null)),
+      timed(makeThumbnails),
+    ]);
+    if (thumbnails) {
+      const webp = { httpMetadata: { contentType: "image/webp" } };
+      await settled([bucket.put(thumbKeys.thumbLargeKey, thumbnails.large, webp), bucket.put(thumbKeys.thumbSmallKey, thumbnails.small, webp)]);
+    }
+    finished = await finish(env, photo, {
+      ...recorded,
+      scrubbedKey,
+      ...(thumbnails ? thumbKeys : { thumbLargeKey: null, thumbSmallKey: null }),
+      thumbnailState: thumbnails ? "ready" : "unavailable",
+      scrubbedSize,
+      thumbnailsSize: thumbnails ? thumbnails.large.byteLength + thumbnails.small.byteLength : null,
+    });
+    if (!finished) return { photoId, outcome: "skipped" };
+    return {
+      photoId,
+      outcome: "ready",
+      bytes: inspection.size,
+      thumbnailPath: thumbnails?.path ?? "unavailable",
+      inspectMs,
+      scrubMs,
+      thumbnailsMs,
+    };
+  } finally {
+    // Taken back while it was processed: nothing this run wrote may stay behind.
+    if (!finished) await discardIfDeleted(env, photo.id, [scrubbedKey, thumbKeys.thumbLargeKey, thumbKeys.thumbSmallKey]);
   }
-  await finish(env, photo, {
-    ...recorded,
-    scrubbedKey,
-    ...thumbKeys,
-    thumbnailState: thumbnails ? "ready" : "unavailable",
-    scrubbedSize,
-    thumbnailsSize: thumbnails ? thumbnails.large.byteLength + thumbnails.small.byteLength : null,
-  });
-  return {
-    photoId,
-    outcome: "ready",
-    bytes: inspection.size,
-    thumbnailPath: thumbnails?.path ?? "unavailable",
-    inspectMs,
-    scrubMs,
-    thumbnailsMs,
-  };
 }
 
 type Recorded = Partial<typeof photos.$inferInsert>;
@@ -176,13 +185,40 @@ const sharedObjects = (original: PhotoRow): Recorded => ({
   thumbnailsSize: original.thumbnailsSize,
 });
 
-/** Moves the photo to ready, unless moderation or a parallel run changed it meanwhile. */
-async function finish(env: Env, photo: PhotoRow, fields: Recorded): Promise<void> {
+/**
+ * Moves the photo to ready, unless moderation, a take-back or a parallel run changed it
+ * meanwhile; false if it did not. A duplicate sharing the objects of `sharesWith` is linked in
+ * the same statement only while that photo is live, so a delete of it that has begun (and may be
+ * removing its files) can never leave this one pointing at them (core/photos.ts releaseObjects).
+ */
+async function finish(env: Env, photo: PhotoRow, fields: Recorded, sharesWith?: string): Promise<boolean> {
+  const db = database(env);
   const now = Date.now();
-  await database(env)
+  const source = sharesWith
+    ? exists(db.select({ id: sharedPhoto.id }).from(sharedPhoto).where(and(eq(sharedPhoto.id, sharesWith), inArray(sharedPhoto.status, ["ready", "hidden"]))))
+    : undefined;
+  const result = await db
     .update(photos)
     .set({ ...fields, status: "ready", failureReason: null, processedAt: now, updatedAt: now })
-    .where(and(eq(photos.id, photo.id), eq(photos.status, "processing")));
+    .where(and(eq(photos.id, photo.id), eq(photos.status, "processing"), source));
+  return result.meta.changes > 0;
+}
+
+const sharedPhoto = alias(photos, "shared_photo");
+
+/** Removes the objects a run wrote for a photo that was deleted meanwhile (keeping any a live photo uses). */
+async function discardIfDeleted(env: Env, photoId: string, keys: Array<string | null>): Promise<void> {
+  const db = database(env);
+  const row = await db.select({ status: photos.status }).from(photos).where(eq(photos.id, photoId)).get();
+  if (!row || row.status === "deleted") await releaseObjects(db, env.PHOTOS, keys.filter((key): key is string => key !== null));
+}
+
+/** Like Promise.all, but rejects only once every promise has settled, so nothing is still writing then. */
+async function settled<T extends readonly unknown[]>(promises: [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+  if (failure) throw failure.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Marks a photo failed with a reason a person can read (only while it is still processing). */

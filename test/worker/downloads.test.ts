@@ -249,8 +249,8 @@ describe("an event's ZIP", () => {
     const entries = unzipSync(zip);
     const names = Object.keys(entries);
     expect(names).toHaveLength(50);
-    expect(names[0]).toBe("2026-06-14_17-00-00_IMG_0001.JPG");
-    expect(names[5]).toBe("2026-06-14_17-00-05_IMG_0001.JPG");
+    expect(names[0]).toBe("2026-06-14_17-00-00_IMG_0001.jpg");
+    expect(names[5]).toBe("2026-06-14_17-00-05_IMG_0001.jpg");
     expect(names[1]).toBe("2026-06-14_17-00-01_IMG_1001.jpg");
     for (const [i, photo] of included.entries()) {
       expect(await sha256Hex(entries[names[i]!]!), names[i]).toBe(await sha256Hex(photo.bytes));
