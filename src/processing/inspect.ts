@@ -263,7 +263,7 @@ async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<
     } else {
       let byte = await reader.byte();
       if (byte === null) return ended(true);
-      if (byte !== 0xff) return ended(false, "its JPEG structure is broken");
+      if (byte !== 0xff) throw new NotAnImageError(`its JPEG structure is broken: no marker at byte ${reader.offset - 1}`);
       while (byte === 0xff) byte = await reader.byte();
       if (byte === null) return ended(true);
       marker = byte;
@@ -283,7 +283,7 @@ async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<
     const lengthBytes = await reader.bytes(2);
     if (!lengthBytes) return ended(true);
     const payloadLength = u16be(lengthBytes, 0) - 2;
-    if (payloadLength < 0) return ended(false, "its JPEG structure is broken");
+    if (payloadLength < 0) throw new NotAnImageError(`its JPEG structure is broken: a segment length of ${payloadLength + 2} at byte ${markerStart + 2}`);
     const isApp = marker >= 0xe0 && marker <= 0xef;
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (scanStart === null && (isApp || marker === 0xfe || isSof)) {
@@ -291,7 +291,7 @@ async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<
       if (!payload) return ended(true);
       const segmentEnd = reader.offset;
       if (isSof) {
-        if (payload.byteLength < 6) return ended(false, "its JPEG structure is broken");
+        if (payload.byteLength < 6) throw new NotAnImageError(`its JPEG structure is broken: a frame header of ${payload.byteLength} bytes`);
         height = u16be(payload, 1);
         width = u16be(payload, 3);
         checkPixels(width, height);

@@ -103,9 +103,14 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   };
   const makeThumbnails = async (): Promise<Thumbnails | null> => {
     try {
-      return thumbnailPath(type, inspection.width, inspection.height) === "photon"
-        ? thumbnailsWithPhoton(new Uint8Array(await new Response(await open()).arrayBuffer()), metadata.orientation)
-        : await thumbnailsWithImages(env.IMAGES, () => open());
+      if (thumbnailPath(type, inspection.width, inspection.height) === "images-binding") return await thumbnailsWithImages(env.IMAGES, () => open());
+      const original = new Uint8Array(await (await get()).arrayBuffer());
+      try {
+        return thumbnailsWithPhoton(original, metadata.orientation);
+      } catch (error) {
+        // Decoding is deterministic: bytes photon cannot decode now, it never will.
+        throw new PhotoRejected(`the image data cannot be decoded: ${error instanceof Error ? error.message : String(error)}`);
+      }
     } catch (error) {
       // HEIC may have no decoder here: the photo is kept, without thumbnails.
       if (error instanceof ThumbnailUnavailableError || type === "image/heic" || type === "image/heif") return null;
@@ -113,10 +118,17 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     }
   };
   // Independent: the scrubbed copy streams ranges of the original while thumbnails are made.
-  const [[, scrubMs], [thumbnails, thumbnailsMs]] = await Promise.all([
+  const [scrubbing, thumbnailing] = await Promise.allSettled([
     timed(async () => (scrubbedKey && inspection.scrub ? writeScrubbed(bucket, photo.originalKey, scrubbedKey, inspection.scrub) : null)),
     timed(makeThumbnails),
   ]);
+  if (thumbnailing.status === "rejected") {
+    // A rejected photo leaves no scrubbed copy behind.
+    if (thumbnailing.reason instanceof PhotoRejected && scrubbedKey) await bucket.delete(scrubbedKey);
+    throw thumbnailing.reason;
+  }
+  if (scrubbing.status === "rejected") throw scrubbing.reason;
+  const [[, scrubMs], [thumbnails, thumbnailsMs]] = [scrubbing.value, thumbnailing.value];
   const thumbKeys = {
     thumbLargeKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.large) : null,
     thumbSmallKey: thumbnails ? r2Keys.thumbnail(photo.eventId, photo.id, THUMBNAIL_SIZES.small) : null,
