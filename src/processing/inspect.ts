@@ -176,7 +176,7 @@ export interface InspectOptions {
   size: number;
 }
 
-/** The most EXIF bytes read from a PNG eXIf or WebP EXIF chunk or a HEIF item (JPEG's APP1 holds at most 64 KiB). */
+/** The most EXIF bytes read from a WebP EXIF chunk or a HEIF Exif item (a JPEG APP1 holds at most 64 KiB; PNG chunks up to 1 MiB are read for the archive scan anyway). */
 const MAX_EXIF_BYTES = 256 * 1024;
 
 /** True when a parsed dimension is a usable pixel count. */
