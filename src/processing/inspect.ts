@@ -305,7 +305,7 @@ async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<
       else if (marker === 0xe2 && id.startsWith("ICC_PROFILE\0")) plan.keep(markerStart, segmentEnd);
       else if (marker === 0xee && id.startsWith("Adobe")) plan.keep(markerStart, segmentEnd);
       else if (marker === 0xe1 && id.startsWith("Exif\0\0") && !metadata) {
-        metadata = await readExif(payload.subarray(6));
+        metadata = await readExif(payload);
         if (needsOrientation(metadata)) plan.insert(jpegExifSegment(metadata.orientation!));
       }
       // Everything else (EXIF with GPS, XMP, IPTC, MPF, comments, maker APPn) is left out.

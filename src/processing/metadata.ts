@@ -33,11 +33,13 @@ export function readHeifExifItem(item: Uint8Array): Promise<PhotoMetadata> {
 }
 
 /**
- * Reads a bare TIFF. A photo without readable metadata is still a photo: errors, and a TIFF
- * whose entries claim more bytes than it holds (exifr would size arrays from those counts),
- * yield empty metadata.
+ * Reads a bare TIFF, or one behind JPEG's "Exif\0\0". A photo without readable metadata is
+ * still a photo: errors, and a TIFF whose entries claim more bytes than it holds (exifr would
+ * size arrays from those counts), yield empty metadata.
  */
-export async function readExif(tiff: Uint8Array): Promise<PhotoMetadata> {
+export async function readExif(block: Uint8Array): Promise<PhotoMetadata> {
+  // Some writers keep JPEG's APP1 prefix in WebP EXIF and PNG eXIf chunks.
+  const tiff = String.fromCharCode(...block.subarray(0, 6)) === "Exif\0\0" ? block.subarray(6) : block;
   if (!entriesFitIn(tiff)) return noMetadata;
   let fields: ExifFields | undefined;
   try {

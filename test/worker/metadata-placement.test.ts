@@ -24,6 +24,7 @@ const cases: Array<[string, string, (options: FixtureOptions) => Uint8Array, Par
   ["WebP, EXIF after the image data", "image/webp", makeWebp, {}],
   // 3 MP of lossless image data (about 307 KiB) before the EXIF chunk.
   ["WebP, EXIF after 300 KiB of image data", "image/webp", makeWebp, { width: 2000, height: 1500 }],
+  ["WebP, EXIF chunk with JPEG's Exif prefix", "image/webp", makeWebp, { exifWithJpegPrefix: true }],
   ["PNG, eXIf after IDAT", "image/png", makePng, { exifAfterImage: true }],
   ["PNG, eXIf after IDAT and 300 KiB more", "image/png", makePng, { exifAfterImage: true, fillerBeforeExif: FAR }],
   ["JPEG, Exif behind 300 KiB of APP segments", "image/jpeg", makeJpeg, { fillerBeforeExif: FAR }],
