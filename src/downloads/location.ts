@@ -7,6 +7,7 @@
  */
 import { inspect, sniffType, type ImageType } from "../processing/inspect";
 import { PullReader } from "../processing/pull-reader";
+import { crc32 } from "../lib/crc32";
 
 /** New content for [at, at + length) of the file: the given bytes, or one byte repeated. */
 export type Patch = { at: number; length: number } & ({ bytes: Uint8Array } | { fill: number });
@@ -26,8 +27,8 @@ export async function locationPatches(bucket: R2Bucket, key: string, sniffedType
   if (!type) return [];
   const object = await bucket.get(key);
   if (!object) return [];
-  if (type === "image/heic" || type === "image/heif") return heifPatches(bucket, key, object.body);
-  const reader = new PullReader(object.body, () => {});
+  if (type === "image/heic" || type === "image/heif") return heifPatches(bucket, key, object.body, object.size);
+  const reader = new PullReader(object.body, object.size, () => {});
   try {
     if (type === "image/jpeg") return await jpegPatches(reader, object.size);
     if (type === "image/png") return await pngPatches(reader);
@@ -294,8 +295,8 @@ async function webpPatches(reader: PullReader): Promise<Patch[]> {
  * HEIF: inspect.ts's scrub plan blanks the Exif and XMP items in place; their ranges are where
  * it inserts zeros. Of those, only the location is blanked here.
  */
-async function heifPatches(bucket: R2Bucket, key: string, body: ReadableStream<Uint8Array>): Promise<Patch[]> {
-  const inspection = await inspect(body, "image/heic", { maxPixels: Number.MAX_SAFE_INTEGER, orientation: null }).catch(() => null);
+async function heifPatches(bucket: R2Bucket, key: string, body: ReadableStream<Uint8Array>, size: number): Promise<Patch[]> {
+  const inspection = await inspect(body, "image/heic", { maxPixels: Number.MAX_SAFE_INTEGER, size }).catch(() => null);
   if (!inspection?.scrub) throw new LocationUnremovableError("its HEIF metadata items cannot be located");
   const patches: Patch[] = [];
   let position = 0;
@@ -317,17 +318,4 @@ async function heifItemPatches(bucket: R2Bucket, key: string, at: number, length
   const tiffAt = item.byteLength >= 4 ? 4 + new DataView(item.buffer).getUint32(0) : item.byteLength;
   if (tiffAt > item.byteLength) return [zeros(at, length)];
   return shifted(exifPatches(item.subarray(tiffAt)), at + tiffAt);
-}
-
-let crcTable: Uint32Array | null = null;
-/** PNG's CRC-32 (inspect.ts has its own, private to its scrubbing). */
-function crc32(bytes: Uint8Array): number {
-  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }

@@ -1,7 +1,9 @@
 /**
- * The processing queue's consumer, and its dead-letter queue's. A rejected photo (not an image,
- * a polyglot, a pixel bomb, a hash mismatch) fails at once; anything else is retried with
- * backoff and, once Queues gives up, arrives on the dead-letter queue, which marks it failed
+ * The processing queue's consumer, and its dead-letter queue's. A photo that can never succeed
+ * (not an image, a type mismatch, truncated or corrupt, a length past the end of the file,
+ * undecodable, a polyglot, a pixel bomb, a hash mismatch) fails at once with its reason, on its
+ * first delivery; anything else (storage or Images outages, a short read, a timeout) is retried
+ * with backoff and, once Queues gives up, arrives on the dead-letter queue, which marks it failed
  * with the last error. Photos are processed one at a time: memory, not CPU, is the budget.
  */
 import { eq, sql } from "drizzle-orm";

@@ -3,9 +3,16 @@
  * pixel dimensions (from the header, before anything decodes it), its SHA-256, signs that it is
  * a polyglot (an archive or HTML riding along), whether it is truncated, and the plan for a
  * scrubbed copy: byte ranges of the original to keep plus a few new bytes, so the copy is
- * written by streaming ranges, never by re-encoding.
+ * written by streaming ranges, never by re-encoding. The same pass finds the photo's EXIF wherever
+ * the format keeps it (before or after the image data, at any offset) and reads it.
+ *
+ * Nothing a file says about itself is believed: every length and offset is checked against what
+ * is left of the object before anything is allocated or read (see PullReader), so a header that
+ * claims 4 GiB costs nothing but its rejection.
  */
+import { noMetadata, readExif, readHeifExifItem, type PhotoMetadata } from "./metadata";
 import { PullReader } from "./pull-reader";
+import { crc32 } from "../lib/crc32";
 
 export const imageTypes = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"] as const;
 /** The file extension for each type we accept, for keys and download names. */
@@ -26,11 +33,12 @@ export interface Inspection {
   height: number;
   /** Non-image content found (polyglot); empty for a clean image. */
   threats: string[];
-  /** The image data ends early (no JPEG EOI, PNG IEND, or a short RIFF). */
-  truncated: boolean;
+  /** Why the image data ends early (no JPEG EOI, PNG IEND, a short RIFF, a length past the end); null if it does not. */
+  truncated: string | null;
   /** How to write the scrubbed copy; null where it cannot be made. */
   scrub: ScrubPiece[] | null;
-  /** HEIF only: where the Exif item is, which may be far past the header. */
+  metadata: PhotoMetadata;
+  /** HEIF: where the Exif item's bytes are (downloads/location.ts blanks its GPS there). */
   exifItem?: { start: number; end: number } | null;
 }
 
@@ -44,6 +52,7 @@ export class TooManyPixelsError extends Error {
   }
 }
 
+/** The bytes are not a well-formed image of their type (no dimensions, a malformed header). */
 export class NotAnImageError extends Error {}
 
 /** A few bytes as text (box types, chunk names, short identifiers): never a whole buffer. */
@@ -161,21 +170,28 @@ interface FormatResult {
   truncated: boolean;
   threats: string[];
   scrub: ScrubPiece[] | null;
+  metadata?: PhotoMetadata;
   exifItem?: { start: number; end: number } | null;
 }
 
 export interface InspectOptions {
   maxPixels: number;
-  /** EXIF orientation to carry into the scrubbed copy (1 or null: none needed). */
-  orientation: number | null;
+  /** The object's size in bytes, as storage reports it: every length the file claims is checked against it. */
+  size: number;
 }
+
+/** The most EXIF bytes read from a WebP EXIF chunk or a HEIF Exif item (a JPEG APP1 holds at most 64 KiB; PNG chunks up to 1 MiB are read for the archive scan anyway). */
+const MAX_EXIF_BYTES = 256 * 1024;
+
+/** True when a parsed dimension is a usable pixel count. */
+const isDimension = (n: number) => Number.isInteger(n) && n >= 1;
 
 export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageType, options: InspectOptions): Promise<Inspection> {
   const digest = new crypto.DigestStream("SHA-256");
   digest.digest.catch(() => {}); // rejects when an abandoned pass aborts the stream
   const digestWriter = digest.getWriter();
   const markup = new MarkupScanner();
-  const reader = new PullReader(stream, (chunk) => {
+  const reader = new PullReader(stream, options.size, (chunk) => {
     void digestWriter.write(chunk);
     markup.push(chunk);
   });
@@ -185,8 +201,11 @@ export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageTyp
   let result: FormatResult;
   try {
     const parse = { "image/jpeg": parseJpeg, "image/png": parsePng, "image/webp": parseWebp, "image/heic": parseHeif, "image/heif": parseHeif }[type];
-    result = await parse(reader, checkPixels, options.orientation);
+    result = await parse(reader, checkPixels);
     await reader.drain();
+    if (!result.truncated && !(isDimension(result.width) && isDimension(result.height))) {
+      throw new NotAnImageError(`no image dimensions found in the ${type.slice(6).toUpperCase()} header`);
+    }
   } catch (error) {
     await reader.cancel().catch(() => {});
     void digestWriter.abort(error).catch(() => {});
@@ -196,7 +215,13 @@ export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageTyp
   const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   const threats = [...result.threats];
   if (markup.found) threats.push(`it contains markup (${markup.found})`);
-  return { type, size: reader.offset, sha256, ...result, threats };
+  return { type, size: reader.offset, sha256, ...result, threats, truncated: result.truncated ? truncation(reader) : null, metadata: result.metadata ?? noMetadata };
+}
+
+function truncation(reader: PullReader): string {
+  const claim = reader.shortfall;
+  if (!claim) return "the image data is truncated: the file ends before the image does";
+  return `the image data is truncated: at byte ${claim.at} it claims ${claim.wanted} more bytes, but only ${claim.left} are left`;
 }
 
 /** Only the orientation survives scrubbing: a minimal big-endian TIFF with one IFD0 entry. */
@@ -205,7 +230,12 @@ export function orientationTiff(orientation: number): Uint8Array {
   return Uint8Array.from([0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, orientation, 0, 0, 0, 0, 0, 0]);
 }
 
-async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number) => void, orientation: number | null): Promise<FormatResult> {
+type CheckPixels = (width: number, height: number) => void;
+
+/** Carries the photo's orientation into the scrubbed copy (1 or none: nothing to carry). */
+const needsOrientation = (metadata: PhotoMetadata) => metadata.orientation !== null && metadata.orientation !== 1;
+
+async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<FormatResult> {
   const plan = new ScrubPlan();
   const threats: string[] = [];
   let width = 0;
@@ -214,13 +244,14 @@ async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number)
   plan.keep(0, 2);
   /** Where the first scan starts: from there to EOI the image data is kept as one range. */
   let scanStart: number | null = null;
-  let exifWritten = orientation === null || orientation === 1;
+  let metadata: PhotoMetadata | undefined;
   const ended = (truncated: boolean, threat?: string) => ({
     width,
     height,
     truncated,
     threats: threat ? [...threats, threat] : threats,
     scrub: plan.pieces,
+    metadata,
   });
   for (;;) {
     // Find the next marker. In entropy-coded data 0xFF is followed by 0x00 (stuffing) or RSTn.
@@ -236,7 +267,7 @@ async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number)
     } else {
       let byte = await reader.byte();
       if (byte === null) return ended(true);
-      if (byte !== 0xff) return ended(false, "its JPEG structure is broken");
+      if (byte !== 0xff) throw new NotAnImageError(`its JPEG structure is broken: no marker at byte ${reader.offset - 1}`);
       while (byte === 0xff) byte = await reader.byte();
       if (byte === null) return ended(true);
       marker = byte;
@@ -246,8 +277,7 @@ async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number)
       if (scanStart === null) return ended(true);
       plan.keep(scanStart, reader.offset);
       // Trailing data (motion-photo video, MPF images) is left out of the scrubbed copy.
-      const trailer = await reader.bytes(16);
-      const what = trailer ? findArchive(trailer) : null;
+      const what = findArchive(await reader.bytesUpTo(16));
       return ended(false, what ? `${what} is appended after the image` : undefined);
     }
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
@@ -257,7 +287,7 @@ async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number)
     const lengthBytes = await reader.bytes(2);
     if (!lengthBytes) return ended(true);
     const payloadLength = u16be(lengthBytes, 0) - 2;
-    if (payloadLength < 0) return ended(false, "its JPEG structure is broken");
+    if (payloadLength < 0) throw new NotAnImageError(`its JPEG structure is broken: a segment length of ${payloadLength + 2} at byte ${markerStart + 2}`);
     const isApp = marker >= 0xe0 && marker <= 0xef;
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (scanStart === null && (isApp || marker === 0xfe || isSof)) {
@@ -265,6 +295,7 @@ async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number)
       if (!payload) return ended(true);
       const segmentEnd = reader.offset;
       if (isSof) {
+        if (payload.byteLength < 6) throw new NotAnImageError(`its JPEG structure is broken: a frame header of ${payload.byteLength} bytes`);
         height = u16be(payload, 1);
         width = u16be(payload, 3);
         checkPixels(width, height);
@@ -277,9 +308,9 @@ async function parseJpeg(reader: PullReader, checkPixels: (w: number, h: number)
       if (marker === 0xe0 && (id.startsWith("JFIF\0") || id.startsWith("JFXX\0"))) plan.keep(markerStart, segmentEnd);
       else if (marker === 0xe2 && id.startsWith("ICC_PROFILE\0")) plan.keep(markerStart, segmentEnd);
       else if (marker === 0xee && id.startsWith("Adobe")) plan.keep(markerStart, segmentEnd);
-      else if (marker === 0xe1 && id.startsWith("Exif\0\0") && !exifWritten) {
-        plan.insert(jpegExifSegment(orientation!));
-        exifWritten = true;
+      else if (marker === 0xe1 && id.startsWith("Exif\0\0") && !metadata) {
+        metadata = await readExif(payload);
+        if (needsOrientation(metadata)) plan.insert(jpegExifSegment(metadata.orientation!));
       }
       // Everything else (EXIF with GPS, XMP, IPTC, MPF, comments, maker APPn) is left out.
       continue;
@@ -303,27 +334,32 @@ function jpegExifSegment(orientation: number): Uint8Array {
 
 const PNG_DROPPED_CHUNKS = new Set(["tEXt", "zTXt", "iTXt", "eXIf", "tIME"]);
 
-async function parsePng(reader: PullReader, checkPixels: (w: number, h: number) => void, orientation: number | null): Promise<FormatResult> {
+/**
+ * PNG: dimensions from IHDR, metadata from the first eXIf chunk wherever it is (before or after
+ * IDAT); the scrubbed copy drops the text and EXIF chunks, putting the orientation (alone) where
+ * the eXIf chunk was.
+ */
+async function parsePng(reader: PullReader, checkPixels: CheckPixels): Promise<FormatResult> {
   const plan = new ScrubPlan();
   const threats: string[] = [];
   let width = 0;
   let height = 0;
+  let metadata: PhotoMetadata | undefined;
   await reader.skip(8);
   plan.keep(0, 8);
-  let orientationWritten = orientation === null || orientation === 1;
+  const ended = (truncated: boolean) => ({ width, height, truncated, threats, scrub: plan.pieces, metadata });
   for (;;) {
     const chunkStart = reader.offset;
     const header = await reader.bytes(8);
-    if (!header) return { width, height, truncated: true, threats, scrub: plan.pieces };
+    if (!header) return ended(true);
     const length = u32be(header, 0);
     const type = ascii(header, 4, 4);
-    if (type === "IDAT" && !orientationWritten) {
-      plan.insert(pngChunk("eXIf", orientationTiff(orientation!)));
-      orientationWritten = true;
+    if ((chunkStart === 8) !== (type === "IHDR") || (type === "IHDR" && length !== 13)) {
+      throw new NotAnImageError("its PNG structure is broken: IHDR must come first, with 13 bytes");
     }
     if (type === "IHDR" || (type !== "IDAT" && length <= 1024 * 1024)) {
       const data = await reader.bytes(length + 4);
-      if (!data) return { width, height, truncated: true, threats, scrub: plan.pieces };
+      if (!data) return ended(true);
       if (type === "IHDR") {
         width = u32be(data, 0);
         height = u32be(data, 4);
@@ -332,15 +368,18 @@ async function parsePng(reader: PullReader, checkPixels: (w: number, h: number) 
         const what = findArchive(data);
         if (what) threats.push(`${what} is embedded in its ${type} chunk`);
       }
+      if (type === "eXIf" && !metadata) {
+        metadata = await readExif(data.subarray(0, length));
+        if (needsOrientation(metadata)) plan.insert(pngChunk("eXIf", orientationTiff(metadata.orientation!)));
+      }
     } else if (!(await reader.skip(length + 4))) {
-      return { width, height, truncated: true, threats, scrub: plan.pieces };
+      return ended(true);
     }
     if (!PNG_DROPPED_CHUNKS.has(type)) plan.keep(chunkStart, reader.offset);
     if (type === "IEND") {
-      const trailer = await reader.bytes(16);
-      const what = trailer ? findArchive(trailer) : null;
+      const what = findArchive(await reader.bytesUpTo(16));
       if (what) threats.push(`${what} is appended after the image`);
-      return { width, height, truncated: false, threats, scrub: plan.pieces };
+      return ended(false);
     }
   }
 }
@@ -355,27 +394,22 @@ function pngChunk(type: string, data: Uint8Array): Uint8Array {
   return chunk;
 }
 
-let crcTable: Uint32Array | null = null;
-function crc32(bytes: Uint8Array): number {
-  crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-async function parseWebp(reader: PullReader, checkPixels: (w: number, h: number) => void): Promise<FormatResult> {
+/**
+ * WebP: dimensions from VP8X or the first image chunk's header, metadata from the EXIF chunk,
+ * which the container spec puts after the image data. The scrubbed copy leaves out EXIF and XMP.
+ */
+async function parseWebp(reader: PullReader, checkPixels: CheckPixels): Promise<FormatResult> {
   const threats: string[] = [];
   const kept: ScrubPiece[] = [];
   let keptBytes = 4; // "WEBP"
   let width = 0;
   let height = 0;
+  let metadata: PhotoMetadata | undefined;
+  const truncated = () => ({ width, height, truncated: true, threats, scrub: null, metadata });
   const riff = await reader.bytes(12);
-  if (!riff) return { width, height, truncated: true, threats, scrub: null };
+  if (!riff) return truncated();
   const riffEnd = 8 + u32le(riff, 4);
+  if (!reader.has(riffEnd - reader.offset)) return truncated();
   const keep = (piece: ScrubPiece) => {
     kept.push(piece);
     keptBytes += "bytes" in piece ? piece.bytes.byteLength : piece.end - piece.start;
@@ -383,27 +417,30 @@ async function parseWebp(reader: PullReader, checkPixels: (w: number, h: number)
   while (reader.offset < riffEnd) {
     const chunkStart = reader.offset;
     const header = await reader.bytes(8);
-    if (!header) return { width, height, truncated: true, threats, scrub: null };
+    if (!header) return truncated();
     const fourcc = ascii(header, 0, 4);
     const size = u32le(header, 4);
     const padded = size + (size & 1);
-    if (fourcc === "VP8X" || fourcc === "VP8 " || fourcc === "VP8L") {
-      const data = await reader.bytes(padded);
-      if (!data) return { width, height, truncated: true, threats, scrub: null };
-      if (fourcc === "VP8X") {
-        width = u24le(data, 4) + 1;
-        height = u24le(data, 7) + 1;
-        checkPixels(width, height);
-        const cleared = data.slice();
-        cleared[0] = cleared[0]! & ~0x0c; // no EXIF, no XMP
-        keep({ bytes: concat(header, cleared) });
-        continue;
-      }
+    if (!reader.has(padded)) return truncated();
+    if (fourcc === "VP8X") {
+      if (size !== 10) throw new NotAnImageError(`its WebP structure is broken: VP8X has ${size} bytes, not 10`);
+      const data = (await reader.bytes(padded))!;
+      width = u24le(data, 4) + 1;
+      height = u24le(data, 7) + 1;
+      checkPixels(width, height);
+      data[0] = data[0]! & ~0x0c; // no EXIF, no XMP
+      keep({ bytes: concat(header, data) });
+      continue;
+    }
+    if (fourcc === "VP8 " || fourcc === "VP8L") {
+      // Only the frame header is needed; the image data is skipped, never held.
+      const frame = await reader.bytesUpTo(Math.min(padded, 10));
+      if (!(await reader.skip(padded - frame.byteLength))) return truncated();
       if (width === 0 && fourcc === "VP8 ") {
-        width = u16le(data, 6) & 0x3fff;
-        height = u16le(data, 8) & 0x3fff;
+        width = u16le(frame, 6) & 0x3fff;
+        height = u16le(frame, 8) & 0x3fff;
       } else if (width === 0) {
-        const bits = u32le(data, 1);
+        const bits = u32le(frame, 1);
         width = (bits & 0x3fff) + 1;
         height = ((bits >>> 14) & 0x3fff) + 1;
       }
@@ -411,39 +448,41 @@ async function parseWebp(reader: PullReader, checkPixels: (w: number, h: number)
       keep({ start: chunkStart, end: reader.offset });
       continue;
     }
+    if (fourcc === "EXIF" && !metadata && padded <= MAX_EXIF_BYTES) {
+      metadata = await readExif((await reader.bytes(padded))!.subarray(0, size));
+      continue;
+    }
     if (fourcc === "EXIF" || fourcc === "XMP ") {
-      if (!(await reader.skip(padded))) return { width, height, truncated: true, threats, scrub: null };
+      await reader.skip(padded);
       continue;
     }
     if (padded <= 1024 * 1024) {
-      const data = await reader.bytes(padded);
-      if (!data) return { width, height, truncated: true, threats, scrub: null };
-      const what = findArchive(data);
+      const what = findArchive((await reader.bytes(padded))!);
       if (what) threats.push(`${what} is embedded in its ${fourcc.trim()} chunk`);
-    } else if (!(await reader.skip(padded))) {
-      return { width, height, truncated: true, threats, scrub: null };
+    } else {
+      await reader.skip(padded);
     }
     keep({ start: chunkStart, end: reader.offset });
   }
-  const trailer = await reader.bytes(16);
-  const what = trailer ? findArchive(trailer) : null;
+  const what = findArchive(await reader.bytesUpTo(16));
   if (what) threats.push(`${what} is appended after the image`);
   const head = new Uint8Array(12);
   head.set(riff.subarray(0, 4));
   new DataView(head.buffer).setUint32(4, keptBytes, true);
   head.set(riff.subarray(8, 12), 8);
-  return { width, height, truncated: false, threats, scrub: [{ bytes: head }, ...kept] };
+  return { width, height, truncated: false, threats, scrub: [{ bytes: head }, ...kept], metadata };
 }
 
 const u16le = (b: Uint8Array, i: number) => b[i]! | (b[i + 1]! << 8);
 
 /**
  * HEIC/HEIF: dimensions from the largest `ispe` property, and the scrub plan, from the header
- * (the first 512 KiB, where camera files keep their meta box). Scrubbing blanks the Exif and XMP
- * items' bytes in place: the file keeps its length, so every item location stays valid, and the
- * orientation (the `irot`/`imir` properties, not EXIF) is untouched.
+ * (the first 512 KiB, where camera files keep their meta box), and metadata from the Exif item,
+ * wherever iloc puts it. Scrubbing blanks the Exif and XMP items' bytes in place: the file keeps
+ * its length, so every item location stays valid, and the orientation (the `irot`/`imir`
+ * properties, not EXIF) is untouched.
  */
-async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number) => void): Promise<FormatResult> {
+async function parseHeif(reader: PullReader, checkPixels: CheckPixels): Promise<FormatResult> {
   const head = await reader.bytesUpTo(512 * 1024);
   let width = 0;
   let height = 0;
@@ -455,9 +494,17 @@ async function parseHeif(reader: PullReader, checkPixels: (w: number, h: number)
   }
   if (width === 0) throw new NotAnImageError("no image dimensions found in the HEIF header");
   checkPixels(width, height);
-  const size = reader.offset + (await reader.drain());
-  const items = heifPersonalItems(head, size);
-  return { width, height, truncated: false, threats: [], scrub: items && blankingPlan(items.personal, size), exifItem: items?.exif ?? null };
+  const items = heifPersonalItems(head, reader.size);
+  const exif = items?.exif;
+  let metadata: PhotoMetadata | undefined;
+  if (exif && exif.end - exif.start <= MAX_EXIF_BYTES) {
+    // The item is read as the pass goes by it: from the header, or from the stream further on.
+    const inHead = head.subarray(exif.start, Math.min(exif.end, head.byteLength));
+    if (exif.start > reader.offset) await reader.skip(exif.start - reader.offset);
+    const rest = exif.end > reader.offset ? await reader.bytesUpTo(exif.end - Math.max(exif.start, reader.offset)) : new Uint8Array(0);
+    metadata = await readHeifExifItem(inHead.byteLength ? concat(inHead, rest) : rest);
+  }
+  return { width, height, truncated: false, threats: [], scrub: items && blankingPlan(items.personal, reader.size), metadata, exifItem: exif ?? null };
 }
 
 interface Box {
@@ -540,6 +587,7 @@ function heifPersonalItems(
     const blanks: Array<[number, number]> = [];
     let exif: { start: number; end: number } | null = null;
     for (let item = 0; item < itemCount; item++) {
+      if (at > iloc.end) return null;
       const id = version < 2 ? u16be(head, at) : u32be(head, at);
       at += version < 2 ? 2 : 4;
       const construction = version >= 1 ? u16be(head, at) & 15 : 0;
@@ -550,6 +598,8 @@ function heifPersonalItems(
       const extents = u16be(head, at);
       at += 2;
       for (let extent = 0; extent < extents; extent++) {
+        // Counts come from the file: stop where the box does, not where they say.
+        if (at > iloc.end) return null;
         at += indexSize;
         const offset = uint(head, at, offsetSize);
         at += offsetSize;

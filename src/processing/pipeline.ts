@@ -12,13 +12,13 @@ import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
 import { concatFixedLength } from "../storage/streams";
 import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, extensionOf } from "./inspect";
-import { readHeifExifItem, readMetadata, type PhotoMetadata } from "./metadata";
+import type { PhotoMetadata } from "./metadata";
 import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
 
 /** Pixels above which an image is refused before anything decodes it (a decompression bomb). */
 export const MAX_PIXELS = 50_000_000;
-/** Header bytes read for sniffing and metadata. */
-const HEAD_BYTES = 256 * 1024;
+/** Header bytes read for sniffing (HEIF brands included); metadata is found by the inspection, wherever it is. */
+const SNIFF_BYTES = 4096;
 /** ZIP readers find an archive by its end record, up to 64 KiB of comment before the end. */
 const ZIP_TAIL_BYTES = 22 + 65_535;
 
@@ -44,43 +44,38 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   if (!photo || photo.status !== "processing") return { photoId, outcome: "skipped" };
   const event = await db.select({ keepGps: events.keepGps, moderationMode: events.moderationMode }).from(events).where(eq(events.id, photo.eventId)).get();
   const bucket = env.PHOTOS;
-  const open = async (range?: R2Range) => {
+  const get = async (range?: R2Range) => {
     const object = await bucket.get(photo.originalKey, range ? { range } : {});
     if (!object) throw new PhotoRejected("the uploaded original is missing");
-    return object.body;
+    return object;
   };
+  const open = async (range?: R2Range) => (await get(range)).body;
+  const read = async (range: R2Range) => new Uint8Array(await (await get(range)).arrayBuffer());
 
   const started = Date.now();
-  const [head, tail] = await Promise.all([
-    open({ offset: 0, length: HEAD_BYTES }).then((body) => new Response(body).arrayBuffer()).then((bytes) => new Uint8Array(bytes)),
-    open({ suffix: Math.min(ZIP_TAIL_BYTES, photo.size) }).then((body) => new Response(body).arrayBuffer()).then((bytes) => new Uint8Array(bytes)),
-  ]);
+  const [head, tail] = await Promise.all([read({ offset: 0, length: SNIFF_BYTES }), read({ suffix: Math.min(ZIP_TAIL_BYTES, photo.size) })]);
   const type = sniffType(head);
   if (!type) throw new PhotoRejected("the file is not a JPEG, PNG, WebP or HEIC image");
   if (!sameFamily(type, photo.declaredContentType)) {
     throw new PhotoRejected(`the file was declared ${photo.declaredContentType} but its bytes are ${type}`);
   }
-  let metadata = await readMetadata(head);
   let inspection: Inspection;
   try {
-    inspection = await inspect(await open(), type, { maxPixels: MAX_PIXELS, orientation: metadata.orientation });
+    // The object's own size (not the upload's record) bounds every length the file claims.
+    const original = await get();
+    inspection = await inspect(original.body, type, { maxPixels: MAX_PIXELS, size: original.size });
   } catch (error) {
     if (error instanceof TooManyPixelsError || error instanceof NotAnImageError) throw new PhotoRejected(error.message);
     throw error;
   }
   if (endsWithZip(tail)) inspection.threats.push("a ZIP archive is appended");
   if (inspection.threats.length) throw new PhotoRejected(`the file is not a plain image: ${inspection.threats.join("; ")}`);
-  if (inspection.truncated) throw new Error("the image data is truncated");
+  // A truncated file stays truncated: retrying cannot help.
+  if (inspection.truncated) throw new PhotoRejected(inspection.truncated);
   if (photo.declaredSha256 && photo.declaredSha256 !== inspection.sha256) {
     throw new PhotoRejected("the stored bytes do not match the SHA-256 the guest declared");
   }
-
-  // HEIF keeps its Exif as an item that may sit far past the header: read it where it is.
-  const exifItem = inspection.exifItem;
-  if (exifItem && metadata.takenAt === null && metadata.cameraMake === null && exifItem.end - exifItem.start <= HEAD_BYTES) {
-    const item = new Uint8Array(await new Response(await open({ offset: exifItem.start, length: exifItem.end - exifItem.start })).arrayBuffer());
-    metadata = await readHeifExifItem(item);
-  }
+  const metadata = inspection.metadata;
   const inspectMs = Date.now() - started;
   // In auto mode a photo is approved as it becomes ready; in review mode an organiser approves it.
   const recorded = { ...recordedFields(inspection, metadata, event?.keepGps ?? false), approvedAt: event?.moderationMode === "auto" ? Date.now() : null };
@@ -110,9 +105,14 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   };
   const makeThumbnails = async (): Promise<Thumbnails | null> => {
     try {
-      return thumbnailPath(type, inspection.width, inspection.height) === "photon"
-        ? thumbnailsWithPhoton(new Uint8Array(await new Response(await open()).arrayBuffer()), metadata.orientation)
-        : await thumbnailsWithImages(env.IMAGES, () => open());
+      if (thumbnailPath(type, inspection.width, inspection.height) === "images-binding") return await thumbnailsWithImages(env.IMAGES, () => open());
+      const original = new Uint8Array(await (await get()).arrayBuffer());
+      try {
+        return thumbnailsWithPhoton(original, metadata.orientation);
+      } catch (error) {
+        // Decoding is deterministic: bytes photon cannot decode now, it never will.
+        throw new PhotoRejected(`the image data cannot be decoded: ${error instanceof Error ? error.message : String(error)}`);
+      }
     } catch (error) {
       // HEIC may have no decoder here: the photo is kept, without thumbnails.
       if (error instanceof ThumbnailUnavailableError || type === "image/heic" || type === "image/heif") return null;
@@ -152,6 +152,10 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
       scrubMs,
       thumbnailsMs,
     };
+  } catch (error) {
+    // A photo rejected while its thumbnails were made (undecodable pixels) keeps no scrubbed copy.
+    if (error instanceof PhotoRejected && scrubbedKey) await bucket.delete(scrubbedKey);
+    throw error;
   } finally {
     // Taken back while it was processed: nothing this run wrote may stay behind.
     if (!finished) await discardIfDeleted(env, photo.id, [scrubbedKey, thumbKeys.thumbLargeKey, thumbKeys.thumbSmallKey]);

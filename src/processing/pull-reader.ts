@@ -2,7 +2,16 @@
  * Pulls bytes from a stream for a format parser: exact reads for headers, skips and scans for
  * the bulk. Every chunk passes through `tap` once, in order (for hashing and content scans), so
  * a single pass over the stream does all of it without holding the stream in memory.
+ *
+ * The reader knows the object's size, so a length read from the file is checked against what
+ * is left before anything is allocated or read: a claim beyond the end is answered at once
+ * (null / false, with `shortfall` saying what was claimed), never by waiting for bytes that
+ * cannot come or by a buffer sized from a header.
  */
+
+/** The stream ended before the object's size: a storage fault, worth retrying. */
+export class ShortReadError extends Error {}
+
 export class PullReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #tap: (chunk: Uint8Array) => void;
@@ -10,16 +19,34 @@ export class PullReader {
   #position = 0;
   /** Absolute offset of the next unread byte. */
   offset = 0;
+  /** The first read that asked for more than was left: where, how much, and how much there was. */
+  shortfall: { at: number; wanted: number; left: number } | null = null;
 
-  constructor(stream: ReadableStream<Uint8Array>, tap: (chunk: Uint8Array) => void) {
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    readonly size: number,
+    tap: (chunk: Uint8Array) => void,
+  ) {
     this.#reader = stream.getReader();
     this.#tap = tap;
   }
 
+  get remaining(): number {
+    return this.size - this.offset;
+  }
+
+  /** True if `length` more bytes exist; otherwise records the shortfall. */
+  has(length: number): boolean {
+    if (length <= this.remaining) return true;
+    this.shortfall ??= { at: this.offset, wanted: length, left: this.remaining };
+    return false;
+  }
+
   async #fill(): Promise<boolean> {
     while (this.#position >= this.#chunk.byteLength) {
+      if (this.offset >= this.size) return false;
       const read = await this.#reader.read();
-      if (read.done) return false;
+      if (read.done) throw new ShortReadError(`the stored original ended after ${this.offset} of its ${this.size} bytes`);
       this.#tap(read.value);
       this.#chunk = read.value;
       this.#position = 0;
@@ -27,19 +54,17 @@ export class PullReader {
     return true;
   }
 
-  /** The next `length` bytes (copied), or null if the stream ends first. */
+  /** The next `length` bytes (copied), or null, without reading, if the object has fewer left. */
   async bytes(length: number): Promise<Uint8Array | null> {
-    const out = await this.bytesUpTo(length);
-    return out.byteLength === length ? out : null;
+    return this.has(length) ? this.bytesUpTo(length) : null;
   }
 
-  /** The next `length` bytes, or fewer if the stream ends first. */
+  /** The next `length` bytes, or fewer if the object ends first. */
   async bytesUpTo(length: number): Promise<Uint8Array> {
-    const out = new Uint8Array(length);
+    const out = new Uint8Array(Math.max(0, Math.min(length, this.remaining)));
     let filled = 0;
-    while (filled < length) {
-      if (!(await this.#fill())) return out.subarray(0, filled);
-      const take = Math.min(length - filled, this.#chunk.byteLength - this.#position);
+    while (filled < out.byteLength && (await this.#fill())) {
+      const take = Math.min(out.byteLength - filled, this.#chunk.byteLength - this.#position);
       out.set(this.#chunk.subarray(this.#position, this.#position + take), filled);
       this.#position += take;
       this.offset += take;
@@ -54,11 +79,11 @@ export class PullReader {
     return this.#chunk[this.#position++]!;
   }
 
-  /** Skips `length` bytes; false if the stream ends first. */
+  /** Skips `length` bytes; false, without reading, if the object has fewer left. */
   async skip(length: number): Promise<boolean> {
+    if (!this.has(length)) return false;
     let left = length;
-    while (left > 0) {
-      if (!(await this.#fill())) return false;
+    while (left > 0 && (await this.#fill())) {
       const take = Math.min(left, this.#chunk.byteLength - this.#position);
       this.#position += take;
       this.offset += take;
@@ -67,7 +92,7 @@ export class PullReader {
     return true;
   }
 
-  /** Advances past the next occurrence of `value`; false if the stream ends first. */
+  /** Advances past the next occurrence of `value`; false if the object ends first. */
   async skipPast(value: number): Promise<boolean> {
     for (;;) {
       if (!(await this.#fill())) return false;
