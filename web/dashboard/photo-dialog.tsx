@@ -104,7 +104,7 @@ export function PhotoDialog(props: {
           </div>
           {photo.urls.original && (
             <div>
-              <a class="button" href={photo.urls.original} download={photo.filename}>
+              <a class="button" href={photo.urls.original} download={photo.download_name}>
                 Download original
               </a>
             </div>

@@ -70,6 +70,8 @@ export interface PhotoView {
   status: PhotoStatus;
   approved: boolean;
   filename: string;
+  /** The name to save the original under: the guest's stem, the sniffed type's extension. */
+  download_name: string;
   content_type: string;
   size: number;
   width: number | null;
