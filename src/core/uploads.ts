@@ -251,7 +251,7 @@ export function appendChunk(
     try {
       written = await withHeartbeat(opened, () => writeChunk(env.PHOTOS, layout, start, start + length, digest?.stream ?? body, leaseId));
       if (digest && (await digest.hex) !== options.checksum!.expected) {
-        await discard(env, layout, { parts: [], consumed: [], tail: written.tail });
+        await discard(env, layout, written, false);
         throw new ApiError(refusals.checksumMismatch());
       }
     } catch (error) {
@@ -368,7 +368,7 @@ async function commit(
 ) {
   const committed = await session.commitChunk(leaseId, end, written, keepLease);
   if (!committed.ok) {
-    await discard(env, layout, written);
+    await discard(env, layout, written, sessionClosedCodes.has(committed.refusal.code));
     throw new ApiError(committed.refusal);
   }
   const consumed = written.consumed.map((segment) => segment.key);
@@ -388,10 +388,26 @@ async function commit(
   return committed.value;
 }
 
-/** Deletes the staging segments a chunk wrote that the session never recorded. */
-async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult): Promise<void> {
+/** Refusals meaning the session closed (abort, expiry, failure) and freed its storage for good. */
+const sessionClosedCodes: ReadonlySet<string> = new Set(
+  [refusals.sessionExpired(), refusals.uploadCancelled(), refusals.uploadFailed(null)].map((refusal) => refusal.code),
+);
+
+/**
+ * Deletes what a chunk wrote that the session never recorded: its staging segments and, when the
+ * session closed while the body streamed (its cleanup ran before these writes landed), also the
+ * object or part it wrote. While the session lives, the object and parts are left alone: another
+ * chunk of the same range may have written them and been committed.
+ */
+async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult, sessionClosed: boolean): Promise<void> {
   const fresh = written.tail.filter((segment) => !layout.tail.includes(segment)).map((segment) => segment.key);
-  if (fresh.length) await env.PHOTOS.delete(fresh);
+  if (sessionClosed && written.wroteObject) fresh.push(layout.r2Key);
+  await Promise.all([
+    fresh.length ? env.PHOTOS.delete(fresh) : null,
+    sessionClosed && written.parts.length && layout.multipartUploadId
+      ? env.PHOTOS.resumeMultipartUpload(layout.r2Key, layout.multipartUploadId).abort().catch(() => {}) // already aborted
+      : null,
+  ]);
 }
 
 /** Passes `body` through unchanged while computing its digest. */
