@@ -13,9 +13,10 @@
  * change is check-and-set against the state read in the same synchronous step.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, exists, inArray, sql } from "drizzle-orm";
 import { database } from "../db/client";
-import { activeUploadStatuses, photos, uploadSessions, type UploadStatus } from "../db/schema";
+import { d1Statement, insertWhere } from "../db/insert-where";
+import { activeUploadStatuses, events, photos, uploadSessions, type UploadStatus } from "../db/schema";
 import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
 import { digestsEqual, newId } from "../lib/crypto";
@@ -23,6 +24,7 @@ import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { announcePhoto, publishLive } from "../live/publish";
 import { refusals, type Refusal } from "./errors";
+import { findJoinToken, uploadAdmissionRefusal } from "./events";
 import { leaseMs } from "./limits";
 
 /** Everything the session needs, fixed at creation. */
@@ -414,9 +416,9 @@ export class UploadSession extends DurableObject<Env> {
       await this.env.PHOTOS.resumeMultipartUpload(row.r2Key, row.multipartUploadId)
         .abort()
         .catch(() => {}); // already aborted or completed
-    } else {
-      await this.env.PHOTOS.delete(row.r2Key);
     }
+    // Also when the multipart upload was completed (an assembled partial, a refused photo).
+    await this.env.PHOTOS.delete(row.r2Key);
     await this.#deleteStaging(row.uploadId);
     await database(this.env)
       .update(uploadSessions)
@@ -474,8 +476,15 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   async #runAssembly(): Promise<Outcome<SessionRow>> {
-    const row = this.#load()!;
+    let row = this.#load()!;
     if (row.status === "completed") return ok(row);
+    if (!row.partial) {
+      // A photo lands only where a new upload would be taken now: read fresh, not cached.
+      const refusal = uploadAdmissionRefusal(await findJoinToken(database(this.env), row.tokenHash));
+      if (refusal) return refuse(refusal);
+      row = this.#load()!; // an abort may have closed it meanwhile
+      if (terminal.has(row.status)) return row.status === "completed" ? ok(row) : refuse(this.#closedRefusal(row)!);
+    }
     row.status = "assembling";
     if (!row.partial) row.photoId ??= newId();
     this.#save(row);
@@ -508,30 +517,42 @@ export class UploadSession extends DurableObject<Env> {
     const db = database(this.env);
     const completed = db
       .update(uploadSessions)
-      .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now })
-      .where(eq(uploadSessions.id, row.uploadId));
+      .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now });
     if (row.partial) {
-      await completed;
+      await completed.where(eq(uploadSessions.id, row.uploadId));
     } else {
-      await db.batch([
-      db
-        .insert(photos)
-        .values({
-          id: row.photoId!,
-          eventId: row.eventId,
-          uploadId: row.uploadId,
-          deviceId: row.deviceId,
-          status: "processing",
-          originalKey: row.r2Key,
-          size: row.totalSize,
-          filename: row.filename,
-          declaredContentType: row.contentType,
-          declaredSha256: row.declaredSha256,
-          updatedAt: now,
-        })
-        .onConflictDoNothing(),
-      completed,
+      // Atomic with the insert, so an event archived since the check above never gets this photo.
+      const [, recorded] = await this.env.DB.batch([
+        d1Statement(
+          this.env.DB,
+          insertWhere(
+            photos,
+            {
+              id: row.photoId!,
+              eventId: row.eventId,
+              uploadId: row.uploadId,
+              deviceId: row.deviceId,
+              status: "processing",
+              originalKey: row.r2Key,
+              size: row.totalSize,
+              filename: row.filename,
+              declaredContentType: row.contentType,
+              declaredSha256: row.declaredSha256,
+              updatedAt: now,
+            },
+            sql`exists (select 1 from ${events} where ${events.id} = ${row.eventId} and ${events.status} <> 'archived')
+              and not exists (select 1 from ${photos} where ${photos.uploadId} = ${row.uploadId})`,
+          ),
+        ),
+        d1Statement(
+          this.env.DB,
+          completed.where(and(eq(uploadSessions.id, row.uploadId), exists(db.select({ id: photos.id }).from(photos).where(eq(photos.uploadId, row.uploadId))))),
+        ),
       ]);
+      if (recorded!.meta.changes === 0) {
+        await this.#close(this.#load()!, "failed", "the event was archived before the upload completed");
+        return refuse(refusals.eventClosed());
+      }
       const job: PhotoJob = { photoId: row.photoId!, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
       await this.env.PHOTO_QUEUE.send(job);
     }

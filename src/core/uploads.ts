@@ -2,8 +2,9 @@
  * The upload core as the protocol adapters see it: create a session, append a chunk, report
  * status, complete, abort. The guest API (and later tus) are thin HTTP layers over these.
  */
-import { and, count, eq, getTableColumns, gt, inArray, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
+import { insertWhere } from "../db/insert-where";
 import { activeUploadStatuses, uploadSessions } from "../db/schema";
 import { writeChunk, type ByteLayout, type ChunkWriteResult } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
@@ -12,7 +13,7 @@ import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import { recordMetric } from "../lib/metrics";
 import { ApiError, refusals } from "./errors";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
-import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { assertUploadsAdmitted, fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
 import { partSizeFor } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
@@ -89,8 +90,8 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
         and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), eq(uploadSessions.partial, ofPartials), extra),
       );
   const inFlight = and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!;
-  const admitted = await insertWhere(
-    db,
+  const inserted = await db.run(insertWhere(
+    uploadSessions,
     {
       id: uploadId,
       eventId: event.id,
@@ -114,7 +115,8 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       ? sql`(${deviceSessions(inFlight, true)}) < ${MAX_PARTIALS_IN_FLIGHT}`
       : sql`(${deviceSessions(inFlight)}) < ${event.maxConcurrentPerDevice}
       and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${event.dailyCapPerDevice}`,
-  );
+  ));
+  const admitted = inserted.meta.changes === 1;
   if (!admitted && partial) {
     throw new ApiError({
       status: 429,
@@ -184,26 +186,6 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     expires_at: new Date(expiresAt).toISOString(),
     event_id: event.id,
   };
-}
-
-/** One statement, so the limit checks and the insert are atomic in D1. */
-async function insertWhere(
-  db: ReturnType<typeof database>,
-  row: typeof uploadSessions.$inferInsert,
-  condition: SQL,
-): Promise<boolean> {
-  const columns = getTableColumns(uploadSessions);
-  const names = Object.keys(row) as Array<keyof typeof row>;
-  const result = await db.run(
-    sql`insert into ${uploadSessions} (${sql.join(
-      names.map((name) => sql.identifier(columns[name].name)),
-      sql`, `,
-    )}) select ${sql.join(
-      names.map((name) => sql`${row[name]}`),
-      sql`, `,
-    )} where ${condition}`,
-  );
-  return result.meta.changes === 1;
 }
 
 async function callerOf(ref: UploadRef): Promise<Caller> {
@@ -336,6 +318,8 @@ type Granted = { session: SessionStub; leaseId: string; layout: ByteLayout; leas
 type Opened = { replayed: SessionView } | Granted;
 
 async function openAppend(env: Env, ref: UploadRef, start: number, length: number, options: AppendOptions): Promise<Opened> {
+  // Revoking the link or closing the event stops uploads already in flight, not only new ones.
+  await assertUploadsAdmitted(env, ref.joinToken);
   const session = sessionStub(env, ref.uploadId);
   const begun = unwrap(
     await session.beginChunk(await callerOf(ref), { start, length, total: options.total, acceptReplay: options.acceptReplay }),
