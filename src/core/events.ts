@@ -5,6 +5,7 @@ import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/sche
 import { sha256Hex } from "../lib/crypto";
 import { ApiError, refusals, type Refusal } from "./errors";
 import { isoOrNull } from "../lib/time";
+import { uploaderLimits } from "./limits";
 
 export interface JoinedEvent {
   event: EventRow;
@@ -122,6 +123,7 @@ export function fileRefusal(event: EventRow, size: number, contentType: string |
 /** What a guest's app shows before uploading: the event, whether it takes uploads, the limits. */
 export async function guestEventInfo(env: Env, token: string) {
   const { event } = await resolveJoinToken(database(env), token);
+  const anonymous = uploaderLimits(env, event, true);
   return {
     name: event.name,
     status: event.status,
@@ -137,6 +139,9 @@ export async function guestEventInfo(env: Env, token: string) {
       allowed_content_types: event.allowedContentTypes,
       max_concurrent_uploads_per_device: event.maxConcurrentPerDevice,
       daily_upload_cap_per_device: event.dailyCapPerDevice,
+      // What all uploads without a device id from one IP address share (tus / IETF clients that send none).
+      max_concurrent_anonymous_uploads_per_address: anonymous.maxConcurrent,
+      daily_anonymous_upload_cap_per_address: anonymous.dailyCap,
     },
   };
 }

@@ -11,11 +11,11 @@ import { r2Keys } from "../storage/keys";
 import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import { recordMetric } from "../lib/metrics";
-import { ApiError, refusals } from "./errors";
+import { ApiError, refusals, type Refusal } from "./errors";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
 import { assertUploadsAdmitted, fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
-import { partSizeFor } from "./limits";
+import { partSizeFor, uploaderLimits, type UploaderLimits } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
 
 export interface NewUpload {
@@ -23,6 +23,8 @@ export interface NewUpload {
   size: number;
   contentType: string;
   deviceId: string;
+  /** No device id was given: `deviceId` stands for the client's IP address (see `uploaderLimits`). */
+  anonymous?: boolean;
   sha256?: string | undefined;
   /** A tus concatenation partial: its type is checked on the final upload, and it is not counted as an upload. */
   partial?: boolean;
@@ -31,9 +33,6 @@ export interface NewUpload {
   /** The file of a guest's batch this upload carries. */
   batch?: BatchFileClaim | undefined;
 }
-
-/** Partials a device may have in flight (tus-js-client's parallelUploads makes a few per file). */
-export const MAX_PARTIALS_IN_FLIGHT = 16;
 
 export interface CreatedUpload {
   upload_id: string;
@@ -90,6 +89,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
         and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), eq(uploadSessions.partial, ofPartials), extra),
       );
   const inFlight = and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!;
+  const limits = uploaderLimits(env, event, input.anonymous ?? false);
   const inserted = await db.run(insertWhere(
     uploadSessions,
     {
@@ -112,36 +112,13 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       updatedAt: now,
     },
     partial
-      ? sql`(${deviceSessions(inFlight, true)}) < ${MAX_PARTIALS_IN_FLIGHT}`
-      : sql`(${deviceSessions(inFlight)}) < ${event.maxConcurrentPerDevice}
-      and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${event.dailyCapPerDevice}`,
+      ? sql`(${deviceSessions(inFlight, true)}) < ${limits.maxPartials}`
+      : sql`(${deviceSessions(inFlight)}) < ${limits.maxConcurrent}
+      and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${limits.dailyCap}`,
   ));
-  const admitted = inserted.meta.changes === 1;
-  if (!admitted && partial) {
-    throw new ApiError({
-      status: 429,
-      code: "upload_limit",
-      message: `A device may have at most ${MAX_PARTIALS_IN_FLIGHT} partial uploads in progress at once.`,
-      details: { limit: "concurrent_partials", max_concurrent_partials: MAX_PARTIALS_IN_FLIGHT },
-    });
-  }
-  if (!admitted) {
-    const [active] = await deviceSessions(inFlight);
-    throw new ApiError(
-      (active?.n ?? 0) >= event.maxConcurrentPerDevice
-        ? {
-            status: 429,
-            code: "upload_limit",
-            message: `A device may have at most ${event.maxConcurrentPerDevice} uploads in progress at once; finish or cancel one first.`,
-            details: { limit: "concurrent_uploads", max_concurrent_uploads: event.maxConcurrentPerDevice },
-          }
-        : {
-            status: 429,
-            code: "upload_limit",
-            message: `A device may upload at most ${event.dailyCapPerDevice} files a day to this event.`,
-            details: { limit: "daily_uploads", daily_cap: event.dailyCapPerDevice },
-          },
-    );
+  if (inserted.meta.changes !== 1) {
+    const [active] = partial ? [] : await deviceSessions(inFlight);
+    throw new ApiError(uploadLimitRefusal(limits, partial ? "partials" : (active?.n ?? 0) >= limits.maxConcurrent ? "concurrent" : "daily"));
   }
 
   try {
@@ -186,6 +163,39 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     expires_at: new Date(expiresAt).toISOString(),
     event_id: event.id,
   };
+}
+
+/** The 429 for a create past one of its creator's limits (UploaderLimits). */
+function uploadLimitRefusal(limits: UploaderLimits, which: "concurrent" | "daily" | "partials"): Refusal {
+  const who =
+    limits.scope === "device"
+      ? "A device"
+      : "Uploads without a device id from one address (send one for limits of your own:" +
+        " tus metadata device_id, or the X-Device-Id header)";
+  const suffix = limits.scope === "device" ? "" : "_per_address";
+  switch (which) {
+    case "concurrent":
+      return {
+        status: 429,
+        code: "upload_limit",
+        message: `${who} may have at most ${limits.maxConcurrent} uploads in progress at once; finish or cancel one first.`,
+        details: { limit: `concurrent_uploads${suffix}`, max_concurrent_uploads: limits.maxConcurrent },
+      };
+    case "daily":
+      return {
+        status: 429,
+        code: "upload_limit",
+        message: `${who} may upload at most ${limits.dailyCap} files a day to this event.`,
+        details: { limit: `daily_uploads${suffix}`, daily_cap: limits.dailyCap },
+      };
+    case "partials":
+      return {
+        status: 429,
+        code: "upload_limit",
+        message: `${who} may have at most ${limits.maxPartials} partial uploads in progress at once.`,
+        details: { limit: `concurrent_partials${suffix}`, max_concurrent_partials: limits.maxPartials },
+      };
+  }
 }
 
 async function callerOf(ref: UploadRef): Promise<Caller> {
