@@ -298,6 +298,17 @@ export class UploadSession extends DurableObject<Env> {
     return ok(this.#view(this.#load()!));
   }
 
+  /**
+   * Ends a session its creator replaced: the same file created again after the first create's
+   * answer was lost (core/uploads.ts checked that claim). Never ends one being assembled or done.
+   */
+  async supersede(): Promise<UploadStatus | null> {
+    const row = this.#load();
+    if (!row) return null;
+    if (row.status === "pending" || row.status === "uploading") await this.#close(row, "cancelled", "replaced by a new upload of the same file");
+    return this.#load()!.status;
+  }
+
   /** For the sweeper: closes the session if it is past its expiry. Returns the resulting status. */
   async expireIfDue(): Promise<UploadStatus | null> {
     const row = this.#load();

@@ -2,10 +2,10 @@
  * The upload core as the protocol adapters see it: create a session, append a chunk, report
  * status, complete, abort. The guest API (and later tus) are thin HTTP layers over these.
  */
-import { and, count, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
 import { insertWhere } from "../db/insert-where";
-import { activeUploadStatuses, uploadSessions } from "../db/schema";
+import { activeUploadStatuses, batchFiles, uploadSessions } from "../db/schema";
 import { writeChunk, type ByteLayout, type ChunkWriteResult } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
 import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
@@ -32,6 +32,8 @@ export interface NewUpload {
   final?: boolean;
   /** The file of a guest's batch this upload carries. */
   batch?: BatchFileClaim | undefined;
+  /** The client's own id for the file: a create with the same one ends the device's earlier session for it. */
+  clientId?: string | undefined;
 }
 
 export interface CreatedUpload {
@@ -74,6 +76,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   const refusal = fileRefusal(event, input.size, partial ? null : contentType);
   if (refusal) throw new ApiError(refusal);
   if (input.batch) await authorizeBatchFile(db, event, input.batch);
+  await endReplacedSessions(env, event.id, input);
 
   const uploadId = newId();
   const uploadKey = randomSecret();
@@ -107,6 +110,8 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       declaredSha256: input.sha256 ?? null,
       filename,
       contentType,
+      // An anonymous uploader's id stands for a whole address, so its client ids could collide.
+      clientId: input.anonymous ? null : (input.clientId ?? null),
       partial,
       createdAt: now,
       updatedAt: now,
@@ -163,6 +168,42 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     expires_at: new Date(expiresAt).toISOString(),
     event_id: event.id,
   };
+}
+
+/**
+ * A create whose answer was lost leaves a session holding one of the device's slots until it
+ * expires: a new create for the same batch file, or with the same client id, from the same device
+ * to the same event, ends that earlier session first (unless it is being assembled or done).
+ */
+async function endReplacedSessions(env: Env, eventId: string, input: NewUpload): Promise<void> {
+  const sameFile = [
+    input.batch ? sql`${uploadSessions.id} = (select ${batchFiles.uploadId} from ${batchFiles} where ${batchFiles.id} = ${input.batch.fileId})` : undefined,
+    input.clientId && !input.anonymous ? eq(uploadSessions.clientId, input.clientId) : undefined,
+  ].filter((claim) => claim !== undefined);
+  if (sameFile.length === 0 || input.partial || input.final) return;
+  const db = database(env);
+  const replaced = await db
+    .select({ id: uploadSessions.id })
+    .from(uploadSessions)
+    .where(
+      and(
+        eq(uploadSessions.eventId, eventId),
+        eq(uploadSessions.deviceId, input.deviceId),
+        eq(uploadSessions.partial, false),
+        inArray(uploadSessions.status, ["pending", "uploading"]),
+        or(...sameFile),
+      ),
+    );
+  for (const { id } of replaced) {
+    const status = await sessionStub(env, id).supersede();
+    if (status === null) {
+      // Never started (its create failed midway): only the row holds the slot.
+      await db
+        .update(uploadSessions)
+        .set({ status: "cancelled", updatedAt: Date.now() })
+        .where(and(eq(uploadSessions.id, id), inArray(uploadSessions.status, activeUploadStatuses)));
+    }
+  }
 }
 
 /** The 429 for a create past one of its creator's limits (UploaderLimits). */

@@ -59,6 +59,12 @@ export async function uploaderFor(c: AppContext, given: string | undefined): Pro
   return { deviceId: `anon-${address.slice(0, 24)}`, anonymous: true };
 }
 
+/** A client's own id for a file (tus metadata `client_id`, IETF `X-Client-Id`), when it sent one. */
+export function clientIdFrom(value: string | undefined): string | undefined {
+  if (value !== undefined && (value.length < 1 || value.length > 128)) refuse(400, "invalid_request", "A client id has 1 to 128 characters.");
+  return value;
+}
+
 export const backgroundOf = (c: AppContext) => (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
 
 export const httpDate = (iso: string) => new Date(iso).toUTCString();

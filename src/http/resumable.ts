@@ -14,7 +14,7 @@ import { resolveJoinToken } from "../core/events";
 import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
-import { backgroundOf, capabilityRef, capabilitySegment, nonNegativeInteger, refuse, uploaderFor, viaCapability } from "./capability";
+import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, uploaderFor, viaCapability } from "./capability";
 import { annotate, type AppContext, type AppEnv } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 
@@ -133,6 +133,7 @@ export const resumableRoutes = new Hono<AppEnv>()
       filename: filename ? decodedFilename(filename) : "upload",
       size,
       contentType: c.req.header("content-type") ?? "application/octet-stream",
+      clientId: clientIdFrom(c.req.header("x-client-id")),
       ...uploader,
     });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });

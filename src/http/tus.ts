@@ -25,6 +25,7 @@ import {
   backgroundOf,
   capabilityRef,
   capabilitySegment,
+  clientIdFrom,
   httpDate,
   nonNegativeInteger,
   refuse,
@@ -158,6 +159,7 @@ export const tusRoutes = new Hono<AppEnv>()
     const upload = {
       filename: metadata.filename ?? metadata.name ?? "upload",
       contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
+      clientId: clientIdFrom(metadata.client_id),
       ...uploader,
     };
     const locate = (created: { upload_id: string; upload_key: string }) =>
