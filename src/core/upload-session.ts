@@ -110,6 +110,11 @@ const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "can
 
 interface SessionRow extends SessionSpec {
   status: UploadStatus;
+  /**
+   * A partial whose bytes are one object, waiting for its final upload: still `uploading` (it holds
+   * a slot and expires like any session) until a final consumes it and it is `completed`.
+   */
+  assembled?: boolean;
   offset: number;
   multipartUploadId: string | null;
   photoId: string | null;
@@ -282,10 +287,32 @@ export class UploadSession extends DurableObject<Env> {
     if (!auth.ok) return refuse(auth.refusal);
     const row = auth.value;
     if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
-    if (row.status === "completed") return ok(this.#view(row));
+    const closed = this.#closedRefusal(row);
+    if (closed) return refuse(closed);
+    if (row.assembled) return ok(this.#view(row));
     if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
     const outcome = await this.#assemble();
     return outcome.ok ? ok(this.#view(outcome.value)) : refuse(outcome.refusal);
+  }
+
+  /** Ends an assembled partial once its final upload has its bytes: done, and its object deleted (idempotent). */
+  async consumePartial(caller: Caller): Promise<Outcome<SessionView>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
+    if (row.status === "completed") return ok(this.#view(row));
+    if (!row.assembled || row.status !== "uploading") return refuse(this.#closedRefusal(row) ?? refusals.uploadIncomplete(row.offset, row.totalSize));
+    row.status = "completed";
+    this.#save(row);
+    await this.ctx.storage.deleteAlarm();
+    await this.env.PHOTOS.delete(row.r2Key);
+    const now = Date.now();
+    await database(this.env)
+      .update(uploadSessions)
+      .set({ status: "completed", receivedBytes: row.totalSize, completedAt: now, updatedAt: now })
+      .where(eq(uploadSessions.id, row.uploadId));
+    return ok(this.#view(row));
   }
 
   /** Cancels the upload and frees its storage. Idempotent for sessions that are already closed. */
@@ -409,7 +436,7 @@ export class UploadSession extends DurableObject<Env> {
 
   async #expire(row: SessionRow): Promise<void> {
     // All bytes are in and assembly was under way: finishing it beats throwing the photo away.
-    if (row.status === "assembling" || (row.offset === row.totalSize && row.status === "uploading" && !row.partial)) {
+    if (!row.partial && (row.status === "assembling" || (row.offset === row.totalSize && row.status === "uploading"))) {
       const outcome = await this.#assemble();
       if (outcome.ok) return;
     }
@@ -526,59 +553,61 @@ export class UploadSession extends DurableObject<Env> {
 
     const now = Date.now();
     const db = database(this.env);
+    if (row.partial) {
+      // Not done until a final upload consumes it: it keeps its slot, its alarm and its expiry.
+      row.status = "uploading";
+      row.assembled = true;
+      this.#lease = null;
+      this.#save(row);
+      this.#sql.exec("DELETE FROM parts");
+      await this.#deleteStaging(row.uploadId);
+      await db.update(uploadSessions).set({ receivedBytes: row.totalSize, updatedAt: now }).where(eq(uploadSessions.id, row.uploadId));
+      return ok(row);
+    }
     const completed = db
       .update(uploadSessions)
       .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now });
-    if (row.partial) {
-      await completed.where(eq(uploadSessions.id, row.uploadId));
-    } else {
-      // Atomic with the insert, so an event archived since the check above never gets this photo.
-      const [, recorded] = await this.env.DB.batch([
-        d1Statement(
-          this.env.DB,
-          insertWhere(
-            photos,
-            {
-              id: row.photoId!,
-              eventId: row.eventId,
-              uploadId: row.uploadId,
-              deviceId: row.deviceId,
-              status: "processing",
-              originalKey: row.r2Key,
-              size: row.totalSize,
-              filename: row.filename,
-              declaredContentType: row.contentType,
-              declaredSha256: row.declaredSha256,
-              updatedAt: now,
-            },
-            sql`exists (select 1 from ${events} where ${events.id} = ${row.eventId} and ${events.status} <> 'archived')
-              and not exists (select 1 from ${photos} where ${photos.uploadId} = ${row.uploadId})`,
-          ),
+    // Atomic with the insert, so an event archived since the check above never gets this photo.
+    const [, recorded] = await this.env.DB.batch([
+      d1Statement(
+        this.env.DB,
+        insertWhere(
+          photos,
+          {
+            id: row.photoId!,
+            eventId: row.eventId,
+            uploadId: row.uploadId,
+            deviceId: row.deviceId,
+            status: "processing",
+            originalKey: row.r2Key,
+            size: row.totalSize,
+            filename: row.filename,
+            declaredContentType: row.contentType,
+            declaredSha256: row.declaredSha256,
+            updatedAt: now,
+          },
+          sql`exists (select 1 from ${events} where ${events.id} = ${row.eventId} and ${events.status} <> 'archived')
+            and not exists (select 1 from ${photos} where ${photos.uploadId} = ${row.uploadId})`,
         ),
-        d1Statement(
-          this.env.DB,
-          completed.where(and(eq(uploadSessions.id, row.uploadId), exists(db.select({ id: photos.id }).from(photos).where(eq(photos.uploadId, row.uploadId))))),
-        ),
-      ]);
-      if (recorded!.meta.changes === 0) {
-        await this.#close(this.#load()!, "failed", "the event was archived before the upload completed");
-        return refuse(refusals.eventClosed());
-      }
-      const job: PhotoJob = { photoId: row.photoId!, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
-      await this.env.PHOTO_QUEUE.send(job);
+      ),
+      d1Statement(
+        this.env.DB,
+        completed.where(and(eq(uploadSessions.id, row.uploadId), exists(db.select({ id: photos.id }).from(photos).where(eq(photos.uploadId, row.uploadId))))),
+      ),
+    ]);
+    if (recorded!.meta.changes === 0) {
+      await this.#close(this.#load()!, "failed", "the event was archived before the upload completed");
+      return refuse(refusals.eventClosed());
     }
+    const job: PhotoJob = { photoId: row.photoId!, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
+    await this.env.PHOTO_QUEUE.send(job);
 
     row.status = "completed";
     this.#lease = null;
     this.#save(row);
-    recordMetric(this.env, "upload_completed", {
-      eventId: row.eventId,
-      bytes: row.totalSize,
-      ms: Date.now() - row.createdAt,
-      code: row.partial ? "partial" : undefined,
-    });
+    recordMetric(this.env, "upload_completed", { eventId: row.eventId, bytes: row.totalSize, ms: Date.now() - row.createdAt });
     this.#announce(row, true);
-    if (!row.partial) this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
+    this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.deleteAlarm();
     await this.#deleteStaging(row.uploadId);

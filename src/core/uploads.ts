@@ -494,10 +494,11 @@ export async function assemblePartial(env: Env, ref: UploadRef): Promise<Session
 }
 
 /**
- * tus concatenation: a final upload whose bytes are the given completed partials of this event,
- * in order. The partials' objects are streamed through the byte engine into the final upload's
- * parts (R2's binding has no part copy), then it completes like any upload and the partials'
- * objects are deleted.
+ * tus concatenation: a final upload whose bytes are the given partials of this event, in order,
+ * each with all its bytes. The partials' objects are streamed through the byte engine into the
+ * final upload's parts (R2's binding has no part copy), then it completes like any upload and
+ * the partials are done (their objects deleted). Until then a partial holds a slot and expires
+ * like any session.
  */
 export async function createConcatenated(
   env: Env,
@@ -506,15 +507,19 @@ export async function createConcatenated(
   partials: UploadRef[],
   background: Background,
 ): Promise<{ created: CreatedUpload; photo: PhotoReceipt; size: number }> {
-  const views = await Promise.all(partials.map((ref) => uploadStatus(env, ref)));
-  if (views.some((view) => !view.partial || view.status !== "completed")) {
-    throw new ApiError({ status: 400, code: "partial_not_complete", message: "Every partial upload must be a completed partial of this event." });
-  }
+  const views = await Promise.all(
+    partials.map((ref) =>
+      assemblePartial(env, ref).catch((error: unknown) => {
+        if (!(error instanceof ApiError)) throw error;
+        throw new ApiError({ status: 400, code: "partial_not_complete", message: "Every partial upload must be a partial of this event with all its bytes." });
+      }),
+    ),
+  );
   const size = views.reduce((sum, view) => sum + view.total_size, 0);
   const created = await createUpload(env, joinToken, { ...input, size, final: true });
   const ref: UploadRef = { joinToken, uploadId: created.upload_id, uploadKey: created.upload_key };
-  const keys = partials.map((partial) => r2Keys.upload(created.event_id, partial.uploadId));
-  const sources = keys.map((key) => async () => {
+  const sources = partials.map((partial) => async () => {
+    const key = r2Keys.upload(created.event_id, partial.uploadId);
     const object = await env.PHOTOS.get(key);
     if (!object) throw new Error(`partial upload object ${key} is missing`);
     return object.body;
@@ -522,6 +527,6 @@ export async function createConcatenated(
   const { readable, copied } = concatFixedLength(size, sources);
   await Promise.all([appendChunk(env, ref, 0, size, readable, { acceptReplay: false, total: null }, background), copied]);
   const { photo } = await completeUpload(env, ref);
-  background(env.PHOTOS.delete(keys));
+  await Promise.all(partials.map(async (partial) => unwrap(await sessionStub(env, partial.uploadId).consumePartial(await callerOf(partial)))));
   return { created, photo, size };
 }
