@@ -516,8 +516,9 @@ export class UploadSession extends DurableObject<Env> {
   async #runAssembly(): Promise<Outcome<SessionRow>> {
     let row = this.#load()!;
     if (row.status === "completed") return ok(row);
-    if (!row.partial) {
-      // A photo lands only where a new upload would be taken now: read fresh, not cached.
+    // A photo lands only where a new upload would be taken now: read fresh, not cached. (A run
+    // that was interrupted passed this check when it began, and may already have the photo.)
+    if (!row.partial && row.status !== "assembling") {
       const refusal = uploadAdmissionRefusal(await findJoinToken(database(this.env), row.tokenHash));
       if (refusal) return refuse(refusal);
       row = this.#load()!; // an abort may have closed it meanwhile

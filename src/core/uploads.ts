@@ -26,7 +26,10 @@ export interface NewUpload {
   /** No device id was given: `deviceId` stands for the client's IP address (see `uploaderLimits`). */
   anonymous?: boolean;
   sha256?: string | undefined;
-  /** A tus concatenation partial: its type is checked on the final upload, and it is not counted as an upload. */
+  /**
+   * A tus concatenation partial: its type is checked on the final upload; it holds one of the
+   * creator's partial slots until a final consumes it, and only the final counts as a photo.
+   */
   partial?: boolean;
   /** A tus concatenation final: written from its partials only. */
   final?: boolean;
@@ -93,7 +96,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       );
   const inFlight = and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!;
   const limits = uploaderLimits(env, event, input.anonymous ?? false);
-  const inserted = await db.run(insertWhere(
+  const insert = insertWhere(
     uploadSessions,
     {
       id: uploadId,
@@ -120,8 +123,9 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       ? sql`(${deviceSessions(inFlight, true)}) < ${limits.maxPartials}`
       : sql`(${deviceSessions(inFlight)}) < ${limits.maxConcurrent}
       and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${limits.dailyCap}`,
-  ));
-  if (inserted.meta.changes !== 1) {
+  );
+  // One statement, so the limit checks and the insert are atomic in D1.
+  if ((await db.run(insert)).meta.changes !== 1) {
     const [active] = partial ? [] : await deviceSessions(inFlight);
     throw new ApiError(uploadLimitRefusal(limits, partial ? "partials" : (active?.n ?? 0) >= limits.maxConcurrent ? "concurrent" : "daily"));
   }
