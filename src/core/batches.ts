@@ -9,7 +9,7 @@
  */
 import { and, asc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
-import { insertWhere, prepared } from "../db/conditional-insert";
+import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { batches, batchFiles, photos, uploadSessions, type EventRow } from "../db/schema";
 import { newId, randomSecret, secretMatches, sha256Hex } from "../lib/crypto";
 import { ApiError, type Refusal } from "./errors";
@@ -82,7 +82,7 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
   const batchInserted = sql`exists (select 1 from ${batches} where ${eq(batches.id, batchId)})`;
   const inserts = [insertWhere(batches, [batchRow], sql`${ofDevice} + ${rows.length} <= ${quotas.perDevice} and ${ofEvent} + ${rows.length} <= ${quotas.perEvent}`)];
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(insertWhere(batchFiles, rows.slice(i, i + ROWS_PER_INSERT), batchInserted));
-  const [admitted] = await env.DB.batch(inserts.map((query) => prepared(env.DB, query)));
+  const [admitted] = await env.DB.batch(inserts.map((query) => d1Statement(env.DB, query)));
   if (admitted!.meta.changes !== 1) {
     const [device] = await db.all<{ n: number }>(sql`select ${ofDevice} as n`);
     throw new ApiError(

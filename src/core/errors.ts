@@ -34,6 +34,12 @@ export class ApiError extends Error {
 /** The refusals of the upload core, named once so every adapter answers alike. */
 export const refusals = {
   fileNotFound: (): Refusal => ({ status: 404, code: "file_not_found", message: "No such file." }),
+  eventClosed: (message = "This event is not accepting uploads.", details?: Refusal["details"]): Refusal => ({
+    status: 403,
+    code: "event_closed",
+    message,
+    ...(details ? { details } : {}),
+  }),
   uploadNotFound: (): Refusal => ({ status: 404, code: "upload_not_found", message: "No such upload for this event." }),
   invalidUploadKey: (): Refusal => ({
     status: 401,

@@ -3,8 +3,9 @@ import { eq } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
-import { ApiError, type Refusal } from "./errors";
+import { ApiError, refusals, type Refusal } from "./errors";
 import { isoOrNull } from "../lib/time";
+import { uploaderLimits } from "./limits";
 
 export interface JoinedEvent {
   event: EventRow;
@@ -15,34 +16,83 @@ export interface JoinedEvent {
 /** A join token looks like a 256-bit base64url secret; anything else is not worth a query. */
 export const joinTokenPattern = /^[A-Za-z0-9_-]{16,128}$/;
 
+const eventNotFound = (): Refusal => ({ status: 404, code: "event_not_found", message: "This event link is not valid." });
+
 /** Finds the event a guest's join token opens, refusing unknown, revoked and expired tokens. */
 export async function resolveJoinToken(db: Database, token: string, now = Date.now()): Promise<JoinedEvent> {
-  const notFound = new ApiError({ status: 404, code: "event_not_found", message: "This event link is not valid." });
-  if (!joinTokenPattern.test(token)) throw notFound;
+  if (!joinTokenPattern.test(token)) throw new ApiError(eventNotFound());
   const tokenHash = await sha256Hex(token);
-  const found = await db
+  const found = await findJoinToken(db, tokenHash);
+  const refusal = joinTokenRefusal(found, now);
+  if (refusal) throw new ApiError(refusal);
+  return { ...found!, tokenHash };
+}
+
+/** The join token with this hash and its event, or null. */
+export function findJoinToken(db: Database, tokenHash: string): Promise<Omit<JoinedEvent, "tokenHash"> | undefined> {
+  return db
     .select({ event: events, joinToken: joinTokens })
     .from(joinTokens)
     .innerJoin(events, eq(events.id, joinTokens.eventId))
     .where(eq(joinTokens.tokenHash, tokenHash))
     .get();
-  if (!found) throw notFound;
+}
+
+function joinTokenRefusal(found: Omit<JoinedEvent, "tokenHash"> | undefined, now: number): Refusal | null {
+  if (!found) return eventNotFound();
   if (found.joinToken.revokedAt !== null || (found.joinToken.expiresAt !== null && found.joinToken.expiresAt <= now)) {
-    throw new ApiError({ status: 410, code: "join_link_expired", message: "This event link is no longer valid." });
+    return { status: 410, code: "join_link_expired", message: "This event link is no longer valid." };
   }
-  return { ...found, tokenHash };
+  return null;
+}
+
+/**
+ * Why uploads through this join token are refused now, as a new create would be refused (unknown
+ * or revoked link, closed or archived event, outside the upload window), or null if they are taken.
+ */
+export function uploadAdmissionRefusal(found: Omit<JoinedEvent, "tokenHash"> | undefined, now = Date.now()): Refusal | null {
+  return joinTokenRefusal(found, now) ?? uploadsClosedRefusal(found!.event, now);
+}
+
+/**
+ * How long an isolate reuses what it read about a join link and its event when checking an
+ * upload's next bytes (UPLOAD_RECHECK_MS, default 5 s): revoking a link or closing an event
+ * stops uploads in flight within this long. Times (link expiry, upload window) are always exact.
+ */
+export function uploadRecheckMs(env: Pick<Env, "UPLOAD_RECHECK_MS">): number {
+  const configured = Number(env.UPLOAD_RECHECK_MS);
+  return Number.isFinite(configured) && configured >= 0 ? Math.min(configured, 60_000) : 5_000;
+}
+
+const admissionCache = new Map<string, { readAt: number; found: Omit<JoinedEvent, "tokenHash"> | undefined }>();
+const ADMISSION_CACHE_ENTRIES = 1000;
+
+/**
+ * Refuses more bytes for an upload made through `joinToken` when a new create would be refused
+ * now (the link revoked or expired, the event closed, archived or outside its window), with the
+ * same refusal. Reads D1 at most once per UPLOAD_RECHECK_MS per join token and isolate.
+ */
+export async function assertUploadsAdmitted(env: Env, joinToken: string, now = Date.now()): Promise<void> {
+  const tokenHash = await sha256Hex(joinToken);
+  let cached = admissionCache.get(tokenHash);
+  if (!cached || now - cached.readAt >= uploadRecheckMs(env)) {
+    cached = { readAt: now, found: await findJoinToken(database(env), tokenHash) };
+    admissionCache.delete(tokenHash);
+    if (admissionCache.size >= ADMISSION_CACHE_ENTRIES) admissionCache.delete(admissionCache.keys().next().value!);
+    admissionCache.set(tokenHash, cached);
+  }
+  const refusal = uploadAdmissionRefusal(cached.found, now);
+  if (refusal) throw new ApiError(refusal);
 }
 
 /** Why an event takes no uploads now (closed, or outside its upload window), or null if it does. */
 export function uploadsClosedRefusal(event: EventRow, now = Date.now()): Refusal | null {
-  if (event.status !== "open") return { status: 403, code: "event_closed", message: "This event is not accepting uploads." };
+  if (event.status !== "open") return refusals.eventClosed();
   if (event.uploadsOpenAt !== null && now < event.uploadsOpenAt) {
     const opens = new Date(event.uploadsOpenAt).toISOString();
-    return { status: 403, code: "event_closed", message: `Uploads open at ${opens}.`, details: { uploads_open_at: opens } };
+    return refusals.eventClosed(`Uploads open at ${opens}.`, { uploads_open_at: opens });
   }
-  if (event.uploadsCloseAt !== null && now >= event.uploadsCloseAt) {
-    return { status: 403, code: "event_closed", message: "Uploads for this event have closed." };
-  }
+  if (event.uploadsCloseAt !== null && now >= event.uploadsCloseAt) return refusals.eventClosed("Uploads for this event have closed.");
   return null;
 }
 
@@ -76,6 +126,7 @@ export function fileRefusal(event: EventRow, size: number, contentType: string |
 /** What a guest's app shows before uploading: the event, whether it takes uploads, the limits. */
 export async function guestEventInfo(env: Env, token: string) {
   const { event } = await resolveJoinToken(database(env), token);
+  const anonymous = uploaderLimits(env, event, true);
   return {
     name: event.name,
     status: event.status,
@@ -91,6 +142,9 @@ export async function guestEventInfo(env: Env, token: string) {
       allowed_content_types: event.allowedContentTypes,
       max_concurrent_uploads_per_device: event.maxConcurrentPerDevice,
       daily_upload_cap_per_device: event.dailyCapPerDevice,
+      // What all uploads without a device id from one IP address share (tus / IETF clients that send none).
+      max_concurrent_anonymous_uploads_per_address: anonymous.maxConcurrent,
+      daily_anonymous_upload_cap_per_address: anonymous.dailyCap,
     },
   };
 }

@@ -40,3 +40,39 @@ export function leaseMs(env: Pick<Env, "CHUNK_LEASE_MS">): number {
   const configured = Number(env.CHUNK_LEASE_MS);
   return Number.isFinite(configured) && configured >= 500 ? configured : 10_000;
 }
+
+/** Partials a device may have in flight (tus-js-client's parallelUploads makes a few per file). */
+export const MAX_PARTIALS_IN_FLIGHT = 16;
+
+/**
+ * Clients that send no device id (stock tus and IETF clients) cannot be told apart behind a
+ * venue's one address, so each such upload is its own device, and all of one IP address's
+ * anonymous uploads to an event share this many devices' worth of the event's per-device limits
+ * (ANON_DEVICES_PER_ADDRESS, default 25).
+ */
+export function anonDevicesPerAddress(env: Pick<Env, "ANON_DEVICES_PER_ADDRESS">): number {
+  const configured = Number(env.ANON_DEVICES_PER_ADDRESS);
+  return Number.isSafeInteger(configured) && configured >= 1 ? configured : 25;
+}
+
+/** The limits an upload's creator counts against: its device's, or its address's when anonymous. */
+export interface UploaderLimits {
+  scope: "device" | "address";
+  maxConcurrent: number;
+  dailyCap: number;
+  maxPartials: number;
+}
+
+export function uploaderLimits(
+  env: Pick<Env, "ANON_DEVICES_PER_ADDRESS">,
+  event: { maxConcurrentPerDevice: number; dailyCapPerDevice: number },
+  anonymous: boolean,
+): UploaderLimits {
+  const devices = anonymous ? anonDevicesPerAddress(env) : 1;
+  return {
+    scope: anonymous ? "address" : "device",
+    maxConcurrent: event.maxConcurrentPerDevice * devices,
+    dailyCap: event.dailyCapPerDevice * devices,
+    maxPartials: MAX_PARTIALS_IN_FLIGHT * devices,
+  };
+}

@@ -13,9 +13,10 @@
  * change is check-and-set against the state read in the same synchronous step.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, exists, inArray, sql } from "drizzle-orm";
 import { database } from "../db/client";
-import { activeUploadStatuses, joinTokens, photos, uploadSessions, type UploadStatus } from "../db/schema";
+import { d1Statement, insertWhere } from "../db/conditional-insert";
+import { activeUploadStatuses, events, joinTokens, photos, uploadSessions, type UploadStatus } from "../db/schema";
 import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
 import { digestsEqual, newId } from "../lib/crypto";
@@ -23,6 +24,7 @@ import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { announcePhoto, publishLive } from "../live/publish";
 import { refusals, type Refusal } from "./errors";
+import { findJoinToken, uploadAdmissionRefusal } from "./events";
 import { leaseMs, partSizeFor } from "./limits";
 
 /** Everything the session needs, fixed at creation. */
@@ -114,6 +116,11 @@ export const SESSION_RETENTION_MS = 60 * 60 * 1000;
 
 interface SessionRow extends SessionSpec {
   status: UploadStatus;
+  /**
+   * A partial whose bytes are one object, waiting for its final upload: still `uploading` (it holds
+   * a slot and expires like any session) until a final consumes it and it is `completed`.
+   */
+  assembled?: boolean;
   offset: number;
   multipartUploadId: string | null;
   photoId: string | null;
@@ -289,12 +296,33 @@ export class UploadSession extends DurableObject<Env> {
     if (!auth.ok) return refuse(auth.refusal);
     const row = auth.value;
     if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
-    if (row.status === "completed") return ok(this.#view(row));
     const closed = this.#closedRefusal(row);
-    if (closed && row.status !== "assembling") return refuse(closed);
+    if (closed) return refuse(closed);
+    if (row.assembled) return ok(this.#view(row));
     if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
     const outcome = await this.#assemble();
     return outcome.ok ? ok(this.#view(outcome.value)) : refuse(outcome.refusal);
+  }
+
+  /** Ends an assembled partial once its final upload has its bytes: done, and its object deleted (idempotent). */
+  async consumePartial(caller: Caller): Promise<Outcome<SessionView>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
+    if (row.status === "completed") return ok(this.#view(row));
+    if (!row.assembled || row.status !== "uploading") return refuse(this.#closedRefusal(row) ?? refusals.uploadIncomplete(row.offset, row.totalSize));
+    row.status = "completed";
+    row.closedAt = Date.now();
+    this.#save(row);
+    await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
+    await this.env.PHOTOS.delete(row.r2Key);
+    const now = Date.now();
+    await database(this.env)
+      .update(uploadSessions)
+      .set({ status: "completed", receivedBytes: row.totalSize, completedAt: now, updatedAt: now })
+      .where(eq(uploadSessions.id, row.uploadId));
+    return ok(this.#view(row));
   }
 
   /** Cancels the upload and frees its storage. Idempotent for sessions that are already closed. */
@@ -305,6 +333,17 @@ export class UploadSession extends DurableObject<Env> {
     if (row.status === "completed" || row.status === "assembling") return refuse(refusals.uploadCompleted());
     if (!terminal.has(row.status)) await this.#close(row, "cancelled", null);
     return ok(this.#view(row));
+  }
+
+  /**
+   * Ends a session its creator replaced: the same file created again after the first create's
+   * answer was lost (core/uploads.ts checked that claim). Never ends one being assembled or done.
+   */
+  async supersede(): Promise<UploadStatus | null> {
+    const row = this.#load();
+    if (!row) return null;
+    if (row.status === "pending" || row.status === "uploading") await this.#close(row, "cancelled", "replaced by a new upload of the same file");
+    return this.#load()!.status;
   }
 
   /** For the sweeper: closes the session if it is past its expiry. Returns the resulting status. */
@@ -408,7 +447,7 @@ export class UploadSession extends DurableObject<Env> {
 
   async #expire(row: SessionRow): Promise<void> {
     // All bytes are in and assembly was under way: finishing it beats throwing the photo away.
-    if (row.status === "assembling" || (row.offset === row.totalSize && row.status === "uploading" && !row.partial)) {
+    if (!row.partial && (row.status === "assembling" || (row.offset === row.totalSize && row.status === "uploading"))) {
       const outcome = await this.#assemble();
       if (outcome.ok) return;
     }
@@ -487,10 +526,10 @@ export class UploadSession extends DurableObject<Env> {
     if (row.multipartUploadId) {
       await this.env.PHOTOS.resumeMultipartUpload(row.r2Key, row.multipartUploadId)
         .abort()
-        .then(() => (multipartLeft = null), () => {});
-    } else {
-      await this.env.PHOTOS.delete(row.r2Key);
+        .then(() => (multipartLeft = null), () => {}); // already aborted or completed
     }
+    // Also when the multipart upload was completed (an assembled partial, a refused photo).
+    await this.env.PHOTOS.delete(row.r2Key);
     await this.#deleteStaging(row.uploadId);
     await database(this.env)
       .update(uploadSessions)
@@ -548,8 +587,16 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   async #runAssembly(): Promise<Outcome<SessionRow>> {
-    const row = this.#load()!;
+    let row = this.#load()!;
     if (row.status === "completed") return ok(row);
+    // A photo lands only where a new upload would be taken now: read fresh, not cached. (A run
+    // that was interrupted passed this check when it began, and may already have the photo.)
+    if (!row.partial && row.status !== "assembling") {
+      const refusal = uploadAdmissionRefusal(await findJoinToken(database(this.env), row.tokenHash));
+      if (refusal) return refuse(refusal);
+      row = this.#load()!; // an abort may have closed it meanwhile
+      if (terminal.has(row.status)) return row.status === "completed" ? ok(row) : refuse(this.#closedRefusal(row)!);
+    }
     row.status = "assembling";
     if (!row.partial) row.photoId ??= newId();
     this.#save(row);
@@ -580,48 +627,62 @@ export class UploadSession extends DurableObject<Env> {
 
     const now = Date.now();
     const db = database(this.env);
+    if (row.partial) {
+      // Not done until a final upload consumes it: it keeps its slot, its alarm and its expiry.
+      row.status = "uploading";
+      row.assembled = true;
+      this.#lease = null;
+      this.#save(row);
+      this.#sql.exec("DELETE FROM parts");
+      await this.#deleteStaging(row.uploadId);
+      await db.update(uploadSessions).set({ receivedBytes: row.totalSize, updatedAt: now }).where(eq(uploadSessions.id, row.uploadId));
+      return ok(row);
+    }
     const completed = db
       .update(uploadSessions)
-      .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now })
-      .where(eq(uploadSessions.id, row.uploadId));
-    if (row.partial) {
-      await completed;
-    } else {
-      await db.batch([
-      db
-        .insert(photos)
-        .values({
-          id: row.photoId!,
-          eventId: row.eventId,
-          uploadId: row.uploadId,
-          deviceId: row.deviceId,
-          status: "processing",
-          originalKey: row.r2Key,
-          size: row.totalSize,
-          filename: row.filename,
-          declaredContentType: row.contentType,
-          declaredSha256: row.declaredSha256,
-          updatedAt: now,
-        })
-        .onConflictDoNothing(),
-      completed,
-      ]);
-      const job: PhotoJob = { photoId: row.photoId!, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
-      await this.env.PHOTO_QUEUE.send(job);
+      .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now });
+    // Atomic with the insert, so an event archived since the check above never gets this photo.
+    const [, recorded] = await this.env.DB.batch([
+      d1Statement(
+        this.env.DB,
+        insertWhere(
+          photos,
+          {
+            id: row.photoId!,
+            eventId: row.eventId,
+            uploadId: row.uploadId,
+            deviceId: row.deviceId,
+            status: "processing",
+            originalKey: row.r2Key,
+            size: row.totalSize,
+            filename: row.filename,
+            declaredContentType: row.contentType,
+            declaredSha256: row.declaredSha256,
+            updatedAt: now,
+          },
+          sql`exists (select 1 from ${events} where ${events.id} = ${row.eventId} and ${events.status} <> 'archived')
+            and not exists (select 1 from ${photos} where ${photos.uploadId} = ${row.uploadId})`,
+        ),
+      ),
+      d1Statement(
+        this.env.DB,
+        completed.where(and(eq(uploadSessions.id, row.uploadId), exists(db.select({ id: photos.id }).from(photos).where(eq(photos.uploadId, row.uploadId))))),
+      ),
+    ]);
+    if (recorded!.meta.changes === 0) {
+      await this.#close(this.#load()!, "failed", "the event was archived before the upload completed");
+      return refuse(refusals.eventClosed());
     }
+    const job: PhotoJob = { photoId: row.photoId!, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
+    await this.env.PHOTO_QUEUE.send(job);
 
     row.status = "completed";
     row.closedAt = Date.now();
     this.#lease = null;
     this.#save(row);
-    recordMetric(this.env, "upload_completed", {
-      eventId: row.eventId,
-      bytes: row.totalSize,
-      ms: Date.now() - row.createdAt,
-      code: row.partial ? "partial" : undefined,
-    });
+    recordMetric(this.env, "upload_completed", { eventId: row.eventId, bytes: row.totalSize, ms: Date.now() - row.createdAt });
     this.#announce(row, true);
-    if (!row.partial) this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
+    this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
     await this.#deleteStaging(row.uploadId);

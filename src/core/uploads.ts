@@ -2,19 +2,20 @@
  * The upload core as the protocol adapters see it: create a session, append a chunk, report
  * status, complete, abort. The guest API (and later tus) are thin HTTP layers over these.
  */
-import { and, count, eq, getTableColumns, gt, inArray, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
-import { activeUploadStatuses, uploadSessions } from "../db/schema";
+import { insertWhere } from "../db/conditional-insert";
+import { activeUploadStatuses, batchFiles, uploadSessions } from "../db/schema";
 import { writeChunk, type ByteLayout, type ChunkWriteResult } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
 import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import { recordMetric } from "../lib/metrics";
-import { ApiError, refusals } from "./errors";
+import { ApiError, refusals, type Refusal } from "./errors";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
-import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { assertUploadsAdmitted, fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
-import { partSizeFor } from "./limits";
+import { partSizeFor, uploaderLimits, type UploaderLimits } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
 
 export interface NewUpload {
@@ -22,17 +23,21 @@ export interface NewUpload {
   size: number;
   contentType: string;
   deviceId: string;
+  /** No device id was given: `deviceId` stands for the client's IP address (see `uploaderLimits`). */
+  anonymous?: boolean;
   sha256?: string | undefined;
-  /** A tus concatenation partial: its type is checked on the final upload, and it is not counted as an upload. */
+  /**
+   * A tus concatenation partial: its type is checked on the final upload; it holds one of the
+   * creator's partial slots until a final consumes it, and only the final counts as a photo.
+   */
   partial?: boolean;
   /** A tus concatenation final: written from its partials only. */
   final?: boolean;
   /** The file of a guest's batch this upload carries. */
   batch?: BatchFileClaim | undefined;
+  /** The client's own id for the file: a create with the same one ends the device's earlier session for it. */
+  clientId?: string | undefined;
 }
-
-/** Partials a device may have in flight (tus-js-client's parallelUploads makes a few per file). */
-export const MAX_PARTIALS_IN_FLIGHT = 16;
 
 export interface CreatedUpload {
   upload_id: string;
@@ -74,6 +79,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   const refusal = fileRefusal(event, input.size, partial ? null : contentType);
   if (refusal) throw new ApiError(refusal);
   if (input.batch) await authorizeBatchFile(db, event, input.batch);
+  await endReplacedSessions(env, event.id, input);
 
   const uploadId = newId();
   const uploadKey = randomSecret();
@@ -89,8 +95,9 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
         and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), eq(uploadSessions.partial, ofPartials), extra),
       );
   const inFlight = and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!;
-  const admitted = await insertWhere(
-    db,
+  const limits = uploaderLimits(env, event, input.anonymous ?? false);
+  const insert = insertWhere(
+    uploadSessions,
     {
       id: uploadId,
       eventId: event.id,
@@ -106,40 +113,21 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       declaredSha256: input.sha256 ?? null,
       filename,
       contentType,
+      // An anonymous uploader's id stands for a whole address, so its client ids could collide.
+      clientId: input.anonymous ? null : (input.clientId ?? null),
       partial,
       createdAt: now,
       updatedAt: now,
     },
     partial
-      ? sql`(${deviceSessions(inFlight, true)}) < ${MAX_PARTIALS_IN_FLIGHT}`
-      : sql`(${deviceSessions(inFlight)}) < ${event.maxConcurrentPerDevice}
-      and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${event.dailyCapPerDevice}`,
+      ? sql`(${deviceSessions(inFlight, true)}) < ${limits.maxPartials}`
+      : sql`(${deviceSessions(inFlight)}) < ${limits.maxConcurrent}
+      and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${limits.dailyCap}`,
   );
-  if (!admitted && partial) {
-    throw new ApiError({
-      status: 429,
-      code: "upload_limit",
-      message: `A device may have at most ${MAX_PARTIALS_IN_FLIGHT} partial uploads in progress at once.`,
-      details: { limit: "concurrent_partials", max_concurrent_partials: MAX_PARTIALS_IN_FLIGHT },
-    });
-  }
-  if (!admitted) {
-    const [active] = await deviceSessions(inFlight);
-    throw new ApiError(
-      (active?.n ?? 0) >= event.maxConcurrentPerDevice
-        ? {
-            status: 429,
-            code: "upload_limit",
-            message: `A device may have at most ${event.maxConcurrentPerDevice} uploads in progress at once; finish or cancel one first.`,
-            details: { limit: "concurrent_uploads", max_concurrent_uploads: event.maxConcurrentPerDevice },
-          }
-        : {
-            status: 429,
-            code: "upload_limit",
-            message: `A device may upload at most ${event.dailyCapPerDevice} files a day to this event.`,
-            details: { limit: "daily_uploads", daily_cap: event.dailyCapPerDevice },
-          },
-    );
+  // One statement, so the limit checks and the insert are atomic in D1.
+  if ((await db.run(insert)).meta.changes !== 1) {
+    const [active] = partial ? [] : await deviceSessions(inFlight);
+    throw new ApiError(uploadLimitRefusal(limits, partial ? "partials" : (active?.n ?? 0) >= limits.maxConcurrent ? "concurrent" : "daily"));
   }
 
   try {
@@ -186,24 +174,73 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   };
 }
 
-/** One statement, so the limit checks and the insert are atomic in D1. */
-async function insertWhere(
-  db: ReturnType<typeof database>,
-  row: typeof uploadSessions.$inferInsert,
-  condition: SQL,
-): Promise<boolean> {
-  const columns = getTableColumns(uploadSessions);
-  const names = Object.keys(row) as Array<keyof typeof row>;
-  const result = await db.run(
-    sql`insert into ${uploadSessions} (${sql.join(
-      names.map((name) => sql.identifier(columns[name].name)),
-      sql`, `,
-    )}) select ${sql.join(
-      names.map((name) => sql`${row[name]}`),
-      sql`, `,
-    )} where ${condition}`,
-  );
-  return result.meta.changes === 1;
+/**
+ * A create whose answer was lost leaves a session holding one of the device's slots until it
+ * expires: a new create for the same batch file, or with the same client id, from the same device
+ * to the same event, ends that earlier session first (unless it is being assembled or done).
+ */
+async function endReplacedSessions(env: Env, eventId: string, input: NewUpload): Promise<void> {
+  const sameFile = [
+    input.batch ? sql`${uploadSessions.id} = (select ${batchFiles.uploadId} from ${batchFiles} where ${batchFiles.id} = ${input.batch.fileId})` : undefined,
+    input.clientId && !input.anonymous ? eq(uploadSessions.clientId, input.clientId) : undefined,
+  ].filter((claim) => claim !== undefined);
+  if (sameFile.length === 0 || input.partial || input.final) return;
+  const db = database(env);
+  const replaced = await db
+    .select({ id: uploadSessions.id })
+    .from(uploadSessions)
+    .where(
+      and(
+        eq(uploadSessions.eventId, eventId),
+        eq(uploadSessions.deviceId, input.deviceId),
+        eq(uploadSessions.partial, false),
+        inArray(uploadSessions.status, ["pending", "uploading"]),
+        or(...sameFile),
+      ),
+    );
+  for (const { id } of replaced) {
+    const status = await sessionStub(env, id).supersede();
+    if (status === null) {
+      // Never started (its create failed midway): only the row holds the slot.
+      await db
+        .update(uploadSessions)
+        .set({ status: "cancelled", updatedAt: Date.now() })
+        .where(and(eq(uploadSessions.id, id), inArray(uploadSessions.status, activeUploadStatuses)));
+    }
+  }
+}
+
+/** The 429 for a create past one of its creator's limits (UploaderLimits). */
+function uploadLimitRefusal(limits: UploaderLimits, which: "concurrent" | "daily" | "partials"): Refusal {
+  const who =
+    limits.scope === "device"
+      ? "A device"
+      : "Uploads without a device id from one address (send one for limits of your own:" +
+        " tus metadata device_id, or the X-Device-Id header)";
+  const suffix = limits.scope === "device" ? "" : "_per_address";
+  switch (which) {
+    case "concurrent":
+      return {
+        status: 429,
+        code: "upload_limit",
+        message: `${who} may have at most ${limits.maxConcurrent} uploads in progress at once; finish or cancel one first.`,
+        details: { limit: `concurrent_uploads${suffix}`, max_concurrent_uploads: limits.maxConcurrent },
+      };
+    case "daily":
+      return {
+        status: 429,
+        code: "upload_limit",
+        message: `${who} may upload at most ${limits.dailyCap} files a day to this event.`,
+        details: { limit: `daily_uploads${suffix}`, daily_cap: limits.dailyCap },
+      };
+    case "partials":
+      return {
+        status: 429,
+        code: "upload_limit",
+        message: `${who} may have at most ${limits.maxPartials} partial uploads in progress at once.`,
+        details: { limit: `concurrent_partials${suffix}`, max_concurrent_partials: limits.maxPartials },
+      };
+  }
 }
 
 async function callerOf(ref: UploadRef): Promise<Caller> {
@@ -251,7 +288,7 @@ export function appendChunk(
     try {
       written = await withHeartbeat(opened, () => writeChunk(env.PHOTOS, layout, start, start + length, digest?.stream ?? body, leaseId));
       if (digest && (await digest.hex) !== options.checksum!.expected) {
-        await discard(env, layout, { parts: [], consumed: [], tail: written.tail });
+        await discard(env, layout, written, false);
         throw new ApiError(refusals.checksumMismatch());
       }
     } catch (error) {
@@ -336,6 +373,8 @@ type Granted = { session: SessionStub; leaseId: string; layout: ByteLayout; leas
 type Opened = { replayed: SessionView } | Granted;
 
 async function openAppend(env: Env, ref: UploadRef, start: number, length: number, options: AppendOptions): Promise<Opened> {
+  // Revoking the link or closing the event stops uploads already in flight, not only new ones.
+  await assertUploadsAdmitted(env, ref.joinToken);
   const session = sessionStub(env, ref.uploadId);
   const begun = unwrap(
     await session.beginChunk(await callerOf(ref), { start, length, total: options.total, acceptReplay: options.acceptReplay }),
@@ -368,7 +407,7 @@ async function commit(
 ) {
   const committed = await session.commitChunk(leaseId, end, written, keepLease);
   if (!committed.ok) {
-    await discard(env, layout, written);
+    await discard(env, layout, written, sessionClosedCodes.has(committed.refusal.code));
     throw new ApiError(committed.refusal);
   }
   const consumed = written.consumed.map((segment) => segment.key);
@@ -388,10 +427,26 @@ async function commit(
   return committed.value;
 }
 
-/** Deletes the staging segments a chunk wrote that the session never recorded. */
-async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult): Promise<void> {
+/** Refusals meaning the session closed (abort, expiry, failure) and freed its storage for good. */
+const sessionClosedCodes: ReadonlySet<string> = new Set(
+  [refusals.sessionExpired(), refusals.uploadCancelled(), refusals.uploadFailed(null)].map((refusal) => refusal.code),
+);
+
+/**
+ * Deletes what a chunk wrote that the session never recorded: its staging segments and, when the
+ * session closed while the body streamed (its cleanup ran before these writes landed), also the
+ * object or part it wrote. While the session lives, the object and parts are left alone: another
+ * chunk of the same range may have written them and been committed.
+ */
+async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult, sessionClosed: boolean): Promise<void> {
   const fresh = written.tail.filter((segment) => !layout.tail.includes(segment)).map((segment) => segment.key);
-  if (fresh.length) await env.PHOTOS.delete(fresh);
+  if (sessionClosed && written.wroteObject) fresh.push(layout.r2Key);
+  await Promise.all([
+    fresh.length ? env.PHOTOS.delete(fresh) : null,
+    sessionClosed && written.parts.length && layout.multipartUploadId
+      ? env.PHOTOS.resumeMultipartUpload(layout.r2Key, layout.multipartUploadId).abort().catch(() => {}) // already aborted
+      : null,
+  ]);
 }
 
 /** Passes `body` through unchanged while computing its digest. */
@@ -443,10 +498,11 @@ export async function assemblePartial(env: Env, ref: UploadRef): Promise<Session
 }
 
 /**
- * tus concatenation: a final upload whose bytes are the given completed partials of this event,
- * in order. The partials' objects are streamed through the byte engine into the final upload's
- * parts (R2's binding has no part copy), then it completes like any upload and the partials'
- * objects are deleted.
+ * tus concatenation: a final upload whose bytes are the given partials of this event, in order,
+ * each with all its bytes. The partials' objects are streamed through the byte engine into the
+ * final upload's parts (R2's binding has no part copy), then it completes like any upload and
+ * the partials are done (their objects deleted). Until then a partial holds a slot and expires
+ * like any session.
  */
 export async function createConcatenated(
   env: Env,
@@ -455,22 +511,28 @@ export async function createConcatenated(
   partials: UploadRef[],
   background: Background,
 ): Promise<{ created: CreatedUpload; photo: PhotoReceipt; size: number }> {
-  const views = await Promise.all(partials.map((ref) => uploadStatus(env, ref)));
-  if (views.some((view) => !view.partial || view.status !== "completed")) {
-    throw new ApiError({ status: 400, code: "partial_not_complete", message: "Every partial upload must be a completed partial of this event." });
-  }
+  const views = await Promise.all(
+    partials.map((ref) =>
+      assemblePartial(env, ref).catch((error: unknown) => {
+        if (!(error instanceof ApiError)) throw error;
+        throw new ApiError({ status: 400, code: "partial_not_complete", message: "Every partial upload must be a partial of this event with all its bytes." });
+      }),
+    ),
+  );
   const size = views.reduce((sum, view) => sum + view.total_size, 0);
   const created = await createUpload(env, joinToken, { ...input, size, final: true });
   const ref: UploadRef = { joinToken, uploadId: created.upload_id, uploadKey: created.upload_key };
-  const keys = partials.map((partial) => r2Keys.upload(created.event_id, partial.uploadId));
-  const sources = keys.map((key) => async () => {
+  const sources = partials.map((partial) => async () => {
+    const key = r2Keys.upload(created.event_id, partial.uploadId);
     const object = await env.PHOTOS.get(key);
     if (!object) throw new Error(`partial upload object ${key} is missing`);
     return object.body;
   });
   const { readable, copied } = concatFixedLength(size, sources);
-  await Promise.all([appendChunk(env, ref, 0, size, readable, { acceptReplay: false, total: null }, background), copied]);
+  // A JavaScript hop between the two fixed-length streams: piped natively from one into the
+  // other (a final of one object, ≤ 5 MiB), workerd never finished the copy.
+  await Promise.all([appendChunk(env, ref, 0, size, readable.pipeThrough(new TransformStream()), { acceptReplay: false, total: null }, background), copied]);
   const { photo } = await completeUpload(env, ref);
-  background(env.PHOTOS.delete(keys));
+  await Promise.all(partials.map(async (partial) => unwrap(await sessionStub(env, partial.uploadId).consumePartial(await callerOf(partial)))));
   return { created, photo, size };
 }

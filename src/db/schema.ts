@@ -113,6 +113,8 @@ export const uploadSessions = sqliteTable(
     filename: text("filename").notNull(),
     contentType: text("content_type").notNull(),
     photoId: text("photo_id"),
+    /** The client's own id for the file (optional): a new create with the same one replaces this session. */
+    clientId: text("client_id"),
     /** A tus `concatenation` partial: assembled like any upload, but only ever part of a final one. */
     partial: integer("partial", { mode: "boolean" }).notNull().default(false),
     createdAt: createdAt(),

@@ -47,11 +47,22 @@ export function nonNegativeInteger(value: string | undefined, header: string): n
   return Number(value);
 }
 
-/** The device id a client gave, if well-formed; otherwise one derived from the connection. */
-export async function deviceIdFor(c: AppContext, given: string | undefined): Promise<string> {
-  if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return given;
-  const who = `${c.req.header("cf-connecting-ip") ?? ""}|${c.req.header("user-agent") ?? ""}`;
-  return `anon-${(await sha256Hex(who)).slice(0, 24)}`;
+/**
+ * Whom a create counts against: the device id a client gave, if well-formed; otherwise (stock tus
+ * and IETF clients send none) its IP address, as an anonymous uploader with a larger allowance
+ * (core/limits.ts, `uploaderLimits`). The address is hashed with a secret, so the id organisers
+ * see does not reveal it.
+ */
+export async function uploaderFor(c: AppContext, given: string | undefined): Promise<{ deviceId: string; anonymous: boolean }> {
+  if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return { deviceId: given, anonymous: false };
+  const address = await sha256Hex(`${c.env.SIGNING_SECRET}\nanonymous uploader\n${c.req.header("cf-connecting-ip") ?? ""}`);
+  return { deviceId: `anon-${address.slice(0, 24)}`, anonymous: true };
+}
+
+/** A client's own id for a file (tus metadata `client_id`, IETF `X-Client-Id`), when it sent one. */
+export function clientIdFrom(value: string | undefined): string | undefined {
+  if (value !== undefined && (value.length < 1 || value.length > 128)) refuse(400, "invalid_request", "A client id has 1 to 128 characters.");
+  return value;
 }
 
 export const backgroundOf = (c: AppContext) => (work: Promise<unknown>) => c.executionCtx.waitUntil(work);

@@ -20,6 +20,7 @@ const deviceId = z
   .min(8)
   .max(128)
   .regex(/^[A-Za-z0-9._:-]+$/, "may contain only letters, digits and . _ : -");
+const clientId = z.string().min(1).max(128);
 const fileFields = {
   filename: z.string().min(1).max(4096),
   size: z.number().int().min(1).max(hardLimits.maxFileSize),
@@ -36,6 +37,8 @@ const createUploadBody = z.object({
   /** The batch file this upload carries (with the batch's key in `Batch-Key`). */
   batch_id: z.uuid().optional(),
   batch_file_id: z.uuid().optional(),
+  /** The client's own id for the file: creating it again (after a lost answer) ends the earlier session. */
+  client_id: clientId.optional(),
 });
 export const MAX_BATCH_FILES = 500;
 /** A batch lists up to 500 files, so its body may be larger than other JSON bodies. */
@@ -43,7 +46,7 @@ const MAX_BATCH_BODY_BYTES = 512 * 1024;
 const createBatchBody = z.object({
   device_id: deviceId,
   files: z
-    .array(z.object({ client_id: z.string().min(1).max(64), ...fileFields }))
+    .array(z.object({ client_id: clientId.max(64), ...fileFields }))
     .min(1)
     .max(MAX_BATCH_FILES),
 });
@@ -112,6 +115,7 @@ export const guestRoutes = new Hono<AppEnv>()
       contentType: body.content_type,
       deviceId: body.device_id,
       sha256: body.sha256,
+      clientId: body.client_id,
       batch: body.batch_id
         ? { batchId: body.batch_id, fileId: body.batch_file_id!, batchKey: c.req.header("batch-key"), deviceId: body.device_id }
         : undefined,

@@ -14,7 +14,7 @@ import { resolveJoinToken } from "../core/events";
 import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
-import { backgroundOf, capabilityRef, capabilitySegment, deviceIdFor, nonNegativeInteger, refuse, viaCapability } from "./capability";
+import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, uploaderFor, viaCapability } from "./capability";
 import { annotate, type AppContext, type AppEnv } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 
@@ -127,13 +127,14 @@ export const resumableRoutes = new Hono<AppEnv>()
     if (size === 0) refuse(400, "invalid_request", "An upload needs at least one byte.");
     const token = c.req.param("token")!;
     const filename = c.req.header("content-disposition")?.match(/filename="?([^";]+)"?/)?.[1];
-    const deviceId = await deviceIdFor(c, c.req.header("x-device-id"));
-    await enforceGuestRateLimits(c, `device:${deviceId}`);
+    const uploader = await uploaderFor(c, c.req.header("x-device-id"));
+    await enforceGuestRateLimits(c, `device:${uploader.deviceId}`);
     const created = await createUpload(c.env, token, {
       filename: filename ? decodedFilename(filename) : "upload",
       size,
       contentType: c.req.header("content-type") ?? "application/octet-stream",
-      deviceId,
+      clientId: clientIdFrom(c.req.header("x-client-id")),
+      ...uploader,
     });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
     const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/resumable/${capabilitySegment(created)}`;

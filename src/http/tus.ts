@@ -25,10 +25,11 @@ import {
   backgroundOf,
   capabilityRef,
   capabilitySegment,
-  deviceIdFor,
+  clientIdFrom,
   httpDate,
   nonNegativeInteger,
   refuse,
+  uploaderFor,
   viaCapability,
 } from "./capability";
 import { annotate, type AppContext, type AppEnv } from "./context";
@@ -153,12 +154,13 @@ export const tusRoutes = new Hono<AppEnv>()
     const concat = c.req.header("upload-concat")?.trim();
     const metadata = parseMetadata(c.req.header("upload-metadata"));
     const token = c.req.param("token")!;
-    const deviceId = await deviceIdFor(c, metadata.device_id);
-    await enforceGuestRateLimits(c, `device:${deviceId}`);
+    const uploader = await uploaderFor(c, metadata.device_id);
+    await enforceGuestRateLimits(c, `device:${uploader.deviceId}`);
     const upload = {
       filename: metadata.filename ?? metadata.name ?? "upload",
       contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
-      deviceId,
+      clientId: clientIdFrom(metadata.client_id),
+      ...uploader,
     };
     const locate = (created: { upload_id: string; upload_key: string }) =>
       `${new URL(c.req.url).origin}/api/v1/events/${token}/tus/${capabilitySegment(created)}`;

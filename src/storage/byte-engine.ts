@@ -76,6 +76,8 @@ export interface ChunkWriteResult {
   tail: TailSegment[];
   /** Staging objects this chunk folded into a part; safe to delete once the result is committed. */
   consumed: TailSegment[];
+  /** Whether this chunk wrote the whole upload as its one object (an upload of one part). */
+  wroteObject: boolean;
 }
 
 /**
@@ -98,7 +100,7 @@ export async function writeChunk(
   const multipart = layout.multipartUploadId
     ? bucket.resumeMultipartUpload(layout.r2Key, layout.multipartUploadId)
     : null;
-  const result: ChunkWriteResult = { parts: [], tail: layout.tail, consumed: [] };
+  const result: ChunkWriteResult = { parts: [], tail: layout.tail, consumed: [], wroteObject: false };
   const written: string[] = [];
   try {
     for (const target of targets) {
@@ -118,6 +120,7 @@ export async function writeChunk(
           result.parts.push({ partNumber: part.partNumber, etag: part.etag, size: target.end - target.start });
         } else {
           await settleBoth(bucket.put(layout.r2Key, readable), copied);
+          result.wroteObject = true;
         }
         result.consumed.push(...target.fromTail);
         result.tail = [];

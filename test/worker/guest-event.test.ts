@@ -22,6 +22,8 @@ describe("GET /api/v1/events/{token}: what a guest sees first", () => {
         allowed_content_types: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
         max_concurrent_uploads_per_device: 2,
         daily_upload_cap_per_device: 500,
+        max_concurrent_anonymous_uploads_per_address: 50,
+        daily_anonymous_upload_cap_per_address: 12_500,
       },
     });
     await env.DB.prepare("UPDATE events SET uploads_open_at = ? WHERE id = ?").bind(Date.now() + 60_000, event_id).run();

@@ -1,0 +1,44 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { MiB, call, createEvent, errorCode, fileBytes, uploadCall, startUpload, type Upload } from "./helpers";
+
+/** Starts a chunk whose body the test feeds by hand, so an abort can land while it streams. */
+function manualChunk(upload: Upload, fileSize: number, start: number, end: number) {
+  const { readable, writable } = new FixedLengthStream(end - start);
+  const response = call(`/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
+    method: "PUT",
+    headers: { "upload-key": upload.key, "content-range": `bytes ${start}-${end - 1}/${fileSize}` },
+    body: readable,
+  });
+  return { writer: writable.getWriter(), response };
+}
+
+async function objectsOf(eventId: string, upload: Upload) {
+  const [uploads, staging] = await Promise.all([
+    env.PHOTOS.list({ prefix: `uploads/${eventId}/${upload.id}` }),
+    env.PHOTOS.list({ prefix: `staging/${upload.id}/` }),
+  ]);
+  return [...uploads.objects, ...staging.objects].map((object) => object.key);
+}
+
+describe("a chunk whose commit is refused leaves nothing behind", () => {
+  it.each([
+    ["the whole upload as one object", 2 * MiB, 2 * MiB],
+    ["a staging segment of the tail", 3 * MiB, MiB],
+  ])("an abort racing a chunk that writes %s", async (_what, size, chunkEnd) => {
+    const { event_id, join_token } = await createEvent();
+    const file = fileBytes(size, 31);
+    const upload = await startUpload(join_token, size);
+    const chunk = manualChunk(upload, size, 0, chunkEnd);
+    await chunk.writer.write(file.slice(0, chunkEnd / 2));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect((await uploadCall(upload, "DELETE")).status).toBe(204);
+    await chunk.writer.write(file.slice(chunkEnd / 2, chunkEnd));
+    await chunk.writer.close();
+    const refused = await chunk.response;
+    expect(refused.status).toBe(410);
+    expect(await errorCode(refused)).toBe("upload_cancelled");
+    expect(await objectsOf(event_id, upload)).toEqual([]);
+  });
+});
