@@ -3,7 +3,7 @@ import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
 import { renderSVG } from "uqr";
 import type { Database } from "../db/client";
 import { inList } from "../db/lists";
-import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/schema";
+import { events, joinTokens, photos, type EventRow, type JoinTokenRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { eventDefaults } from "../core/limits";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
@@ -60,7 +60,13 @@ export async function updateEvent(db: Database, eventId: string, settings: Event
   if (next.uploadsOpenAt !== null && next.uploadsCloseAt !== null && next.uploadsOpenAt >= next.uploadsCloseAt) {
     throw new ApiError({ status: 400, code: "invalid_request", message: "The upload window must open before it closes." });
   }
-  await db.update(events).set({ ...changes, updatedAt: Date.now() }).where(eq(events.id, eventId));
+  const update = db.update(events).set({ ...changes, updatedAt: Date.now() }).where(eq(events.id, eventId));
+  if (changes.keepGps === false) {
+    // Not keeping locations means forgetting those recorded while the event kept them.
+    await db.batch([update, db.update(photos).set({ gpsLatitude: null, gpsLongitude: null }).where(eq(photos.eventId, eventId))]);
+  } else {
+    await update;
+  }
   return getEvent(db, eventId);
 }
 
