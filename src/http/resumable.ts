@@ -14,7 +14,7 @@ import { resolveJoinToken } from "../core/events";
 import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
-import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, uploaderFor, viaCapability } from "./capability";
+import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
 import { annotate, type AppContext, type AppEnv } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 
@@ -150,9 +150,7 @@ export const resumableRoutes = new Hono<AppEnv>()
   .get("/:upload", async (c) => {
     const version = interopVersion(c);
     const view = await viaCapability(() => uploadStatus(c.env, capabilityRef(c)));
-    if (view.status === "expired" || view.status === "cancelled" || view.status === "failed") {
-      refuse(404, `upload_${view.status}`, `This upload is ${view.status}.`);
-    }
+    refuseEnded(view, 404);
     c.header("Upload-Offset", String(view.received_bytes));
     c.header("Upload-Complete", view.status === "completed" ? "?1" : "?0");
     c.header("Upload-Length", String(view.total_size));
@@ -169,9 +167,16 @@ export const resumableRoutes = new Hono<AppEnv>()
     const ref = capabilityRef(c);
     await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
     const offset = nonNegativeInteger(c.req.header("upload-offset"), "Upload-Offset");
+    const lengthHeader = c.req.header("content-length");
+    const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
+    const current = complete && length !== null ? await viaCapability(() => uploadStatus(c.env, ref)) : null;
+    // A completing append that cannot reach the end is refused before any of its bytes is kept.
+    if (current && current.status !== "completed" && offset === current.received_bytes && offset + length! < current.total_size) {
+      inconsistentLength(`Upload-Complete: ?1, but ${offset} + ${length} bytes fall short of the ${current.total_size}-byte upload.`);
+    }
     // An empty completing append to an upload that already has every byte replays the final response.
-    const current = complete && c.req.header("content-length") === "0" ? await viaCapability(() => uploadStatus(c.env, ref)) : null;
-    const result = current?.status === "completed" && offset === current.total_size ? current : await append(c, ref, offset);
+    const replay = current?.status === "completed" && length === 0 && offset === current.total_size;
+    const result = replay ? current : await append(c, ref, offset);
     annotate(c, { bytes: result.received_bytes - offset, offset: result.received_bytes });
     const photo = await finish(c, ref, result, complete);
     return photo ? c.json(photo, 201 as ContentfulStatusCode) : c.body(null, 204);

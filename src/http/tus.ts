@@ -29,6 +29,7 @@ import {
   httpDate,
   nonNegativeInteger,
   refuse,
+  refuseEnded,
   uploaderFor,
   viaCapability,
 } from "./capability";
@@ -193,9 +194,7 @@ export const tusRoutes = new Hono<AppEnv>()
   // Hono answers HEAD through the GET route (and drops the body).
   .get("/:upload", async (c) => {
     const view = await viaCapability(() => uploadStatus(c.env, capabilityRef(c)));
-    if (view.status === "expired" || view.status === "cancelled" || view.status === "failed") {
-      refuse(410, `upload_${view.status}`, `This upload is ${view.status}.`);
-    }
+    refuseEnded(view, 410);
     c.header("Cache-Control", "no-store");
     c.header("Upload-Length", String(view.total_size));
     if (view.partial) c.header("Upload-Concat", "partial");
