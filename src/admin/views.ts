@@ -7,6 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { eventStatuses, moderationModes, photoStatuses, thumbnailStates, uploadStatuses, type EventRow, type PhotoRow, type UploadSessionRow } from "../db/schema";
 import type { PhotoUrls as SignedPhotoUrls } from "../downloads/photo-files";
 import { downloadName } from "../core/filenames";
+import { imageTypes, type ImageType } from "../processing/inspect";
 import { isoOrNull } from "../lib/time";
 
 export function eventView(event: EventRow) {
@@ -19,7 +20,8 @@ export function eventView(event: EventRow) {
     session_ttl_seconds: event.sessionTtlSeconds,
     max_concurrent_uploads_per_device: event.maxConcurrentPerDevice,
     daily_upload_cap_per_device: event.dailyCapPerDevice,
-    allowed_content_types: event.allowedContentTypes,
+    // Written only through the settings schema, whose items are imageTypes.
+    allowed_content_types: event.allowedContentTypes as ImageType[],
     keep_gps: event.keepGps,
     starts_at: isoOrNull(event.startsAt),
     ends_at: isoOrNull(event.endsAt),
@@ -94,7 +96,7 @@ export const EventView = z
     session_ttl_seconds: z.number().int(),
     max_concurrent_uploads_per_device: z.number().int(),
     daily_upload_cap_per_device: z.number().int(),
-    allowed_content_types: z.array(z.string()),
+    allowed_content_types: z.array(z.enum(imageTypes)),
     keep_gps: z.boolean(),
     starts_at: instant.nullable(),
     ends_at: instant.nullable(),

@@ -9,6 +9,7 @@ import { database } from "../db/client";
 import { photoStatuses, uploadStatuses, type PhotoRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { hardLimits } from "../core/limits";
+import { imageTypes } from "../processing/inspect";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
 import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revokeJoinLink, updateEvent, type EventSettings } from "../admin/events";
 import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
@@ -72,7 +73,7 @@ const settingsFields = {
   session_ttl_seconds: z.number().int().min(60).max(hardLimits.maxSessionTtlSeconds),
   max_concurrent_uploads_per_device: z.number().int().min(1).max(100),
   daily_upload_cap_per_device: z.number().int().min(1).max(100_000),
-  allowed_content_types: z.array(z.enum(["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"])).min(1),
+  allowed_content_types: z.array(z.enum(imageTypes)).min(1),
   keep_gps: z.boolean(),
   starts_at: instant.nullable(),
   ends_at: instant.nullable(),
