@@ -536,7 +536,7 @@ adminRoutes.openapi(
     path: "/events/{eventId}/live",
     summary: "The live WebSocket, for clients that send credentials",
     request: { params: eventParams },
-    responses: { 101: { description: "Switching protocols; JSON messages `hello`, `upload`, `photo`" }, ...adminErrors() },
+    responses: { 101: { description: "Switching protocols; JSON messages `hello`, `upload`, `photo`" }, ...adminErrors(), ...errors(426) },
   }),
   async (c) => {
     // For scripts that can send credentials with the upgrade; browsers use a ticket (POST).

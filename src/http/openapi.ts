@@ -39,6 +39,7 @@ const errorDescriptions: Record<number, string> = {
   413: "Too large",
   415: "Unsupported media type",
   422: "Refused for the photo's own sake",
+  426: "Needs a WebSocket upgrade",
   429: "Rate limited; `Retry-After` says when to try again",
   460: "Checksum mismatch (tus)",
   500: "Something went wrong on our side",

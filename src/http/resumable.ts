@@ -164,7 +164,7 @@ resumableRoutes.openapi(
         headers: progressHeaders.extend({ Location: responseHeader("The upload's URL"), "Upload-Limit": responseHeader("`max-size=…, expires|max-age=…`") }),
       },
       ...resumableErrors,
-      ...errors(403, 409, 413),
+      ...errors(403, 409, 413, 415),
     },
   }),
   async (c) => {
