@@ -100,13 +100,12 @@ export const securitySchemes = {
   signature: { type: "apiKey", in: "query", name: "sig", description: "HMAC of the path and `exp`, as handed out" },
 } as const;
 
-export const security: Record<"admin" | "uploadKey" | "batchKey" | "signed" | "none", Array<Record<string, string[]>>> = {
+/** Who may call a route; tus and IETF routes need none: the upload's capability is in its URL (`{upload_id}.{upload_key}`). */
+export const security: Record<"admin" | "uploadKey" | "batchKey" | "signed", Array<Record<string, string[]>>> = {
   admin: [{ adminToken: [] }, { cloudflareAccess: [] }],
   uploadKey: [{ uploadKey: [] }],
   batchKey: [{ batchKey: [] }],
   signed: [{ signature: [] }],
-  /** The upload's capability is in its URL (`{upload_id}.{upload_key}`). */
-  none: [],
 };
 
 /** The document's frame around the routes' own declarations. */
