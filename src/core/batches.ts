@@ -108,7 +108,7 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
     files: rows.map((row) => ({
       client_id: row.clientId,
       file_id: row.id,
-      state: (row.refusalCode ? "refused" : "waiting") satisfies BatchFileState,
+      state: row.refusalCode ? ("refused" as const) : ("waiting" as const),
       error: row.refusalCode ? { code: row.refusalCode, message: row.refusalMessage! } : null,
     })),
   };

@@ -1,12 +1,32 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
+/**
+ * Every code an error body can carry: stable, documented (README), and the enum of the
+ * OpenAPI document's ErrorBody, so a client can switch on them.
+ */
+export const errorCodes = [
+  "admin_token_not_found", "assembly_failed", "batch_device_mismatch", "batch_file_refused", "batch_not_found",
+  "beyond_upload_length", "body_too_large", "checksum_mismatch", "chunk_interrupted", "chunk_out_of_order",
+  "chunk_too_small", "event_archived", "event_closed", "event_not_found", "file_not_found", "final_upload",
+  "forbidden", "gallery_disabled", "inconsistent_upload_length", "internal_error", "invalid_batch_key",
+  "invalid_cursor", "invalid_json", "invalid_metadata", "invalid_request", "invalid_signature",
+  "invalid_upload_key", "join_link_expired", "join_link_not_found", "length_required", "link_expired",
+  "location_unremovable", "method_not_allowed", "not_found", "origin_not_allowed", "partial_not_complete",
+  "photo_not_found", "photo_not_hidden", "photo_not_ready", "range_mismatch", "rate_limited", "session_expired",
+  "ticket_used", "unauthorized", "unsupported_checksum", "unsupported_interop_version", "unsupported_media_type",
+  "unsupported_tus_version", "unsupported_type", "upload_cancelled", "upload_completed", "upload_failed",
+  "upload_incomplete", "upload_is_partial", "upload_limit", "upload_not_found", "upload_not_partial",
+  "websocket_required",
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+
 /** Detail values stay flat so the RPC types can map them. */
 type JsonValue = string | number | boolean | null | string[];
 
 /** A refusal as plain data, so it can cross Durable Object RPC unchanged. */
 export interface Refusal {
   status: ContentfulStatusCode;
-  code: string;
+  code: ErrorCode;
   message: string;
   details?: Record<string, JsonValue>;
   headers?: Record<string, string>;
@@ -18,7 +38,7 @@ export interface Refusal {
  */
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details: Record<string, JsonValue>;
   readonly headers: Record<string, string>;
 

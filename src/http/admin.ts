@@ -3,26 +3,43 @@
  * authentication middleware (deny by default); routes under /events/:eventId also check the
  * principal's event scope, and a few routes are for global admins only.
  */
-import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { z } from "zod";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
 import { database } from "../db/client";
 import { photoStatuses, uploadStatuses, type PhotoRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { hardLimits } from "../core/limits";
+import { imageTypes } from "../processing/inspect";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
 import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revokeJoinLink, updateEvent, type EventSettings } from "../admin/events";
 import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
 import { redriveFailedPhotos } from "../admin/processing";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
 import { eventStats, listUploads } from "../admin/uploads";
-import { eventView, photoView, uploadView } from "../admin/views";
+import {
+  AdminTokenView,
+  CreatedAdminToken,
+  CreatedEvent,
+  CreatedJoinLink,
+  EventStats,
+  EventView,
+  JoinLinkView,
+  PhotoView,
+  RedriveResult,
+  SignedUrl,
+  UploadView,
+  ZipDownload,
+  eventView,
+  photoView,
+  uploadView,
+} from "../admin/views";
 import { archiveContents } from "../downloads/archive";
 import { photoUrls } from "../downloads/photo-files";
 import { announcePhoto, connectLive } from "../live/publish";
 import { archiveUrl, liveTicket } from "./files";
 import { annotate, type AppEnv } from "./context";
 import { jsonBodiesOnly, sameSiteOnly } from "./cross-site";
-import { jsonBody, validated } from "./validation";
+import { ErrorBody, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
 type AdminEnv = AppEnv & { Variables: AppEnv["Variables"] & { principal: AdminPrincipal } };
 type AdminContext = Context<AdminEnv, any>;
@@ -56,7 +73,7 @@ const settingsFields = {
   session_ttl_seconds: z.number().int().min(60).max(hardLimits.maxSessionTtlSeconds),
   max_concurrent_uploads_per_device: z.number().int().min(1).max(100),
   daily_upload_cap_per_device: z.number().int().min(1).max(100_000),
-  allowed_content_types: z.array(z.enum(["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"])).min(1),
+  allowed_content_types: z.array(z.enum(imageTypes)).min(1),
   keep_gps: z.boolean(),
   starts_at: instant.nullable(),
   ends_at: instant.nullable(),
@@ -65,8 +82,17 @@ const settingsFields = {
   moderation_mode: z.enum(["auto", "review"]),
   gallery_enabled: z.boolean(),
 };
-const createEventBody = z.object(settingsFields).partial().required({ name: true }).strict();
-const updateEventBody = z.object(settingsFields).partial().strict();
+const createEventBody = z
+  .object(settingsFields)
+  .partial()
+  .required({ name: true })
+  .strict()
+  .openapi("CreateEventBody", { example: { name: "Ana & Ben's wedding", moderation_mode: "review", gallery_enabled: true } });
+const updateEventBody = z
+  .object(settingsFields)
+  .partial()
+  .strict()
+  .openapi("UpdateEventBody", { example: { status: "closed", keep_gps: false } });
 
 function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
   return {
@@ -119,17 +145,27 @@ const uploadQuery = z
   })
   .strict();
 
-const bulkBody = z.object({ action: z.enum(moderationActions), photo_ids: z.array(z.string().min(1).max(64)).min(1).max(100) }).strict();
+const bulkBody = z
+  .object({ action: z.enum(moderationActions), photo_ids: z.array(z.string().min(1).max(64)).min(1).max(100) })
+  .strict()
+  .openapi("BulkModerationBody", { example: { action: "approve", photo_ids: ["0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a"] } });
 
-const redriveBody = z.object({ photo_ids: z.array(z.string().min(1).max(64)).min(1).max(90).optional() }).strict();
-const createLinkBody = z.object({ label: z.string().trim().min(1).max(100).optional(), expires_at: instant.optional() }).strict();
+const redriveBody = z
+  .object({ photo_ids: z.array(z.string().min(1).max(64)).min(1).max(90).optional() })
+  .strict()
+  .openapi("RedriveBody", { example: {} });
+const createLinkBody = z
+  .object({ label: z.string().trim().min(1).max(100).optional(), expires_at: instant.optional() })
+  .strict()
+  .openapi("CreateJoinLinkBody", { example: { label: "Table cards", expires_at: "2030-06-21T06:00:00Z" } });
 const createTokenBody = z
   .object({
     name: z.string().trim().min(1).max(100),
     event_ids: z.array(z.uuid()).min(1).max(100).optional(),
     expires_in_days: z.number().int().min(1).max(3650).optional(),
   })
-  .strict();
+  .strict()
+  .openapi("CreateAdminTokenBody", { example: { name: "Photo booth", expires_in_days: 30 } });
 const origin = (url: string) => new URL(url).origin;
 
 /** A photo as organisers see it, with signed URLs of its files. */
@@ -142,25 +178,59 @@ async function moderated(c: AdminContext, photo: PhotoRow, action: ModerationAct
   return result;
 }
 
-/** The request schemas, for the OpenAPI document (http/openapi.ts). */
-export const adminSchemas = { createEventBody, updateEventBody, photoQuery, uploadQuery, bulkBody, redriveBody, createLinkBody, createTokenBody };
+/** What every admin route may answer besides its own: bad input, no or wrong credentials, another site, not JSON, not yours. */
+const adminErrors = (...more: number[]) => errors(400, 401, 403, 404, 415, ...more);
 
-export const adminRoutes = new Hono<AdminEnv>()
-  // Before authentication, so the refusal is the same whatever credential comes along.
-  .use("*", sameSiteOnly)
-  .use("*", jsonBodiesOnly)
-  .use("*", authenticate)
-  .use("/events/:eventId", scopedToEvent)
-  .use("/events/:eventId/*", scopedToEvent)
-  .use("/tokens", globalOnly)
-  .use("/tokens/*", globalOnly)
-  .use("/processing/*", globalOnly)
-  .get("/events", async (c) => {
-    const events = await listEvents(database(c.env), c.get("principal"), c.req.query("include_archived") === "true");
-    return c.json({ events: events.map(eventView) });
-  })
-  .post("/events", globalOnly, async (c) => {
-    const body = await jsonBody(c, createEventBody);
+/** What every admin route declares: its tag and the admin credentials. */
+const admin = { tags: ["admin"], security: security.admin };
+
+const eventParams = pathParams("eventId");
+const photoParams = pathParams("eventId", "photoId");
+const moderationParams = z.object({
+  eventId: z.string(),
+  photoId: z.string(),
+  action: z.enum(["approve", "hide", "unhide"]).openapi({ param: { name: "action", in: "path" } }),
+});
+const withBody = (maxBytes?: number) => [jsonRequest(maxBytes)];
+
+export const adminRoutes = contractRouter<AdminEnv>();
+// Before authentication, so the refusal is the same whatever credential comes along.
+adminRoutes.use("*", sameSiteOnly);
+adminRoutes.use("*", jsonBodiesOnly);
+adminRoutes.use("*", authenticate);
+adminRoutes.use("/events/:eventId", scopedToEvent);
+adminRoutes.use("/events/:eventId/*", scopedToEvent);
+adminRoutes.use("/tokens", globalOnly);
+adminRoutes.use("/tokens/*", globalOnly);
+adminRoutes.use("/processing/*", globalOnly);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events",
+    summary: "List events (`include_archived=true` for all)",
+    request: { query: z.object({ include_archived: z.enum(["true", "false"]).optional() }) },
+    responses: { 200: json(z.object({ events: z.array(EventView) }), "The events this credential may see"), ...adminErrors() },
+  }),
+  async (c) => {
+    const events = await listEvents(database(c.env), c.get("principal"), c.req.valid("query").include_archived === "true");
+    return c.json({ events: events.map(eventView) }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events",
+    summary: "Create an event (global admins)",
+    middleware: [globalOnly, ...withBody()] as const,
+    request: { body: jsonBody(createEventBody) },
+    responses: { 201: json(CreatedEvent, "The event, with its first join link and QR code"), ...adminErrors() },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
     const { event, link } = await createEvent(database(c.env), body.name, toSettings(body), origin(c.req.url));
     annotate(c, { event_id: event.id });
     return c.json(
@@ -173,44 +243,120 @@ export const adminRoutes = new Hono<AdminEnv>()
       },
       201,
     );
-  })
-  .get("/events/:eventId", async (c) => c.json(eventView(await getEvent(database(c.env), c.req.param("eventId")))))
-  .patch("/events/:eventId", async (c) => {
-    const body = await jsonBody(c, updateEventBody);
-    return c.json(eventView(await updateEvent(database(c.env), c.req.param("eventId"), toSettings(body))));
-  })
-  .post("/events/:eventId/archive", async (c) => {
-    return c.json(eventView(await updateEvent(database(c.env), c.req.param("eventId"), { status: "archived" })));
-  })
-  .get("/events/:eventId/join-links", async (c) => {
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin, method: "get", path: "/events/{eventId}", summary: "Read an event", request: { params: eventParams }, responses: { 200: json(EventView, "The event"), ...adminErrors() } }),
+  async (c) => c.json(eventView(await getEvent(database(c.env), c.req.param("eventId"))), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "patch",
+    path: "/events/{eventId}",
+    summary: "Update an event's settings",
+    middleware: withBody(),
+    request: { params: eventParams, body: jsonBody(updateEventBody) },
+    responses: { 200: json(EventView, "The event"), ...adminErrors() },
+  }),
+  async (c) => c.json(eventView(await updateEvent(database(c.env), c.req.param("eventId"), toSettings(c.req.valid("json")))), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin, method: "post", path: "/events/{eventId}/archive", summary: "Archive an event", request: { params: eventParams }, responses: { 200: json(EventView, "The event"), ...adminErrors() } }),
+  async (c) => c.json(eventView(await updateEvent(database(c.env), c.req.param("eventId"), { status: "archived" })), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/join-links",
+    summary: "List join links",
+    request: { params: eventParams },
+    responses: { 200: json(z.object({ join_links: z.array(JoinLinkView) }), "The event's join links, newest first"), ...adminErrors() },
+  }),
+  async (c) => {
     const db = database(c.env);
     const eventId = c.req.param("eventId");
     await getEvent(db, eventId);
-    return c.json({ join_links: await listJoinLinks(db, eventId) });
-  })
-  .post("/events/:eventId/join-links", async (c) => {
-    const body = await jsonBody(c, createLinkBody);
+    return c.json({ join_links: await listJoinLinks(db, eventId) }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events/{eventId}/join-links",
+    summary: "Create a join link (its token and QR SVG are shown once)",
+    middleware: withBody(),
+    request: { params: eventParams, body: jsonBody(createLinkBody) },
+    responses: { 201: json(CreatedJoinLink, "The link"), ...adminErrors() },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
     const db = database(c.env);
     const eventId = c.req.param("eventId");
     await getEvent(db, eventId);
     const link = await createJoinLink(db, eventId, { label: body.label ?? null, expiresAt: body.expires_at ?? null }, origin(c.req.url));
     return c.json(link, 201);
-  })
-  .delete("/events/:eventId/join-links/:linkId", async (c) => {
-    return c.json(await revokeJoinLink(database(c.env), c.req.param("eventId"), c.req.param("linkId")));
-  })
-  .get("/events/:eventId/uploads", async (c) => {
-    const query = validated(uploadQuery, c.req.query());
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "delete",
+    path: "/events/{eventId}/join-links/{linkId}",
+    summary: "Revoke a join link",
+    request: { params: pathParams("eventId", "linkId") },
+    responses: { 200: json(JoinLinkView, "The link"), ...adminErrors() },
+  }),
+  async (c) => c.json(await revokeJoinLink(database(c.env), c.req.param("eventId"), c.req.param("linkId")), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/uploads",
+    summary: "Upload sessions: in flight, failed, expired (keyset pages)",
+    request: { params: eventParams, query: uploadQuery },
+    responses: { 200: json(z.object({ uploads: z.array(UploadView), next_cursor: z.string().nullable() }), "A page of upload sessions"), ...adminErrors() },
+  }),
+  async (c) => {
+    const query = c.req.valid("query");
     const page = await listUploads(database(c.env), c.req.param("eventId"), { statuses: query.status, deviceId: query.device_id }, { limit: query.limit, cursor: query.cursor });
-    return c.json({ uploads: page.uploads.map(uploadView), next_cursor: page.nextCursor });
-  })
-  .get("/events/:eventId/stats", async (c) => {
+    return c.json({ uploads: page.uploads.map(uploadView), next_cursor: page.nextCursor }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin, method: "get", path: "/events/{eventId}/stats", summary: "Per-event stats", request: { params: eventParams }, responses: { 200: json(EventStats, "Counts, bytes, devices, failure rates, uploads over time"), ...adminErrors() } }),
+  async (c) => {
     const db = database(c.env);
     await getEvent(db, c.req.param("eventId"));
-    return c.json(await eventStats(db, c.req.param("eventId")));
-  })
-  .get("/events/:eventId/photos", async (c) => {
-    const query = validated(photoQuery, c.req.query());
+    return c.json(await eventStats(db, c.req.param("eventId")), 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/photos",
+    summary: "Photos with filters (keyset pages)",
+    request: { params: eventParams, query: photoQuery },
+    responses: { 200: json(z.object({ photos: z.array(PhotoView), next_cursor: z.string().nullable() }), "A page of photos, with signed URLs"), ...adminErrors() },
+  }),
+  async (c) => {
+    const query = c.req.valid("query");
     const page = await listPhotos(
       database(c.env),
       c.req.param("eventId"),
@@ -225,13 +371,41 @@ export const adminRoutes = new Hono<AdminEnv>()
       },
       { limit: query.limit, cursor: query.cursor },
     );
-    return c.json({ photos: await Promise.all(page.photos.map((photo) => organiserView(c, photo))), next_cursor: page.nextCursor });
-  })
-  .get("/events/:eventId/photos/:photoId", async (c) =>
-    c.json(await organiserView(c, await getPhoto(database(c.env), c.req.param("eventId"), c.req.param("photoId")))),
-  )
-  .post("/events/:eventId/photos/bulk", async (c) => {
-    const body = await jsonBody(c, bulkBody);
+    return c.json({ photos: await Promise.all(page.photos.map((photo) => organiserView(c, photo))), next_cursor: page.nextCursor }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin, method: "get", path: "/events/{eventId}/photos/{photoId}", summary: "Read a photo", request: { params: photoParams }, responses: { 200: json(PhotoView, "The photo, with signed URLs"), ...adminErrors() } }),
+  async (c) => c.json(await organiserView(c, await getPhoto(database(c.env), c.req.param("eventId"), c.req.param("photoId"))), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events/{eventId}/photos/bulk",
+    summary: "Moderate many photos; each gets its own outcome",
+    middleware: withBody(),
+    request: { params: eventParams, body: jsonBody(bulkBody) },
+    responses: {
+      200: json(
+        z.object({
+          results: z.array(
+            z.object({
+              photo_id: z.string(),
+              ok: z.boolean(),
+              photo: PhotoView.optional(),
+              error: ErrorBody.shape.error.pick({ code: true, message: true }).optional(),
+            }),
+          ),
+        }),
+        "One outcome per photo, in the order asked",
+      ), ...adminErrors() },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
     const db = database(c.env);
     const eventId = c.req.param("eventId");
     // One photo's refusal does not stop the others; each gets its own outcome.
@@ -244,58 +418,159 @@ export const adminRoutes = new Hono<AdminEnv>()
         results.push({ photo_id: photoId, ok: false, error: { code: error.code, message: error.message } });
       }
     }
-    return c.json({ results });
-  })
-  .post("/events/:eventId/photos/:photoId/:action{approve|hide|unhide}", async (c) => {
+    return c.json({ results }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events/{eventId}/photos/{photoId}/{action}",
+    summary: "Approve, hide or unhide a photo",
+    request: { params: moderationParams },
+    responses: { 200: json(PhotoView, "The photo"), ...adminErrors() },
+  }),
+  async (c) => {
     const db = database(c.env);
     const photo = await getPhoto(db, c.req.param("eventId"), c.req.param("photoId"));
     annotate(c, { photo_id: photo.id });
-    return c.json(await organiserView(c, await moderated(c, photo, c.req.param("action") as ModerationAction)));
-  })
-  .delete("/events/:eventId/photos/:photoId", async (c) => {
+    return c.json(await organiserView(c, await moderated(c, photo, c.req.valid("param").action)), 200);
+  },
+  // Another action is another route, which does not exist.
+  (result) => {
+    if (!result.success) throw new ApiError({ status: 404, code: "not_found", message: "No such route." });
+    return undefined;
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin, method: "delete", path: "/events/{eventId}/photos/{photoId}", summary: "Delete a photo and its files", request: { params: photoParams }, responses: { 200: json(PhotoView, "The photo"), ...adminErrors() } }),
+  async (c) => {
     const db = database(c.env);
     const photo = await getPhoto(db, c.req.param("eventId"), c.req.param("photoId"));
     annotate(c, { photo_id: photo.id });
-    return c.json(await organiserView(c, await moderated(c, photo, "delete")));
-  })
-  .post("/events/:eventId/photos/redrive", async (c) => {
-    const body = await jsonBody(c, redriveBody);
+    return c.json(await organiserView(c, await moderated(c, photo, "delete")), 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events/{eventId}/photos/redrive",
+    summary: "Re-drive photos the dead-letter queue failed (all, or `photo_ids`)",
+    middleware: withBody(),
+    request: { params: eventParams, body: jsonBody(redriveBody) },
+    responses: { 200: json(RedriveResult, "What was requeued"), ...adminErrors() },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    return c.json(await redriveFailedPhotos(c.env, database(c.env), { eventIds: [eventId], photoIds: body.photo_ids }));
-  })
-  .post("/processing/redrive", async (c) => {
+    return c.json(await redriveFailedPhotos(c.env, database(c.env), { eventIds: [eventId], photoIds: body.photo_ids }), 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/processing/redrive",
+    summary: "Re-drive every photo the dead-letter queue failed, in all events (global admins)",
+    responses: { 200: json(RedriveResult, "What was requeued; call again while `requeued` is 500"), ...adminErrors() },
+  }),
+  async (c) => {
     // Everything the dead-letter queue failed, in every event (operators, after a fix).
     const result = await redriveFailedPhotos(c.env, database(c.env), { eventIds: null });
     annotate(c, { requeued: result.requeued });
-    return c.json(result);
-  })
-  .post("/events/:eventId/download", async (c) => {
+    return c.json(result, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events/{eventId}/download",
+    summary: "A signed link to the ZIP of the approved photos",
+    request: { params: eventParams },
+    responses: { 200: json(ZipDownload, "The link (valid minutes), with what the ZIP will hold"), ...adminErrors() },
+  }),
+  async (c) => {
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
     const contents = await archiveContents(c.env, eventId);
-    return c.json({
-      ...(await archiveUrl(c.env, origin(c.req.url), eventId)),
-      photo_count: contents.length,
-      bytes: contents.reduce((sum, entry) => sum + entry.size, 0),
-    });
-  })
-  .post("/events/:eventId/live", async (c) => {
+    return c.json(
+      {
+        ...(await archiveUrl(c.env, origin(c.req.url), eventId)),
+        photo_count: contents.length,
+        bytes: contents.reduce((sum, entry) => sum + entry.size, 0),
+      },
+      200,
+    );
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events/{eventId}/live",
+    summary: "A single-use signed ticket URL for the live WebSocket (valid a minute)",
+    request: { params: eventParams },
+    responses: { 200: json(SignedUrl, "The ws(s):// URL"), ...adminErrors() },
+  }),
+  async (c) => {
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    return c.json(await liveTicket(c.env, origin(c.req.url), eventId, c.get("principal").credential));
-  })
-  .get("/events/:eventId/live", async (c) => {
+    return c.json(await liveTicket(c.env, origin(c.req.url), eventId, c.get("principal").credential), 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/live",
+    summary: "The live WebSocket, for clients that send credentials",
+    request: { params: eventParams },
+    responses: { 101: { description: "Switching protocols; JSON messages `hello`, `upload`, `photo`" }, ...adminErrors(), ...errors(426) },
+  }),
+  async (c) => {
     // For scripts that can send credentials with the upgrade; browsers use a ticket (POST).
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
     return connectLive(c.env, eventId, c.req.raw, origin(c.req.url), c.get("principal").credential);
-  })
-  .get("/tokens", async (c) => c.json({ tokens: await listAdminTokens(database(c.env)) }))
-  .post("/tokens", async (c) => {
-    const body = await jsonBody(c, createTokenBody);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin, method: "get", path: "/tokens", summary: "List admin tokens (global admins)", responses: { 200: json(z.object({ tokens: z.array(AdminTokenView) }), "The tokens"), ...adminErrors() } }),
+  async (c) => c.json({ tokens: await listAdminTokens(database(c.env)) }, 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/tokens",
+    summary: "Create an admin token, optionally scoped to events (shown once)",
+    middleware: withBody(),
+    request: { body: jsonBody(createTokenBody) },
+    responses: { 201: json(CreatedAdminToken, "The token"), ...adminErrors() },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
     const expiresAt = body.expires_in_days ? Date.now() + body.expires_in_days * 86_400_000 : null;
     return c.json(await createAdminToken(database(c.env), { name: body.name, eventIds: body.event_ids ?? null, expiresAt }), 201);
-  })
-  .delete("/tokens/:tokenId", async (c) => c.json(await revokeAdminToken(database(c.env), c.req.param("tokenId"))));
+  },
+);
 
+adminRoutes.openapi(
+  createRoute({
+    ...admin, method: "delete", path: "/tokens/{tokenId}", summary: "Revoke an admin token", request: { params: pathParams("tokenId") }, responses: { 200: json(AdminTokenView, "The token"), ...adminErrors() } }),
+  async (c) => c.json(await revokeAdminToken(database(c.env), c.req.param("tokenId")), 200),
+);

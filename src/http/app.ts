@@ -7,23 +7,22 @@
  *   /api/v1/admin/...                  admin API   → http/admin.ts → admin/*.ts
  *   /api/v1/files/..., /api/v1/live/...  signed URLs: downloads, ZIP, live WebSocket → http/files.ts → downloads/, live/
  */
-import { Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { ApiError } from "../core/errors";
 import { newId } from "../lib/crypto";
 import { errorFields, logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { adminRoutes } from "./admin";
-import type { AppEnv } from "./context";
 import { dashboardOrigins } from "./cross-site";
 import { fileRoutes, liveRoutes } from "./files";
 import { guestRoutes } from "./guest";
-import { openApiDocument } from "./openapi";
+import { contractRouter, documentConfig, securitySchemes } from "./openapi";
 import { resumableRoutes } from "./resumable";
 import { tusRoutes } from "./tus";
 
-// Not strict: tus clients use the endpoint as configured, with or without a trailing slash.
-export const app = new Hono<AppEnv>({ strict: false });
+// Not strict (contractRouter): tus clients use the endpoint as configured, with or without a trailing slash.
+export const app = contractRouter();
 
 /** One JSON log line per request, with the ids and figures handlers add through `annotate`. */
 app.use("*", async (c, next) => {
@@ -98,17 +97,36 @@ app.use("/api/v1/admin/*", async (c, next) => {
   })(c, next);
 });
 
-app.get("/api/v1/health", (c) => c.json({ ok: true }));
-app.get("/api/openapi.json", (c) => {
-  c.header("Access-Control-Allow-Origin", "*");
-  return c.json(openApiDocument(app.routes, new URL(c.req.url).origin));
-});
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/v1/health",
+    tags: ["meta"],
+    summary: "Liveness check",
+    responses: { 200: { description: "Up", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } } },
+  }),
+  (c) => c.json({ ok: true as const }, 200),
+);
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/api/openapi.json",
+    tags: ["meta"],
+    summary: "This document",
+    responses: { 200: { description: "OpenAPI 3.1", content: { "application/json": { schema: z.object({ openapi: z.string() }).catchall(z.unknown()) } } } },
+  }),
+  (c) => {
+    c.header("Access-Control-Allow-Origin", "*");
+    return c.json(app.getOpenAPI31Document(documentConfig(new URL(c.req.url).origin)), 200);
+  },
+);
 app.route("/api/v1/events/:token/tus", tusRoutes);
 app.route("/api/v1/events/:token/resumable", resumableRoutes);
 app.route("/api/v1/events", guestRoutes);
 app.route("/api/v1/admin", adminRoutes);
 app.route("/api/v1/files", fileRoutes);
 app.route("/api/v1/live", liveRoutes);
+for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
 
 app.notFound((c) =>
   c.json({ error: { code: "not_found", message: "No such route.", request_id: c.get("requestId") } }, 404),

@@ -4,12 +4,13 @@
  * limits when a stock client sends none.
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ApiError, type Refusal } from "../core/errors";
+import { ApiError, refusals, type ErrorCode, type Refusal } from "../core/errors";
 import type { CreatedUpload, UploadRef } from "../core/uploads";
+import type { SessionView } from "../core/upload-session";
 import { sha256Hex } from "../lib/crypto";
 import { annotate, type AppContext } from "./context";
 
-export function refuse(status: ContentfulStatusCode, code: string, message: string, headers?: Record<string, string>): never {
+export function refuse(status: ContentfulStatusCode, code: ErrorCode, message: string, headers?: Record<string, string>): never {
   throw new ApiError({ status, code, message, ...(headers ? { headers } : {}) });
 }
 
@@ -38,6 +39,19 @@ export async function viaCapability<T>(call: () => Promise<T>): Promise<T> {
     if (error.code === "upload_failed") throw new ApiError({ ...refusal, status: 410 });
     throw error;
   }
+}
+
+/**
+ * Refuses an offset request for an upload that has ended, with the code the guest API answers
+ * for the same state (an expired upload is `session_expired` everywhere); `status` is the
+ * protocol's (tus: 410 Gone, IETF: 404).
+ */
+export function refuseEnded(view: Pick<SessionView, "status">, status: ContentfulStatusCode): void {
+  const ended =
+    view.status === "expired" ? refusals.sessionExpired() :
+    view.status === "cancelled" ? refusals.uploadCancelled() :
+    view.status === "failed" ? refusals.uploadFailed(null) : null;
+  if (ended) throw new ApiError({ ...ended, status });
 }
 
 export function nonNegativeInteger(value: string | undefined, header: string): number {

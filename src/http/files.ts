@@ -6,7 +6,8 @@
  *   /api/v1/files/events/:eventId/photos.zip   organisers: the approved photos, streamed
  *   /api/v1/live/events/:eventId               organisers: WebSocket to the event's live channel (`&ticket=`: once)
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { ApiError, refusals } from "../core/errors";
 import { serveArchive } from "../downloads/archive";
 import { servePhotoFile, variants, type Audience, type Variant } from "../downloads/photo-files";
@@ -14,8 +15,9 @@ import { checkSignedUrl, expiryFor, signPath } from "../lib/signing";
 import { credentialEnded, credentialStanding, type AdminCredential } from "../admin/auth";
 import { randomSecret, sha256Hex } from "../lib/crypto";
 import { connectLive, eventHub, requireWebSocket } from "../live/publish";
-import { annotate, type AppEnv } from "./context";
+import { annotate, type AppContext, type AppEnv } from "./context";
 import { sameSiteOnly } from "./cross-site";
+import { binary, contractRouter, errors, pathParams, security } from "./openapi";
 
 /** Refuses a request whose URL is not one we signed, or whose signature has expired. */
 const signed: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -29,7 +31,7 @@ const fileNotFound = () => new ApiError(refusals.fileNotFound());
 const expiresOf = (url: string) => Number(new URL(url).searchParams.get("exp")) * 1000;
 
 function photoFile(audience: Audience) {
-  return async (c: Parameters<MiddlewareHandler<AppEnv>>[0]) => {
+  return async (c: AppContext) => {
     const variant = c.req.param("variant") as Variant;
     if (!variants.includes(variant)) throw fileNotFound();
     annotate(c, { photo_id: c.req.param("photoId"), variant });
@@ -39,24 +41,82 @@ function photoFile(audience: Audience) {
   };
 }
 
-export const fileRoutes = new Hono<AppEnv>()
-  .use("*", signed)
-  .get("/photos/:photoId/:variant", photoFile("organiser"))
-  .get("/gallery/:photoId/:variant", photoFile("guest"))
-  .get("/events/:eventId/photos.zip", async (c) => {
+/** The query a signed URL carries. */
+const signature = z.object({
+  exp: z.string().openapi({ description: "Expiry, Unix seconds" }),
+  sig: z.string().openapi({ description: "HMAC of the path and `exp`" }),
+});
+const signedErrors = errors(403, 404, 410);
+const files = { tags: ["files"], security: security.signed };
+const fileResponses = (summary: string) => ({
+  200: { description: summary, content: { "image/*": { schema: binary } } },
+  206: { description: "The `Range` asked for", content: { "image/*": { schema: binary } } },
+  304: { description: "Not modified (`If-None-Match`)" },
+  ...signedErrors,
+  ...errors(422),
+});
+
+export const fileRoutes = contractRouter();
+fileRoutes.use("*", signed);
+fileRoutes.openapi(
+  createRoute({
+    ...files,
+    method: "get",
+    path: "/photos/{photoId}/{variant}",
+    summary: "A photo file for organisers (original, scrubbed, thumb-1024, thumb-256)",
+    request: { params: pathParams("photoId", "variant"), query: signature },
+    responses: fileResponses("The file"),
+  }),
+  photoFile("organiser"),
+);
+fileRoutes.openapi(
+  createRoute({
+    ...files,
+    method: "get",
+    path: "/gallery/{photoId}/{variant}",
+    summary: "A photo file for guests (scrubbed, thumb-1024, thumb-256)",
+    request: { params: pathParams("photoId", "variant"), query: signature },
+    responses: fileResponses("The file"),
+  }),
+  photoFile("guest"),
+);
+fileRoutes.openapi(
+  createRoute({
+    ...files,
+    method: "get",
+    path: "/events/{eventId}/photos.zip",
+    summary: "The event's approved photos as a streamed ZIP",
+    request: { params: pathParams("eventId"), query: signature },
+    responses: { 200: { description: "The ZIP", content: { "application/zip": { schema: binary } } }, ...signedErrors },
+  }),
+  async (c) => {
     annotate(c, { event_id: c.req.param("eventId") });
     const response = await serveArchive(c.env, c.req.param("eventId"));
     if (!response) throw fileNotFound();
     return response;
-  });
+  },
+);
 
-export const liveRoutes = new Hono<AppEnv>().use("*", sameSiteOnly).use("*", signed).get("/events/:eventId", async (c) => {
-  const eventId = c.req.param("eventId");
-  annotate(c, { event_id: eventId });
-  requireWebSocket(c.req.raw); // before the ticket is spent
-  const credential = await redeemLiveTicket(c.env, eventId, c.req.query("ticket"));
-  return connectLive(c.env, eventId, c.req.raw, new URL(c.req.url).origin, credential);
-});
+export const liveRoutes = contractRouter();
+liveRoutes.use("*", sameSiteOnly);
+liveRoutes.use("*", signed);
+liveRoutes.openapi(
+  createRoute({
+    ...files,
+    method: "get",
+    path: "/events/{eventId}",
+    summary: "The event's live WebSocket (signed single-use ticket; closed with 4401 once the ticket's credential is revoked or expires)",
+    request: { params: pathParams("eventId"), query: signature.extend({ ticket: z.string().optional().openapi({ description: "The single-use ticket" }) }) },
+    responses: { 101: { description: "Switching protocols; JSON messages `hello`, `upload`, `photo`" }, ...signedErrors, ...errors(400, 401, 426) },
+  }),
+  async (c) => {
+    const eventId = c.req.param("eventId");
+    annotate(c, { event_id: eventId });
+    requireWebSocket(c.req.raw); // before the ticket is spent
+    const credential = await redeemLiveTicket(c.env, eventId, c.req.query("ticket"));
+    return connectLive(c.env, eventId, c.req.raw, new URL(c.req.url).origin, credential);
+  },
+);
 
 /** Signed-URL lifetimes: an archive link is for starting a download now; a live ticket for connecting now. */
 const ARCHIVE_URL_TTL_MS = 15 * 60 * 1000;

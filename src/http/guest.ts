@@ -2,8 +2,7 @@
  * The guest API (DESIGN.md, "Seed API contract"): a thin HTTP adapter over core/uploads.ts.
  * Mounted at /api/v1/events.
  */
-import { Hono } from "hono";
-import { z } from "zod";
+import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, refusals } from "../core/errors";
 import { hardLimits } from "../core/limits";
 import { batchSnapshot, registerBatch } from "../core/batches";
@@ -11,9 +10,11 @@ import { guestEventInfo } from "../core/events";
 import { listGallery, takeBackPhoto } from "../core/photos";
 import { announcePhoto } from "../live/publish";
 import { abortUpload, appendChunk, completeUpload, createUpload, uploadStatus, type UploadRef } from "../core/uploads";
-import { annotate, type AppContext, type AppEnv } from "./context";
+import { annotate, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
-import { jsonBody, validated } from "./validation";
+import { PhotoUrls, instant } from "../admin/views";
+import { uploadStatuses } from "../db/schema";
+import { binary, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
 const deviceId = z
   .string()
@@ -39,6 +40,8 @@ const createUploadBody = z.object({
   batch_file_id: z.uuid().optional(),
   /** The client's own id for the file: creating it again (after a lost answer) ends the earlier session. */
   client_id: clientId.optional(),
+}).openapi("CreateUploadBody", {
+  example: { filename: "IMG_0001.jpg", size: 2_400_000, content_type: "image/jpeg", device_id: "guest-phone-0001", client_id: "file-1" },
 });
 export const MAX_BATCH_FILES = 500;
 /** A batch lists up to 500 files, so its body may be larger than other JSON bodies. */
@@ -49,6 +52,14 @@ const createBatchBody = z.object({
     .array(z.object({ client_id: clientId.max(64), ...fileFields }))
     .min(1)
     .max(MAX_BATCH_FILES),
+}).openapi("CreateBatchBody", {
+  example: {
+    device_id: "guest-phone-0001",
+    files: [
+      { client_id: "file-1", filename: "IMG_0001.jpg", size: 2_400_000, content_type: "image/jpeg" },
+      { client_id: "file-2", filename: "notes.txt", size: 120, content_type: "text/plain" },
+    ],
+  },
 });
 const galleryQuery = z
   .object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().max(500).optional() })
@@ -95,16 +106,138 @@ export function parseChunkRange(contentRange: string | undefined, contentLength:
   return { start: first, end: last + 1, total };
 }
 
-/** The request schemas, for the OpenAPI document (http/openapi.ts). */
-export const guestSchemas = { createUploadBody, createBatchBody, galleryQuery };
+const uuid = (example: string) => z.string().openapi({ example });
+const count = z.number().int();
+/** A refusal of one file, as batch and bulk results carry it. */
+const FileError = z.object({ code: z.string(), message: z.string() }).openapi("FileError");
 
-export const guestRoutes = new Hono<AppEnv>()
-  .get("/:token", async (c) => {
-    c.header("Cache-Control", "no-store");
-    return c.json(await guestEventInfo(c.env, c.req.param("token")));
+const EventInfo = z
+  .object({
+    name: z.string(),
+    status: z.enum(["open", "closed", "archived"]),
+    accepting_uploads: z.boolean(),
+    starts_at: instant.nullable(),
+    ends_at: instant.nullable(),
+    uploads_open_at: instant.nullable(),
+    uploads_close_at: instant.nullable(),
+    gallery_enabled: z.boolean(),
+    limits: z.object({
+      max_file_size: count,
+      chunk_size: count,
+      allowed_content_types: z.array(z.string()),
+      max_concurrent_uploads_per_device: count,
+      daily_upload_cap_per_device: count,
+      /** What all uploads without a device id from one IP address share (tus / IETF clients that send none). */
+      max_concurrent_anonymous_uploads_per_address: count,
+      daily_anonymous_upload_cap_per_address: count,
+    }),
   })
-  .post("/:token/uploads", async (c) => {
-    const body = await jsonBody(c, createUploadBody);
+  .openapi("EventInfo");
+
+const CreatedUpload = z
+  .object({ upload_id: uuid("3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b"), upload_key: z.string(), chunk_size: count, expires_at: instant, event_id: z.string() })
+  .openapi("CreatedUpload");
+
+const UploadStatus = z
+  .object({
+    upload_id: z.string(),
+    status: z.enum(uploadStatuses),
+    received_bytes: count,
+    total_size: count,
+    chunk_size: count,
+    expires_at: instant,
+    photo_id: z.string().nullable(),
+    /** A tus concatenation partial (never for guest API uploads). */
+    partial: z.boolean(),
+  })
+  .openapi("UploadStatus");
+
+export const PhotoReceipt = z
+  .object({ photo_id: z.string(), file_path: z.string(), thumbnail_path: z.string().nullable(), status: z.literal("processing") })
+  .openapi("PhotoReceipt");
+
+const batchFileStates = ["waiting", "uploading", "processing", "done", "failed", "refused", "cancelled"] as const;
+const CreatedBatch = z
+  .object({
+    batch_id: z.string(),
+    batch_key: z.string(),
+    event_id: z.string(),
+    files: z.array(z.object({ client_id: z.string(), file_id: z.string(), state: z.enum(["waiting", "refused"]), error: FileError.nullable() })),
+  })
+  .openapi("CreatedBatch");
+
+const BatchSnapshot = z
+  .object({
+    batch_id: z.string(),
+    created_at: instant,
+    counts: z.object({ total: count, ...Object.fromEntries(batchFileStates.map((state) => [state, count])) as Record<(typeof batchFileStates)[number], typeof count> }),
+    files: z.array(
+      z.object({
+        file_id: z.string(),
+        client_id: z.string(),
+        filename: z.string(),
+        size: count,
+        state: z.enum(batchFileStates),
+        upload_id: z.string().nullable(),
+        received_bytes: count,
+        photo_id: z.string().nullable(),
+        error: FileError.nullable(),
+      }),
+    ),
+  })
+  .openapi("BatchSnapshot");
+
+const GalleryPage = z
+  .object({
+    photos: z.array(
+      z.object({
+        photo_id: z.string(),
+        width: count.nullable(),
+        height: count.nullable(),
+        taken_at: instant.nullable(),
+        uploaded_at: instant.nullable(),
+        urls: PhotoUrls,
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  })
+  .openapi("GalleryPage");
+
+const guest = { tags: ["guest"] };
+const tokenParams = pathParams("token");
+const uploadParams = pathParams("token", "id");
+const offsetHeader = z.object({ "Upload-Offset": z.string().openapi({ description: "The upload's offset: bytes received so far", example: "1048576" }) });
+
+export const guestRoutes = contractRouter();
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "get",
+    path: "/{token}",
+    summary: "The event a join link opens: name, open or closed, limits",
+    request: { params: tokenParams },
+    responses: { 200: json(EventInfo, "Event info"), ...errors(404, 410) },
+  }),
+  async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json(await guestEventInfo(c.env, c.req.param("token")), 200);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "post",
+    path: "/{token}/uploads",
+    summary: "Create an upload session",
+    description: "With `batch_id` and `batch_file_id`, the batch's key goes in `Batch-Key`.",
+    middleware: [jsonRequest()],
+    request: { params: tokenParams, body: jsonBody(createUploadBody) },
+    responses: { 201: json(CreatedUpload, "The session: its id, key, chunk size and expiry"), ...errors(400, 401, 403, 404, 409, 410, 413, 415, 429) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
     await enforceGuestRateLimits(c, `device:${body.device_id}`);
     if ((body.batch_id === undefined) !== (body.batch_file_id === undefined)) {
       throw new ApiError({ status: 400, code: "invalid_request", message: "batch_id and batch_file_id go together." });
@@ -122,8 +255,24 @@ export const guestRoutes = new Hono<AppEnv>()
     });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, bytes: body.size });
     return c.json(created, 201);
-  })
-  .put("/:token/uploads/:id/chunk", async (c) => {
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "put",
+    path: "/{token}/uploads/{id}/chunk",
+    summary: "Send a chunk (`Content-Range`, `Content-Length`)",
+    security: security.uploadKey,
+    request: {
+      params: uploadParams,
+      headers: z.object({ "content-range": z.string().optional().openapi({ description: "`bytes first-last/total`, last inclusive", example: "bytes 0-1048575/5242880" }) }),
+      body: { content: { "application/octet-stream": { schema: binary } } },
+    },
+    responses: { 204: { description: "Accepted (or an identical replay); the new offset is in `Upload-Offset`", headers: offsetHeader }, ...errors(400, 401, 404, 409, 410, 411, 413, 429) },
+  }),
+  async (c) => {
     const ref = uploadRef(c);
     await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
     const range = parseChunkRange(c.req.header("content-range"), c.req.header("content-length"));
@@ -141,32 +290,92 @@ export const guestRoutes = new Hono<AppEnv>()
     annotate(c, { bytes: view.replayed ? 0 : range.end - range.start, offset: view.received_bytes, replayed: view.replayed });
     c.header("Upload-Offset", String(view.received_bytes));
     return c.body(null, 204);
-  })
-  .get("/:token/uploads/:id", async (c) => {
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "get",
+    path: "/{token}/uploads/{id}",
+    summary: "Upload status and offset",
+    security: security.uploadKey,
+    request: { params: uploadParams },
+    responses: { 200: { ...json(UploadStatus, "Where the upload stands"), headers: offsetHeader }, ...errors(401, 404, 410) },
+  }),
+  async (c) => {
     const view = await uploadStatus(c.env, uploadRef(c));
     c.header("Upload-Offset", String(view.received_bytes));
     c.header("Cache-Control", "no-store");
-    return c.json(view);
-  })
-  .post("/:token/uploads/:id/complete", async (c) => {
+    return c.json(view, 200);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "post",
+    path: "/{token}/uploads/{id}/complete",
+    summary: "Complete the upload (idempotent)",
+    security: security.uploadKey,
+    request: { params: uploadParams },
+    responses: { 201: json(PhotoReceipt, "The photo, now processing"), 200: json(PhotoReceipt, "The photo, when completed before"), ...errors(401, 404, 409, 410, 422) },
+  }),
+  async (c) => {
     const { created, photo } = await completeUpload(c.env, uploadRef(c));
     annotate(c, { photo_id: photo.photo_id, repeated: !created });
-    return c.json(photo, created ? 201 : 200);
-  })
-  .delete("/:token/uploads/:id", async (c) => {
+    return created ? c.json(photo, 201) : c.json(photo, 200);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "delete",
+    path: "/{token}/uploads/{id}",
+    summary: "Abort the upload (idempotent)",
+    security: security.uploadKey,
+    request: { params: uploadParams },
+    responses: { 204: { description: "Aborted" }, ...errors(401, 404, 409) },
+  }),
+  async (c) => {
     await abortUpload(c.env, uploadRef(c));
     return c.body(null, 204);
-  })
-  .delete("/:token/uploads/:id/photo", async (c) => {
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "delete",
+    path: "/{token}/uploads/{id}/photo",
+    summary: "Take back the photo made from this upload (deleted)",
+    security: security.uploadKey,
+    request: { params: uploadParams },
+    responses: { 204: { description: "Deleted" }, ...errors(401, 404, 409) },
+  }),
+  async (c) => {
     const photo = await takeBackPhoto(c.env, uploadRef(c));
     if (photo) {
       annotate(c, { event_id: photo.eventId, photo_id: photo.id });
       c.executionCtx.waitUntil(announcePhoto(c.env, photo.id));
     }
     return c.body(null, 204);
-  })
-  .post("/:token/batches", async (c) => {
-    const body = await jsonBody(c, createBatchBody, MAX_BATCH_BODY_BYTES);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "post",
+    path: "/{token}/batches",
+    summary: "Register a selection of files; per-file refusals",
+    middleware: [jsonRequest(MAX_BATCH_BODY_BYTES)],
+    request: { params: tokenParams, body: jsonBody(createBatchBody) },
+    responses: { 201: json(CreatedBatch, "The batch, its key, and each file's state"), ...errors(400, 403, 404, 409, 410, 413, 415, 429) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
     await enforceGuestRateLimits(c, `device:${body.device_id}`);
     const batch = await registerBatch(
       c.env,
@@ -176,16 +385,39 @@ export const guestRoutes = new Hono<AppEnv>()
     );
     annotate(c, { event_id: batch.event_id, batch_id: batch.batch_id, files: body.files.length });
     return c.json(batch, 201);
-  })
-  .get("/:token/batches/:batchId", async (c) => {
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "get",
+    path: "/{token}/batches/{batchId}",
+    summary: "Where each file of a batch stands",
+    security: security.batchKey,
+    request: { params: pathParams("token", "batchId") },
+    responses: { 200: json(BatchSnapshot, "The batch's counts and files"), ...errors(401, 404, 410) },
+  }),
+  async (c) => {
     const batchId = c.req.param("batchId");
     if (!uploadIdPattern.test(batchId)) throw new ApiError({ status: 404, code: "batch_not_found", message: "No such batch for this event." });
     annotate(c, { batch_id: batchId });
     c.header("Cache-Control", "no-store");
-    return c.json(await batchSnapshot(c.env, c.req.param("token"), batchId, c.req.header("batch-key")));
-  })
-  .get("/:token/photos", async (c) => {
-    const query = validated(galleryQuery, c.req.query());
+    return c.json(await batchSnapshot(c.env, c.req.param("token"), batchId, c.req.header("batch-key")), 200);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "get",
+    path: "/{token}/photos",
+    summary: "The event's approved photos (when its gallery is on)",
+    request: { params: tokenParams, query: galleryQuery },
+    responses: { 200: json(GalleryPage, "A page of photos, with signed URLs"), ...errors(400, 403, 404, 410) },
+  }),
+  async (c) => {
     c.header("Cache-Control", "no-store");
-    return c.json(await listGallery(c.env, c.req.param("token"), new URL(c.req.url).origin, query));
-  });
+    return c.json(await listGallery(c.env, c.req.param("token"), new URL(c.req.url).origin, c.req.valid("query")), 200);
+  },
+);

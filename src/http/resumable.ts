@@ -7,15 +7,16 @@
  * Workers cannot send 1xx responses, so no 104 (Upload Resumption Supported) is sent; the draft
  * makes it a SHOULD, and clients learn the upload URL from the final response instead.
  */
-import { Hono } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../core/errors";
 import { resolveJoinToken } from "../core/events";
 import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
-import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, uploaderFor, viaCapability } from "./capability";
-import { annotate, type AppContext, type AppEnv } from "./context";
+import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
+import { annotate, type AppContext } from "./context";
+import { PhotoReceipt } from "./guest";
+import { binary, contractRouter, errors, json, pathParams } from "./openapi";
 import { enforceGuestRateLimits } from "./rate-limit";
 
 export const INTEROP_VERSIONS = [6, 9] as const;
@@ -105,14 +106,68 @@ function decodedFilename(raw: string): string {
   }
 }
 
-export const resumableRoutes = new Hono<AppEnv>()
-  .options("/", async (c) => {
+const header = (description: string, example?: string) => z.string().optional().openapi({ description, ...(example ? { example } : {}) });
+const responseHeader = (description: string) => z.string().openapi({ description });
+const interopHeader = header("The draft's interop version: `6` or `9`", "9");
+const completeHeader = header("`?1` when this request carries the last byte, else `?0`", "?1");
+const progressHeaders = z.object({
+  "Upload-Offset": responseHeader("The upload's offset after this request"),
+  "Upload-Complete": responseHeader("`?1` once every byte has arrived"),
+  "Upload-Draft-Interop-Version": responseHeader("As sent"),
+});
+const uploadParams = pathParams("token", "upload");
+const resumable = { tags: ["resumable"] };
+/** What every IETF request may be refused with. */
+const resumableErrors = errors(400, 404, 410, 429);
+
+export const resumableRoutes = contractRouter();
+
+resumableRoutes.openapi(
+  createRoute({
+    ...resumable,
+    method: "options",
+    path: "/",
+    summary: "IETF resumable uploads: limits",
+    request: { params: pathParams("token"), headers: z.object({ "upload-draft-interop-version": interopHeader }) },
+    responses: { 204: { description: "The limits", headers: z.object({ "Upload-Limit": responseHeader("`min-size=0, max-size=<bytes>`") }) }, ...errors(400, 404, 410) },
+  }),
+  async (c) => {
     const version = interopVersion(c);
     const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
     c.header("Upload-Limit", `min-size=0, ${uploadLimit(version, event.maxFileSize)}`);
     return c.body(null, 204);
-  })
-  .post("/", async (c) => {
+  },
+);
+
+resumableRoutes.openapi(
+  createRoute({
+    ...resumable,
+    method: "post",
+    path: "/",
+    summary: "IETF upload creation (interop 6 and 9)",
+    description: "Workers cannot send 104 (Upload Resumption Supported): the upload URL is in the final response's `Location`.",
+    request: {
+      params: pathParams("token"),
+      headers: z.object({
+        "upload-draft-interop-version": interopHeader,
+        "upload-complete": completeHeader,
+        "upload-length": header("The file's size (or the whole file with `Upload-Complete: ?1` and Content-Length)", "2400000"),
+        "content-disposition": header("`attachment; filename=\"…\"`: the file's name"),
+        "x-device-id": header("The uploading device, for its limits"),
+        "x-client-id": header("The client's own id for the file: creating it again ends the earlier session"),
+      }),
+      body: { content: { "*/*": { schema: binary } } },
+    },
+    responses: {
+      201: {
+        ...json(PhotoReceipt, "Created; `Location` is the upload's URL. With `Upload-Complete: ?1` the body is the photo, otherwise empty"),
+        headers: progressHeaders.extend({ Location: responseHeader("The upload's URL"), "Upload-Limit": responseHeader("`max-size=…, expires|max-age=…`") }),
+      },
+      ...resumableErrors,
+      ...errors(403, 409, 413, 415),
+    },
+  }),
+  async (c) => {
     const version = interopVersion(c);
     const complete = uploadComplete(c);
     const lengthHeader = c.req.header("upload-length");
@@ -144,23 +199,57 @@ export const resumableRoutes = new Hono<AppEnv>()
     const ref: UploadRef = { joinToken: token, uploadId: created.upload_id, uploadKey: created.upload_key };
     const result = await append(c, ref, 0);
     const photo = await finish(c, ref, result, complete);
-    return photo ? c.json(photo, 201) : c.body(null, 201);
-  })
-  // Offset retrieval: HEAD (Hono answers it through this GET route), and GET since draft -12.
-  .get("/:upload", async (c) => {
+    // Without the last byte the 201 has no body; OpenAPI cannot say "this body or none" for one status.
+    return photo ? c.json(photo, 201) : (c.body(null, 201) as never);
+  },
+);
+
+// Offset retrieval: HEAD (Hono answers it through this GET route), and GET since draft -12.
+resumableRoutes.openapi(
+  createRoute({
+    ...resumable,
+    method: "get",
+    path: "/{upload}",
+    summary: "IETF offset retrieval (HEAD; GET for v9)",
+    request: { params: uploadParams, headers: z.object({ "upload-draft-interop-version": interopHeader }) },
+    responses: {
+      204: { description: "Where the upload stands", headers: progressHeaders.extend({ "Upload-Length": responseHeader("The file's size"), "Upload-Limit": responseHeader("Limits and expiry") }) },
+      ...resumableErrors,
+    },
+  }),
+  async (c) => {
     const version = interopVersion(c);
     const view = await viaCapability(() => uploadStatus(c.env, capabilityRef(c)));
-    if (view.status === "expired" || view.status === "cancelled" || view.status === "failed") {
-      refuse(404, `upload_${view.status}`, `This upload is ${view.status}.`);
-    }
+    refuseEnded(view, 404);
     c.header("Upload-Offset", String(view.received_bytes));
     c.header("Upload-Complete", view.status === "completed" ? "?1" : "?0");
     c.header("Upload-Length", String(view.total_size));
     c.header("Upload-Limit", uploadLimit(version, view.total_size, view.status === "completed" ? undefined : view.expires_at));
     c.header("Cache-Control", "no-store");
     return c.body(null, 204);
-  })
-  .patch("/:upload", async (c) => {
+  },
+);
+
+resumableRoutes.openapi(
+  createRoute({
+    ...resumable,
+    method: "patch",
+    path: "/{upload}",
+    summary: "IETF append",
+    description: "`Upload-Complete: ?1` with a Content-Length that falls short of the upload's end is refused (`inconsistent_upload_length`) before any byte is appended.",
+    request: {
+      params: uploadParams,
+      headers: z.object({ "upload-draft-interop-version": interopHeader, "upload-complete": completeHeader, "upload-offset": header("Where these bytes start", "0") }),
+      body: { content: { [PARTIAL_UPLOAD]: { schema: binary } } },
+    },
+    responses: {
+      204: { description: "Appended", headers: progressHeaders },
+      201: { ...json(PhotoReceipt, "The last bytes: the photo"), headers: progressHeaders },
+      ...resumableErrors,
+      ...errors(409, 413, 415),
+    },
+  }),
+  async (c) => {
     interopVersion(c);
     const complete = uploadComplete(c);
     if (c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() !== PARTIAL_UPLOAD) {
@@ -169,15 +258,34 @@ export const resumableRoutes = new Hono<AppEnv>()
     const ref = capabilityRef(c);
     await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
     const offset = nonNegativeInteger(c.req.header("upload-offset"), "Upload-Offset");
+    const lengthHeader = c.req.header("content-length");
+    const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
+    const current = complete && length !== null ? await viaCapability(() => uploadStatus(c.env, ref)) : null;
+    // A completing append that cannot reach the end is refused before any of its bytes is kept.
+    if (current && current.status !== "completed" && offset === current.received_bytes && offset + length! < current.total_size) {
+      inconsistentLength(`Upload-Complete: ?1, but ${offset} + ${length} bytes fall short of the ${current.total_size}-byte upload.`);
+    }
     // An empty completing append to an upload that already has every byte replays the final response.
-    const current = complete && c.req.header("content-length") === "0" ? await viaCapability(() => uploadStatus(c.env, ref)) : null;
-    const result = current?.status === "completed" && offset === current.total_size ? current : await append(c, ref, offset);
+    const replay = current?.status === "completed" && length === 0 && offset === current.total_size;
+    const result = replay ? current : await append(c, ref, offset);
     annotate(c, { bytes: result.received_bytes - offset, offset: result.received_bytes });
     const photo = await finish(c, ref, result, complete);
-    return photo ? c.json(photo, 201 as ContentfulStatusCode) : c.body(null, 204);
-  })
-  .delete("/:upload", async (c) => {
+    return photo ? c.json(photo, 201) : c.body(null, 204);
+  },
+);
+
+resumableRoutes.openapi(
+  createRoute({
+    ...resumable,
+    method: "delete",
+    path: "/{upload}",
+    summary: "IETF cancellation",
+    request: { params: uploadParams, headers: z.object({ "upload-draft-interop-version": interopHeader }) },
+    responses: { 204: { description: "Cancelled" }, ...resumableErrors, ...errors(409) },
+  }),
+  async (c) => {
     interopVersion(c);
     await viaCapability(() => abortUpload(c.env, capabilityRef(c)));
     return c.body(null, 204);
-  });
+  },
+);

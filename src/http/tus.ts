@@ -5,7 +5,8 @@
  * event at /api/v1/events/:token/tus. The upload URL `.../tus/{uploadId}.{uploadKey}` is the
  * capability: it carries the upload key, so clients need no extra header.
  */
-import { Hono, type Context } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { resolveJoinToken } from "../core/events";
 import {
   abortUpload,
@@ -29,10 +30,12 @@ import {
   httpDate,
   nonNegativeInteger,
   refuse,
+  refuseEnded,
   uploaderFor,
   viaCapability,
 } from "./capability";
-import { annotate, type AppContext, type AppEnv } from "./context";
+import { annotate, type AppContext } from "./context";
+import { binary, contractRouter, errors, pathParams } from "./openapi";
 import { enforceGuestRateLimits } from "./rate-limit";
 
 export const TUS_VERSION = "1.0.0";
@@ -134,23 +137,93 @@ async function terminate(c: AppContext) {
   return c.body(null, 204);
 }
 
-export const tusRoutes = new Hono<AppEnv>()
-  .use("*", async (c, next) => {
-    c.header("Tus-Resumable", TUS_VERSION);
-    if (c.req.method !== "OPTIONS" && c.req.header("tus-resumable") !== TUS_VERSION) {
-      refuse(412, "unsupported_tus_version", `Only tus ${TUS_VERSION} is supported.`, { "Tus-Version": TUS_VERSION });
-    }
-    await next();
-  })
-  .options("/*", async (c) => {
-    c.header("Tus-Version", TUS_VERSION);
-    c.header("Tus-Extension", EXTENSIONS);
-    c.header("Tus-Checksum-Algorithm", Object.keys(CHECKSUM_ALGORITHMS).join(","));
-    const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
-    c.header("Tus-Max-Size", String(event.maxFileSize));
-    return c.body(null, 204);
-  })
-  .post("/", async (c) => {
+const header = (description: string, example?: string) => z.string().optional().openapi({ description, ...(example ? { example } : {}) });
+const tusResumable = header("The protocol version: `1.0.0`", TUS_VERSION);
+const responseHeader = (description: string) => z.string().openapi({ description });
+const offsetHeaders = z.object({
+  "Tus-Resumable": responseHeader("`1.0.0`"),
+  "Upload-Offset": responseHeader("The upload's offset after this request"),
+  "Upload-Expires": responseHeader("When an unfinished upload expires (HTTP date)"),
+});
+const uploadParams = pathParams("token", "upload");
+const appendRequest = {
+  params: uploadParams,
+  headers: z.object({
+    "tus-resumable": tusResumable,
+    "upload-offset": header("Where these bytes start", "0"),
+    "upload-checksum": header("`sha1|sha256|md5 <base64 digest>` of this body: kept only if it matches"),
+  }),
+  body: { content: { [OFFSET_OCTET_STREAM]: { schema: binary } } },
+};
+/** What every tus request may be refused with. */
+const tusErrors = errors(400, 404, 410, 412, 429);
+const tus = { tags: ["tus"] };
+
+export const tusRoutes = contractRouter();
+tusRoutes.use("*", async (c, next) => {
+  c.header("Tus-Resumable", TUS_VERSION);
+  if (c.req.method !== "OPTIONS" && c.req.header("tus-resumable") !== TUS_VERSION) {
+    refuse(412, "unsupported_tus_version", `Only tus ${TUS_VERSION} is supported.`, { "Tus-Version": TUS_VERSION });
+  }
+  await next();
+});
+
+/** Discovery: on the endpoint and on an upload's URL alike. */
+async function discovery(c: AppContext) {
+  c.header("Tus-Version", TUS_VERSION);
+  c.header("Tus-Extension", EXTENSIONS);
+  c.header("Tus-Checksum-Algorithm", Object.keys(CHECKSUM_ALGORITHMS).join(","));
+  const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
+  c.header("Tus-Max-Size", String(event.maxFileSize));
+  return c.body(null, 204);
+}
+const discoveryResponses = {
+  204: {
+    description: "What this server speaks",
+    headers: z.object({
+      "Tus-Version": responseHeader("`1.0.0`"),
+      "Tus-Extension": responseHeader(EXTENSIONS),
+      "Tus-Max-Size": responseHeader("The event's largest file, in bytes"),
+      "Tus-Checksum-Algorithm": responseHeader(Object.keys(CHECKSUM_ALGORITHMS).join(",")),
+    }),
+  },
+  ...errors(404, 410),
+};
+tusRoutes.openapi(
+  createRoute({ ...tus, method: "options", path: "/", summary: "tus discovery: versions, extensions, max size", request: { params: pathParams("token") }, responses: discoveryResponses }),
+  discovery,
+);
+tusRoutes.openapi(
+  createRoute({ ...tus, method: "options", path: "/{upload}", summary: "tus discovery, on an upload's URL", request: { params: uploadParams }, responses: discoveryResponses }),
+  discovery,
+);
+
+tusRoutes.openapi(
+  createRoute({
+    ...tus,
+    method: "post",
+    path: "/",
+    summary: "tus creation (and creation-with-upload; `Upload-Concat`)",
+    request: {
+      params: pathParams("token"),
+      headers: z.object({
+        "tus-resumable": tusResumable,
+        "upload-length": header("The file's size in bytes (not with `Upload-Concat: final;…`)", "2400000"),
+        "upload-metadata": header("`key base64value` pairs: filename, filetype, device_id, client_id"),
+        "upload-concat": header("`partial`, or `final;<partial upload URLs>`"),
+      }),
+      body: { content: { [OFFSET_OCTET_STREAM]: { schema: binary } } },
+    },
+    responses: {
+      201: {
+        description: "Created; `Location` is the upload's capability URL (`…/tus/{upload_id}.{upload_key}`)",
+        headers: offsetHeaders.partial().extend({ Location: responseHeader("The upload's URL") }),
+      },
+      ...tusErrors,
+      ...errors(403, 409, 413, 415, 460),
+    },
+  }),
+  async (c) => {
     const concat = c.req.header("upload-concat")?.trim();
     const metadata = parseMetadata(c.req.header("upload-metadata"));
     const token = c.req.param("token")!;
@@ -189,25 +262,59 @@ export const tusRoutes = new Hono<AppEnv>()
       tusHeaders(c, result);
     }
     return c.body(null, 201);
-  })
-  // Hono answers HEAD through the GET route (and drops the body).
-  .get("/:upload", async (c) => {
+  },
+);
+
+// Hono answers HEAD through the GET route (and drops the body).
+tusRoutes.openapi(
+  createRoute({
+    ...tus,
+    method: "get",
+    path: "/{upload}",
+    summary: "tus offset (HEAD)",
+    request: { params: uploadParams, headers: z.object({ "tus-resumable": tusResumable }) },
+    responses: {
+      200: {
+        description: "Where the upload stands (no body)",
+        headers: offsetHeaders.extend({ "Upload-Length": responseHeader("The file's size"), "Upload-Concat": responseHeader("`partial`, for a partial upload").optional() }),
+      },
+      ...tusErrors,
+    },
+  }),
+  async (c) => {
     const view = await viaCapability(() => uploadStatus(c.env, capabilityRef(c)));
-    if (view.status === "expired" || view.status === "cancelled" || view.status === "failed") {
-      refuse(410, `upload_${view.status}`, `This upload is ${view.status}.`);
-    }
+    refuseEnded(view, 410);
     c.header("Cache-Control", "no-store");
     c.header("Upload-Length", String(view.total_size));
     if (view.partial) c.header("Upload-Concat", "partial");
     tusHeaders(c, view);
     return c.body(null, 200);
-  })
-  .patch("/:upload", patch)
-  .delete("/:upload", terminate)
-  // Clients behind proxies that drop PATCH/DELETE tunnel them through POST (tus-js-client's overridePatchMethod).
-  .post("/:upload", async (c) => {
+  },
+);
+
+const appendResponses = { 204: { description: "Appended", headers: offsetHeaders }, ...tusErrors, ...errors(409, 411, 413, 415, 460) };
+tusRoutes.openapi(
+  createRoute({ ...tus, method: "patch", path: "/{upload}", summary: "tus append (`application/offset+octet-stream`)", request: appendRequest, responses: appendResponses }),
+  patch,
+);
+tusRoutes.openapi(
+  createRoute({ ...tus, method: "delete", path: "/{upload}", summary: "tus termination", request: { params: uploadParams, headers: z.object({ "tus-resumable": tusResumable }) }, responses: { 204: { description: "Terminated" }, ...tusErrors, ...errors(409) } }),
+  terminate,
+);
+// Clients behind proxies that drop PATCH/DELETE tunnel them through POST (tus-js-client's overridePatchMethod).
+tusRoutes.openapi(
+  createRoute({
+    ...tus,
+    method: "post",
+    path: "/{upload}",
+    summary: "tus `X-HTTP-Method-Override` tunnel: PATCH or DELETE through POST",
+    request: { ...appendRequest, headers: appendRequest.headers.extend({ "x-http-method-override": header("`PATCH` or `DELETE`", "PATCH") }) },
+    responses: { ...appendResponses, ...errors(405) },
+  }),
+  async (c) => {
     const method = c.req.header("x-http-method-override")?.toUpperCase();
     if (method === "PATCH") return patch(c);
     if (method === "DELETE") return terminate(c);
     return refuse(405, "method_not_allowed", "Use PATCH to append to an upload.");
-  });
+  },
+);

@@ -5,8 +5,8 @@ import type { AppContext } from "./context";
 /** JSON bodies of control calls are small; anything bigger is refused before it is read whole. */
 export const MAX_JSON_BYTES = 16 * 1024;
 
-/** Reads a JSON body of at most `maxBytes` and validates it against `schema`. */
-export async function jsonBody<S extends z.ZodType>(c: Pick<AppContext, "req">, schema: S, maxBytes = MAX_JSON_BYTES): Promise<z.infer<S>> {
+/** Reads and parses a JSON body of at most `maxBytes`. */
+export async function readJson(c: Pick<AppContext, "req">, maxBytes = MAX_JSON_BYTES): Promise<unknown> {
   const tooLarge = new ApiError({
     status: 413,
     code: "body_too_large",
@@ -16,22 +16,17 @@ export async function jsonBody<S extends z.ZodType>(c: Pick<AppContext, "req">, 
   if (declared > maxBytes) throw tooLarge;
   const text = await readCapped(c.req.raw.body, maxBytes);
   if (text === null) throw tooLarge;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     throw new ApiError({ status: 400, code: "invalid_json", message: "The request body is not valid JSON." });
   }
-  return validated(schema, parsed);
 }
 
-export function validated<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const issues = result.error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`);
-    throw new ApiError({ status: 400, code: "invalid_request", message: issues.join("; "), details: { issues } });
-  }
-  return result.data;
+/** A failed validation as the API answers it: 400 `invalid_request`, one "field: problem" each. */
+export function issuesOf(error: z.ZodError): ApiError {
+  const issues = error.issues.map((issue) => `${issue.path.join(".") || "body"}: ${issue.message}`);
+  return new ApiError({ status: 400, code: "invalid_request", message: issues.join("; "), details: { issues } });
 }
 
 /** The body as text, or null once it passes `maxBytes` (a chunked body may not declare its size). */

@@ -46,7 +46,6 @@ export const KNOWN_ERROR_CODES: ReadonlySet<string> = new Set([
   "beyond_upload_length",
   "method_not_allowed",
   "inconsistent_upload_length",
-  "upload_expired",
   // routing
   "not_found",
 ]);

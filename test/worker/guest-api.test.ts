@@ -42,10 +42,15 @@ describe("create", () => {
       expect(body.error.code).toBe("invalid_request");
       expect(body.error.issues.length).toBeGreaterThan(0);
     }
-    const notJson = await call(`/api/v1/events/${join_token}/uploads`, { method: "POST", body: "{nope" });
+    const json = { "content-type": "application/json" };
+    const notJson = await call(`/api/v1/events/${join_token}/uploads`, { method: "POST", headers: json, body: "{nope" });
     expect(notJson.status).toBe(400);
     expect(await errorCode(notJson)).toBe("invalid_json");
-    const huge = await call(`/api/v1/events/${join_token}/uploads`, { method: "POST", body: "x".repeat(20_000) });
+    // The body is JSON as the OpenAPI document states it, or it is refused unread.
+    const plain = await call(`/api/v1/events/${join_token}/uploads`, { method: "POST", body: JSON.stringify({ filename: "a.jpg", size: 10, content_type: "image/jpeg", device_id: "device-0001" }) });
+    expect(plain.status).toBe(415);
+    expect(await errorCode(plain)).toBe("unsupported_media_type");
+    const huge = await call(`/api/v1/events/${join_token}/uploads`, { method: "POST", headers: json, body: "x".repeat(20_000) });
     expect(huge.status).toBe(413);
     expect(await errorCode(huge)).toBe("body_too_large");
   });

@@ -1,5 +1,6 @@
 /** Drives the Worker as a client would: through its HTTP routes, in the Workers runtime. */
 import { env, exports } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
 
 export const MiB = 1024 * 1024;
@@ -104,4 +105,11 @@ export async function sha256Hex(data: ArrayBuffer | Uint8Array | ReadableStream)
 export async function errorCode(response: Response): Promise<string> {
   const body = await response.json<{ error: { code: string } }>();
   return body.error.code;
+}
+
+/** Moves an upload session's expiry into the past, as if its time had run out. */
+export async function expireSession(uploadId: string): Promise<void> {
+  await runInDurableObject(env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(uploadId)), (_instance, state) => {
+    state.storage.sql.exec("UPDATE session SET data = json_set(data, '$.expiresAt', ?)", Date.now() - 1);
+  });
 }

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MiB, call, createEvent, errorCode, fileBytes, sha256Hex } from "./helpers";
+import { MiB, call, createEvent, errorCode, expireSession, fileBytes, sha256Hex } from "./helpers";
 
 async function resumableEvent(settings: Record<string, unknown> = {}) {
   const { join_token } = await createEvent(settings);
@@ -121,7 +121,20 @@ describe("IETF resumable uploads: refusals", () => {
     const early = await append(url, 9, 1000, true, file.slice(1000, 5000));
     expect(early.status).toBe(400);
     expect(await errorCode(early)).toBe("inconsistent_upload_length");
-    expect((await offsetOf(url)).headers.get("upload-offset")).toBe("5000");
+    // Refused before any byte was appended: the upload still stands at 1000.
+    expect((await offsetOf(url)).headers.get("upload-offset")).toBe("1000");
+    const rest = await append(url, 9, 1000, true, file.slice(1000));
+    expect(rest.status, await rest.clone().text()).toBe(201);
+  });
+
+  it("an expired upload is session_expired, as in the guest API", async () => {
+    const base = await resumableEvent();
+    const created = await create(base, 9, false, new Uint8Array(10), { "upload-length": "100" });
+    const url = new URL(created.headers.get("location")!).pathname;
+    await expireSession(url.split("/").pop()!.split(".")[0]!);
+    const offset = await call(url, { headers: interop(9) });
+    expect(offset.status).toBe(404);
+    expect(await errorCode(offset)).toBe("session_expired");
   });
 
   it("OPTIONS advertises the limits; DELETE cancels and the upload is then gone", async () => {

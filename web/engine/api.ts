@@ -7,6 +7,7 @@ import { parseRetryAfter } from "./backoff.ts";
 import { contentRange, type ByteRange } from "./chunks.ts";
 import { linkSignals } from "./control.ts";
 import type { Clock } from "./clock.ts";
+import type { components } from "../shared/api-types.ts";
 
 /** What the server says about a refusal or an error, as the UI shows it. */
 export interface ErrorInfo {
@@ -14,97 +15,19 @@ export interface ErrorInfo {
   message: string;
 }
 
-export interface EventInfo {
-  name: string;
-  status: string;
-  accepting_uploads: boolean;
-  starts_at: string | null;
-  ends_at: string | null;
-  uploads_open_at: string | null;
-  uploads_close_at: string | null;
-  gallery_enabled: boolean;
-  limits: {
-    max_file_size: number;
-    chunk_size: number;
-    allowed_content_types: string[];
-    max_concurrent_uploads_per_device: number;
-    daily_upload_cap_per_device: number;
-  };
-}
-
-export interface BatchFileRequest {
-  client_id: string;
-  filename: string;
-  size: number;
-  content_type: string;
-  sha256?: string;
-}
-
-export interface CreatedBatch {
-  batch_id: string;
-  batch_key: string;
-  files: Array<{ client_id: string; file_id: string; state: "waiting" | "refused"; error?: ErrorInfo | null }>;
-}
-
-export type BatchFileState = "waiting" | "uploading" | "processing" | "done" | "failed" | "refused" | "cancelled";
-
-export interface BatchSnapshot {
-  batch_id: string;
-  counts: Record<"total" | "waiting" | "uploading" | "processing" | "done" | "failed" | "refused", number>;
-  files: Array<{
-    file_id: string;
-    client_id: string;
-    filename: string;
-    size: number;
-    state: BatchFileState;
-    upload_id: string | null;
-    received_bytes: number;
-    photo_id: string | null;
-    error: ErrorInfo | string | null;
-  }>;
-}
-
-export interface UploadRequest {
-  filename: string;
-  size: number;
-  content_type: string;
-  device_id: string;
-  sha256?: string;
-  batch_id?: string;
-  batch_file_id?: string;
-}
-
-export interface CreatedUpload {
-  upload_id: string;
-  upload_key: string;
-  chunk_size: number;
-  expires_at: string;
-  event_id: string;
-}
-
-export type UploadStatusName = "pending" | "uploading" | "assembling" | "completed" | "failed" | "cancelled" | "expired";
-
-export interface UploadStatus {
-  upload_id: string;
-  status: UploadStatusName;
-  received_bytes: number;
-  total_size: number;
-  chunk_size: number;
-  expires_at: string;
-  photo_id: string | null;
-}
-
-export interface PhotoReceipt {
-  photo_id: string;
-  file_path: string;
-  thumbnail_path: string | null;
-  status: string;
-}
-
-export interface GalleryPage {
-  photos: Array<{ photo_id: string; [field: string]: unknown }>;
-  next_cursor: string | null;
-}
+/** The API's shapes, generated from its OpenAPI document (web/shared/api-types.ts). */
+type Schemas = components["schemas"];
+export type EventInfo = Schemas["EventInfo"];
+export type BatchFileRequest = Schemas["CreateBatchBody"]["files"][number];
+export type CreatedBatch = Schemas["CreatedBatch"];
+export type BatchSnapshot = Schemas["BatchSnapshot"];
+export type BatchFileState = BatchSnapshot["files"][number]["state"];
+export type UploadRequest = Schemas["CreateUploadBody"];
+export type CreatedUpload = Schemas["CreatedUpload"];
+export type UploadStatus = Schemas["UploadStatus"];
+export type UploadStatusName = UploadStatus["status"];
+export type PhotoReceipt = Schemas["PhotoReceipt"];
+export type GalleryPage = Schemas["GalleryPage"];
 
 /** The capability for one upload session. */
 export interface SessionRef {

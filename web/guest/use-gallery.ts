@@ -1,15 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiFailure, type GuestApi } from "../engine/index.ts";
+import { ApiFailure, type GalleryPage, type GuestApi } from "../engine/index.ts";
 
 /** A photo of the guest gallery (README, "The guest API": scrubbed copies and thumbnails only). */
-export interface GalleryPhoto {
-  photo_id: string;
-  width: number | null;
-  height: number | null;
-  taken_at: string | null;
-  uploaded_at: string | null;
-  urls: { scrubbed?: string | null; thumb_1024?: string | null; thumb_256?: string | null };
-}
+export type GalleryPhoto = GalleryPage["photos"][number];
 
 /** Whether more pages follow ("more"), or not; or why nothing can be shown. */
 export type GalleryStatus = "more" | "end" | "error" | "off";
@@ -49,7 +42,7 @@ export function useGallery(api: GuestApi): Gallery {
         setLoading(true);
         try {
           const page = await api.gallery(start ?? null, PAGE_SIZE);
-          const merged = merge(page.photos as unknown as GalleryPhoto[], page.next_cursor);
+          const merged = merge(page.photos, page.next_cursor);
           shown.current = merged.photos;
           cursor.current = merged.next;
           setPhotos(merged.photos);

@@ -1,151 +1,52 @@
 /**
- * A typed client for the admin API (/api/v1/admin, src/http/admin.ts). The shapes mirror the
- * Worker's views (src/admin/views.ts). Authentication is either a bearer token (local runs,
+ * A typed client for the admin API (/api/v1/admin, src/http/admin.ts). The shapes are generated
+ * from the API's OpenAPI document (api-types.ts, `npm run api:types`). Authentication is either a bearer token (local runs,
  * scoped tokens) or, with no token, whatever the browser carries for the API's origin: behind
  * Cloudflare Access that is the Access session cookie.
  */
+import type { components, paths } from "./api-types.ts";
 
-export type EventStatus = "open" | "closed" | "archived";
-export type PhotoStatus = "processing" | "ready" | "failed" | "hidden" | "deleted";
-export type UploadStatus = "pending" | "uploading" | "assembling" | "completed" | "failed" | "cancelled" | "expired";
-export type ContentType = "image/jpeg" | "image/png" | "image/webp" | "image/heic" | "image/heif";
-export type ModerationAction = "approve" | "hide" | "unhide" | "delete";
+type Schemas = components["schemas"];
+/** The JSON a 200 answer of `path`'s `method` carries. */
+type Answer<P extends keyof paths, M extends "get" | "post"> = paths[P][M] extends { responses: { 200: { content: { "application/json": infer T } } } } ? T : never;
+
+export type EventStatus = Schemas["EventView"]["status"];
+export type PhotoStatus = Schemas["PhotoView"]["status"];
+export type UploadStatus = Schemas["UploadView"]["status"];
+export type ContentType = NonNullable<Schemas["UpdateEventBody"]["allowed_content_types"]>[number];
+export type ModerationAction = Schemas["BulkModerationBody"]["action"];
 
 export const contentTypes: readonly ContentType[] = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"];
 export const activeUploadStatuses: readonly UploadStatus[] = ["pending", "uploading", "assembling"];
 
-export interface EventView {
-  event_id: string;
-  name: string;
-  status: EventStatus;
-  max_file_size: number;
-  chunk_size: number;
-  session_ttl_seconds: number;
-  max_concurrent_uploads_per_device: number;
-  daily_upload_cap_per_device: number;
-  allowed_content_types: ContentType[];
-  keep_gps: boolean;
-  starts_at: string | null;
-  ends_at: string | null;
-  uploads_open_at: string | null;
-  uploads_close_at: string | null;
-  moderation_mode: "auto" | "review";
-  gallery_enabled: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
+export type EventView = Schemas["EventView"];
 /** What PATCH /events/:id accepts (and POST /events, with `name` required). */
-export type EventSettings = Partial<Omit<EventView, "event_id" | "status" | "created_at" | "updated_at"> & { status: "open" | "closed" }>;
-
-export interface JoinLinkView {
-  id: string;
-  label: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-  created_at: string;
-}
-
+export type EventSettings = Schemas["UpdateEventBody"];
+export type JoinLinkView = Schemas["JoinLinkView"];
 /** A join link as it is created: the only time its token, URL and QR code are shown. */
-export interface CreatedJoinLink extends JoinLinkView {
-  join_token: string;
-  join_url: string;
-  qr_svg: string;
-}
-
-export interface CreatedEvent extends EventView {
-  join_link: CreatedJoinLink;
-}
-
+export type CreatedJoinLink = Schemas["CreatedJoinLink"];
+export type CreatedEvent = Schemas["CreatedEvent"];
 /** Signed, absolute, short-lived (about an hour) URLs of a photo's files; null where a file does not exist. */
-export interface PhotoUrls {
-  thumb_256: string | null;
-  thumb_1024: string | null;
-  scrubbed: string | null;
-  original: string | null;
-}
-
-export interface PhotoView {
-  photo_id: string;
-  status: PhotoStatus;
-  approved: boolean;
-  filename: string;
-  /** The name to save the original under: the guest's stem, the sniffed type's extension. */
-  download_name: string;
-  content_type: string;
-  size: number;
-  width: number | null;
-  height: number | null;
-  taken_at: string | null;
-  camera: string | null;
-  gps: { latitude: number; longitude: number } | null;
-  device_id: string;
-  uploaded_at: string;
-  thumbnail_state: string | null;
-  duplicate_of: string | null;
-  failure_reason: string | null;
-  urls: PhotoUrls;
-}
-
-export interface UploadView {
-  upload_id: string;
-  status: UploadStatus;
-  device_id: string;
-  filename: string;
-  content_type: string;
-  received_bytes: number;
-  total_size: number;
-  failure_reason: string | null;
-  photo_id: string | null;
-  created_at: string | null;
-  updated_at: string | null;
-  expires_at: string | null;
-}
-
+export type PhotoUrls = Schemas["PhotoUrls"];
+export type PhotoView = Schemas["PhotoView"];
+export type UploadView = Schemas["UploadView"];
+export type EventStats = Schemas["EventStats"];
 /** Uploads started per time bucket, oldest first; buckets without uploads are left out. */
-export interface UploadTimeline {
-  bucket_seconds: number;
-  buckets: { start: string; uploads: number; bytes: number }[];
-}
+export type UploadTimeline = EventStats["uploads_over_time"];
 
-export interface EventStats {
-  photos: { total: number; ready: number; processing: number; failed: number; hidden: number; bytes: number };
-  uploads: { in_flight: number; completed: number; failed: number; expired: number; cancelled: number };
-  devices: number;
-  /** What the event holds in R2, each object once. */
-  stored_bytes: { originals: number; scrubbed_copies: number; thumbnails: number; in_flight: number; total: number };
-  upload_failure_rate: number;
-  processing_failure_rate: number;
-  uploads_over_time: UploadTimeline;
-}
-
-export interface PhotoFilters {
-  status?: PhotoStatus[];
-  approved?: boolean;
-  device_id?: string;
-  taken_from?: string;
-  taken_to?: string;
-  uploaded_from?: string;
-  uploaded_to?: string;
-}
+type PhotoQuery = NonNullable<paths["/api/v1/admin/events/{eventId}/photos"]["get"]["parameters"]["query"]>;
+/** The photo list's filters; the API takes `status` comma-separated and `approved` as text. */
+export type PhotoFilters = Omit<PhotoQuery, "status" | "approved" | "limit" | "cursor"> & { status?: PhotoStatus[]; approved?: boolean };
 
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
 }
 
-export interface BulkResult {
-  photo_id: string;
-  ok: boolean;
-  photo?: PhotoView;
-  error?: { code: string; message: string };
-}
+export type BulkResult = Answer<"/api/v1/admin/events/{eventId}/photos/bulk", "post">["results"][number];
 
 /** A short-lived URL: the event's ZIP download, or the live channel's WebSocket. */
-export interface SignedUrl {
-  url: string;
-  expires_at: string;
-}
+export type SignedUrl = Schemas["SignedUrl"];
 
 /** An error the API answered with ({error: {code, message, …}}), or a network failure (status 0). */
 export class AdminApiError extends Error {
@@ -282,7 +183,7 @@ export class AdminApi {
   }
 
   /** A signed URL (valid minutes) that downloads the event's approved photos as one streamed ZIP. */
-  zipDownload(eventId: string): Promise<SignedUrl & { photo_count: number; bytes: number }> {
+  zipDownload(eventId: string): Promise<Schemas["ZipDownload"]> {
     return this.request("POST", `/events/${eventId}/download`);
   }
 
