@@ -5,7 +5,7 @@
  * stays exactly as uploaded. Found with one forward read of the file (HEIF: the scrub plan
  * inspect.ts makes, plus a ranged read per metadata item).
  */
-import { inspect, sniffType, type ImageType } from "../processing/inspect";
+import { inspect, markerAfterScanData, sniffType, type ImageType } from "../processing/inspect";
 import { PullReader } from "../processing/pull-reader";
 import { crc32 } from "../lib/crc32";
 
@@ -181,9 +181,8 @@ async function jpegPatches(reader: PullReader, size: number): Promise<Patch[]> {
 /** One image, from after its SOI; true once its EOI is passed. */
 async function jpegImagePatches(reader: PullReader, patches: Patch[]): Promise<boolean> {
   for (;;) {
-    let marker = await reader.byte();
-    if (marker !== 0xff) return false; // the structure ends here for every reader
-    while (marker === 0xff) marker = await reader.byte();
+    if ((await reader.byte()) !== 0xff) return false; // the structure ends here for every reader
+    const marker = await reader.byteAfterRun(0xff); // fill bytes may precede a marker
     if (marker === null) return false;
     if (marker === 0xd9) return true;
     if (marker === 0xda) return skipToEoi(reader);
@@ -205,14 +204,12 @@ async function jpegImagePatches(reader: PullReader, patches: Patch[]): Promise<b
   }
 }
 
-/** Through the image data to the EOI marker (0xFF in the data is followed by 0x00 or RSTn). */
+/** Through the image data (every scan of a progressive image, and what lies between) to the EOI marker. */
 async function skipToEoi(reader: PullReader): Promise<boolean> {
   for (;;) {
-    if (!(await reader.skipPast(0xff))) return false;
-    let next = await reader.byte();
-    while (next === 0xff) next = await reader.byte();
-    if (next === null) return false;
-    if (next === 0xd9) return true;
+    const marker = await markerAfterScanData(reader);
+    if (marker === null) return false;
+    if (marker === 0xd9) return true;
   }
 }
 

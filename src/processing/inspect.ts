@@ -224,6 +224,33 @@ function truncation(reader: PullReader): string {
   return `the image data is truncated: at byte ${claim.at} it claims ${claim.wanted} more bytes, but only ${claim.left} are left`;
 }
 
+/**
+ * Through a JPEG's entropy-coded data to the next marker, which it returns (null if the file ends
+ * first). In the data 0xFF is followed by 0x00 (stuffing) or RSTn; fill bytes may precede a
+ * marker. A plain loop over each buffered chunk, not indexOf: data dense with 0xFF (all stuffing,
+ * say) would make that one call per byte pair, several times slower than looking at every byte.
+ */
+export async function markerAfterScanData(reader: PullReader): Promise<number | null> {
+  let afterFf = false;
+  let marker: number | null = null;
+  const found = await reader.seek((chunk, from) => {
+    for (let at = from; at < chunk.byteLength; at++) {
+      const byte = chunk[at]!;
+      if (!afterFf || byte === 0xff) {
+        afterFf = byte === 0xff;
+        continue;
+      }
+      afterFf = false;
+      if (byte !== 0x00 && (byte < 0xd0 || byte > 0xd7)) {
+        marker = byte;
+        return at + 1;
+      }
+    }
+    return -1;
+  });
+  return found ? marker : null;
+}
+
 /** Only the orientation survives scrubbing: a minimal big-endian TIFF with one IFD0 entry. */
 export function orientationTiff(orientation: number): Uint8Array {
   // "MM\0*", IFD0 at 8: one entry (tag 0x0112 SHORT count 1), next-IFD offset 0.
@@ -254,23 +281,17 @@ async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<
     metadata,
   });
   for (;;) {
-    // Find the next marker. In entropy-coded data 0xFF is followed by 0x00 (stuffing) or RSTn.
-    let marker: number | null = null;
+    // Find the next marker: once a scan has begun, past its entropy-coded data.
+    let marker: number | null;
     if (scanStart !== null) {
-      while (marker === null) {
-        if (!(await reader.skipPast(0xff))) return ended(true);
-        let next = await reader.byte();
-        while (next === 0xff) next = await reader.byte();
-        if (next === null) return ended(true);
-        if (next !== 0x00 && (next < 0xd0 || next > 0xd7)) marker = next;
-      }
+      marker = await markerAfterScanData(reader);
+      if (marker === null) return ended(true);
     } else {
-      let byte = await reader.byte();
+      const byte = await reader.byte();
       if (byte === null) return ended(true);
       if (byte !== 0xff) throw new NotAnImageError(`its JPEG structure is broken: no marker at byte ${reader.offset - 1}`);
-      while (byte === 0xff) byte = await reader.byte();
-      if (byte === null) return ended(true);
-      marker = byte;
+      marker = await reader.byteAfterRun(0xff); // fill bytes may precede a marker
+      if (marker === null) return ended(true);
     }
     const markerStart = reader.offset - 2;
     if (marker === 0xd9) {

@@ -92,19 +92,34 @@ export class PullReader {
     return true;
   }
 
-  /** Advances past the next occurrence of `value`; false if the object ends first. */
-  async skipPast(value: number): Promise<boolean> {
+  /**
+   * Scans forward without an await per byte (a file can hold millions of bytes to step over):
+   * `find(chunk, from)` looks through one buffered chunk from `from` and answers the index just
+   * past what it sought, or -1 to go on in the next chunk (state across chunks is its own).
+   * False if the object ends first.
+   */
+  async seek(find: (chunk: Uint8Array, from: number) => number): Promise<boolean> {
     for (;;) {
       if (!(await this.#fill())) return false;
-      const found = this.#chunk.indexOf(value, this.#position);
-      if (found >= 0) {
-        this.offset += found + 1 - this.#position;
-        this.#position = found + 1;
-        return true;
-      }
-      this.offset += this.#chunk.byteLength - this.#position;
-      this.#position = this.#chunk.byteLength;
+      const end = find(this.#chunk, this.#position);
+      const next = end < 0 ? this.#chunk.byteLength : end;
+      this.offset += next - this.#position;
+      this.#position = next;
+      if (end >= 0) return true;
     }
+  }
+
+  /** Skips a run of `value` bytes; the first other byte (consumed), or null if the object ends first. */
+  async byteAfterRun(value: number): Promise<number | null> {
+    let other: number | null = null;
+    const found = await this.seek((chunk, from) => {
+      let at = from;
+      while (at < chunk.byteLength && chunk[at] === value) at++;
+      if (at === chunk.byteLength) return -1;
+      other = chunk[at]!;
+      return at + 1;
+    });
+    return found ? other : null;
   }
 
   /** Reads to the end, so every byte has been tapped; returns how many bytes were left. */
