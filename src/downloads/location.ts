@@ -19,12 +19,13 @@ export class LocationUnremovableError extends Error {}
 const METADATA_LIMIT = 1024 * 1024;
 
 /**
- * The patches that blank every GPS coordinate in the stored object `key` (none for a file that
- * is not an image we accept: such a file has no place for them we could know).
+ * The patches that blank every GPS coordinate in the stored object `key`. A file that is not an
+ * image we accept (a failed photo: a TIFF, a RAW file, a PDF) may keep a location anywhere we do
+ * not know to look, so it is refused rather than served as it is.
  */
 export async function locationPatches(bucket: R2Bucket, key: string, sniffedType: string | null): Promise<Patch[]> {
   const type = (sniffedType as ImageType | null) ?? (await sniffStored(bucket, key));
-  if (!type) return [];
+  if (!type) throw new LocationUnremovableError("not an image type whose location can be found");
   const object = await bucket.get(key);
   if (!object) return [];
   if (type === "image/heic" || type === "image/heif") return heifPatches(bucket, key, object.body, object.size);
