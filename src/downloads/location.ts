@@ -6,7 +6,7 @@
  * inspect.ts makes, plus a ranged read per metadata item).
  */
 import { inspect, markerAfterScanData, sniffType, type ImageType } from "../processing/inspect";
-import { PullReader } from "../processing/pull-reader";
+import { MAX_STRUCTURES, PullReader } from "../processing/pull-reader";
 import { crc32 } from "../lib/crc32";
 
 /** New content for [at, at + length) of the file: the given bytes, or one byte repeated. */
@@ -14,6 +14,9 @@ export type Patch = { at: number; length: number } & ({ bytes: Uint8Array } | { 
 
 /** Where a file keeps its location cannot be told for certain: it is not served without it. */
 export class LocationUnremovableError extends Error {}
+
+/** Never so many in an image we accept (inspect.ts refuses them): where a location hides among them is not looked for. */
+const tooManyStructures = () => new LocationUnremovableError(`more than ${MAX_STRUCTURES} segments or chunks`);
 
 /** A metadata block (an Exif or XMP payload) is read whole only up to this size. */
 const METADATA_LIMIT = 1024 * 1024;
@@ -182,6 +185,7 @@ async function jpegPatches(reader: PullReader, size: number): Promise<Patch[]> {
 /** One image, from after its SOI; true once its EOI is passed. */
 async function jpegImagePatches(reader: PullReader, patches: Patch[]): Promise<boolean> {
   for (;;) {
+    if (reader.tooManyStructures()) throw tooManyStructures();
     if ((await reader.byte()) !== 0xff) return false; // the structure ends here for every reader
     const marker = await reader.byteAfterRun(0xff); // fill bytes may precede a marker
     if (marker === null) return false;
@@ -223,6 +227,7 @@ async function pngPatches(reader: PullReader): Promise<Patch[]> {
   const patches: Patch[] = [];
   await reader.skip(8);
   for (;;) {
+    if (reader.tooManyStructures()) throw tooManyStructures();
     const header = await reader.bytes(8);
     if (!header) return patches;
     const length = new DataView(header.buffer, header.byteOffset).getUint32(0);
@@ -268,6 +273,7 @@ async function webpPatches(reader: PullReader): Promise<Patch[]> {
   if (!riff) return patches;
   const riffEnd = 8 + new DataView(riff.buffer, riff.byteOffset).getUint32(4, true);
   while (reader.offset < riffEnd) {
+    if (reader.tooManyStructures()) throw tooManyStructures();
     const header = await reader.bytes(8);
     if (!header) return patches;
     const fourcc = latin1(header, 0, 4);

@@ -11,7 +11,7 @@
  * claims 4 GiB costs nothing but its rejection.
  */
 import { noMetadata, readExif, readHeifExifItem, type PhotoMetadata } from "./metadata";
-import { PullReader } from "./pull-reader";
+import { MAX_STRUCTURES, PullReader } from "./pull-reader";
 import { crc32 } from "../lib/crc32";
 
 export const imageTypes = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"] as const;
@@ -218,6 +218,8 @@ export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageTyp
   return { type, size: reader.offset, sha256, ...result, threats, truncated: result.truncated ? truncation(reader) : null, metadata: result.metadata ?? noMetadata };
 }
 
+const tooManyStructures = (what: string) => new NotAnImageError(`it has more than ${MAX_STRUCTURES} ${what}`);
+
 function truncation(reader: PullReader): string {
   const claim = reader.shortfall;
   if (!claim) return "the image data is truncated: the file ends before the image does";
@@ -281,6 +283,7 @@ async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<
     metadata,
   });
   for (;;) {
+    if (reader.tooManyStructures()) throw tooManyStructures("segments");
     // Find the next marker: once a scan has begun, past its entropy-coded data.
     let marker: number | null;
     if (scanStart !== null) {
@@ -370,6 +373,7 @@ async function parsePng(reader: PullReader, checkPixels: CheckPixels): Promise<F
   plan.keep(0, 8);
   const ended = (truncated: boolean) => ({ width, height, truncated, threats, scrub: plan.pieces, metadata });
   for (;;) {
+    if (reader.tooManyStructures()) throw tooManyStructures("chunks");
     const chunkStart = reader.offset;
     const header = await reader.bytes(8);
     if (!header) return ended(true);
@@ -436,6 +440,7 @@ async function parseWebp(reader: PullReader, checkPixels: CheckPixels): Promise<
     keptBytes += "bytes" in piece ? piece.bytes.byteLength : piece.end - piece.start;
   };
   while (reader.offset < riffEnd) {
+    if (reader.tooManyStructures()) throw tooManyStructures("chunks");
     const chunkStart = reader.offset;
     const header = await reader.bytes(8);
     if (!header) return truncated();

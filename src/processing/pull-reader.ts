@@ -12,11 +12,19 @@
 /** The stream ended before the object's size: a storage fault, worth retrying. */
 export class ShortReadError extends Error {}
 
+/**
+ * The most segments or chunks a parser reads from one file: a camera's JPEG has a few dozen, a
+ * PNG a few thousand IDAT chunks. Each costs a few awaited reads, so a file of nothing but empty
+ * ones (4 bytes each in a JPEG) would otherwise cost seconds of CPU per 20 MiB.
+ */
+export const MAX_STRUCTURES = 100_000;
+
 export class PullReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #tap: (chunk: Uint8Array) => void;
   #chunk: Uint8Array = new Uint8Array(0);
   #position = 0;
+  #structures = 0;
   /** Absolute offset of the next unread byte. */
   offset = 0;
   /** The first read that asked for more than was left: where, how much, and how much there was. */
@@ -33,6 +41,11 @@ export class PullReader {
 
   get remaining(): number {
     return this.size - this.offset;
+  }
+
+  /** Counts one segment or chunk the parser is about to read; true once the file has more than MAX_STRUCTURES. */
+  tooManyStructures(): boolean {
+    return ++this.#structures > MAX_STRUCTURES;
   }
 
   /** True if `length` more bytes exist; otherwise records the shortfall. */
