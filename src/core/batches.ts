@@ -4,10 +4,14 @@
  * refusal does not fail the others; the upload sessions themselves are created later, one per
  * file as the device's concurrency slots free up, and linked to their batch file.
  *
- * What one join link can make D1 hold is bounded: registered files count against quotas per
- * device and per event, and the sweeper deletes batches (with their files) after a while.
+ * What one join link can make D1 hold is bounded without letting anyone lock the others out:
+ * only files still waiting for their upload count. A device may have a quota of them (in batches
+ * active within the last hour); the event holds at most its quota, and a registration that needs
+ * room takes it from the least recently active batches, whose waiting files are let go (their
+ * guests register them again). Files that got an upload are bounded by the upload limits; the
+ * sweeper deletes batches (with their files) after a while.
  */
-import { and, asc, eq, inArray, lt, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, lt, notExists, sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { batches, batchFiles, photos, uploadSessions, type EventRow } from "../db/schema";
@@ -26,7 +30,11 @@ export interface BatchFileInput {
 /** A file's state as the guest understands it. */
 export type BatchFileState = "waiting" | "uploading" | "processing" | "done" | "failed" | "refused" | "cancelled";
 
-const batchNotFound = (): Refusal => ({ status: 404, code: "batch_not_found", message: "No such batch for this event." });
+const batchNotFound = (): Refusal => ({
+  status: 404,
+  code: "batch_not_found",
+  message: "No such batch or batch file for this event (files still waiting for their upload are let go when the event needs room): register the files again.",
+});
 const invalidBatchKey = (): Refusal => ({ status: 401, code: "invalid_batch_key", message: "The Batch-Key header is missing or does not match this batch." });
 
 // D1 allows 100 bound parameters per statement; a batch file row binds 10, and its insert one more.
@@ -35,10 +43,16 @@ const ROWS_PER_INSERT = 9;
 /** Batches (and their files) are deleted by the sweeper this long after registration. */
 export const BATCH_RETENTION_MS = 14 * 24 * 60 * 60 * 1000;
 
+/** A batch none of whose files got an upload for this long no longer counts against its device's quota. */
+export const BATCH_IDLE_MS = 60 * 60 * 1000;
+
+/** `active_at` of batches being let go, within one registration's atomic D1 batch (never a real time). */
+const LETTING_GO = -1;
+
 /** The type stored for a file whose declared type the event does not accept (it is refused). */
 const UNACCEPTED_TYPE = "application/octet-stream";
 
-/** How many files may be registered, counted over the batches not yet deleted (wrangler.toml vars). */
+/** How many files may wait for their upload, per device and per event (wrangler.toml vars). */
 export function batchQuotas(env: Pick<Env, "BATCH_FILES_PER_DEVICE" | "BATCH_FILES_PER_EVENT">) {
   const configured = (value: string, fallback: number) => (Number.isSafeInteger(Number(value)) && Number(value) > 0 ? Number(value) : fallback);
   return { perDevice: configured(env.BATCH_FILES_PER_DEVICE, 2000), perEvent: configured(env.BATCH_FILES_PER_EVENT, 100_000) };
@@ -73,17 +87,24 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
     };
   });
 
-  // One atomic D1 batch: the batch row only if both quotas still have room, its files only if it went in.
+  // One atomic D1 batch: room made in the event if the device may register these, then the batch
+  // row if both quotas have room, then its files if it went in.
   const quotas = batchQuotas(env);
-  const registered = (scope: SQL | undefined) => sql`(select coalesce(sum(${batches.fileCount}), 0) from ${batches} where ${scope})`;
-  const ofDevice = registered(and(eq(batches.eventId, event.id), eq(batches.deviceId, deviceId)));
-  const ofEvent = registered(eq(batches.eventId, event.id));
-  const batchRow = { id: batchId, eventId: event.id, deviceId, batchKeyHash: await sha256Hex(batchKey), fileCount: rows.length };
+  const now = Date.now();
+  const waiting = (scope: SQL | undefined) => sql`(select coalesce(sum(${batches.waitingFiles}), 0) from ${batches} where ${scope})`;
+  const ofDevice = waiting(and(eq(batches.eventId, event.id), eq(batches.deviceId, deviceId), sql`${batches.activeAt} > ${now - BATCH_IDLE_MS}`));
+  const ofEvent = waiting(eq(batches.eventId, event.id));
+  const deviceFits = sql`${ofDevice} + ${rows.length} <= ${quotas.perDevice}`;
+  const batchRow = { id: batchId, eventId: event.id, deviceId, batchKeyHash: await sha256Hex(batchKey), waitingFiles: rows.length, activeAt: now };
   const batchInserted = sql`exists (select 1 from ${batches} where ${eq(batches.id, batchId)})`;
-  const inserts = [insertWhere(batches, [batchRow], sql`${ofDevice} + ${rows.length} <= ${quotas.perDevice} and ${ofEvent} + ${rows.length} <= ${quotas.perEvent}`)];
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) inserts.push(insertWhere(batchFiles, rows.slice(i, i + ROWS_PER_INSERT), batchInserted));
-  const [admitted] = await env.DB.batch(inserts.map((query) => d1Statement(env.DB, query)));
-  if (admitted!.meta.changes !== 1) {
+  const statements = [
+    ...letGoOfLeastActive(database(env), event.id, sql`${ofEvent} + ${rows.length} - ${quotas.perEvent}`, deviceFits),
+    insertWhere(batches, [batchRow], sql`${deviceFits} and ${ofEvent} + ${rows.length} <= ${quotas.perEvent}`),
+  ];
+  const admission = statements.length - 1;
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) statements.push(insertWhere(batchFiles, rows.slice(i, i + ROWS_PER_INSERT), batchInserted));
+  const results = await env.DB.batch(statements.map((query) => d1Statement(env.DB, query)));
+  if (results[admission]!.meta.changes !== 1) {
     const [device] = await db.all<{ n: number }>(sql`select ${ofDevice} as n`);
     throw new ApiError(
       (device?.n ?? 0) + rows.length > quotas.perDevice
@@ -139,8 +160,35 @@ export async function authorizeBatchFile(db: Database, event: EventRow, claim: B
   }
 }
 
+/**
+ * Statements that let go of the waiting files of the event's least recently active batches, as
+ * few batches as free `needed` waiting files (none if `needed` ≤ 0), if `when` holds: their
+ * not-yet-uploaded files are deleted, and so are batches left with no file.
+ */
+function letGoOfLeastActive(db: Database, eventId: string, needed: SQL, when: SQL) {
+  const byActivity = sql`select ${batches.id} as id, ${batches.waitingFiles} as files,
+      sum(${batches.waitingFiles}) over (order by ${batches.activeAt}, ${batches.id}) as through
+    from ${batches} where ${eq(batches.eventId, eventId)} and ${batches.waitingFiles} > 0`;
+  const lettingGo = and(eq(batches.eventId, eventId), eq(batches.activeAt, LETTING_GO));
+  return [
+    sql`update ${batches} set ${sql.identifier(batches.activeAt.name)} = ${LETTING_GO}
+      where ${batches.id} in (select id from (${byActivity}) where through - files < ${needed}) and ${when}`,
+    db.delete(batchFiles).where(and(isNull(batchFiles.uploadId), inArray(batchFiles.batchId, db.select({ id: batches.id }).from(batches).where(lettingGo)))),
+    db.delete(batches).where(and(lettingGo, notExists(db.select({ id: batchFiles.id }).from(batchFiles).where(eq(batchFiles.batchId, batches.id))))),
+    db.update(batches).set({ waitingFiles: 0, activeAt: 0 }).where(lettingGo),
+  ];
+}
+
+/** Records the upload a batch file now has: the file no longer waits, and its batch was just active. */
 export async function linkBatchUpload(db: Database, fileId: string, uploadId: string) {
-  await db.update(batchFiles).set({ uploadId }).where(eq(batchFiles.id, fileId));
+  const stillWaiting = db.select({ n: sql`count(*)` }).from(batchFiles).where(and(eq(batchFiles.id, fileId), isNull(batchFiles.uploadId)));
+  await db.batch([
+    db
+      .update(batches)
+      .set({ activeAt: Date.now(), waitingFiles: sql`${batches.waitingFiles} - (${stillWaiting})` })
+      .where(inArray(batches.id, db.select({ id: batchFiles.batchId }).from(batchFiles).where(eq(batchFiles.id, fileId)))),
+    db.update(batchFiles).set({ uploadId }).where(eq(batchFiles.id, fileId)),
+  ]);
 }
 
 /** Where each file of a batch stands, from its upload session and photo. */

@@ -212,11 +212,18 @@ export const batches = sqliteTable(
     deviceId: text("device_id").notNull(),
     /** SHA-256 (hex) of the Batch-Key, the capability for reading the batch and adding its uploads. */
     batchKeyHash: text("batch_key_hash").notNull(),
-    /** How many files it registered: the quotas on registered files sum these. */
-    fileCount: integer("file_count").notNull().default(0),
+    /** Its files with no upload yet (refused ones included): what the quotas on registered files sum. */
+    waitingFiles: integer("waiting_files").notNull().default(0),
+    /** When it was registered or a file of it last got an upload: the least recently active give way first. */
+    activeAt: epochMs("active_at").notNull().default(0),
     createdAt: createdAt(),
   },
-  (t) => [index("batches_event").on(t.eventId, t.createdAt), index("batches_device").on(t.eventId, t.deviceId), index("batches_created").on(t.createdAt)],
+  (t) => [
+    index("batches_event").on(t.eventId, t.createdAt),
+    index("batches_device").on(t.eventId, t.deviceId),
+    index("batches_created").on(t.createdAt),
+    index("batches_active").on(t.eventId, t.activeAt),
+  ],
 );
 
 export const batchFiles = sqliteTable(

@@ -5,8 +5,8 @@
  * stays exactly as uploaded. Found with one forward read of the file (HEIF: the scrub plan
  * inspect.ts makes, plus a ranged read per metadata item).
  */
-import { inspect, sniffType, type ImageType } from "../processing/inspect";
-import { PullReader } from "../processing/pull-reader";
+import { inspect, markerAfterScanData, sniffType, type ImageType } from "../processing/inspect";
+import { MAX_STRUCTURES, PullReader } from "../processing/pull-reader";
 import { crc32 } from "../lib/crc32";
 
 /** New content for [at, at + length) of the file: the given bytes, or one byte repeated. */
@@ -15,16 +15,20 @@ export type Patch = { at: number; length: number } & ({ bytes: Uint8Array } | { 
 /** Where a file keeps its location cannot be told for certain: it is not served without it. */
 export class LocationUnremovableError extends Error {}
 
+/** Never so many in an image we accept (inspect.ts refuses them): where a location hides among them is not looked for. */
+const tooManyStructures = () => new LocationUnremovableError(`more than ${MAX_STRUCTURES} segments or chunks`);
+
 /** A metadata block (an Exif or XMP payload) is read whole only up to this size. */
 const METADATA_LIMIT = 1024 * 1024;
 
 /**
- * The patches that blank every GPS coordinate in the stored object `key` (none for a file that
- * is not an image we accept: such a file has no place for them we could know).
+ * The patches that blank every GPS coordinate in the stored object `key`. A file that is not an
+ * image we accept (a failed photo: a TIFF, a RAW file, a PDF) may keep a location anywhere we do
+ * not know to look, so it is refused rather than served as it is.
  */
 export async function locationPatches(bucket: R2Bucket, key: string, sniffedType: string | null): Promise<Patch[]> {
   const type = (sniffedType as ImageType | null) ?? (await sniffStored(bucket, key));
-  if (!type) return [];
+  if (!type) throw new LocationUnremovableError("not an image type whose location can be found");
   const object = await bucket.get(key);
   if (!object) return [];
   if (type === "image/heic" || type === "image/heif") return heifPatches(bucket, key, object.body, object.size);
@@ -181,9 +185,9 @@ async function jpegPatches(reader: PullReader, size: number): Promise<Patch[]> {
 /** One image, from after its SOI; true once its EOI is passed. */
 async function jpegImagePatches(reader: PullReader, patches: Patch[]): Promise<boolean> {
   for (;;) {
-    let marker = await reader.byte();
-    if (marker !== 0xff) return false; // the structure ends here for every reader
-    while (marker === 0xff) marker = await reader.byte();
+    if (reader.tooManyStructures()) throw tooManyStructures();
+    if ((await reader.byte()) !== 0xff) return false; // the structure ends here for every reader
+    const marker = await reader.byteAfterRun(0xff); // fill bytes may precede a marker
     if (marker === null) return false;
     if (marker === 0xd9) return true;
     if (marker === 0xda) return skipToEoi(reader);
@@ -205,14 +209,12 @@ async function jpegImagePatches(reader: PullReader, patches: Patch[]): Promise<b
   }
 }
 
-/** Through the image data to the EOI marker (0xFF in the data is followed by 0x00 or RSTn). */
+/** Through the image data (every scan of a progressive image, and what lies between) to the EOI marker. */
 async function skipToEoi(reader: PullReader): Promise<boolean> {
   for (;;) {
-    if (!(await reader.skipPast(0xff))) return false;
-    let next = await reader.byte();
-    while (next === 0xff) next = await reader.byte();
-    if (next === null) return false;
-    if (next === 0xd9) return true;
+    const marker = await markerAfterScanData(reader);
+    if (marker === null) return false;
+    if (marker === 0xd9) return true;
   }
 }
 
@@ -225,6 +227,7 @@ async function pngPatches(reader: PullReader): Promise<Patch[]> {
   const patches: Patch[] = [];
   await reader.skip(8);
   for (;;) {
+    if (reader.tooManyStructures()) throw tooManyStructures();
     const header = await reader.bytes(8);
     if (!header) return patches;
     const length = new DataView(header.buffer, header.byteOffset).getUint32(0);
@@ -270,6 +273,7 @@ async function webpPatches(reader: PullReader): Promise<Patch[]> {
   if (!riff) return patches;
   const riffEnd = 8 + new DataView(riff.buffer, riff.byteOffset).getUint32(4, true);
   while (reader.offset < riffEnd) {
+    if (reader.tooManyStructures()) throw tooManyStructures();
     const header = await reader.bytes(8);
     if (!header) return patches;
     const fourcc = latin1(header, 0, 4);

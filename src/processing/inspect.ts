@@ -11,7 +11,7 @@
  * claims 4 GiB costs nothing but its rejection.
  */
 import { noMetadata, readExif, readHeifExifItem, type PhotoMetadata } from "./metadata";
-import { PullReader } from "./pull-reader";
+import { MAX_STRUCTURES, PullReader } from "./pull-reader";
 import { crc32 } from "../lib/crc32";
 
 export const imageTypes = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"] as const;
@@ -218,10 +218,39 @@ export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageTyp
   return { type, size: reader.offset, sha256, ...result, threats, truncated: result.truncated ? truncation(reader) : null, metadata: result.metadata ?? noMetadata };
 }
 
+const tooManyStructures = (what: string) => new NotAnImageError(`it has more than ${MAX_STRUCTURES} ${what}`);
+
 function truncation(reader: PullReader): string {
   const claim = reader.shortfall;
   if (!claim) return "the image data is truncated: the file ends before the image does";
   return `the image data is truncated: at byte ${claim.at} it claims ${claim.wanted} more bytes, but only ${claim.left} are left`;
+}
+
+/**
+ * Through a JPEG's entropy-coded data to the next marker, which it returns (null if the file ends
+ * first). In the data 0xFF is followed by 0x00 (stuffing) or RSTn; fill bytes may precede a
+ * marker. A plain loop over each buffered chunk, not indexOf: data dense with 0xFF (all stuffing,
+ * say) would make that one call per byte pair, several times slower than looking at every byte.
+ */
+export async function markerAfterScanData(reader: PullReader): Promise<number | null> {
+  let afterFf = false;
+  let marker: number | null = null;
+  const found = await reader.seek((chunk, from) => {
+    for (let at = from; at < chunk.byteLength; at++) {
+      const byte = chunk[at]!;
+      if (!afterFf || byte === 0xff) {
+        afterFf = byte === 0xff;
+        continue;
+      }
+      afterFf = false;
+      if (byte !== 0x00 && (byte < 0xd0 || byte > 0xd7)) {
+        marker = byte;
+        return at + 1;
+      }
+    }
+    return -1;
+  });
+  return found ? marker : null;
 }
 
 /** Only the orientation survives scrubbing: a minimal big-endian TIFF with one IFD0 entry. */
@@ -254,23 +283,18 @@ async function parseJpeg(reader: PullReader, checkPixels: CheckPixels): Promise<
     metadata,
   });
   for (;;) {
-    // Find the next marker. In entropy-coded data 0xFF is followed by 0x00 (stuffing) or RSTn.
-    let marker: number | null = null;
+    if (reader.tooManyStructures()) throw tooManyStructures("segments");
+    // Find the next marker: once a scan has begun, past its entropy-coded data.
+    let marker: number | null;
     if (scanStart !== null) {
-      while (marker === null) {
-        if (!(await reader.skipPast(0xff))) return ended(true);
-        let next = await reader.byte();
-        while (next === 0xff) next = await reader.byte();
-        if (next === null) return ended(true);
-        if (next !== 0x00 && (next < 0xd0 || next > 0xd7)) marker = next;
-      }
+      marker = await markerAfterScanData(reader);
+      if (marker === null) return ended(true);
     } else {
-      let byte = await reader.byte();
+      const byte = await reader.byte();
       if (byte === null) return ended(true);
       if (byte !== 0xff) throw new NotAnImageError(`its JPEG structure is broken: no marker at byte ${reader.offset - 1}`);
-      while (byte === 0xff) byte = await reader.byte();
-      if (byte === null) return ended(true);
-      marker = byte;
+      marker = await reader.byteAfterRun(0xff); // fill bytes may precede a marker
+      if (marker === null) return ended(true);
     }
     const markerStart = reader.offset - 2;
     if (marker === 0xd9) {
@@ -349,6 +373,7 @@ async function parsePng(reader: PullReader, checkPixels: CheckPixels): Promise<F
   plan.keep(0, 8);
   const ended = (truncated: boolean) => ({ width, height, truncated, threats, scrub: plan.pieces, metadata });
   for (;;) {
+    if (reader.tooManyStructures()) throw tooManyStructures("chunks");
     const chunkStart = reader.offset;
     const header = await reader.bytes(8);
     if (!header) return ended(true);
@@ -415,6 +440,7 @@ async function parseWebp(reader: PullReader, checkPixels: CheckPixels): Promise<
     keptBytes += "bytes" in piece ? piece.bytes.byteLength : piece.end - piece.start;
   };
   while (reader.offset < riffEnd) {
+    if (reader.tooManyStructures()) throw tooManyStructures("chunks");
     const chunkStart = reader.offset;
     const header = await reader.bytes(8);
     if (!header) return truncated();

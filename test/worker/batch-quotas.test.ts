@@ -3,7 +3,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { BATCH_RETENTION_MS, batchQuotas } from "../../src/core/batches";
+import { BATCH_IDLE_MS, BATCH_RETENTION_MS, batchQuotas } from "../../src/core/batches";
 import { call, createEvent, errorCode, newDevice } from "./helpers";
 
 const registerBatch = (token: string, deviceId: string, files: Array<Record<string, unknown>>) =>
@@ -28,11 +28,40 @@ async function eventIdOf(token: string): Promise<string> {
   return row!.event_id;
 }
 
-/** Another device's earlier registrations, as rows, so the event is near its cap without thousands of requests. */
-async function fillEvent(eventId: string, files: number) {
-  await env.DB.prepare("INSERT INTO batches (id, event_id, device_id, batch_key_hash, file_count) VALUES (?, ?, 'someone-else', 'h', ?)")
-    .bind(crypto.randomUUID(), eventId, files)
+/**
+ * Another device's earlier registration of `files` waiting files, last active `activeAt`, as a
+ * row, so the event is near its cap without thousands of requests.
+ */
+async function fillEvent(eventId: string, files: number, activeAt = Date.now() - 60_000): Promise<string> {
+  const id = crypto.randomUUID();
+  await env.DB.prepare("INSERT INTO batches (id, event_id, device_id, batch_key_hash, waiting_files, active_at) VALUES (?, ?, 'someone-else', 'h', ?, ?)")
+    .bind(id, eventId, files, activeAt)
     .run();
+  return id;
+}
+
+async function waitingInEvent(eventId: string): Promise<number> {
+  return (await env.DB.prepare("SELECT coalesce(sum(waiting_files), 0) AS n FROM batches WHERE event_id = ?").bind(eventId).first<{ n: number }>())!.n;
+}
+
+interface Registered {
+  batch_id: string;
+  batch_key: string;
+  files: Array<{ file_id: string }>;
+}
+
+async function registered(response: Response): Promise<Registered> {
+  expect(response.status, await response.clone().text()).toBe(201);
+  return response.json();
+}
+
+/** Creates the upload of one file of a batch, as the guest app does when a slot frees up. */
+function createBatchUpload(token: string, device: string, batch: Registered, fileId: string) {
+  return call(`/api/v1/events/${token}/uploads`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "batch-key": batch.batch_key },
+    body: JSON.stringify({ filename: "IMG_0.jpg", size: 1000, content_type: "image/jpeg", device_id: device, batch_id: batch.batch_id, batch_file_id: fileId }),
+  });
 }
 
 async function sweep() {
@@ -60,21 +89,57 @@ describe("quotas on registered files", () => {
     expect((await registerBatch(join_token, newDevice(), someFiles(3))).status).toBe(201);
   });
 
-  it("the event as a whole takes at most its quota, whatever device ids the registrations carry", async () => {
+  it("the event holds at most its quota of waiting files: a registration that needs room lets go of the least recently active batches", async () => {
     const { join_token } = await createEvent();
     const eventId = await eventIdOf(join_token);
-    await fillEvent(eventId, quotas.perEvent - 5);
-    const over = await refusal(await registerBatch(join_token, newDevice(), someFiles(6)));
-    expect(over).toMatchObject({ code: "upload_limit", limit: "batch_files_per_event", max_batch_files_per_event: quotas.perEvent });
-    // Racing registrations share the room that is left; none of them overshoots it.
+    const idle = await fillEvent(eventId, quotas.perEvent - 5, Date.now() - 10 * 60_000);
+    const earlier = await registered(await registerBatch(join_token, newDevice(), someFiles(3)));
+    // 3 + 6 more than fit: the batch idle longest gives way, not the one registered just now.
+    await registered(await registerBatch(join_token, newDevice(), someFiles(6)));
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM batches WHERE id = ?").bind(idle).first<{ n: number }>()).toEqual({ n: 0 });
+    const kept = await call(`/api/v1/events/${join_token}/batches/${earlier.batch_id}`, { headers: { "batch-key": earlier.batch_key } });
+    expect((await kept.json<{ counts: { waiting: number } }>()).counts.waiting).toBe(3);
+    expect(await waitingInEvent(eventId)).toBe(9);
+
+    // Racing registrations into a full event all get in, and together never overshoot its quota.
+    await fillEvent(eventId, quotas.perEvent - 9, Date.now() - 5 * 60_000);
     const racing = await Promise.all(Array.from({ length: 5 }, () => registerBatch(join_token, newDevice(), someFiles(2))));
-    expect(racing.map((response) => response.status).sort()).toEqual([201, 201, 429, 429, 429]);
-    const total = await env.DB.prepare("SELECT sum(file_count) AS n, (SELECT count(*) FROM batch_files f JOIN batches b ON b.id = f.batch_id WHERE b.event_id = ?1) AS files FROM batches WHERE event_id = ?1")
-      .bind(eventId)
-      .first<{ n: number; files: number }>();
-    expect(total).toEqual({ n: quotas.perEvent - 1, files: 4 });
+    expect(racing.map((response) => response.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(await waitingInEvent(eventId)).toBeLessThanOrEqual(quotas.perEvent);
     // Another event is not affected.
-    expect((await registerBatch((await createEvent()).join_token, newDevice(), someFiles(6))).status).toBe(201);
+    expect(await waitingInEvent(await eventIdOf((await createEvent()).join_token))).toBe(0);
+  });
+
+  it("a file let go is refused at create as batch_not_found, while its batch's uploading file is kept", async () => {
+    const { join_token } = await createEvent();
+    const eventId = await eventIdOf(join_token);
+    const device = newDevice();
+    const batch = await registered(await registerBatch(join_token, device, someFiles(2)));
+    const [uploading, waiting] = batch.files;
+    expect((await createBatchUpload(join_token, device, batch, uploading!.file_id)).status).toBe(201);
+    await env.DB.prepare("UPDATE batches SET active_at = ? WHERE id = ?").bind(Date.now() - 10 * 60_000, batch.batch_id).run();
+    await fillEvent(eventId, quotas.perEvent - 1);
+    await registered(await registerBatch(join_token, newDevice(), someFiles(1)));
+
+    const left = await call(`/api/v1/events/${join_token}/batches/${batch.batch_id}`, { headers: { "batch-key": batch.batch_key } });
+    expect((await left.json<{ files: Array<{ file_id: string; state: string }> }>()).files).toEqual([expect.objectContaining({ file_id: uploading!.file_id, state: "uploading" })]);
+    const refused = await createBatchUpload(join_token, device, batch, waiting!.file_id);
+    expect(refused.status).toBe(404);
+    expect(await errorCode(refused)).toBe("batch_not_found");
+  });
+
+  it("a file counts against its device's quota only while it waits: once uploading, or after an hour without uploads, it frees room", async () => {
+    const { join_token } = await createEvent();
+    const device = newDevice();
+    const first = await registered(await registerBatch(join_token, device, someFiles(500, "b0-")));
+    for (let batch = 1; batch < quotas.perDevice / 500; batch++) await registered(await registerBatch(join_token, device, someFiles(500, `b${batch}-`)));
+    expect(await errorCode(await registerBatch(join_token, device, someFiles(1, "late-")))).toBe("upload_limit");
+    expect((await createBatchUpload(join_token, device, first, first.files[0]!.file_id)).status).toBe(201);
+    await registered(await registerBatch(join_token, device, someFiles(1, "late-")));
+    expect(await errorCode(await registerBatch(join_token, device, someFiles(1, "later-")))).toBe("upload_limit");
+
+    await env.DB.prepare("UPDATE batches SET active_at = ? WHERE device_id = ?").bind(Date.now() - BATCH_IDLE_MS - 1, device).run();
+    await registered(await registerBatch(join_token, device, someFiles(500, "after-an-hour-")));
   });
 
   it("stores content types normalised, and only types the event accepts", async () => {
