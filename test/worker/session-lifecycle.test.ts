@@ -42,6 +42,15 @@ async function stagingObjects(upload: Upload) {
   return (await env.PHOTOS.list({ prefix: `staging/${upload.id}/` })).objects;
 }
 
+/** Rows of the tail the session stores (gone once the session is, too). */
+export async function tailRows(upload: Upload): Promise<number> {
+  return runInDurableObject(sessionOf(upload), (_instance, state) =>
+    state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'tail_bytes'").toArray().length
+      ? state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tail_bytes").one().n
+      : 0,
+  );
+}
+
 describe("interrupted and concurrent chunks", () => {
   it.each([
     ["inside the tail", 2 * MiB, 3 * MiB],
@@ -73,6 +82,7 @@ describe("interrupted and concurrent chunks", () => {
     const { file_path } = await complete.json<{ file_path: string }>();
     expect(await sha256Hex((await env.PHOTOS.get(file_path))!.body)).toBe(await sha256Hex(file));
     expect(await stagingObjects(upload)).toHaveLength(0);
+    expect(await tailRows(upload)).toBe(0);
   });
 
   it("a second concurrent chunk gets 409 chunk_out_of_order, never interleaved bytes", async () => {
@@ -153,7 +163,9 @@ describe("expiry", () => {
     for (let offset = 0; offset < 7 * MiB; offset += MiB) {
       expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
     }
-    expect(await stagingObjects(upload)).not.toHaveLength(0);
+    // Part 1 is in R2; the tail (bytes 5–7 MiB) is in the session's storage, nothing is staged in R2.
+    expect(await tailRows(upload)).toBe(2);
+    expect(await stagingObjects(upload)).toHaveLength(0);
     const row = await env.DB.prepare("SELECT r2_key, multipart_upload_id FROM upload_sessions WHERE id = ?")
       .bind(upload.id)
       .first<{ r2_key: string; multipart_upload_id: string }>();
@@ -164,6 +176,7 @@ describe("expiry", () => {
     const chunk = await sendChunk(upload, file, 7 * MiB, 8 * MiB);
     expect(chunk.status).toBe(410);
     expect(await errorCode(chunk)).toBe("session_expired");
+    expect(await tailRows(upload)).toBe(0);
     expect(await stagingObjects(upload)).toHaveLength(0);
     const part = env.PHOTOS.resumeMultipartUpload(r2Key, multipartId).uploadPart(3, new Uint8Array(10));
     await expect(part).rejects.toThrow();
@@ -173,7 +186,7 @@ describe("expiry", () => {
     expect(await status.json()).toMatchObject({ status: "expired" });
   }
 
-  it("the alarm aborts the multipart upload, deletes staged bytes and marks the session expired", async () => {
+  it("the alarm aborts the multipart upload, deletes the stored tail and marks the session expired", async () => {
     const { upload, file, r2_key, multipart_upload_id } = await halfUploaded();
     await setSessionField(upload, "expiresAt", Date.now() - 1);
     expect(await runDurableObjectAlarm(sessionOf(upload))).toBe(true);
