@@ -1,4 +1,5 @@
 /** Drives the Worker as a client would: through its HTTP routes, in the Workers runtime. */
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 
@@ -104,4 +105,20 @@ export async function sha256Hex(data: ArrayBuffer | Uint8Array | ReadableStream)
 export async function errorCode(response: Response): Promise<string> {
   const body = await response.json<{ error: { code: string } }>();
   return body.error.code;
+}
+
+export const sessionOf = (uploadId: string) => env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(uploadId));
+
+/** Rows of the tail the upload's session stores (none once the session's storage is gone). */
+export async function tailRows(uploadId: string): Promise<number> {
+  return runInDurableObject(sessionOf(uploadId), (_instance, state) =>
+    state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'tail_bytes'").toArray().length
+      ? state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tail_bytes").one().n
+      : 0,
+  );
+}
+
+/** Objects the previous byte engine staged in R2 for an upload (the current one stages none). */
+export async function stagingObjects(uploadId: string) {
+  return (await env.PHOTOS.list({ prefix: `staging/${uploadId}/` })).objects;
 }
