@@ -137,7 +137,8 @@ export async function writeChunk(
       if (target.kind === "tail") {
         const bytes = target.end - target.start;
         if (body instanceof Uint8Array) {
-          result.tail = body.subarray(bodyOffset, bodyOffset + bytes);
+          // A copy: a view would carry its whole buffer across the RPC to the session.
+          result.tail = body.slice(bodyOffset, bodyOffset + bytes);
         } else {
           const held = await bodyBuffers.reserve(bytes);
           release = held.release;
