@@ -87,6 +87,13 @@ export const refusals = {
     details: { received_bytes: received, total_size: total },
     headers: { "Upload-Offset": String(received) },
   }),
+  // The isolate holds as many request bytes as its memory budget allows (storage/memory-budget.ts).
+  serverBusy: (): Refusal => ({
+    status: 503,
+    code: "server_busy",
+    message: "The server is holding as many uploads in memory as it can; send this chunk again shortly.",
+    headers: { "Retry-After": "2" },
+  }),
   // The admin API's and live channel's defences against cross-site requests (http/cross-site.ts).
   originNotAllowed: (): Refusal => ({ status: 403, code: "origin_not_allowed", message: "This request must come from the dashboard's origin." }),
   jsonRequired: (): Refusal => ({ status: 415, code: "unsupported_media_type", message: "Request bodies must be sent as Content-Type: application/json." }),

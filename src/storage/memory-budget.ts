@@ -6,7 +6,7 @@
  * up after a while; reading a stored tail back never waits (it is needed to make progress, is at
  * most one part, and frees its bytes as soon as the part is written), but counts.
  */
-import { ApiError } from "../core/errors";
+import { ApiError, refusals } from "../core/errors";
 
 const MiB = 1024 * 1024;
 
@@ -36,7 +36,7 @@ export class MemoryBudget {
       const timer = setTimeout(() => {
         this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
         this.#wake();
-        reject(new ApiError(busy()));
+        reject(new ApiError(refusals.serverBusy()));
       }, waitMs);
       this.#waiting.push(waiter);
     });
@@ -75,13 +75,6 @@ export class MemoryBudget {
 export interface Held {
   release(): void;
 }
-
-const busy = () => ({
-  status: 503 as const,
-  code: "server_busy",
-  message: "The server is holding as many uploads in memory as it can; send this chunk again shortly.",
-  headers: { "Retry-After": "2" },
-});
 
 /** The budget of this isolate. */
 export const bodyBuffers = new MemoryBudget(BODY_BUFFER_BUDGET);
