@@ -218,13 +218,11 @@ export class UploadSession extends DurableObject<Env> {
     if (request.total !== null && request.total !== row.totalSize) {
       return refuse(refusals.rangeMismatch(`The upload is ${row.totalSize} bytes, not ${request.total}.`));
     }
-    // A cancelled, expired or failed upload kept none of its bytes: a replay learns that, not 204.
+    const replay = request.acceptReplay && start + length <= row.offset;
     const closed = this.#closedRefusal(row);
-    if (closed && (row.status === "completed" || row.status === "assembling") && request.acceptReplay && start + length <= row.offset) {
-      return ok({ replayed: this.#view(row) });
-    }
+    // A cancelled, expired or failed upload kept none of its bytes: a replay learns that, not 204.
+    if (replay && (!closed || row.status === "completed" || row.status === "assembling")) return ok({ replayed: this.#view(row) });
     if (closed) return refuse(closed);
-    if (request.acceptReplay && start + length <= row.offset) return ok({ replayed: this.#view(row) });
     if (start !== row.offset) {
       return refuse(refusals.chunkOutOfOrder(row.offset, `This chunk starts at byte ${start}.`));
     }

@@ -285,8 +285,8 @@ export function appendChunk(
         writeChunk(env.PHOTOS, sessionBytes(opened), layout, start, start + length, digest?.stream ?? body),
       );
       if (digest && (await digest.hex) !== options.checksum!.expected) {
+        // Nothing is recorded; a part it wrote is overwritten by the retry (same number).
         chunk.release();
-        await discard(env, layout, chunk.written, false);
         throw new ApiError(refusals.checksumMismatch());
       }
     } catch (error) {
