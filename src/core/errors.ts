@@ -12,7 +12,7 @@ export const errorCodes = [
   "invalid_cursor", "invalid_json", "invalid_metadata", "invalid_request", "invalid_signature",
   "invalid_upload_key", "join_link_expired", "join_link_not_found", "length_required", "link_expired",
   "location_unremovable", "method_not_allowed", "not_found", "origin_not_allowed", "partial_not_complete",
-  "photo_not_found", "photo_not_hidden", "photo_not_ready", "range_mismatch", "rate_limited", "session_expired",
+  "photo_not_found", "photo_not_hidden", "photo_not_ready", "range_mismatch", "rate_limited", "server_busy", "session_expired",
   "ticket_used", "unauthorized", "unsupported_checksum", "unsupported_interop_version", "unsupported_media_type",
   "unsupported_tus_version", "unsupported_type", "upload_cancelled", "upload_completed", "upload_failed",
   "upload_incomplete", "upload_is_partial", "upload_limit", "upload_not_found", "upload_not_partial",
@@ -106,6 +106,13 @@ export const refusals = {
     message: `Only ${received} of ${total} bytes have arrived.`,
     details: { received_bytes: received, total_size: total },
     headers: { "Upload-Offset": String(received) },
+  }),
+  // The isolate holds as many request bytes as its memory budget allows (storage/memory-budget.ts).
+  serverBusy: (): Refusal => ({
+    status: 503,
+    code: "server_busy",
+    message: "The server is holding as many uploads in memory as it can; send this chunk again shortly.",
+    headers: { "Retry-After": "2" },
   }),
   // The admin API's and live channel's defences against cross-site requests (http/cross-site.ts).
   originNotAllowed: (): Refusal => ({ status: 403, code: "origin_not_allowed", message: "This request must come from the dashboard's origin." }),

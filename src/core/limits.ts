@@ -3,7 +3,8 @@ export const MiB = 1024 * 1024;
 
 export const eventDefaults = {
   maxFileSize: 25 * MiB,
-  chunkSize: 1 * MiB,
+  /** The part size: a chunk of it fills one R2 part, streamed straight through (clients may send any size from 256 KiB). */
+  chunkSize: 5 * MiB,
   sessionTtlSeconds: 24 * 60 * 60,
   maxConcurrentPerDevice: 2,
   dailyCapPerDevice: 500,

@@ -1,8 +1,10 @@
 /**
  * UploadSession: one Durable Object per upload, the control plane for its bytes. It owns the
- * offset, the parts and their etags, the staged tail, the status and the expiry alarm, and
- * serialises chunks through a lease. Bodies never pass through it: the Worker streams them to
- * R2 (see storage/byte-engine.ts) between `beginChunk` and `commitChunk`.
+ * offset, the parts and their etags, the tail (the bytes after the last full part, ≤ one part,
+ * in its SQLite storage as rows of at most 1 MiB), the status and the expiry alarm, and
+ * serialises chunks through a lease. Between `beginChunk` and `commitChunk` the Worker streams
+ * bodies that fill a part into R2 (see storage/byte-engine.ts); a chunk's bytes after the last
+ * part boundary come to `commitChunk` and are stored with the new offset in one transaction.
  *
  * The lease lives in memory only, is short, and is renewed by the Worker's heartbeat while a
  * body streams: if the Worker dies it lapses within seconds, and if the whole process dies
@@ -101,6 +103,9 @@ export interface PhotoJob {
   originalKey: string;
 }
 
+/** The largest row of stored tail bytes (SQLite-backed Durable Objects hold at most 2 MB a row). */
+export const TAIL_ROW_BYTES = 1024 * 1024;
+
 /** Progress reaches dashboards at most this often per upload; status changes at once. */
 const PROGRESS_INTERVAL_MS = 1000;
 /** After a publish nobody heard, progress is not published for this long. */
@@ -127,10 +132,20 @@ interface SessionRow extends SessionSpec {
   failureReason: string | null;
   /** When the session reached a terminal status (the retention window starts then). */
   closedAt: number | null;
+  /**
+   * TRANSITION: true for sessions created since tails moved into the session's storage. Older
+   * sessions keep their staged tail segments in R2 (table `tail`), read into their next part and
+   * swept at the end; once none is left (24 h TTL + 1 h retention after the deploy) this field,
+   * the `tail` table and everything marked TRANSITION go.
+   */
+  tailInSession?: boolean;
 }
 
 const ok = <T>(value: T): Outcome<T> => ({ ok: true, value });
 const refuse = <T>(refusal: Refusal): Outcome<T> => ({ ok: false, refusal });
+
+/** The tail's bytes from their first byte's position in the upload, in rows of at most TAIL_ROW_BYTES. */
+const tailBytesTable = "CREATE TABLE IF NOT EXISTS tail_bytes (start INTEGER PRIMARY KEY, bytes BLOB NOT NULL);";
 
 export class UploadSession extends DurableObject<Env> {
   readonly #sql: SqlStorage;
@@ -150,41 +165,38 @@ export class UploadSession extends DurableObject<Env> {
     this.#sql = ctx.storage.sql;
     this.#leaseMs = leaseMs(env);
     this.#exists = this.#sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session'").toArray().length > 0;
+    // TRANSITION: sessions created before tails moved here lack the table.
+    if (this.#exists) this.#sql.exec(tailBytesTable);
   }
 
   #createTables(): void {
     this.#sql.exec(`
       CREATE TABLE IF NOT EXISTS session (id INTEGER PRIMARY KEY CHECK (id = 1), data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS parts (part_number INTEGER PRIMARY KEY, etag TEXT NOT NULL, size INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS tail (start INTEGER PRIMARY KEY, end INTEGER NOT NULL, key TEXT NOT NULL);
+      ${tailBytesTable}
     `);
     this.#exists = true;
   }
 
-  /** Creates the session (idempotent): the multipart upload if one is needed, and the expiry alarm. */
-  async init(spec: SessionSpec): Promise<{ multipartUploadId: string | null }> {
-    const existing = this.#load();
-    if (existing) return { multipartUploadId: existing.multipartUploadId };
-    const multipartUploadId =
-      spec.totalSize > spec.partSize ? (await this.env.PHOTOS.createMultipartUpload(spec.r2Key)).uploadId : null;
-    const raced = this.#load();
-    if (raced) {
-      if (multipartUploadId) await this.env.PHOTOS.resumeMultipartUpload(spec.r2Key, multipartUploadId).abort();
-      return { multipartUploadId: raced.multipartUploadId };
-    }
+  /**
+   * Creates the session and its expiry alarm (idempotent). No R2 call: the multipart upload is
+   * created at the first full part (`multipartUpload`), and an upload of one part never has one.
+   */
+  async init(spec: SessionSpec): Promise<void> {
+    if (this.#load()) return;
     const row: SessionRow = {
       ...spec,
       status: "pending",
       offset: 0,
-      multipartUploadId,
+      multipartUploadId: null,
       photoId: null,
       failureReason: null,
       closedAt: null,
+      tailInSession: true,
     };
     this.#createTables();
     this.#save(row);
     await this.ctx.storage.setAlarm(spec.expiresAt);
-    return { multipartUploadId };
   }
 
   async view(caller: Caller): Promise<Outcome<SessionView>> {
@@ -206,8 +218,10 @@ export class UploadSession extends DurableObject<Env> {
     if (request.total !== null && request.total !== row.totalSize) {
       return refuse(refusals.rangeMismatch(`The upload is ${row.totalSize} bytes, not ${request.total}.`));
     }
-    if (request.acceptReplay && start + length <= row.offset) return ok({ replayed: this.#view(row) });
+    const replay = request.acceptReplay && start + length <= row.offset;
     const closed = this.#closedRefusal(row);
+    // A cancelled, expired or failed upload kept none of its bytes: a replay learns that, not 204.
+    if (replay && (!closed || row.status === "completed" || row.status === "assembling")) return ok({ replayed: this.#view(row) });
     if (closed) return refuse(closed);
     if (start !== row.offset) {
       return refuse(refusals.chunkOutOfOrder(row.offset, `This chunk starts at byte ${start}.`));
@@ -222,8 +236,10 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   /**
-   * Records the bytes a leased chunk wrote. Refused if the lease was lost (lapsed and taken by
-   * another chunk, abort, expiry). `keepLease` keeps it for the next piece of a streamed append.
+   * Records what a leased chunk wrote, in one transaction with the new offset: its parts (which
+   * replace the stored tail) and the bytes it left after the last part boundary (the new tail).
+   * Refused if the lease was lost (lapsed and taken by another chunk, abort, expiry).
+   * `keepLease` keeps it for the next piece of a streamed append.
    */
   async commitChunk(
     leaseId: string,
@@ -233,9 +249,7 @@ export class UploadSession extends DurableObject<Env> {
   ): Promise<Outcome<{ view: SessionView; layout: ByteLayout }>> {
     const row = this.#load();
     if (!row) return refuse(refusals.uploadNotFound());
-    if (this.#lease?.id !== leaseId) {
-      return refuse(this.#closedRefusal(row) ?? refusals.chunkOutOfOrder(row.offset, "This chunk's turn was lost."));
-    }
+    if (this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
     this.ctx.storage.transactionSync(() => {
       for (const part of written.parts) {
         this.#sql.exec(
@@ -245,9 +259,17 @@ export class UploadSession extends DurableObject<Env> {
           part.size,
         );
       }
-      this.#sql.exec("DELETE FROM tail");
-      for (const segment of written.tail) {
-        this.#sql.exec("INSERT INTO tail (start, end, key) VALUES (?, ?, ?)", segment.start, segment.end, segment.key);
+      // The tail went into the part (or the one object) this chunk filled.
+      if (written.parts.length > 0 || written.wroteObject) this.#dropTail(row);
+      if (written.tail) {
+        const tailStart = end - written.tail.byteLength;
+        for (let at = 0; at < written.tail.byteLength; at += TAIL_ROW_BYTES) {
+          this.#sql.exec(
+            "INSERT OR REPLACE INTO tail_bytes (start, bytes) VALUES (?, ?)",
+            tailStart + at,
+            written.tail.subarray(at, at + TAIL_ROW_BYTES),
+          );
+        }
       }
       row.offset = end;
       row.status = "uploading";
@@ -256,6 +278,40 @@ export class UploadSession extends DurableObject<Env> {
     this.#announce(row, end === row.totalSize);
     this.#lease = keepLease && end < row.totalSize ? { id: leaseId, expiresAt: Date.now() + this.#leaseMs } : null;
     return ok({ view: this.#view(row), layout: this.#layout(row) });
+  }
+
+  /** The stored tail, in order, for the leased chunk that fills its part. */
+  async readTail(leaseId: string): Promise<Outcome<Uint8Array[]>> {
+    const row = this.#load();
+    if (!row || this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
+    return ok(
+      this.#sql
+        .exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM tail_bytes ORDER BY start")
+        .toArray()
+        .map((found) => new Uint8Array(found.bytes)),
+    );
+  }
+
+  /** The upload's multipart upload, created for the leased chunk that fills its first part. */
+  async multipartUpload(leaseId: string): Promise<Outcome<string>> {
+    const row = this.#load();
+    if (!row || this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
+    if (row.multipartUploadId) return ok(row.multipartUploadId);
+    const { uploadId } = await this.env.PHOTOS.createMultipartUpload(row.r2Key);
+    // The input gate opened: an abort or expiry may have closed the session meanwhile.
+    const now = this.#load();
+    if (!now || this.#lease?.id !== leaseId || now.multipartUploadId) {
+      await this.env.PHOTOS.resumeMultipartUpload(row.r2Key, uploadId).abort().catch(() => {});
+      return now?.multipartUploadId && this.#lease?.id === leaseId ? ok(now.multipartUploadId) : refuse(this.#lostTurn(now));
+    }
+    now.multipartUploadId = uploadId;
+    this.#save(now);
+    return ok(uploadId);
+  }
+
+  #lostTurn(row: SessionRow | null): Refusal {
+    if (!row) return refusals.uploadNotFound();
+    return this.#closedRefusal(row) ?? refusals.chunkOutOfOrder(row.offset, "This chunk's turn was lost.");
   }
 
   /** The Worker's heartbeat while a body streams; false if the lease is no longer its own. */
@@ -378,22 +434,28 @@ export class UploadSession extends DurableObject<Env> {
     this.#sql.exec("INSERT OR REPLACE INTO session (id, data) VALUES (1, ?)", JSON.stringify(row));
   }
 
-  #tail(): TailSegment[] {
+  /** TRANSITION: the old engine's staged tail segments (sessions created before tails moved here). */
+  #stagedTail(row: SessionRow): TailSegment[] {
+    if (row.tailInSession) return [];
     return this.#sql.exec<{ start: number; end: number; key: string }>("SELECT start, end, key FROM tail ORDER BY start").toArray();
   }
 
+  /** Forgets the tail (inside a transaction that records where its bytes went, or when the session ends). */
+  #dropTail(row: SessionRow): void {
+    this.#sql.exec("DELETE FROM tail_bytes");
+    if (!row.tailInSession) this.#sql.exec("DELETE FROM tail"); // TRANSITION
+  }
+
   #layout(row: SessionRow): ByteLayout {
-    const partsDone = this.#sql
-      .exec<{ n: number }>("SELECT count(*) AS n FROM parts")
-      .one().n;
     return {
       uploadId: row.uploadId,
       r2Key: row.r2Key,
       totalSize: row.totalSize,
       partSize: row.partSize,
       multipartUploadId: row.multipartUploadId,
-      partsDone,
-      tail: this.#tail(),
+      partsDone: this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM parts").one().n,
+      offset: row.offset,
+      stagedTail: this.#stagedTail(row),
     };
   }
 
@@ -519,7 +581,10 @@ export class UploadSession extends DurableObject<Env> {
     row.failureReason = reason;
     row.closedAt = Date.now();
     this.#lease = null;
-    this.#save(row);
+    this.ctx.storage.transactionSync(() => {
+      this.#save(row);
+      this.#dropTail(row);
+    });
     await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
     // A multipart upload whose abort failed keeps its id in D1, for the sweeper to try again.
     let multipartLeft = row.multipartUploadId;
@@ -530,7 +595,7 @@ export class UploadSession extends DurableObject<Env> {
     }
     // Also when the multipart upload was completed (an assembled partial, a refused photo).
     await this.env.PHOTOS.delete(row.r2Key);
-    await this.#deleteStaging(row.uploadId);
+    await this.#deleteTail(row);
     await database(this.env)
       .update(uploadSessions)
       .set({ status, failureReason: reason, receivedBytes: row.offset, multipartUploadId: multipartLeft, updatedAt: Date.now() })
@@ -567,16 +632,21 @@ export class UploadSession extends DurableObject<Env> {
     );
   }
 
-  /** Deletes every staging object of the upload, including those of failed chunk attempts. */
-  async #deleteStaging(uploadId: string): Promise<void> {
-    const prefix = r2Keys.stagingPrefix(uploadId);
+  /**
+   * Deletes the upload's tail once its bytes are in the object or no longer wanted. TRANSITION:
+   * for a session from before tails moved here, also every staging object the old engine wrote
+   * (including those of failed chunk attempts).
+   */
+  async #deleteTail(row: SessionRow): Promise<void> {
+    this.#dropTail(row);
+    if (row.tailInSession) return;
+    const prefix = r2Keys.stagingPrefix(row.uploadId);
     let cursor: string | undefined;
     do {
       const listing = await this.env.PHOTOS.list({ prefix, cursor });
       if (listing.objects.length) await this.env.PHOTOS.delete(listing.objects.map((o) => o.key));
       cursor = listing.truncated ? listing.cursor : undefined;
     } while (cursor);
-    this.#sql.exec("DELETE FROM tail");
   }
 
   #assemble(): Promise<Outcome<SessionRow>> {
@@ -634,7 +704,7 @@ export class UploadSession extends DurableObject<Env> {
       this.#lease = null;
       this.#save(row);
       this.#sql.exec("DELETE FROM parts");
-      await this.#deleteStaging(row.uploadId);
+      await this.#deleteTail(row);
       await db.update(uploadSessions).set({ receivedBytes: row.totalSize, updatedAt: now }).where(eq(uploadSessions.id, row.uploadId));
       return ok(row);
     }
@@ -685,7 +755,7 @@ export class UploadSession extends DurableObject<Env> {
     this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
-    await this.#deleteStaging(row.uploadId);
+    await this.#deleteTail(row);
     return ok(row);
   }
 }

@@ -6,7 +6,8 @@ import { and, count, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
 import { insertWhere } from "../db/conditional-insert";
 import { activeUploadStatuses, batchFiles, uploadSessions } from "../db/schema";
-import { writeChunk, type ByteLayout, type ChunkWriteResult } from "../storage/byte-engine";
+import { writeChunk, type ByteLayout, type ChunkWriteResult, type SessionBytes, type WrittenChunk } from "../storage/byte-engine";
+import { bodyBuffers } from "../storage/memory-budget";
 import { r2Keys } from "../storage/keys";
 import { BodyReadError, BodyTooShortError, PieceReader, concatFixedLength } from "../storage/streams";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
@@ -131,7 +132,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   }
 
   try {
-    const session = await sessionStub(env, uploadId).init({
+    await sessionStub(env, uploadId).init({
       uploadId,
       eventId: event.id,
       deviceId: input.deviceId,
@@ -149,12 +150,6 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       final: input.final ?? false,
       createdAt: now,
     });
-    if (session.multipartUploadId) {
-      await db
-        .update(uploadSessions)
-        .set({ multipartUploadId: session.multipartUploadId })
-        .where(eq(uploadSessions.id, uploadId));
-    }
   } catch (error) {
     // Free the device's slot rather than hold it until the sweeper's expiry.
     await db
@@ -284,30 +279,36 @@ export function appendChunk(
     }
     const { session, leaseId, layout } = opened;
     const digest = options.checksum ? digesting(body, options.checksum.algorithm) : null;
-    let written: ChunkWriteResult;
+    let chunk: WrittenChunk;
     try {
-      written = await withHeartbeat(opened, () => writeChunk(env.PHOTOS, layout, start, start + length, digest?.stream ?? body, leaseId));
+      chunk = await withHeartbeat(opened, () =>
+        writeChunk(env.PHOTOS, sessionBytes(opened), layout, start, start + length, digest?.stream ?? body),
+      );
       if (digest && (await digest.hex) !== options.checksum!.expected) {
-        await discard(env, layout, written, false);
+        // Nothing is recorded; a part it wrote is overwritten by the retry (same number).
+        chunk.release();
         throw new ApiError(refusals.checksumMismatch());
       }
     } catch (error) {
       await session.releaseChunk(leaseId);
       throw chunkFailure(error);
     }
-    const view = await commit(env, ref, session, leaseId, layout, start + length, written, false, background);
-    return { ...view.view, replayed: false };
+    try {
+      const view = await commit(env, ref, session, leaseId, layout, start + length, chunk.written, false, background);
+      return { ...view.view, replayed: false };
+    } finally {
+      chunk.release();
+    }
   });
 }
-
-/** Body bytes held in memory at most, per streamed append, between durable writes. */
-export const STREAM_PIECE_BYTES = 1024 * 1024;
 
 /**
  * Appends a body of unknown or untrusted length at `start`, committing it piece by piece, so
  * the bytes that arrived before a connection dropped are kept and the offset reflects them
- * (tus semantics). At most one piece is held in memory. `declaredLength` (Content-Length) is
- * only a hint for the lease and for refusing an overlong body early.
+ * (tus semantics). A piece runs to the next part boundary (≤ one part, held in memory under the
+ * isolate's budget): a piece that fills its part goes into it, one that the body ends or breaks
+ * off inside a part goes to the session's stored tail. `declaredLength` (Content-Length) is
+ * only a hint for the lease, the buffer and for refusing an overlong body early.
  */
 export function appendStream(
   env: Env,
@@ -325,19 +326,22 @@ export function appendStream(
     let layout = opened.layout;
     let offset = start;
     let view: SessionView | null = null;
-    const pieces = new PieceReader(body, STREAM_PIECE_BYTES);
+    const pieceBytes = Math.max(1, Math.min(layout.partSize, declaredLength ?? layout.partSize, layout.totalSize - start));
+    let held: { release(): void } | null = null;
     try {
+      held = await bodyBuffers.reserve(pieceBytes);
+      const pieces = new PieceReader(body, pieceBytes);
       await withHeartbeat(opened, async () => {
         for (;;) {
           const partEnd = Math.min((layout.partsDone + 1) * layout.partSize, layout.totalSize);
           // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it.
-          const piece = await pieces.next(Math.min(STREAM_PIECE_BYTES, partEnd - offset));
+          const piece = await pieces.next(Math.min(pieceBytes, partEnd - offset));
           const reachesEnd = offset + piece.bytes.byteLength === layout.totalSize;
           // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
           if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
           if (piece.bytes.byteLength > 0) {
             const end = offset + piece.bytes.byteLength;
-            const written = await writeChunk(env.PHOTOS, layout, offset, end, new Blob([piece.bytes]).stream(), `${leaseId}-${offset}`);
+            const { written } = await writeChunk(env.PHOTOS, sessionBytes(opened), layout, offset, end, piece.bytes);
             const committed = await commit(env, ref, session, leaseId, layout, end, written, true, background);
             ({ view, layout } = committed);
             offset = end;
@@ -347,6 +351,7 @@ export function appendStream(
         }
       });
     } catch (error) {
+      held?.release();
       await session.releaseChunk(leaseId);
       throw error instanceof BodyReadError
         ? new ApiError({
@@ -357,6 +362,7 @@ export function appendStream(
           })
         : error;
     }
+    held.release();
     await session.releaseChunk(leaseId);
     return { ...(view ?? unwrap(await session.view(await callerOf(ref)))), replayed: false };
   });
@@ -381,6 +387,14 @@ async function openAppend(env: Env, ref: UploadRef, start: number, length: numbe
   );
   if ("replayed" in begun) return { replayed: begun.replayed };
   return { session, leaseId: begun.grant.leaseId, layout: begun.grant.layout, leaseMs: begun.grant.leaseMs };
+}
+
+/** What the byte engine may ask of the session while this chunk holds the lease. */
+function sessionBytes({ session, leaseId }: Granted): SessionBytes {
+  return {
+    readTail: async () => unwrap(await session.readTail(leaseId)),
+    multipartUploadId: async () => unwrap(await session.multipartUpload(leaseId)),
+  };
 }
 
 /** Renews the lease while a body streams: a slow body keeps its turn, a dead Worker soon loses it. */
@@ -410,16 +424,22 @@ async function commit(
     await discard(env, layout, written, sessionClosedCodes.has(committed.refusal.code));
     throw new ApiError(committed.refusal);
   }
-  const consumed = written.consumed.map((segment) => segment.key);
-  // D1 mirrors progress for listings: on the first chunk of each part is often enough.
-  const mirrorProgress = layout.tail.length === 0 || written.parts.length > 0;
+  // D1 mirrors progress for listings: when the upload starts (pending → uploading) and when a part
+  // fills, never more than once per part.
+  const mirrorProgress = layout.offset === 0 || written.parts.length > 0 || written.wroteObject;
   background(
     Promise.all([
-      consumed.length ? env.PHOTOS.delete(consumed) : null,
+      written.consumedStaging.length ? env.PHOTOS.delete(written.consumedStaging) : null, // TRANSITION
       mirrorProgress
         ? database(env)
             .update(uploadSessions)
-            .set({ status: "uploading", receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`, updatedAt: Date.now() })
+            .set({
+              status: "uploading",
+              receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`,
+              // Created lazily at the first full part; recorded for the sweeper's last net.
+              ...(written.multipartUploadId ? { multipartUploadId: written.multipartUploadId } : {}),
+              updatedAt: Date.now(),
+            })
             .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"])))
         : null,
     ]),
@@ -433,18 +453,17 @@ const sessionClosedCodes: ReadonlySet<string> = new Set(
 );
 
 /**
- * Deletes what a chunk wrote that the session never recorded: its staging segments and, when the
- * session closed while the body streamed (its cleanup ran before these writes landed), also the
- * object or part it wrote. While the session lives, the object and parts are left alone: another
- * chunk of the same range may have written them and been committed.
+ * Deletes what a chunk wrote that the session never recorded, when the session closed while the
+ * body streamed (its cleanup ran before these writes landed): the object or the parts. While the
+ * session lives they are left alone: another chunk of the same range may have written them and
+ * been committed. (A tail never reached storage unless it was recorded.)
  */
 async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult, sessionClosed: boolean): Promise<void> {
-  const fresh = written.tail.filter((segment) => !layout.tail.includes(segment)).map((segment) => segment.key);
-  if (sessionClosed && written.wroteObject) fresh.push(layout.r2Key);
+  if (!sessionClosed) return;
   await Promise.all([
-    fresh.length ? env.PHOTOS.delete(fresh) : null,
-    sessionClosed && written.parts.length && layout.multipartUploadId
-      ? env.PHOTOS.resumeMultipartUpload(layout.r2Key, layout.multipartUploadId).abort().catch(() => {}) // already aborted
+    written.wroteObject ? env.PHOTOS.delete(layout.r2Key) : null,
+    written.parts.length && written.multipartUploadId
+      ? env.PHOTOS.resumeMultipartUpload(layout.r2Key, written.multipartUploadId).abort().catch(() => {}) // already aborted
       : null,
   ]);
 }

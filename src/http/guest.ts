@@ -270,7 +270,7 @@ guestRoutes.openapi(
       headers: z.object({ "content-range": z.string().optional().openapi({ description: "`bytes first-last/total`, last inclusive", example: "bytes 0-1048575/5242880" }) }),
       body: { content: { "application/octet-stream": { schema: binary } } },
     },
-    responses: { 204: { description: "Accepted (or an identical replay); the new offset is in `Upload-Offset`", headers: offsetHeader }, ...errors(400, 401, 404, 409, 410, 411, 413, 429) },
+    responses: { 204: { description: "Accepted (or an identical replay); the new offset is in `Upload-Offset`", headers: offsetHeader }, ...errors(400, 401, 404, 409, 410, 411, 413, 429, 503) },
   }),
   async (c) => {
     const ref = uploadRef(c);

@@ -43,6 +43,7 @@ const errorDescriptions: Record<number, string> = {
   429: "Rate limited; `Retry-After` says when to try again",
   460: "Checksum mismatch (tus)",
   500: "Something went wrong on our side",
+  503: "Busy holding other uploads' bytes; `Retry-After` says when to send again",
 };
 
 const errorResponse = (status: number) => ({

@@ -164,7 +164,7 @@ resumableRoutes.openapi(
         headers: progressHeaders.extend({ Location: responseHeader("The upload's URL"), "Upload-Limit": responseHeader("`max-size=…, expires|max-age=…`") }),
       },
       ...resumableErrors,
-      ...errors(403, 409, 413, 415),
+      ...errors(403, 409, 413, 415, 503),
     },
   }),
   async (c) => {
@@ -246,7 +246,7 @@ resumableRoutes.openapi(
       204: { description: "Appended", headers: progressHeaders },
       201: { ...json(PhotoReceipt, "The last bytes: the photo"), headers: progressHeaders },
       ...resumableErrors,
-      ...errors(409, 413, 415),
+      ...errors(409, 413, 415, 503),
     },
   }),
   async (c) => {

@@ -220,7 +220,7 @@ tusRoutes.openapi(
         headers: offsetHeaders.partial().extend({ Location: responseHeader("The upload's URL") }),
       },
       ...tusErrors,
-      ...errors(403, 409, 413, 415, 460),
+      ...errors(403, 409, 413, 415, 460, 503),
     },
   }),
   async (c) => {
@@ -292,7 +292,7 @@ tusRoutes.openapi(
   },
 );
 
-const appendResponses = { 204: { description: "Appended", headers: offsetHeaders }, ...tusErrors, ...errors(409, 411, 413, 415, 460) };
+const appendResponses = { 204: { description: "Appended", headers: offsetHeaders }, ...tusErrors, ...errors(409, 411, 413, 415, 460, 503) };
 tusRoutes.openapi(
   createRoute({ ...tus, method: "patch", path: "/{upload}", summary: "tus append (`application/offset+octet-stream`)", request: appendRequest, responses: appendResponses }),
   patch,

@@ -1,16 +1,24 @@
 /**
  * The byte engine: maps chunks of any size onto R2 multipart parts that obey R2's rules (every
- * part but the last exactly `partSize` ≥ 5 MiB bytes), keeping the not-yet-full tail between
- * chunks as staging objects in R2. Bodies stream straight from the request to R2.
+ * part but the last exactly `partSize` ≥ 5 MiB bytes). The not-yet-full tail between chunks is
+ * kept by the upload's session, in its own SQLite storage (core/upload-session.ts), not in R2: a
+ * chunk that ends inside a part hands those bytes to the session and touches no R2 object; the
+ * chunk that fills a part streams the stored tail and its own body into one `uploadPart` (for an
+ * upload of one part, one `put`). Bodies going into a part stream straight from the request.
  *
  * Planning is pure (`planChunk`), so the arithmetic is tested on its own; `writeChunk` carries a
- * plan out. Nothing is committed here: the session Durable Object records the result, and until
- * it does, whatever this wrote is unreferenced (a re-sent part simply overwrites its number).
+ * plan out. Nothing is committed here: the session records the result (parts and the new tail
+ * together), and until it does, whatever this wrote is unreferenced (a re-sent part simply
+ * overwrites its number).
  */
-import { r2Keys } from "./keys";
-import { BodyReadError, BodyTooShortError, ByteSlicer, concatFixedLength } from "./streams";
+import { bodyBuffers } from "./memory-budget";
+import { BodyReadError, BodyTooShortError, ByteSlicer, concatFixedLength, readExactly, streamOf } from "./streams";
 
-/** Bytes [start, end) of the upload, held in one staging object. */
+/**
+ * TRANSITION (remove with `ByteLayout.stagedTail`): bytes [start, end) of the upload in one R2
+ * staging object, as the previous engine kept tails. Sessions in flight when tails moved into the
+ * session still have some; they are read into their part like the stored tail, then deleted.
+ */
 export interface TailSegment {
   start: number;
   end: number;
@@ -29,112 +37,155 @@ export interface ByteLayout {
   r2Key: string;
   totalSize: number;
   partSize: number;
-  /** Null when the upload fits in one part and is written with a single `put`. */
+  /** Null until the first full part of a multi-part upload (and always for an upload of one part). */
   multipartUploadId: string | null;
   /** Number of full parts already uploaded (parts 1..partsDone). */
   partsDone: number;
-  /** Staged bytes after the last full part, in order. */
-  tail: TailSegment[];
+  /** Where the accepted bytes end; those after the last full part are the stored tail. */
+  offset: number;
+  /** TRANSITION: the old engine's staged segments, which come before the stored tail. */
+  stagedTail: TailSegment[];
 }
 
-/** One R2 write a chunk produces: some staged tail segments, then a slice of the body. */
+/**
+ * One write a chunk produces. A part or object starts with the bytes already held for it (the
+ * tail) when the chunk starts inside it; `bodyBytes` of the chunk's body follow.
+ */
 export type Target =
-  | { kind: "part"; partNumber: number; start: number; end: number; fromTail: TailSegment[]; bodyBytes: number }
-  | { kind: "object"; start: number; end: number; fromTail: TailSegment[]; bodyBytes: number }
-  | { kind: "segment"; start: number; end: number; bodyBytes: number };
+  | { kind: "part"; partNumber: number; start: number; end: number; bodyBytes: number }
+  | { kind: "object"; start: number; end: number; bodyBytes: number }
+  | { kind: "tail"; start: number; end: number };
 
-/** Splits the chunk [start, end) into R2 writes; `start` must be where the layout's bytes end. */
+/** Splits the chunk [start, end) into writes; `start` must be the layout's offset. */
 export function planChunk(layout: ByteLayout, start: number, end: number): Target[] {
   const targets: Target[] = [];
-  let tail = layout.tail;
   let partNumber = layout.partsDone + 1;
   let position = start;
   while (position < end) {
     const partStart = (partNumber - 1) * layout.partSize;
     const partEnd = Math.min(partStart + layout.partSize, layout.totalSize);
     if (end < partEnd) {
-      targets.push({ kind: "segment", start: position, end, bodyBytes: end - position });
+      targets.push({ kind: "tail", start: position, end });
       break;
     }
     const bodyBytes = partEnd - position;
     targets.push(
-      layout.multipartUploadId === null
-        ? { kind: "object", start: partStart, end: partEnd, fromTail: tail, bodyBytes }
-        : { kind: "part", partNumber, start: partStart, end: partEnd, fromTail: tail, bodyBytes },
+      layout.totalSize > layout.partSize
+        ? { kind: "part", partNumber, start: partStart, end: partEnd, bodyBytes }
+        : { kind: "object", start: partStart, end: partEnd, bodyBytes },
     );
-    tail = [];
     position = partEnd;
     partNumber++;
   }
   return targets;
 }
 
+/** What the engine asks of the session while a chunk holds its lease. */
+export interface SessionBytes {
+  /** The stored tail, in order. */
+  readTail(): Promise<Uint8Array[]>;
+  /** The upload's multipart upload, created by the session at its first full part. */
+  multipartUploadId(): Promise<string>;
+}
+
 export interface ChunkWriteResult {
   /** Parts uploaded by this chunk. */
   parts: UploadedPart[];
-  /** The tail after this chunk: the old one if no part was completed, plus any new segment. */
-  tail: TailSegment[];
-  /** Staging objects this chunk folded into a part; safe to delete once the result is committed. */
-  consumed: TailSegment[];
   /** Whether this chunk wrote the whole upload as its one object (an upload of one part). */
   wroteObject: boolean;
+  /** Bytes after the last part boundary the chunk reached, for the session to store; null if none. */
+  tail: Uint8Array | null;
+  /** The multipart upload the parts went to. */
+  multipartUploadId: string | null;
+  /** TRANSITION: staging objects folded into a part; deleted once the result is committed. */
+  consumedStaging: string[];
+}
+
+/** A written chunk, and the memory its tail holds until the session has stored it. */
+export interface WrittenChunk {
+  written: ChunkWriteResult;
+  release(): void;
 }
 
 /**
- * Streams `body` (exactly end - start bytes) into R2 according to the plan. `attempt` makes
- * staging keys unique per chunk attempt, so a failed attempt never overwrites committed bytes.
+ * Writes the chunk [start, end) from `body` (a stream of exactly end - start bytes, or those
+ * bytes already in memory) according to the plan: parts and objects to R2, the tail into the
+ * result for the session. A tail read from a stream is held under the isolate's memory budget
+ * until the caller releases it (once the session has stored it, or the chunk failed).
  */
 export async function writeChunk(
   bucket: R2Bucket,
+  session: SessionBytes,
   layout: ByteLayout,
   start: number,
   end: number,
-  body: ReadableStream<Uint8Array>,
-  attempt: string,
-): Promise<ChunkWriteResult> {
+  body: ReadableStream<Uint8Array> | Uint8Array,
+): Promise<WrittenChunk> {
   const targets = planChunk(layout, start, end);
-  // A body that goes whole into one write is piped natively; only a body that straddles a
+  const result: ChunkWriteResult = { parts: [], wroteObject: false, tail: null, multipartUploadId: layout.multipartUploadId, consumedStaging: [] };
+  let release = () => {};
+  let bodyOffset = 0;
+  // A streamed body that goes whole into one write is piped natively; only one that straddles a
   // part boundary is split, through the (JavaScript) slicer.
-  const slicer = targets.length > 1 ? new ByteSlicer(body) : null;
-  const bodySlice = (bytes: number) => async () => (slicer ? slicer.take(bytes) : body);
-  const multipart = layout.multipartUploadId
-    ? bucket.resumeMultipartUpload(layout.r2Key, layout.multipartUploadId)
-    : null;
-  const result: ChunkWriteResult = { parts: [], tail: layout.tail, consumed: [], wroteObject: false };
-  const written: string[] = [];
+  const slicer = body instanceof Uint8Array || targets.length === 1 ? null : new ByteSlicer(body);
+  const bodySlice = (bytes: number): ReadableStream<Uint8Array> => {
+    if (body instanceof Uint8Array) return streamOf([body.subarray(bodyOffset, bodyOffset + bytes)]);
+    return slicer ? slicer.take(bytes) : body;
+  };
   try {
     for (const target of targets) {
-      const sources = [
-        ...(target.kind === "segment" ? [] : target.fromTail.map((segment) => () => readSegment(bucket, segment))),
-        bodySlice(target.bodyBytes),
-      ];
-      const { readable, copied } = concatFixedLength(target.end - target.start, sources);
-      if (target.kind === "segment") {
-        const key = r2Keys.stagingSegment(layout.uploadId, target.start, target.end, attempt);
-        await settleBoth(bucket.put(key, readable), copied);
-        written.push(key);
-        result.tail = [...result.tail, { start: target.start, end: target.end, key }];
-      } else {
+      if (target.kind === "tail") {
+        const bytes = target.end - target.start;
+        if (body instanceof Uint8Array) {
+          // A copy: a view would carry its whole buffer across the RPC to the session.
+          result.tail = body.slice(bodyOffset, bodyOffset + bytes);
+        } else {
+          const held = await bodyBuffers.reserve(bytes);
+          release = held.release;
+          result.tail = await readExactly(bodySlice(bytes), bytes);
+        }
+        break;
+      }
+      const bodyStart = target.end - target.bodyBytes;
+      const heldTail = bodyStart > target.start ? await readHeldTail(bucket, session, layout, result) : null;
+      try {
+        const sources = [...(heldTail?.sources ?? []), async () => bodySlice(target.bodyBytes)];
+        const { readable, copied } = concatFixedLength(target.end - target.start, sources);
         if (target.kind === "part") {
-          const part = await settleBoth(multipart!.uploadPart(target.partNumber, readable), copied);
+          result.multipartUploadId ??= await session.multipartUploadId();
+          const multipart = bucket.resumeMultipartUpload(layout.r2Key, result.multipartUploadId);
+          const part = await settleBoth(multipart.uploadPart(target.partNumber, readable), copied);
           result.parts.push({ partNumber: part.partNumber, etag: part.etag, size: target.end - target.start });
         } else {
           await settleBoth(bucket.put(layout.r2Key, readable), copied);
           result.wroteObject = true;
         }
-        result.consumed.push(...target.fromTail);
-        result.tail = [];
+      } finally {
+        heldTail?.held.release();
       }
+      bodyOffset += target.bodyBytes;
     }
-    return result;
+    return { written: result, release };
   } catch (error) {
-    await (slicer ?? body).cancel(error).catch(() => {});
-    // Segments of a failed attempt are unreferenced; parts are overwritten by the retry.
-    if (written.length) await bucket.delete(written).catch(() => {});
+    release();
+    if (!(body instanceof Uint8Array)) await (slicer ?? body).cancel(error).catch(() => {});
     throw error;
   }
 }
 
+/** The bytes held for the part a chunk starts inside: the old engine's staged segments, then the stored tail. */
+async function readHeldTail(bucket: R2Bucket, session: SessionBytes, layout: ByteLayout, result: ChunkWriteResult) {
+  const stored = await session.readTail();
+  const held = bodyBuffers.overdraw(stored.reduce((sum, row) => sum + row.byteLength, 0));
+  result.consumedStaging = layout.stagedTail.map((segment) => segment.key);
+  const sources = [
+    ...layout.stagedTail.map((segment) => () => readSegment(bucket, segment)),
+    async () => streamOf(stored),
+  ];
+  return { sources, held };
+}
+
+/** TRANSITION: one staging object of the old engine. */
 async function readSegment(bucket: R2Bucket, segment: TailSegment): Promise<ReadableStream<Uint8Array>> {
   const object = await bucket.get(segment.key);
   if (!object) throw new MissingSegmentError(`staged segment ${segment.key} is missing`);

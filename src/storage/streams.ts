@@ -58,6 +58,49 @@ export class BodyReadError extends Error {
 }
 
 /**
+ * Reads a stream that must carry exactly `length` bytes into one buffer (a chunk's tail, at most
+ * one part). A stream that ends early is a BodyTooShortError, one that breaks a BodyReadError.
+ */
+export async function readExactly(source: ReadableStream<Uint8Array>, length: number): Promise<Uint8Array> {
+  const buffer = new Uint8Array(length);
+  const reader = source.getReader();
+  let filled = 0;
+  for (;;) {
+    const read = await reader.read().catch((cause: unknown) => {
+      throw new BodyReadError(cause);
+    });
+    if (read.done) break;
+    if (filled + read.value.byteLength > length) {
+      await reader.cancel().catch(() => {});
+      throw new BodyReadError("the body is longer than its declared length");
+    }
+    buffer.set(read.value, filled);
+    filled += read.value.byteLength;
+    if (filled === length) {
+      // A slice ends exactly here; a whole body must also end here.
+      const after = await reader.read().catch((cause: unknown) => {
+        throw new BodyReadError(cause);
+      });
+      if (!after.done) throw new BodyReadError("the body is longer than its declared length");
+      break;
+    }
+  }
+  if (filled < length) throw new BodyTooShortError();
+  return buffer;
+}
+
+/** A stream of the given byte arrays, in order (no copies). */
+export function streamOf(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (next < chunks.length) controller.enqueue(chunks[next++]!);
+      else controller.close();
+    },
+  });
+}
+
+/**
  * Streams `sources` one after another into a stream of exactly `length` bytes, which R2 needs
  * for `put` and `uploadPart`. Returns that stream and a promise for the copying itself.
  */

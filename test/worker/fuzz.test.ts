@@ -21,7 +21,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { eventDefaults, hardLimits } from "../../src/core/limits";
-import { MiB, createEvent } from "./helpers";
+import { MiB, createEvent, tailRows } from "./helpers";
 import {
   CheckedClient,
   ContentPool,
@@ -611,8 +611,9 @@ class Sequence {
       const denied = accessRefusal(access, "guest");
       if (denied) return denied;
       if (total !== upload.size) return refusal(400, "range_mismatch");
-      if (end <= upload.offset) return "replay";
       const closed = closedRefusal(upload);
+      // A replay after a cancel or expiry learns the upload is gone (the bytes are); after completion it still answers 204.
+      if (end <= upload.offset && (!closed || upload.status === "completed")) return "replay";
       if (closed) return closed;
       if (start !== upload.offset) return refusal(409, "chunk_out_of_order");
       // A chunk is all or nothing: a body cut off commits none of it.
@@ -917,6 +918,7 @@ class Sequence {
       }
       const staged = await env.PHOTOS.list({ prefix: `staging/${upload.id}/` });
       expect(staged.objects, `${upload.name} is ${upload.status}, yet staged bytes remain`).toHaveLength(0);
+      expect(await tailRows(upload.id), `${upload.name} is ${upload.status}, yet its session keeps tail bytes`).toBe(0);
     }
   }
 }

@@ -18,7 +18,8 @@ describe("GET /api/v1/events/{token}: what a guest sees first", () => {
       gallery_enabled: true,
       limits: {
         max_file_size: 10 * MiB,
-        chunk_size: MiB,
+        // The part size: the server's chunk size unless the event sets another.
+        chunk_size: 5 * MiB,
         allowed_content_types: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
         max_concurrent_uploads_per_device: 2,
         daily_upload_cap_per_device: 500,

@@ -1,6 +1,6 @@
 /** Drives the Worker as a client would: through its HTTP routes, in the Workers runtime. */
-import { env, exports } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 
 export const MiB = 1024 * 1024;
@@ -107,9 +107,25 @@ export async function errorCode(response: Response): Promise<string> {
   return body.error.code;
 }
 
+export const sessionOf = (uploadId: string) => env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(uploadId));
+
+/** Rows of the tail the upload's session stores (none once the session's storage is gone). */
+export async function tailRows(uploadId: string): Promise<number> {
+  return runInDurableObject(sessionOf(uploadId), (_instance, state) =>
+    state.storage.sql.exec("SELECT name FROM sqlite_master WHERE name = 'tail_bytes'").toArray().length
+      ? state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM tail_bytes").one().n
+      : 0,
+  );
+}
+
+/** Objects the previous byte engine staged in R2 for an upload (the current one stages none). */
+export async function stagingObjects(uploadId: string) {
+  return (await env.PHOTOS.list({ prefix: `staging/${uploadId}/` })).objects;
+}
+
 /** Moves an upload session's expiry into the past, as if its time had run out. */
 export async function expireSession(uploadId: string): Promise<void> {
-  await runInDurableObject(env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(uploadId)), (_instance, state) => {
+  await runInDurableObject(sessionOf(uploadId), (_instance, state) => {
     state.storage.sql.exec("UPDATE session SET data = json_set(data, '$.expiresAt', ?)", Date.now() - 1);
   });
 }

@@ -9,7 +9,21 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { MiB, call, createEvent, errorCode, fileBytes, sendChunk, sendInChunks, sha256Hex, startUpload, uploadCall, type Upload } from "./helpers";
+import {
+  MiB,
+  call,
+  createEvent,
+  errorCode,
+  fileBytes,
+  sendChunk,
+  sendInChunks,
+  sha256Hex,
+  stagingObjects,
+  startUpload,
+  tailRows,
+  uploadCall,
+  type Upload,
+} from "./helpers";
 
 const sessionOf = (upload: Upload) => env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(upload.id));
 
@@ -37,10 +51,6 @@ function manualChunk(upload: Upload, fileSize: number, start: number, end: numbe
 }
 
 const tick = (ms = 50) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function stagingObjects(upload: Upload) {
-  return (await env.PHOTOS.list({ prefix: `staging/${upload.id}/` })).objects;
-}
 
 describe("interrupted and concurrent chunks", () => {
   it.each([
@@ -72,7 +82,8 @@ describe("interrupted and concurrent chunks", () => {
     expect(complete.status).toBe(201);
     const { file_path } = await complete.json<{ file_path: string }>();
     expect(await sha256Hex((await env.PHOTOS.get(file_path))!.body)).toBe(await sha256Hex(file));
-    expect(await stagingObjects(upload)).toHaveLength(0);
+    expect(await stagingObjects(upload.id)).toHaveLength(0);
+    expect(await tailRows(upload.id)).toBe(0);
   });
 
   it("a second concurrent chunk gets 409 chunk_out_of_order, never interleaved bytes", async () => {
@@ -153,7 +164,9 @@ describe("expiry", () => {
     for (let offset = 0; offset < 7 * MiB; offset += MiB) {
       expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
     }
-    expect(await stagingObjects(upload)).not.toHaveLength(0);
+    // Part 1 is in R2; the tail (bytes 5–7 MiB) is in the session's storage, nothing is staged in R2.
+    expect(await tailRows(upload.id)).toBe(2);
+    expect(await stagingObjects(upload.id)).toHaveLength(0);
     const row = await env.DB.prepare("SELECT r2_key, multipart_upload_id FROM upload_sessions WHERE id = ?")
       .bind(upload.id)
       .first<{ r2_key: string; multipart_upload_id: string }>();
@@ -164,7 +177,8 @@ describe("expiry", () => {
     const chunk = await sendChunk(upload, file, 7 * MiB, 8 * MiB);
     expect(chunk.status).toBe(410);
     expect(await errorCode(chunk)).toBe("session_expired");
-    expect(await stagingObjects(upload)).toHaveLength(0);
+    expect(await tailRows(upload.id)).toBe(0);
+    expect(await stagingObjects(upload.id)).toHaveLength(0);
     const part = env.PHOTOS.resumeMultipartUpload(r2Key, multipartId).uploadPart(3, new Uint8Array(10));
     await expect(part).rejects.toThrow();
     const row = await env.DB.prepare("SELECT status FROM upload_sessions WHERE id = ?").bind(upload.id).first();
@@ -173,7 +187,7 @@ describe("expiry", () => {
     expect(await status.json()).toMatchObject({ status: "expired" });
   }
 
-  it("the alarm aborts the multipart upload, deletes staged bytes and marks the session expired", async () => {
+  it("the alarm aborts the multipart upload, deletes the stored tail and marks the session expired", async () => {
     const { upload, file, r2_key, multipart_upload_id } = await halfUploaded();
     await setSessionField(upload, "expiresAt", Date.now() - 1);
     expect(await runDurableObjectAlarm(sessionOf(upload))).toBe(true);

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { MiB, call, createEvent, errorCode, expireSession, fileBytes, sha256Hex } from "./helpers";
+import { MiB, call, createEvent, errorCode, expireSession, fileBytes, sha256Hex, stagingObjects, tailRows } from "./helpers";
 
 const b64 = (text: string) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
 const metadata = (fields: Record<string, string>) =>
@@ -186,7 +186,12 @@ describe("tus PATCH", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(offset).toBe(String(cutAt));
+    // Part 1 went to R2; the bytes after it that arrived are the session's stored tail, nothing is staged in R2.
+    const uploadId = url.split("/").pop()!.split(".")[0]!;
+    expect(await stagingObjects(uploadId)).toHaveLength(0);
+    expect(await tailRows(uploadId)).toBe(2);
     expect((await patch(url, cutAt, file.slice(cutAt))).status).toBe(204);
+    expect(await tailRows(uploadId)).toBe(0);
     expect(await sha256Hex((await storedBytes(url)).object!.body)).toBe(await sha256Hex(file));
   });
 

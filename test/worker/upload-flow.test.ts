@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MiB, createEvent, fileBytes, sendInChunks, sha256Hex, startUpload, uploadCall } from "./helpers";
+import { MiB, createEvent, fileBytes, sendInChunks, sha256Hex, stagingObjects, startUpload, tailRows, uploadCall } from "./helpers";
 
 describe("an upload in chunks of any size arrives byte-identical in R2", () => {
   const size = 25 * MiB;
@@ -27,9 +27,9 @@ describe("an upload in chunks of any size arrives byte-identical in R2", () => {
     const stored = await env.PHOTOS.get(photo.file_path);
     expect(stored?.size).toBe(size);
     expect(await sha256Hex(stored!.body)).toBe(await sha256Hex(file));
-    // Nothing staged is left behind once the upload is assembled.
-    const staging = await env.PHOTOS.list({ prefix: `staging/${upload.id}/` });
-    expect(staging.objects).toHaveLength(0);
+    // Nothing of the tail is left behind once the upload is assembled, in R2 or in the session.
+    expect(await stagingObjects(upload.id)).toHaveLength(0);
+    expect(await tailRows(upload.id)).toBe(0);
   });
 
   it("a small file takes the single-object path", async () => {

@@ -1418,7 +1418,7 @@ export interface paths {
                             results: {
                                 error?: {
                                     /** @enum {string} */
-                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "websocket_required";
+                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "websocket_required";
                                     message: string;
                                 } & {
                                     [key: string]: unknown;
@@ -2622,6 +2622,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Busy holding other uploads' bytes; `Retry-After` says when to send again */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -2988,6 +2997,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Busy holding other uploads' bytes; `Retry-After` says when to send again */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
             };
         };
         trace?: never;
@@ -3133,6 +3151,15 @@ export interface paths {
                 };
                 /** @description Something went wrong on our side */
                 500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Busy holding other uploads' bytes; `Retry-After` says when to send again */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3447,6 +3474,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Busy holding other uploads' bytes; `Retry-After` says when to send again */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
             };
         };
         /** tus termination */
@@ -3724,6 +3760,15 @@ export interface paths {
                 };
                 /** @description Something went wrong on our side */
                 500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Busy holding other uploads' bytes; `Retry-After` says when to send again */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4115,6 +4160,15 @@ export interface paths {
                 };
                 /** @description Something went wrong on our side */
                 500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Busy holding other uploads' bytes; `Retry-After` says when to send again */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4965,7 +5019,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "websocket_required";
+                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "websocket_required";
                 issues?: string[];
                 message: string;
                 request_id: string;
