@@ -25,3 +25,12 @@ export function r2ByClass(r2: Record<string, number>): { A: number; B: number; f
 export const PRICES: Record<string, number | string>;
 export const COMMERCIAL_PER_1000_UPLOADS: number;
 export function costPerThousandPhotos(ops: Operations, photos: number): { table: string; total: number };
+export function call(times: number[] | null | undefined, what: string, url: string, init: RequestInit, expected: number): Promise<{ response: Response; body: Buffer }>;
+export function putInit(bytes: Uint8Array, headers?: Record<string, string>): RequestInit;
+export function guestUpload(
+  uploadsUrl: string,
+  file: { name: string; bytes: Uint8Array; sha256: string },
+  chunkChoice: number | null,
+  times?: { create: number[]; chunk: number[]; complete: number[] },
+  deviceId?: string,
+): Promise<{ key: string; id: string; chunkSize: number }>;

@@ -55,6 +55,56 @@ export async function runOnStack(prefix, main) {
   }
 }
 
+// ---- the guest API, bare -------------------------------------------------------------------
+
+/** fetch + reading the whole answer, timed together; throws unless the status is `expected`. */
+export async function call(times, what, url, init, expected) {
+  const started = performance.now();
+  const response = await fetch(url, init);
+  const body = Buffer.from(await response.arrayBuffer());
+  times?.push(performance.now() - started);
+  if (response.status !== expected) {
+    throw new Error(`${what}: expected ${expected}, got ${response.status} ${body.toString("utf8").slice(0, 500)}`);
+  }
+  return { response, body };
+}
+
+export function putInit(bytes, headers = {}) {
+  return { method: "PUT", body: bytes, headers: { "content-length": String(bytes.byteLength), ...headers } };
+}
+
+/**
+ * One file through the guest API: create, sequential chunks of `chunkChoice` bytes (null: the
+ * server's chunk_size), complete. Returns its R2 key, upload id and the chunk size it used.
+ */
+export async function guestUpload(uploadsUrl, { name, bytes, sha256: digest }, chunkChoice, times, deviceId = "bench-device-0001") {
+  const created = await call(times?.create, `create ${name}`, uploadsUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ filename: name, size: bytes.length, content_type: "image/jpeg", device_id: deviceId, sha256: digest }),
+  }, 201);
+  const { upload_id: id, upload_key: key, chunk_size: serverChunkSize } = JSON.parse(created.body);
+  const chunkSize = chunkChoice ?? serverChunkSize;
+  for (let start = 0; start < bytes.length; start += chunkSize) {
+    const end = Math.min(start + chunkSize, bytes.length);
+    const { response } = await call(
+      times?.chunk,
+      `chunk ${start}-${end - 1} of ${name}`,
+      `${uploadsUrl}/${id}/chunk`,
+      putInit(bytes.subarray(start, end), { "upload-key": key, "content-range": `bytes ${start}-${end - 1}/${bytes.length}` }),
+      204,
+    );
+    if (response.headers.get("upload-offset") !== String(end)) {
+      throw new Error(`chunk of ${name} ending at ${end}: Upload-Offset is ${response.headers.get("upload-offset")}`);
+    }
+  }
+  const completed = await call(times?.complete, `complete ${name}`, `${uploadsUrl}/${id}/complete`, {
+    method: "POST",
+    headers: { "upload-key": key },
+  }, 201);
+  return { key: JSON.parse(completed.body).file_path, id, chunkSize };
+}
+
 // ---- the counted build (bench/counted/) ---------------------------------------------------------
 
 /**

@@ -14,7 +14,7 @@
 // BENCH_CHUNKS ("1,default": chunk sizes in MiB, "default" = the server's chunk_size),
 // BENCH_OPS_FILE_MIB (25: the upload whose R2 operations are counted).
 import { randomBytes } from "node:crypto";
-import { MiB, operations, pool, positiveInt, r2ByClass, runOnStack, sha256, startCountedService, wranglerVersion } from "./common.mjs";
+import { call, guestUpload, MiB, operations, pool, positiveInt, putInit, r2ByClass, runOnStack, sha256, startCountedService, wranglerVersion } from "./common.mjs";
 import { startBareWorker } from "../scripts/lib/dev-server.ts";
 
 const fileCount = positiveInt("BENCH_FILES", 8);
@@ -30,25 +30,8 @@ const chunkChoices = (process.env.BENCH_CHUNKS ?? "1,default").split(",").map((v
 });
 const mibLabel = (bytes) => `${+(bytes / MiB).toFixed(2)} MiB`;
 const choiceLabel = (choice, serverChunkSize) => (choice === null ? `default (${mibLabel(serverChunkSize)})` : mibLabel(choice));
-const deviceId = "bench-device-0001";
 
 // ---- measuring -------------------------------------------------------------------------------
-
-/** fetch + reading the whole answer, timed together; throws unless the status is `expected`. */
-async function call(times, what, url, init, expected) {
-  const started = performance.now();
-  const response = await fetch(url, init);
-  const body = Buffer.from(await response.arrayBuffer());
-  times?.push(performance.now() - started);
-  if (response.status !== expected) {
-    throw new Error(`${what}: expected ${expected}, got ${response.status} ${body.toString("utf8").slice(0, 500)}`);
-  }
-  return { response, body };
-}
-
-function putInit(bytes, headers = {}) {
-  return { method: "PUT", body: bytes, headers: { "content-length": String(bytes.byteLength), ...headers } };
-}
 
 /** Nearest-rank percentile of a non-empty list. */
 function percentile(values, p) {
@@ -57,38 +40,6 @@ function percentile(values, p) {
 }
 
 // ---- the two paths ---------------------------------------------------------------------------
-
-/**
- * One file through the guest API: create, sequential chunks of `chunkChoice` bytes (null: the
- * server's chunk_size), complete. Returns its R2 key, upload id and the chunk size it used.
- */
-async function guestUpload(uploadsUrl, { name, bytes, sha256: digest }, chunkChoice, times) {
-  const created = await call(times?.create, `create ${name}`, uploadsUrl, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ filename: name, size: bytes.length, content_type: "image/jpeg", device_id: deviceId, sha256: digest }),
-  }, 201);
-  const { upload_id: id, upload_key: key, chunk_size: serverChunkSize } = JSON.parse(created.body);
-  const chunkSize = chunkChoice ?? serverChunkSize;
-  for (let start = 0; start < bytes.length; start += chunkSize) {
-    const end = Math.min(start + chunkSize, bytes.length);
-    const { response } = await call(
-      times?.chunk,
-      `chunk ${start}-${end - 1} of ${name}`,
-      `${uploadsUrl}/${id}/chunk`,
-      putInit(bytes.subarray(start, end), { "upload-key": key, "content-range": `bytes ${start}-${end - 1}/${bytes.length}` }),
-      204,
-    );
-    if (response.headers.get("upload-offset") !== String(end)) {
-      throw new Error(`chunk of ${name} ending at ${end}: Upload-Offset is ${response.headers.get("upload-offset")}`);
-    }
-  }
-  const completed = await call(times?.complete, `complete ${name}`, `${uploadsUrl}/${id}/complete`, {
-    method: "POST",
-    headers: { "upload-key": key },
-  }, 201);
-  return { key: JSON.parse(completed.body).file_path, id, chunkSize };
-}
 
 async function barePut(bare, key, bytes, times) {
   await call(times, `bare put ${key}`, `${bare.origin}/${key}`, putInit(bytes), 204);
