@@ -143,20 +143,19 @@ function countedImages(images: ImagesBinding): ImagesBinding {
 const wrapped = new WeakMap<Env, Env>();
 
 function countedEnv(env: Env): Env {
-  let counted = wrapped.get(env);
-  if (!counted) {
-    counted = {
-      ...env,
-      PHOTOS: countedBucket(env.PHOTOS),
-      DB: countedD1(env.DB),
-      UPLOAD_SESSIONS: countedNamespace(env.UPLOAD_SESSIONS),
-      EVENT_HUBS: countedNamespace(env.EVENT_HUBS),
-      PHOTO_QUEUE: countedQueue(env.PHOTO_QUEUE),
-      IMAGES: countedImages(env.IMAGES),
-    };
-    wrapped.set(env, counted);
-  }
-  return counted!;
+  const known = wrapped.get(env);
+  if (known) return known;
+  const counted: Env = {
+    ...env,
+    PHOTOS: countedBucket(env.PHOTOS),
+    DB: countedD1(env.DB),
+    UPLOAD_SESSIONS: countedNamespace(env.UPLOAD_SESSIONS),
+    EVENT_HUBS: countedNamespace(env.EVENT_HUBS),
+    PHOTO_QUEUE: countedQueue(env.PHOTO_QUEUE),
+    IMAGES: countedImages(env.IMAGES),
+  };
+  wrapped.set(env, counted);
+  return counted;
 }
 
 // Exported under the names the service's wrangler.toml binds.

@@ -34,7 +34,9 @@ it("every file arrives byte-identical and once, however often the connection bre
   const photos = await noisePhotos(PHOTOS, 500_000, 2_000_000);
   // A create whose answer is dropped leaves a session the engine never heard of, holding one
   // of the device's slots until it expires: give the device room for a few of those.
-  const event = await e2e.service.createEvent({ name: "flaky venue", max_concurrent_uploads_per_device: 6 });
+  // Chunks of 1 MiB (whatever the server's default): photos of 0.5–2 MB then span a few chunks,
+  // so the engine's shrinking and growing shows in the sizes it sends.
+  const event = await e2e.service.createEvent({ name: "flaky venue", max_concurrent_uploads_per_device: 6, chunk_size: MiB });
   // Every chunk the engine puts on the wire, in order, as its Content-Range names it.
   const sent: Array<{ start: number; end: number; total: number }> = [];
   const recordingFetch: typeof fetch = (input, init) => {
@@ -69,9 +71,9 @@ it("every file arrives byte-identical and once, however often the connection bre
   // plus request heads.
   const photoBytes = photos.reduce((sum, photo) => sum + photo.bytes.length, 0);
   expect(proxy.stats.bytesUp - photoBytes).toBeLessThanOrEqual(proxy.breaks * MiB + 256 * 1024);
-  // The chunk sizes adapted to the link: from the server's chunk size (1 MiB today) down after
-  // cut connections, never below the server's floor, and back up after steady success. A file's
-  // last chunk is as short as the file, so only the others tell.
+  // The chunk sizes adapted to the link: from the event's chunk size (1 MiB) down after cut
+  // connections, never below the server's floor, and back up after steady success. A file's last
+  // chunk is as short as the file, so only the others tell.
   const sizes = sent.filter((chunk) => chunk.end < chunk.total).map((chunk) => (chunk.end - chunk.start) / 1024);
   const smallest = Math.min(...sizes);
   expect(smallest).toBeLessThanOrEqual(512);
