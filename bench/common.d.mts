@@ -16,6 +16,7 @@ export interface Operations {
   durableObjectAlarms: number;
   r2: Record<string, number>;
   d1: { queries: number; rowsRead: number; rowsWritten: number; rowsReadFromRowsReturned: number };
+  durableObjectSql: { rowsRead: number; rowsWritten: number };
   queue: { sent: number; delivered: number };
   imagesTransformations: number;
 }

@@ -150,8 +150,9 @@ export function r2ByClass(r2) {
 /**
  * Cloudflare list prices in USD per unit, beyond each plan's included usage (the marginal cost of
  * one more photo), Workers Paid. Read 2026-11-29 from developers.cloudflare.com (Workers,
- * Durable Objects, R2, D1, Queues pricing pages) except where marked. Not counted: Workers CPU
- * time ($0.02 per million CPU ms), Durable Object duration ($12.50 per million GB-s) and storage.
+ * Durable Objects, R2, D1, Queues pricing pages) except where marked. SQLite-backed Durable
+ * Objects' rows read and written are priced as D1's. Not counted: Workers CPU time ($0.02 per
+ * million CPU ms), Durable Object duration ($12.50 per million GB-s), storage (GB-months).
  */
 export const PRICES = {
   date: "2026-11-29",
@@ -185,6 +186,8 @@ export function costPerThousandPhotos(ops, photos) {
     ["R2 class B", r2.B, PRICES.r2ClassB],
     [`D1 rows read (${ops.d1.rowsReadFromRowsReturned} of ${ops.d1.rowsRead} as rows returned: a lower bound)`, ops.d1.rowsRead, PRICES.d1RowRead],
     ["D1 rows written", ops.d1.rowsWritten, PRICES.d1RowWritten],
+    ["Durable Object SQLite rows read (upload sessions)", ops.durableObjectSql.rowsRead, PRICES.d1RowRead],
+    ["Durable Object SQLite rows written (upload sessions)", ops.durableObjectSql.rowsWritten, PRICES.d1RowWritten],
     ["Queue operations", queueOps, PRICES.queueOperation],
     ["Images transformations (assumed price)", ops.imagesTransformations, PRICES.imagesTransformation],
   ];

@@ -7,7 +7,8 @@
  * Counted: Worker invocations (HTTP and queue batches), Durable Object requests (every call on a
  * stub, and alarms), R2 operations by name, D1 rows read and written (from D1's own `meta`;
  * drizzle reads selects through `raw()`, which hides `meta`, so those count the rows returned:
- * a lower bound), queue messages sent and delivered, Images transformations.
+ * a lower bound), the upload sessions' SQLite rows read and written, queue messages sent and
+ * delivered, Images transformations.
  */
 import worker, { EventHub as RealEventHub, UploadSession as RealUploadSession } from "../../src/index";
 import type { PhotoJob } from "../../src/core/upload-session";
@@ -19,6 +20,8 @@ const fresh = () => ({
   durableObjectAlarms: 0,
   r2: {} as Record<string, number>,
   d1: { queries: 0, rowsRead: 0, rowsWritten: 0, rowsReadFromRowsReturned: 0 },
+  /** The upload sessions' own SQLite storage, billed like D1 rows. */
+  durableObjectSql: { rowsRead: 0, rowsWritten: 0 },
   queue: { sent: 0, delivered: 0 },
   imagesTransformations: 0,
 });
@@ -158,9 +161,29 @@ function countedEnv(env: Env): Env {
   return counted;
 }
 
+/**
+ * Counts the session's `storage.sql.exec` (a cursor knows its rows once read, which the session
+ * does at once). Patched on the object itself: Durable Object classes take only the real state.
+ */
+function countSql(ctx: DurableObjectState): void {
+  const sql = ctx.storage.sql;
+  const exec = sql.exec;
+  Object.defineProperty(sql, "exec", {
+    value: (...args: unknown[]) => {
+      const cursor = Reflect.apply(exec, sql, args) as SqlStorageCursor<Record<string, SqlStorageValue>>;
+      queueMicrotask(() => {
+        ops.durableObjectSql.rowsRead += cursor.rowsRead;
+        ops.durableObjectSql.rowsWritten += cursor.rowsWritten;
+      });
+      return cursor;
+    },
+  });
+}
+
 // Exported under the names the service's wrangler.toml binds.
 export class UploadSession extends RealUploadSession {
   constructor(ctx: DurableObjectState, env: Env) {
+    countSql(ctx);
     super(ctx, countedEnv(env));
   }
 
