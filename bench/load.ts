@@ -1,11 +1,17 @@
 // `npm run load`: a venue's worth of guests at once against `wrangler dev` on fresh local state
-// (issue 8, "Load"). Prints figures; exits non-zero only if an upload fails or a stored byte differs.
+// (issues 8 and 13). Prints figures; exits non-zero only if an upload fails or a stored byte differs.
 //
-//   1. LOAD_GUESTS (100) guests at once, each uploading one photo of 2–7 MB in 1 MiB chunks through
-//      the guest API with the upload engine (web/engine), then waiting until it is `ready`;
+//   1. LOAD_GUESTS (100) guests at once, each uploading one photo of 2–7 MB through the guest API
+//      with the upload engine (web/engine), then waiting until it is `ready`: once with the
+//      engine's own chunking (the server's chunk_size, adapting), once with chunks forced to
+//      1 MiB (LOAD_CHUNKS, "default,1"); for each, what a photo cost from create to `ready`,
+//      counted through the bench build's wrapped bindings (bench/counted/) and priced at list
+//      prices (bench/common.mjs, PRICES);
 //   2. the same photos through tus-js-client (1 MiB PATCHes), at the same concurrency;
 //   3. the same bytes through bench/bare (one R2 put per file), at the same concurrency;
-//   4. a 250 MiB upload next to a 25 MiB one (the event's size cap raised): peak workerd RSS of each.
+//   4. a LOAD_BIG_MIB (250) MiB upload next to a 25 MiB one (the event's size cap raised): peak
+//      workerd RSS of each.
+// Every stored original is read back and compared (SHA-256) with its source.
 //
 // Latencies are measured at the client (fetch), so they include the local network stack; "last
 // byte → ready" is from the complete call's answer (guest API) or tus's last PATCH to the moment
@@ -14,12 +20,22 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import sharp from "sharp";
 import { Upload } from "tus-js-client";
-import { Service, startBareWorker, type DevStack, type DevServer } from "../scripts/lib/dev-server.ts";
+import { startBareWorker, type DevStack, type DevServer, type Service } from "../scripts/lib/dev-server.ts";
 import { UploadEngine } from "../web/engine/engine.ts";
-import { MiB, positiveInt, runOnStack, sha256 } from "./common.mjs";
+import { costPerThousandPhotos, MiB, operations, positiveInt, runOnStack, sha256, startCountedService, type Operations } from "./common.mjs";
 
 const guests = positiveInt("LOAD_GUESTS", 100);
-const CHUNK = MiB;
+const bigSize = positiveInt("LOAD_BIG_MIB", 250) * MiB;
+/** tus-js-client's chunkSize. */
+const TUS_CHUNK = MiB;
+/** The engine's chunk ceilings, one guest run each; null: the engine's own (the server's chunk_size). */
+const chunkChoices = (process.env.LOAD_CHUNKS ?? "default,1").split(",").map((value) => {
+  if (value.trim() === "default") return null;
+  const mib = Number(value);
+  if (!(mib > 0)) throw new Error(`LOAD_CHUNKS: "${value}" is neither a positive number of MiB nor "default"`);
+  return Math.round(mib * MiB);
+});
+const choiceLabel = (choice: number | null) => (choice === null ? "the engine's own chunking" : `chunks forced to ${choice / MiB} MiB`);
 
 interface Photo {
   name: string;
@@ -112,8 +128,22 @@ async function readyTimes(service: Service, eventId: string, names: string[], li
   return seen;
 }
 
-async function guestApiRun(service: Service, photos: Photo[]) {
-  const event = await service.createEvent({ name: "load: guest API" });
+/** Each photo's stored original (found through D1, read through bench/bare) has its source's bytes. */
+async function expectStoredOriginals(stack: DevStack, bare: DevServer, eventId: string, photos: Photo[]): Promise<void> {
+  const rows = stack.query<{ filename: string; r2_key: string }>(`SELECT filename, r2_key FROM upload_sessions WHERE event_id = '${eventId}' AND status = 'completed'`);
+  const keys = new Map(rows.map((row) => [row.filename, row.r2_key]));
+  for (const photo of photos) {
+    const key = keys.get(photo.name);
+    if (!key) throw new Error(`${photo.name}: no completed upload`);
+    const stored = Buffer.from(await (await fetch(`${bare.origin}/${key}`)).arrayBuffer());
+    if (sha256(stored) !== sha256(photo.bytes)) throw new Error(`${photo.name}: the stored original differs from the source`);
+  }
+}
+
+/** The guests at once through the upload engine; counts the billed operations from the first create until every photo is ready. */
+async function guestApiRun(service: Service, photos: Photo[], chunkChoice: number | null) {
+  const event = await service.createEvent({ name: `load: guest API, ${choiceLabel(chunkChoice)}` });
+  await operations(service, { reset: true });
   const latencies = { create: [] as number[], chunk: [] as number[], complete: [] as number[] };
   const lastByteAt = new Map<string, number>();
   let failures = 0;
@@ -132,16 +162,25 @@ async function guestApiRun(service: Service, photos: Photo[]) {
         } else if (init?.method === "POST" && path.endsWith("/uploads")) latencies.create.push(took);
         return response;
       };
-      const engine = await UploadEngine.open({ origin: service.origin, joinToken: event.join_token, fetch: timedFetch, concurrency: 1, processingPoll: { minMs: 250, maxMs: 250 } });
+      const engine = await UploadEngine.open({
+        origin: service.origin,
+        joinToken: event.join_token,
+        fetch: timedFetch,
+        concurrency: 1,
+        processingPoll: { minMs: 250, maxMs: 250 },
+        ...(chunkChoice === null ? {} : { chunking: { maxBytes: chunkChoice } }),
+      });
       await engine.add([new File([photo.bytes], photo.name, { type: "image/jpeg" })]);
       const final = await engine.settled();
       if (final.files.some((file) => file.state !== "done")) failures++;
       await engine.stop();
     }),
   );
+  // Every engine settled: each photo is ready (or failed), and the bench's own polling below is not counted.
+  const counted: Operations = await operations(service);
   const uploadedMs = Math.max(...lastByteAt.values()) - started;
   const ready = await readyTimes(service, event.event_id, photos.map((photo) => photo.name));
-  return { event, latencies, failures, uploadedMs, toReady: photos.map((photo) => ready.get(photo.name)! - lastByteAt.get(photo.name)!) };
+  return { event, latencies, failures, uploadedMs, counted, toReady: photos.map((photo) => ready.get(photo.name)! - lastByteAt.get(photo.name)!) };
 }
 
 async function tusRun(service: Service, photos: Photo[]) {
@@ -158,7 +197,7 @@ async function tusRun(service: Service, photos: Photo[]) {
           const upload = new Upload(photo.bytes, {
             endpoint: `${service.origin}/api/v1/events/${event.join_token}/tus/`,
             metadata: { filename: photo.name, filetype: "image/jpeg", device_id: `load-tus-device-${index}` },
-            chunkSize: CHUNK,
+            chunkSize: TUS_CHUNK,
             retryDelays: [250, 500, 1000, 2000, 4000],
             onBeforeRequest: (request) => void begun.set(request, performance.now()),
             onAfterResponse: (request) => {
@@ -180,7 +219,7 @@ async function tusRun(service: Service, photos: Photo[]) {
   );
   const uploadedMs = Math.max(...lastByteAt.values()) - started;
   const ready = await readyTimes(service, event.event_id, [...lastByteAt.keys()]);
-  return { latencies, failures, uploadedMs, toReady: [...lastByteAt.keys()].map((name) => ready.get(name)! - lastByteAt.get(name)!) };
+  return { event, latencies, failures, uploadedMs, toReady: [...lastByteAt.keys()].map((name) => ready.get(name)! - lastByteAt.get(name)!) };
 }
 
 async function bareRun(bare: DevServer, photos: Photo[]) {
@@ -200,7 +239,7 @@ async function bareRun(bare: DevServer, photos: Photo[]) {
 
 /** Peak workerd RSS while one file of `size` random bytes goes up through the guest API (processing will reject it: not an image). */
 async function bigUpload(service: Service, stack: DevStack, bare: DevServer, size: number) {
-  const event = await service.createEvent({ name: `load: ${size / MiB} MiB`, max_file_size: 300 * MiB });
+  const event = await service.createEvent({ name: `load: ${size / MiB} MiB`, max_file_size: Math.max(300 * MiB, size) });
   const bytes = randomBytes(size);
   const engine = await UploadEngine.open({ origin: service.origin, joinToken: event.join_token, concurrency: 1 });
   const { result, peakMiB } = await peakRss(service.server, stack, async () => {
@@ -217,31 +256,42 @@ async function bigUpload(service: Service, stack: DevStack, bare: DevServer, siz
 }
 
 await runOnStack("load-", async (stack: DevStack) => {
-  const service = await Service.start(stack);
+  const service = await startCountedService(stack);
   const bare = await startBareWorker(stack);
-  console.log(`load: ${guests} guests, one photo of 2–7 MB each, 1 MiB chunks; generating photos…`);
+  console.log(`load: ${guests} guests, one photo of 2–7 MB each; generating photos…`);
   const photos: Photo[] = await Promise.all(
     Array.from({ length: guests }, async (_, i) => ({ name: `LOAD_${String(i + 1).padStart(4, "0")}.jpg`, bytes: await noiseJpeg(2e6 + (5e6 * i) / Math.max(1, guests - 1)) })),
   );
   const totalBytes = photos.reduce((sum, photo) => sum + photo.bytes.length, 0);
   console.log(`  ${(totalBytes / 1e6).toFixed(0)} MB in all`);
 
-  const guestApi = await peakRss(service.server, stack, () => guestApiRun(service, photos));
+  const guestRuns = [];
+  for (const choice of chunkChoices) {
+    const run = await peakRss(service.server, stack, () => guestApiRun(service, photos, choice));
+    await expectStoredOriginals(stack, bare, run.result.event.event_id, photos);
+    guestRuns.push({ choice, ...run });
+  }
   const tus = await peakRss(service.server, stack, () => tusRun(service, photos));
+  await expectStoredOriginals(stack, bare, tus.result.event.event_id, photos);
   const reference = await bareRun(bare, photos);
-  const guestMBps = mbps(totalBytes, guestApi.result.uploadedMs);
   const tusMBps = mbps(totalBytes, tus.result.uploadedMs);
   const bareMBps = mbps(totalBytes, reference.uploadedMs);
 
-  console.log(`
-guest API (upload engine): failures ${guestApi.result.failures}
-  create   ${p50p95(guestApi.result.latencies.create)}   (target: p95 < 500 ms)
-  chunk    ${p50p95(guestApi.result.latencies.chunk)}
-  complete ${p50p95(guestApi.result.latencies.complete)}
+  for (const { choice, result, peakMiB } of guestRuns) {
+    const guestMBps = mbps(totalBytes, result.uploadedMs);
+    console.log(`
+guest API (upload engine, ${choiceLabel(choice)}): failures ${result.failures}   (target: 0)
+  create   ${p50p95(result.latencies.create)}   (target: p95 < 500 ms)
+  chunk    ${p50p95(result.latencies.chunk)}
+  complete ${p50p95(result.latencies.complete)}
   ${guestMBps.toFixed(1)} MB/s aggregate, ${(guestMBps / bareMBps).toFixed(2)} of bare (target ≥ 0.8)
-  last byte → ready ${p50p95(guestApi.result.toReady)}
-  workerd peak RSS ${guestApi.peakMiB.toFixed(0)} MiB
-tus-js-client: failures ${tus.result.failures}
+  last byte → ready ${p50p95(result.toReady)}
+  workerd peak RSS ${peakMiB.toFixed(0)} MiB
+what a photo costs, create to ready (${guests} photos, operations counted in the bench build)
+${costPerThousandPhotos(result.counted, guests).table}`);
+  }
+  console.log(`
+tus-js-client (${TUS_CHUNK / MiB} MiB PATCHes): failures ${tus.result.failures}
   create   ${p50p95(tus.result.latencies.create)}
   PATCH    ${p50p95(tus.result.latencies.patch)}
   ${tusMBps.toFixed(1)} MB/s aggregate, ${(tusMBps / bareMBps).toFixed(2)} of bare
@@ -249,16 +299,17 @@ tus-js-client: failures ${tus.result.failures}
   workerd peak RSS ${tus.peakMiB.toFixed(0)} MiB
 bare (one R2 put per file): failures ${reference.failures}
   put      ${p50p95(reference.latencies)}
-  ${bareMBps.toFixed(1)} MB/s aggregate`);
+  ${bareMBps.toFixed(1)} MB/s aggregate
+stored originals: SHA-256 of all ${photos.length * (guestRuns.length + 1)} identical to their sources`);
 
   const small = await bigUpload(service, stack, bare, 25 * MiB);
-  const large = await bigUpload(service, stack, bare, 250 * MiB);
+  const large = await bigUpload(service, stack, bare, bigSize);
   console.log(`
 memory flat in size (guest API, one upload at a time):
   25 MiB:  workerd peak RSS ${small.peakMiB.toFixed(0)} MiB (uploaded and looked at in ${(small.ms / 1000).toFixed(1)} s, stored bytes ${small.digestOk ? "identical" : "DIFFERENT"})
-  250 MiB: workerd peak RSS ${large.peakMiB.toFixed(0)} MiB (uploaded and looked at in ${(large.ms / 1000).toFixed(1)} s, stored bytes ${large.digestOk ? "identical" : "DIFFERENT"})
+  ${bigSize / MiB} MiB: workerd peak RSS ${large.peakMiB.toFixed(0)} MiB (uploaded and looked at in ${(large.ms / 1000).toFixed(1)} s, stored bytes ${large.digestOk ? "identical" : "DIFFERENT"})
   ratio ${(large.peakMiB / small.peakMiB).toFixed(2)} (target ≤ 1.1)`);
 
-  const failed = guestApi.result.failures + tus.result.failures + reference.failures;
+  const failed = guestRuns.reduce((sum, run) => sum + run.result.failures, 0) + tus.result.failures + reference.failures;
   if (failed || !small.digestOk || !large.digestOk) throw new Error(`${failed} uploads failed or stored bytes differ`);
 });

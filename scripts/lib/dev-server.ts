@@ -305,14 +305,17 @@ export class Service {
     this.adminToken = adminToken;
   }
 
-  /** `vars` override wrangler.toml's [vars], e.g. DASHBOARD_ORIGINS for a dashboard on another origin. */
-  static async start(stack: DevStack, vars: Record<string, string> = {}): Promise<Service> {
+  /**
+   * `vars` override wrangler.toml's [vars], e.g. DASHBOARD_ORIGINS for a dashboard on another
+   * origin; `config` replaces wrangler.toml (the benches' counted build, bench/counted/).
+   */
+  static async start(stack: DevStack, vars: Record<string, string> = {}, config = "wrangler.toml"): Promise<Service> {
     ensureWebBuilt();
     stack.migrate();
     const adminToken = randomBytes(24).toString("hex");
     const server = await stack.start({
       label: "service",
-      config: "wrangler.toml",
+      config,
       probePath: "/api/v1/health",
       vars: { ...vars, ADMIN_TOKEN: adminToken, SIGNING_SECRET: randomBytes(32).toString("hex") },
       assets: "web/dist",

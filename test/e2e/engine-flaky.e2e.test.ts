@@ -2,7 +2,8 @@
  * Venue-grade Wi-Fi: a loopback TCP proxy in front of `wrangler dev` cuts every connection after
  * a random 0.5–4 MB, drops some answers the server already sent, and delays data. Through it,
  * 50 photos with the upload engine and 50 with tus-js-client must each arrive byte for byte, as
- * one photo, with no guest action; the engine also sends no chunk twice beyond those in flight.
+ * one photo, with no guest action; the engine also sends no chunk twice beyond those in flight,
+ * and adapts its chunk size to the link (smaller after cuts, larger again after steady success).
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { UploadEngine } from "../../web/engine/engine.ts";
@@ -33,10 +34,20 @@ it("every file arrives byte-identical and once, however often the connection bre
   const photos = await noisePhotos(PHOTOS, 500_000, 2_000_000);
   // A create whose answer is dropped leaves a session the engine never heard of, holding one
   // of the device's slots until it expires: give the device room for a few of those.
-  const event = await e2e.service.createEvent({ name: "flaky venue", max_concurrent_uploads_per_device: 6 });
+  // Chunks of 1 MiB (whatever the server's default): photos of 0.5–2 MB then span a few chunks,
+  // so the engine's shrinking and growing shows in the sizes it sends.
+  const event = await e2e.service.createEvent({ name: "flaky venue", max_concurrent_uploads_per_device: 6, chunk_size: MiB });
+  // Every chunk the engine puts on the wire, in order, as its Content-Range names it.
+  const sent: Array<{ start: number; end: number; total: number }> = [];
+  const recordingFetch: typeof fetch = (input, init) => {
+    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(new Headers(init?.headers).get("content-range") ?? "");
+    if (init?.method === "PUT" && range) sent.push({ start: Number(range[1]), end: Number(range[2]) + 1, total: Number(range[3]) });
+    return fetch(input, init);
+  };
   const engine = await UploadEngine.open({
     origin: proxy.origin,
     joinToken: event.join_token,
+    fetch: recordingFetch,
     concurrency: 2,
     retry: { baseDelayMs: 100, maxDelayMs: 1_000 },
     processingPoll: { minMs: 300, maxMs: 1_000 },
@@ -60,8 +71,16 @@ it("every file arrives byte-identical and once, however often the connection bre
   // plus request heads.
   const photoBytes = photos.reduce((sum, photo) => sum + photo.bytes.length, 0);
   expect(proxy.stats.bytesUp - photoBytes).toBeLessThanOrEqual(proxy.breaks * MiB + 256 * 1024);
+  // The chunk sizes adapted to the link: from the event's chunk size (1 MiB) down after cut
+  // connections, never below the server's floor, and back up after steady success. A file's last
+  // chunk is as short as the file, so only the others tell.
+  const sizes = sent.filter((chunk) => chunk.end < chunk.total).map((chunk) => (chunk.end - chunk.start) / 1024);
+  const smallest = Math.min(...sizes);
+  expect(smallest).toBeLessThanOrEqual(512);
+  expect(smallest).toBeGreaterThanOrEqual(256);
+  expect(Math.max(...sizes.slice(sizes.indexOf(smallest)))).toBeGreaterThan(smallest);
   const orphans = uploadsOf(e2e, event.event_id).filter((row) => row.status !== "completed");
-  console.log(`flaky proxy: ${JSON.stringify(proxy.stats)}; replayed chunks ${replays}; sessions never heard of ${orphans.length}`);
+  console.log(`flaky proxy: ${JSON.stringify(proxy.stats)}; replayed chunks ${replays}; sessions never heard of ${orphans.length}; chunk sizes (KiB, in order): ${sizes.join(" ")}`);
 });
 
 it("tus-js-client: every file arrives byte-identical as one photo, with no action from the guest", async () => {

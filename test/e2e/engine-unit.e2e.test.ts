@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ApiFailure, type BatchSnapshot } from "../../web/engine/api.ts";
 import { parseRetryAfter, retryDelay, type RetryPolicy } from "../../web/engine/backoff.ts";
 import { processingChanges, registrationChanges } from "../../web/engine/batches.ts";
-import { contentRange, nextChunk } from "../../web/engine/chunks.ts";
+import { ChunkSizer, contentRange, nextChunk } from "../../web/engine/chunks.ts";
 import { defaultStatePath, parseCliArgs, parseJoinLink } from "../../web/engine/cli-args.ts";
 import { ProgressRenderer, summary } from "../../web/engine/cli-render.ts";
 import type { Clock } from "../../web/engine/clock.ts";
@@ -127,14 +127,76 @@ describe("chunk planning", () => {
   it("goes from the server's offset in chunks of the server's size, the last one shorter", () => {
     expect(nextChunk(0, 2.5 * MiB, MiB)).toEqual({ start: 0, end: MiB });
     expect(nextChunk(2 * MiB, 2.5 * MiB, MiB)).toEqual({ start: 2 * MiB, end: 2.5 * MiB });
-    // An offset between chunk boundaries (another client's chunk size) is simply carried on from.
-    expect(nextChunk(300_000, 2 * MiB, MiB)).toEqual({ start: 300_000, end: 300_000 + MiB });
     expect(nextChunk(2 * MiB, 2 * MiB, MiB)).toBeNull();
+  });
+
+  it("starts at any offset of the server's, and stops at its next part boundary unless too little is left to it", () => {
+    // An offset between boundaries (a smaller chunk before, or another client's size): up to the boundary.
+    expect(nextChunk(300_000, 12 * MiB, 5 * MiB)).toEqual({ start: 300_000, end: 5 * MiB });
+    // Smaller chunks never cross a boundary either, so full-size ones fill whole parts again.
+    expect(nextChunk(4 * MiB, 12 * MiB, 2 * MiB, 5 * MiB)).toEqual({ start: 4 * MiB, end: 5 * MiB });
+    expect(nextChunk(5 * MiB, 12 * MiB, 5 * MiB)).toEqual({ start: 5 * MiB, end: 10 * MiB });
+    // 100 KiB short of a boundary: a chunk that small would be refused (chunk_too_small), so it crosses.
+    expect(nextChunk(5 * MiB - 100 * 1024, 12 * MiB, MiB, 5 * MiB)).toEqual({ start: 5 * MiB - 100 * 1024, end: 6 * MiB - 100 * 1024 });
+    // The last chunk of a file is as short as the file.
+    expect(nextChunk(5 * MiB - 100 * 1024, 5 * MiB - 10, MiB, 5 * MiB)).toEqual({ start: 5 * MiB - 100 * 1024, end: 5 * MiB - 10 });
   });
 
   it("names bytes in Content-Range with an inclusive end", () => {
     expect(contentRange({ start: 0, end: MiB }, 5 * MiB)).toBe("bytes 0-1048575/5242880");
     expect(contentRange({ start: 10, end: 11 }, 11)).toBe("bytes 10-10/11");
+  });
+});
+
+describe("adaptive chunk size", () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  const server = 5 * MiB;
+  const quick = 100;
+  const sizes = (sizer: ChunkSizer, outcomes: Array<"fail" | "slow" | "quick" | "middling">) =>
+    outcomes.map((outcome) => {
+      if (outcome === "fail") sizer.failed(server);
+      else sizer.succeeded({ quick, middling: 7_000, slow: 11_000 }[outcome], server);
+      return sizer.size(server) / KiB;
+    });
+
+  it("starts at the server's chunk size and stays there while chunks go through", () => {
+    const sizer = new ChunkSizer();
+    expect(sizer.size(server)).toBe(server);
+    expect(sizes(sizer, ["quick", "quick", "quick", "quick", "middling"])).toEqual([5120, 5120, 5120, 5120, 5120]);
+    // Another event's chunk size, on the same link.
+    expect(sizer.size(MiB)).toBe(MiB);
+  });
+
+  it("halves after each failed or slow chunk, down to 256 KiB", () => {
+    expect(sizes(new ChunkSizer(), ["fail", "fail", "slow", "fail", "fail", "fail", "slow"])).toEqual([2560, 1280, 640, 320, 256, 256, 256]);
+  });
+
+  it("doubles back after three quick chunks in a row, up to the server's size and no further", () => {
+    const sizer = new ChunkSizer();
+    sizes(sizer, ["fail", "fail", "fail", "fail", "fail"]);
+    expect(sizer.size(server)).toBe(256 * KiB);
+    const growing = sizes(sizer, Array<"quick">(18).fill("quick"));
+    expect(growing.filter((_, i) => i % 3 === 2)).toEqual([512, 1024, 2048, 4096, 5120, 5120]);
+    expect(growing.filter((_, i) => i % 3 !== 2)).toEqual([256, 256, 512, 512, 1024, 1024, 2048, 2048, 4096, 4096, 5120, 5120]);
+  });
+
+  it("neither grows on middling chunks nor counts across a failure", () => {
+    const sizer = new ChunkSizer();
+    sizes(sizer, ["fail"]);
+    // Between half the slow limit and the limit: it holds (no growing into a size that would be slow).
+    expect(sizes(sizer, ["middling", "middling", "middling", "middling"])).toEqual([2560, 2560, 2560, 2560]);
+    expect(sizes(sizer, ["quick", "quick", "fail", "quick", "quick"])).toEqual([2560, 2560, 1280, 1280, 1280]);
+    expect(sizes(sizer, ["quick"])).toEqual([2560]);
+  });
+
+  it("keeps under a forced ceiling and never under the server's own size when that is smaller than the floor", () => {
+    const forced = new ChunkSizer({ maxBytes: MiB });
+    expect(forced.size(server)).toBe(MiB);
+    expect(sizes(forced, ["fail", "quick", "quick", "quick"])).toEqual([512, 512, 512, 1024]);
+    const tiny = new ChunkSizer();
+    tiny.failed(200 * KiB);
+    expect(tiny.size(200 * KiB)).toBe(200 * KiB);
   });
 });
 

@@ -9,6 +9,7 @@ import { ApiFailure, GuestApi, type ErrorInfo } from "./api.ts";
 import { defaultRetryPolicy, type RetryPolicy } from "./backoff.ts";
 import { BATCH_LIMIT, batchFileRequest, processingChanges, registrationChanges } from "./batches.ts";
 import { systemClock, type Clock } from "./clock.ts";
+import { ChunkSizer, type ChunkPolicy } from "./chunks.ts";
 import { Gate, isAbort, linkSignals, Trigger } from "./control.ts";
 import { classify } from "./failures.ts";
 import { FileUpload, type Activity, type FileRunHost } from "./file-upload.ts";
@@ -42,6 +43,8 @@ export interface EngineOptions {
   requestTimeoutMs?: number;
   /** Polling of batch snapshots while photos are processed: starts at `minMs`, slows to `maxMs` while nothing changes. */
   processingPoll?: { minMs: number; maxMs: number };
+  /** How chunk sizes adapt to the link (chunks.ts); `maxBytes` caps them below the server's chunk size. */
+  chunking?: Partial<ChunkPolicy>;
 }
 
 export type Listener = (snapshot: EngineSnapshot) => void;
@@ -63,6 +66,8 @@ export class UploadEngine {
   private readonly lock: TryLock;
   private readonly tools: RetryTools;
   private readonly hashLimitBytes: number;
+  /** Shared by every upload: they share the link it learns about. */
+  private readonly chunks: ChunkSizer;
   private readonly processingPoll: { minMs: number; maxMs: number };
   /** Every file, in the order it was added. */
   private readonly records = new Map<string, StoredFile>();
@@ -86,6 +91,7 @@ export class UploadEngine {
     this.concurrency = Math.max(1, options.concurrency ?? 2);
     this.lock = options.lock ?? ((_name, work) => work().then(() => true));
     this.hashLimitBytes = options.hashLimitBytes ?? 64 * 1024 * 1024;
+    this.chunks = new ChunkSizer(options.chunking);
     this.processingPoll = options.processingPoll ?? { minMs: 1_000, maxMs: 8_000 };
     this.tools = {
       clock,
@@ -369,6 +375,7 @@ export class UploadEngine {
       tools: this.tools,
       slotFreed: this.slotFreed,
       hashLimitBytes: this.hashLimitBytes,
+      chunks: this.chunks,
       signal,
       cancelled,
       current: () => this.records.get(id)!,

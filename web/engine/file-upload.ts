@@ -6,7 +6,7 @@
  */
 import { ApiFailure, type ErrorInfo, type GuestApi, type UploadStatus } from "./api.ts";
 import { retryDelay } from "./backoff.ts";
-import { nextChunk, type ByteRange } from "./chunks.ts";
+import { nextChunk, type ByteRange, type ChunkSizer } from "./chunks.ts";
 import { isAbort, linkSignals, type Trigger } from "./control.ts";
 import { classify } from "./failures.ts";
 import { sha256Hex } from "./files.ts";
@@ -30,6 +30,8 @@ export interface FileRunHost {
   slotFreed: Trigger;
   /** Files over this size are not hashed (see files.ts). */
   hashLimitBytes: number;
+  /** How large the next chunk is; told how each chunk went. */
+  chunks: ChunkSizer;
   /** Aborts when the file is cancelled or the engine stops: the run ends. */
   signal: AbortSignal;
   /** Aborts only when the file is cancelled. */
@@ -132,10 +134,15 @@ export class FileUpload {
       signal.throwIfAborted();
     }
     if (this.offset === null) this.offset = await this.serverOffset(signal);
-    for (let range = nextChunk(this.offset, file.size, session.chunkSize); range; range = nextChunk(this.offset, file.size, session.chunkSize)) {
+    const { chunks, tools } = this.host;
+    for (;;) {
+      const range = nextChunk(this.offset, file.size, chunks.size(session.chunkSize), session.chunkSize);
+      if (!range) break;
       this.confirm(this.offset);
       this.sending = range;
+      const started = tools.clock.now();
       this.offset = await this.host.api.putChunk(session, file, range, signal);
+      chunks.succeeded(tools.clock.now() - started, session.chunkSize);
       this.sending = null;
       this.retries.reset();
     }
@@ -188,6 +195,8 @@ export class FileUpload {
         // the file edited. Retrying would never help.
         const readError = failure.status === 0 ? await readFailure(this.current.file!) : null;
         if (readError) return this.finish("failed", unreadable(readError));
+        // A chunk lost on the way: smaller ones lose less on this link (chunks.ts).
+        if (this.sending && this.current.session) this.host.chunks.failed(this.current.session.chunkSize);
         // A dropped connection leaves it open whether the chunk landed: ask before sending again.
         if (this.current.session) this.offset = null;
         const at = this.retries.schedule(disposition.retryAfterMs);
