@@ -179,6 +179,10 @@ describe("expiry", () => {
     expect(await errorCode(chunk)).toBe("session_expired");
     expect(await tailRows(upload.id)).toBe(0);
     expect(await stagingObjects(upload.id)).toHaveLength(0);
+    // A replay of a range it had accepted learns that the upload expired, rather than 204.
+    const replay = await sendChunk(upload, file, 0, MiB);
+    expect(replay.status).toBe(410);
+    expect(await errorCode(replay)).toBe("session_expired");
     const part = env.PHOTOS.resumeMultipartUpload(r2Key, multipartId).uploadPart(3, new Uint8Array(10));
     await expect(part).rejects.toThrow();
     const row = await env.DB.prepare("SELECT status FROM upload_sessions WHERE id = ?").bind(upload.id).first();

@@ -97,6 +97,25 @@ describe("the tail lives in the session's storage", () => {
   });
 });
 
+describe("the D1 mirror of progress", () => {
+  it("is written when the upload starts and when a part fills, not for chunks inside a part", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(12 * MiB, 37);
+    const upload = await startUpload(join_token, file.byteLength);
+    const mirrored = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // written after the response
+      return (await env.DB.prepare("SELECT status, received_bytes FROM upload_sessions WHERE id = ?").bind(upload.id).first())!;
+    };
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
+    expect(await mirrored()).toEqual({ status: "uploading", received_bytes: MiB });
+    for (let offset = MiB; offset < 7 * MiB; offset += MiB) expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
+    // Part 1 filled at 5 MiB; the two chunks since stayed inside part 2.
+    expect(await mirrored()).toEqual({ status: "uploading", received_bytes: 5 * MiB });
+    // The session itself always knows the exact offset.
+    expect(await (await uploadCall(upload, "GET")).json()).toMatchObject({ received_bytes: 7 * MiB });
+  });
+});
+
 describe("the multipart upload is created at the first full part", () => {
   it("a file of one part never creates one: a single put, and the session's row never names one", async () => {
     const { join_token } = await createEvent();
