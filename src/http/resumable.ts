@@ -262,7 +262,7 @@ resumableRoutes.openapi(
     const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
     const current = complete && length !== null ? await viaCapability(() => uploadStatus(c.env, ref)) : null;
     // A completing append that cannot reach the end is refused before any of its bytes is kept.
-    if (current && current.status !== "completed" && offset === current.received_bytes && offset + length! < current.total_size) {
+    if (current && (current.status === "pending" || current.status === "uploading") && offset === current.received_bytes && offset + length! < current.total_size) {
       inconsistentLength(`Upload-Complete: ?1, but ${offset} + ${length} bytes fall short of the ${current.total_size}-byte upload.`);
     }
     // An empty completing append to an upload that already has every byte replays the final response.

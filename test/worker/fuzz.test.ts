@@ -709,8 +709,11 @@ class Sequence {
       }
       if (checksum === "wrong") return refusal(460, "checksum_mismatch");
       if (bodyFault.body === "dropped") return { keepsSome: null };
-      // IETF appends the bytes, then finds the upload short of what Upload-Complete: ?1 claimed.
-      if (via === "ietf" && complete && !reachesEnd) return { accepted: refusal(400, "inconsistent_upload_length") };
+      // A completing IETF append that cannot reach the end: refused before a byte is kept when its
+      // length is declared; a chunked one is only found short once its bytes are in.
+      if (via === "ietf" && complete && !reachesEnd) {
+        return bodyFault.body === "exact" ? refusal(400, "inconsistent_upload_length") : { accepted: refusal(400, "inconsistent_upload_length") };
+      }
       return { accepted: null };
     })();
 
