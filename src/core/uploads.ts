@@ -340,6 +340,8 @@ export function appendStream(
           // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
           if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
           if (piece.bytes.byteLength > 0) {
+            // One PATCH may stream for minutes: a link revoked or an event closed meanwhile stops its next piece.
+            await assertUploadsAdmitted(env, ref.joinToken);
             const end = offset + piece.bytes.byteLength;
             const { written } = await writeChunk(env.PHOTOS, sessionBytes(opened), layout, offset, end, piece.bytes);
             const committed = await commit(env, ref, session, leaseId, layout, end, written, true, background);
