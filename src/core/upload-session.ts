@@ -126,6 +126,8 @@ interface SessionRow extends SessionSpec {
    * a slot and expires like any session) until a final consumes it and it is `completed`.
    */
   assembled?: boolean;
+  /** The final upload this partial is part of (one partial makes one photo; see `reservePartial`). */
+  reservedFor?: string;
   offset: number;
   multipartUploadId: string | null;
   photoId: string | null;
@@ -358,6 +360,34 @@ export class UploadSession extends DurableObject<Env> {
     if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
     const outcome = await this.#assemble();
     return outcome.ok ? ok(this.#view(outcome.value)) : refuse(outcome.refusal);
+  }
+
+  /**
+   * Makes an assembled partial part of the final upload `finalId` alone: another final naming it
+   * is refused, so two finals racing for one partial make one photo (idempotent for `finalId`).
+   */
+  async reservePartial(caller: Caller, finalId: string): Promise<Outcome<SessionView>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
+    if (row.status === "completed" || (row.reservedFor !== undefined && row.reservedFor !== finalId)) {
+      return refuse({ ...refusals.uploadCompleted(), message: "This partial upload is already part of another final upload." });
+    }
+    const closed = this.#closedRefusal(row);
+    if (closed) return refuse(closed);
+    if (!row.assembled) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
+    row.reservedFor = finalId;
+    this.#save(row);
+    return ok(this.#view(row));
+  }
+
+  /** Frees a partial whose final upload failed before consuming it, for another final to use. */
+  async releasePartial(caller: Caller, finalId: string): Promise<void> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok || auth.value.reservedFor !== finalId || auth.value.status !== "uploading") return;
+    delete auth.value.reservedFor;
+    this.#save(auth.value);
   }
 
   /** Ends an assembled partial once its final upload has its bytes: done, and its object deleted (idempotent). */

@@ -543,6 +543,17 @@ export async function createConcatenated(
   const size = views.reduce((sum, view) => sum + view.total_size, 0);
   const created = await createUpload(env, joinToken, { ...input, size, final: true });
   const ref: UploadRef = { joinToken, uploadId: created.upload_id, uploadKey: created.upload_key };
+  const partialStub = (partial: UploadRef) => sessionStub(env, partial.uploadId);
+  const reserved = await Promise.all(
+    partials.map(async (partial) => ({ partial, outcome: await partialStub(partial).reservePartial(await callerOf(partial), created.upload_id) })),
+  );
+  const lost = reserved.find(({ outcome }) => !outcome.ok);
+  if (lost) {
+    // Another final has (some of) these partials: this one ends at once rather than hold a slot.
+    await releasePartials(env, partials, created.upload_id);
+    await abortUpload(env, ref);
+    unwrap(lost.outcome);
+  }
   const sources = partials.map((partial) => async () => {
     const key = r2Keys.upload(created.event_id, partial.uploadId);
     const object = await env.PHOTOS.get(key);
@@ -552,8 +563,18 @@ export async function createConcatenated(
   const { readable, copied } = concatFixedLength(size, sources);
   // A JavaScript hop between the two fixed-length streams: piped natively from one into the
   // other (a final of one object, ≤ 5 MiB), workerd never finished the copy.
-  await Promise.all([appendChunk(env, ref, 0, size, readable.pipeThrough(new TransformStream()), { acceptReplay: false, total: null }, background), copied]);
+  try {
+    await Promise.all([appendChunk(env, ref, 0, size, readable.pipeThrough(new TransformStream()), { acceptReplay: false, total: null }, background), copied]);
+  } catch (error) {
+    // This final never got its bytes, so it can never complete: free the partials for another final.
+    await releasePartials(env, partials, created.upload_id);
+    throw error;
+  }
   const { photo } = await completeUpload(env, ref);
-  await Promise.all(partials.map(async (partial) => unwrap(await sessionStub(env, partial.uploadId).consumePartial(await callerOf(partial)))));
+  await Promise.all(partials.map(async (partial) => unwrap(await partialStub(partial).consumePartial(await callerOf(partial)))));
   return { created, photo, size };
+}
+
+async function releasePartials(env: Env, partials: UploadRef[], finalId: string): Promise<void> {
+  await Promise.all(partials.map(async (partial) => sessionStub(env, partial.uploadId).releasePartial(await callerOf(partial), finalId)));
 }
