@@ -48,6 +48,8 @@ export interface SessionSpec {
   partial: boolean;
   /** A concatenation final: its bytes come from its partials, never from a client. */
   final: boolean;
+  /** An anonymous upload expires if its first bytes have not begun by then (ANON_FIRST_BYTES_MS). */
+  firstBytesBy: number | null;
   createdAt: number;
 }
 
@@ -232,6 +234,11 @@ export class UploadSession extends DurableObject<Env> {
     const now = Date.now();
     if (this.#lease && this.#lease.expiresAt > now) {
       return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
+    }
+    if (row.offset === 0 && row.firstBytesBy != null && now > row.firstBytesBy) {
+      // It no longer counts against its address's slots (core/uploads.ts), so it takes no bytes.
+      await this.#close(row, "expired", null);
+      return refuse(this.#closedRefusal(this.#load()!)!);
     }
     this.#lease = { id: newId(), expiresAt: now + this.#leaseMs };
     return ok({ grant: { leaseId: this.#lease.id, layout: this.#layout(row), leaseMs: this.#leaseMs } });
@@ -595,6 +602,7 @@ export class UploadSession extends DurableObject<Env> {
       partial: session.partial,
       // Not recorded in D1; it only changes the code a PATCH to a finished final upload gets.
       final: false,
+      firstBytesBy: null,
       createdAt: session.createdAt,
       status: session.status,
       offset: session.receivedBytes,

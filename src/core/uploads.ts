@@ -2,7 +2,7 @@
  * The upload core as the protocol adapters see it: create a session, append a chunk, report
  * status, complete, abort. The guest API (and later tus) are thin HTTP layers over these.
  */
-import { and, count, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, gt, inArray, ne, or, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
 import { insertWhere } from "../db/conditional-insert";
 import { activeUploadStatuses, batchFiles, uploadSessions } from "../db/schema";
@@ -16,7 +16,7 @@ import { ApiError, refusals, type Refusal } from "./errors";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
 import { assertUploadsAdmitted, fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
-import { partSizeFor, uploaderLimits, type UploaderLimits } from "./limits";
+import { ANON_FIRST_BYTES_MS, partSizeFor, uploaderLimits, type UploaderLimits } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
 
 export interface NewUpload {
@@ -95,8 +95,14 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       .where(
         and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), eq(uploadSessions.partial, ofPartials), extra),
       );
-  const inFlight = and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!;
-  const limits = uploaderLimits(env, event, input.anonymous ?? false);
+  const anonymous = input.anonymous ?? false;
+  const inFlight = and(
+    inArray(uploadSessions.status, activeUploadStatuses),
+    gt(uploadSessions.expiresAt, now),
+    // An anonymous create never sent stops holding its address's slot soon (ANON_FIRST_BYTES_MS).
+    anonymous ? or(ne(uploadSessions.status, "pending"), gt(uploadSessions.createdAt, now - ANON_FIRST_BYTES_MS)) : undefined,
+  )!;
+  const limits = uploaderLimits(env, event, anonymous);
   const insert = insertWhere(
     uploadSessions,
     {
@@ -148,6 +154,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       declaredSha256: input.sha256 ?? null,
       partial,
       final: input.final ?? false,
+      firstBytesBy: anonymous ? now + ANON_FIRST_BYTES_MS : null,
       createdAt: now,
     });
   } catch (error) {
