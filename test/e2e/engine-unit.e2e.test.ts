@@ -232,6 +232,10 @@ describe("the decision table", () => {
     expect(classify(failure(409, "upload_failed"))).toEqual({ kind: "failed" });
     expect(classify(failure(400, "range_mismatch"))).toEqual({ kind: "failed" });
   });
+
+  it("registers a file again whose waiting batch entry was let go (the event's batch quota was full)", () => {
+    expect(classify(failure(404, "batch_not_found"))).toEqual({ kind: "register_again" });
+  });
 });
 
 const stored = (change: Partial<StoredFile> = {}): StoredFile => ({
