@@ -56,6 +56,13 @@ export function anonDevicesPerAddress(env: Pick<Env, "ANON_DEVICES_PER_ADDRESS">
   return Number.isSafeInteger(configured) && configured >= 1 ? configured : 25;
 }
 
+/**
+ * An anonymous upload that has received no bytes this long after its create stops holding one of
+ * its address's slots, and expires if bytes come later: one client behind a venue's address
+ * cannot hold every anonymous slot for a day with creates it never sends.
+ */
+export const ANON_FIRST_BYTES_MS = 5 * 60 * 1000;
+
 /** The limits an upload's creator counts against: its device's, or its address's when anonymous. */
 export interface UploaderLimits {
   scope: "device" | "address";

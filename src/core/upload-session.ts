@@ -48,6 +48,8 @@ export interface SessionSpec {
   partial: boolean;
   /** A concatenation final: its bytes come from its partials, never from a client. */
   final: boolean;
+  /** An anonymous upload expires if its first bytes have not begun by then (ANON_FIRST_BYTES_MS). */
+  firstBytesBy: number | null;
   createdAt: number;
 }
 
@@ -126,6 +128,8 @@ interface SessionRow extends SessionSpec {
    * a slot and expires like any session) until a final consumes it and it is `completed`.
    */
   assembled?: boolean;
+  /** The final upload this partial is part of (one partial makes one photo; see `reservePartial`). */
+  reservedFor?: string;
   offset: number;
   multipartUploadId: string | null;
   photoId: string | null;
@@ -230,6 +234,11 @@ export class UploadSession extends DurableObject<Env> {
     const now = Date.now();
     if (this.#lease && this.#lease.expiresAt > now) {
       return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
+    }
+    if (row.offset === 0 && row.firstBytesBy != null && now > row.firstBytesBy) {
+      // It no longer counts against its address's slots (core/uploads.ts), so it takes no bytes.
+      await this.#close(row, "expired", null);
+      return refuse(this.#closedRefusal(this.#load()!)!);
     }
     this.#lease = { id: newId(), expiresAt: now + this.#leaseMs };
     return ok({ grant: { leaseId: this.#lease.id, layout: this.#layout(row), leaseMs: this.#leaseMs } });
@@ -358,6 +367,34 @@ export class UploadSession extends DurableObject<Env> {
     if (row.offset < row.totalSize) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
     const outcome = await this.#assemble();
     return outcome.ok ? ok(this.#view(outcome.value)) : refuse(outcome.refusal);
+  }
+
+  /**
+   * Makes an assembled partial part of the final upload `finalId` alone: another final naming it
+   * is refused, so two finals racing for one partial make one photo (idempotent for `finalId`).
+   */
+  async reservePartial(caller: Caller, finalId: string): Promise<Outcome<SessionView>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    const row = auth.value;
+    if (!row.partial) return refuse({ status: 409, code: "upload_not_partial", message: "This is not a partial upload." });
+    if (row.status === "completed" || (row.reservedFor !== undefined && row.reservedFor !== finalId)) {
+      return refuse({ ...refusals.uploadCompleted(), message: "This partial upload is already part of another final upload." });
+    }
+    const closed = this.#closedRefusal(row);
+    if (closed) return refuse(closed);
+    if (!row.assembled) return refuse(refusals.uploadIncomplete(row.offset, row.totalSize));
+    row.reservedFor = finalId;
+    this.#save(row);
+    return ok(this.#view(row));
+  }
+
+  /** Frees a partial whose final upload failed before consuming it, for another final to use. */
+  async releasePartial(caller: Caller, finalId: string): Promise<void> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok || auth.value.reservedFor !== finalId || auth.value.status !== "uploading") return;
+    delete auth.value.reservedFor;
+    this.#save(auth.value);
   }
 
   /** Ends an assembled partial once its final upload has its bytes: done, and its object deleted (idempotent). */
@@ -565,6 +602,7 @@ export class UploadSession extends DurableObject<Env> {
       partial: session.partial,
       // Not recorded in D1; it only changes the code a PATCH to a finished final upload gets.
       final: false,
+      firstBytesBy: null,
       createdAt: session.createdAt,
       status: session.status,
       offset: session.receivedBytes,

@@ -2,7 +2,7 @@
  * The upload core as the protocol adapters see it: create a session, append a chunk, report
  * status, complete, abort. The guest API (and later tus) are thin HTTP layers over these.
  */
-import { and, count, eq, gt, inArray, or, sql, type SQL } from "drizzle-orm";
+import { and, count, eq, gt, inArray, ne, or, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
 import { insertWhere } from "../db/conditional-insert";
 import { activeUploadStatuses, batchFiles, uploadSessions } from "../db/schema";
@@ -16,7 +16,7 @@ import { ApiError, refusals, type Refusal } from "./errors";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
 import { assertUploadsAdmitted, fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
-import { partSizeFor, uploaderLimits, type UploaderLimits } from "./limits";
+import { ANON_FIRST_BYTES_MS, partSizeFor, uploaderLimits, type UploaderLimits } from "./limits";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
 
 export interface NewUpload {
@@ -95,8 +95,14 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       .where(
         and(eq(uploadSessions.eventId, event.id), eq(uploadSessions.deviceId, input.deviceId), eq(uploadSessions.partial, ofPartials), extra),
       );
-  const inFlight = and(inArray(uploadSessions.status, activeUploadStatuses), gt(uploadSessions.expiresAt, now))!;
-  const limits = uploaderLimits(env, event, input.anonymous ?? false);
+  const anonymous = input.anonymous ?? false;
+  const inFlight = and(
+    inArray(uploadSessions.status, activeUploadStatuses),
+    gt(uploadSessions.expiresAt, now),
+    // An anonymous create never sent stops holding its address's slot soon (ANON_FIRST_BYTES_MS).
+    anonymous ? or(ne(uploadSessions.status, "pending"), gt(uploadSessions.createdAt, now - ANON_FIRST_BYTES_MS)) : undefined,
+  )!;
+  const limits = uploaderLimits(env, event, anonymous);
   const insert = insertWhere(
     uploadSessions,
     {
@@ -148,6 +154,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       declaredSha256: input.sha256 ?? null,
       partial,
       final: input.final ?? false,
+      firstBytesBy: anonymous ? now + ANON_FIRST_BYTES_MS : null,
       createdAt: now,
     });
   } catch (error) {
@@ -340,6 +347,8 @@ export function appendStream(
           // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
           if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
           if (piece.bytes.byteLength > 0) {
+            // One PATCH may stream for minutes: a link revoked or an event closed meanwhile stops its next piece.
+            await assertUploadsAdmitted(env, ref.joinToken);
             const end = offset + piece.bytes.byteLength;
             const { written } = await writeChunk(env.PHOTOS, sessionBytes(opened), layout, offset, end, piece.bytes);
             const committed = await commit(env, ref, session, leaseId, layout, end, written, true, background);
@@ -541,6 +550,17 @@ export async function createConcatenated(
   const size = views.reduce((sum, view) => sum + view.total_size, 0);
   const created = await createUpload(env, joinToken, { ...input, size, final: true });
   const ref: UploadRef = { joinToken, uploadId: created.upload_id, uploadKey: created.upload_key };
+  const partialStub = (partial: UploadRef) => sessionStub(env, partial.uploadId);
+  const reserved = await Promise.all(
+    partials.map(async (partial) => ({ partial, outcome: await partialStub(partial).reservePartial(await callerOf(partial), created.upload_id) })),
+  );
+  const lost = reserved.find(({ outcome }) => !outcome.ok);
+  if (lost) {
+    // Another final has (some of) these partials: this one ends at once rather than hold a slot.
+    await releasePartials(env, partials, created.upload_id);
+    await abortUpload(env, ref);
+    unwrap(lost.outcome);
+  }
   const sources = partials.map((partial) => async () => {
     const key = r2Keys.upload(created.event_id, partial.uploadId);
     const object = await env.PHOTOS.get(key);
@@ -550,8 +570,18 @@ export async function createConcatenated(
   const { readable, copied } = concatFixedLength(size, sources);
   // A JavaScript hop between the two fixed-length streams: piped natively from one into the
   // other (a final of one object, ≤ 5 MiB), workerd never finished the copy.
-  await Promise.all([appendChunk(env, ref, 0, size, readable.pipeThrough(new TransformStream()), { acceptReplay: false, total: null }, background), copied]);
+  try {
+    await Promise.all([appendChunk(env, ref, 0, size, readable.pipeThrough(new TransformStream()), { acceptReplay: false, total: null }, background), copied]);
+  } catch (error) {
+    // This final never got its bytes, so it can never complete: free the partials for another final.
+    await releasePartials(env, partials, created.upload_id);
+    throw error;
+  }
   const { photo } = await completeUpload(env, ref);
-  await Promise.all(partials.map(async (partial) => unwrap(await sessionStub(env, partial.uploadId).consumePartial(await callerOf(partial)))));
+  await Promise.all(partials.map(async (partial) => unwrap(await partialStub(partial).consumePartial(await callerOf(partial)))));
   return { created, photo, size };
+}
+
+async function releasePartials(env: Env, partials: UploadRef[], finalId: string): Promise<void> {
+  await Promise.all(partials.map(async (partial) => sessionStub(env, partial.uploadId).releasePartial(await callerOf(partial), finalId)));
 }

@@ -16,6 +16,7 @@ import { ProgressRenderer, summary } from "../../web/engine/cli-render.ts";
 import type { Clock } from "../../web/engine/clock.ts";
 import { Gate, Trigger } from "../../web/engine/control.ts";
 import { classify } from "../../web/engine/failures.ts";
+import { UploadEngine } from "../../web/engine/engine.ts";
 import { contentTypeOf, fingerprintOf } from "../../web/engine/files.ts";
 import { JsonFileStore } from "../../web/engine/node-store.ts";
 import { Retries } from "../../web/engine/retry.ts";
@@ -231,6 +232,41 @@ describe("the decision table", () => {
     expect(classify(failure(410, "upload_cancelled"))).toEqual({ kind: "cancelled" });
     expect(classify(failure(409, "upload_failed"))).toEqual({ kind: "failed" });
     expect(classify(failure(400, "range_mismatch"))).toEqual({ kind: "failed" });
+  });
+
+  it("registers a file again whose waiting batch entry was let go (the event's batch quota was full)", () => {
+    expect(classify(failure(404, "batch_not_found"))).toEqual({ kind: "register_again" });
+  });
+
+  it("the engine registers that file again and uploads it, rather than failing it", async () => {
+    // A server that lets the first batch's file go before its create arrives.
+    const registered: string[] = [];
+    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    const fakeFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const url = new URL(String(input));
+      const route = `${init?.method ?? "GET"} ${url.pathname.replace(/^\/api\/v1\/events\/[^/]+/, "")}`;
+      if (route === "POST /batches") {
+        const { files } = JSON.parse(String(init!.body)) as { files: Array<{ client_id: string }> };
+        const batchId = `batch-${registered.length + 1}`;
+        registered.push(batchId);
+        return json(201, { batch_id: batchId, batch_key: "key", files: files.map((file) => ({ client_id: file.client_id, file_id: `${batchId}-file`, state: "registered" })) });
+      }
+      if (route === "POST /uploads") {
+        const { batch_id } = JSON.parse(String(init!.body)) as { batch_id: string };
+        if (batch_id === "batch-1") return json(404, { error: { code: "batch_not_found", message: "Let go: register the files again." } });
+        return json(201, { upload_id: "upload-1", upload_key: "upload-key", chunk_size: 5 * 1024 * 1024, expires_at: new Date(Date.now() + 60_000).toISOString(), event_id: "event" });
+      }
+      if (route === "PUT /uploads/upload-1/chunk") return new Response(null, { status: 204, headers: { "upload-offset": "3" } });
+      if (route === "POST /uploads/upload-1/complete") return json(201, { photo_id: "photo-1", file_path: "/p", thumbnail_path: null, status: "processing" });
+      if (route === "GET /batches/batch-2") return json(200, { files: [{ file_id: "batch-2-file", state: "done", photo_id: "photo-1", error: null }] });
+      return json(404, { error: { code: "not_found", message: route } });
+    };
+    const engine = await UploadEngine.open({ origin: "https://photos.example", joinToken: "join-token-of-the-event", fetch: fakeFetch, processingPoll: { minMs: 1, maxMs: 1 } });
+    await engine.add([new File([new Uint8Array([1, 2, 3])], "IMG_0001.jpg", { type: "image/jpeg", lastModified: 1 })]);
+    const settled = await engine.settled();
+    await engine.stop();
+    expect(registered).toEqual(["batch-1", "batch-2"]);
+    expect(settled.files.map((file) => file.state)).toEqual(["done"]);
   });
 });
 

@@ -13,6 +13,8 @@ export type Disposition =
   | { kind: "wait_for_slot" }
   /** The session is gone (expired, unknown, key no longer valid): start a new one for the file. */
   | { kind: "new_session" }
+  /** The file's batch entry is gone (let go while it waited, for the event's batch quota): register the file again. */
+  | { kind: "register_again" }
   /** Every byte is already there: complete. */
   | { kind: "complete" }
   /** The server will not take this file (too large, wrong type, daily cap, event closed). */
@@ -55,6 +57,8 @@ export function classify(failure: ApiFailure, chunkStart: number | null = null):
     case "upload_not_found":
     case "invalid_upload_key":
       return { kind: "new_session" };
+    case "batch_not_found":
+      return { kind: "register_again" };
     case "upload_completed":
       return { kind: "complete" };
     case "upload_cancelled":

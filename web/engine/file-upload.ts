@@ -221,6 +221,10 @@ export class FileUpload {
         this.offset = 0;
         await this.host.save({ session: undefined });
         return "again";
+      case "register_again":
+        // Still queued, without a batch entry: the engine registers it again, then uploads it.
+        await this.host.save({ batch: undefined, session: undefined });
+        return "finished";
       case "complete":
         this.offset = this.current.size;
         return "again";
