@@ -10,7 +10,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "Installing dependencies..."
   # Not `npm ci`: npm 11 leaves workerd's optional per-platform packages out of the lock file and
   # then refuses it; `npm install` installs the same locked versions.
-  npm install --no-audit --no-fund
+  npm install --no-audit --no-fund --loglevel=error
   # Hashed after the install: should npm still rewrite the lock (a new npm, another platform),
   # the next run must not install everything again.
   sha256sum package-lock.json | cut -d' ' -f1 > "$stamp"

@@ -44,7 +44,8 @@ it("10 uploads in flight survive a SIGKILL of the server; the sweeper then leave
   });
   expect(firstChunk.status).toBe(204);
 
-  const event = await e2e.service.createEvent({ name: "crash", max_concurrent_uploads_per_device: 10 });
+  // 1 MiB chunks, so no engine upload can finish in the few chunks before the crash.
+  const event = await e2e.service.createEvent({ name: "crash", max_concurrent_uploads_per_device: 10, chunk_size: MiB });
   const photos = await noisePhotos(5, 6_000_000, 8_000_000, "CRASH_");
   const engine = await UploadEngine.open({
     origin,
