@@ -68,7 +68,7 @@ const guestCors = cors({
   exposeHeaders: [
     "Location", "Upload-Offset", "Upload-Length", "Upload-Expires", "Upload-Metadata", "Upload-Complete", "Upload-Limit",
     "Upload-Draft-Interop-Version", "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size",
-    "Tus-Checksum-Algorithm", "Retry-After", "X-Request-Id",
+    "Tus-Checksum-Algorithm", "Upload-Chunk-Size", "Retry-After", "X-Request-Id",
   ],
   maxAge: 86400,
 });

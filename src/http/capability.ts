@@ -3,6 +3,7 @@
  * capability (`{uploadId}.{uploadKey}`), header parsing, and the identity used for per-device
  * limits when a stock client sends none.
  */
+import { z } from "@hono/zod-openapi";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError, refusals, type ErrorCode, type Refusal } from "../core/errors";
 import type { CreatedUpload, UploadRef } from "../core/uploads";
@@ -82,3 +83,14 @@ export function clientIdFrom(value: string | undefined): string | undefined {
 export const backgroundOf = (c: AppContext) => (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
 
 export const httpDate = (iso: string) => new Date(iso).toUTCString();
+
+/**
+ * Tells a tus or IETF client the chunk size to send: the upload's R2 part size, the size at which
+ * a chunk costs one R2 write and no stored tail. Neither protocol has a header for it, so this is
+ * our own `Upload-Chunk-Size` (as proposed for tus as `Tus-Min-Chunk-Size`, and as getsentry/relay
+ * sends it); a client that ignores it may send any size.
+ */
+export function recommendChunkSize(c: AppContext, bytes: number): void {
+  c.header("Upload-Chunk-Size", String(bytes));
+}
+export const chunkSizeHeader = { "Upload-Chunk-Size": z.string().openapi({ description: "The chunk size to send, in bytes: the upload's R2 part size (any size is accepted)" }) };

@@ -13,7 +13,7 @@ import { resolveJoinToken } from "../core/events";
 import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
-import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
+import { backgroundOf, capabilityRef, chunkSizeHeader, recommendChunkSize, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
 import { annotate, type AppContext } from "./context";
 import { PhotoReceipt } from "./guest";
 import { binary, contractRouter, errors, json, pathParams } from "./openapi";
@@ -129,12 +129,13 @@ resumableRoutes.openapi(
     path: "/",
     summary: "IETF resumable uploads: limits",
     request: { params: pathParams("token"), headers: z.object({ "upload-draft-interop-version": interopHeader }) },
-    responses: { 204: { description: "The limits", headers: z.object({ "Upload-Limit": responseHeader("`min-size=0, max-size=<bytes>`") }) }, ...errors(400, 404, 410) },
+    responses: { 204: { description: "The limits", headers: z.object({ "Upload-Limit": responseHeader("`min-size=0, max-size=<bytes>`"), ...chunkSizeHeader }) }, ...errors(400, 404, 410) },
   }),
   async (c) => {
     const version = interopVersion(c);
     const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
     c.header("Upload-Limit", `min-size=0, ${uploadLimit(version, event.maxFileSize)}`);
+    recommendChunkSize(c, event.chunkSize);
     return c.body(null, 204);
   },
 );
@@ -161,7 +162,7 @@ resumableRoutes.openapi(
     responses: {
       201: {
         ...json(PhotoReceipt, "Created; `Location` is the upload's URL. With `Upload-Complete: ?1` the body is the photo, otherwise empty"),
-        headers: progressHeaders.extend({ Location: responseHeader("The upload's URL"), "Upload-Limit": responseHeader("`max-size=…, expires|max-age=…`") }),
+        headers: progressHeaders.extend({ Location: responseHeader("The upload's URL"), "Upload-Limit": responseHeader("`max-size=…, expires|max-age=…`"), ...chunkSizeHeader }),
       },
       ...resumableErrors,
       ...errors(403, 409, 413, 415, 503),
@@ -196,6 +197,7 @@ resumableRoutes.openapi(
     c.header("Location", location);
     const { event } = await resolveJoinToken(database(c.env), token);
     c.header("Upload-Limit", uploadLimit(version, event.maxFileSize, created.expires_at));
+    recommendChunkSize(c, created.chunk_size);
     const ref: UploadRef = { joinToken: token, uploadId: created.upload_id, uploadKey: created.upload_key };
     const result = await append(c, ref, 0);
     const photo = await finish(c, ref, result, complete);
@@ -213,7 +215,7 @@ resumableRoutes.openapi(
     summary: "IETF offset retrieval (HEAD; GET for v9)",
     request: { params: uploadParams, headers: z.object({ "upload-draft-interop-version": interopHeader }) },
     responses: {
-      204: { description: "Where the upload stands", headers: progressHeaders.extend({ "Upload-Length": responseHeader("The file's size"), "Upload-Limit": responseHeader("Limits and expiry") }) },
+      204: { description: "Where the upload stands", headers: progressHeaders.extend({ "Upload-Length": responseHeader("The file's size"), "Upload-Limit": responseHeader("Limits and expiry"), ...chunkSizeHeader }) },
       ...resumableErrors,
     },
   }),
@@ -225,6 +227,7 @@ resumableRoutes.openapi(
     c.header("Upload-Complete", view.status === "completed" ? "?1" : "?0");
     c.header("Upload-Length", String(view.total_size));
     c.header("Upload-Limit", uploadLimit(version, view.total_size, view.status === "completed" ? undefined : view.expires_at));
+    recommendChunkSize(c, view.chunk_size);
     c.header("Cache-Control", "no-store");
     return c.body(null, 204);
   },

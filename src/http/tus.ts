@@ -33,6 +33,8 @@ import {
   refuseEnded,
   uploaderFor,
   viaCapability,
+  recommendChunkSize,
+  chunkSizeHeader,
 } from "./capability";
 import { annotate, type AppContext } from "./context";
 import { binary, contractRouter, errors, pathParams } from "./openapi";
@@ -175,6 +177,7 @@ async function discovery(c: AppContext) {
   c.header("Tus-Checksum-Algorithm", Object.keys(CHECKSUM_ALGORITHMS).join(","));
   const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
   c.header("Tus-Max-Size", String(event.maxFileSize));
+  recommendChunkSize(c, event.chunkSize);
   return c.body(null, 204);
 }
 const discoveryResponses = {
@@ -185,6 +188,7 @@ const discoveryResponses = {
       "Tus-Extension": responseHeader(EXTENSIONS),
       "Tus-Max-Size": responseHeader("The event's largest file, in bytes"),
       "Tus-Checksum-Algorithm": responseHeader(Object.keys(CHECKSUM_ALGORITHMS).join(",")),
+      ...chunkSizeHeader,
     }),
   },
   ...errors(404, 410),
@@ -217,7 +221,7 @@ tusRoutes.openapi(
     responses: {
       201: {
         description: "Created; `Location` is the upload's capability URL (`…/tus/{upload_id}.{upload_key}`)",
-        headers: offsetHeaders.partial().extend({ Location: responseHeader("The upload's URL") }),
+        headers: offsetHeaders.partial().extend({ Location: responseHeader("The upload's URL"), ...chunkSizeHeader }),
       },
       ...tusErrors,
       ...errors(403, 409, 413, 415, 460, 503),
@@ -254,6 +258,7 @@ tusRoutes.openapi(
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });
     c.header("Location", locate(created));
     c.header("Upload-Expires", httpDate(created.expires_at));
+    recommendChunkSize(c, created.chunk_size);
     const hasBody = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() === OFFSET_OCTET_STREAM;
     if (hasBody) {
       const ref: UploadRef = { joinToken: token, uploadId: created.upload_id, uploadKey: created.upload_key };
@@ -276,7 +281,7 @@ tusRoutes.openapi(
     responses: {
       200: {
         description: "Where the upload stands (no body)",
-        headers: offsetHeaders.extend({ "Upload-Length": responseHeader("The file's size"), "Upload-Concat": responseHeader("`partial`, for a partial upload").optional() }),
+        headers: offsetHeaders.extend({ "Upload-Length": responseHeader("The file's size"), "Upload-Concat": responseHeader("`partial`, for a partial upload").optional(), ...chunkSizeHeader }),
       },
       ...tusErrors,
     },
@@ -287,6 +292,7 @@ tusRoutes.openapi(
     c.header("Cache-Control", "no-store");
     c.header("Upload-Length", String(view.total_size));
     if (view.partial) c.header("Upload-Concat", "partial");
+    recommendChunkSize(c, view.chunk_size);
     tusHeaders(c, view);
     return c.body(null, 200);
   },

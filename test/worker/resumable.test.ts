@@ -51,6 +51,7 @@ describe.each([6, 9])("IETF resumable uploads, interop version %i", (version) =>
     expect(created.headers.get("upload-draft-interop-version")).toBe(String(version));
     const limit = created.headers.get("upload-limit")!;
     expect(limit).toContain(`max-size=${25 * MiB}`);
+    expect(created.headers.get("upload-chunk-size")).toBe(String(5 * MiB));
     expect(limit).toMatch(version === 6 ? /expires=\d+/ : /max-age=\d+/);
     const url = new URL(created.headers.get("location")!).pathname;
 
@@ -58,6 +59,7 @@ describe.each([6, 9])("IETF resumable uploads, interop version %i", (version) =>
     expect(status.status).toBe(204);
     expect(status.headers.get("upload-offset")).toBe(String(3 * MiB));
     expect(status.headers.get("upload-complete")).toBe("?0");
+    expect(status.headers.get("upload-chunk-size")).toBe(String(5 * MiB));
     expect(status.headers.get("upload-length")).toBe(String(file.byteLength));
     expect(status.headers.get("cache-control")).toBe("no-store");
 
@@ -142,6 +144,8 @@ describe("IETF resumable uploads: refusals", () => {
     const options = await call(base, { method: "OPTIONS", headers: interop(9) });
     expect(options.status).toBe(204);
     expect(options.headers.get("upload-limit")).toBe(`min-size=0, max-size=${5 * MiB}`);
+    // Our own header (neither draft has one): the part size, the chunk size that costs least.
+    expect(options.headers.get("upload-chunk-size")).toBe(String(5 * MiB));
     const created = await create(base, 9, false, new Uint8Array(10), { "upload-length": "100" });
     const url = new URL(created.headers.get("location")!).pathname;
     expect((await call(url, { method: "DELETE", headers: interop(9) })).status).toBe(204);

@@ -87,7 +87,19 @@ describe("tus 1.0 discovery and version negotiation", () => {
     expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("upload-offset");
     const created = await createTusUpload(base, 100, { origin: "https://guest.example" });
     const exposed = created.headers.get("access-control-expose-headers")!.toLowerCase();
-    for (const name of ["location", "upload-offset", "upload-length", "tus-resumable", "upload-expires"]) expect(exposed).toContain(name);
+    for (const name of ["location", "upload-offset", "upload-length", "tus-resumable", "upload-expires", "upload-chunk-size"]) expect(exposed).toContain(name);
+  });
+
+  it("recommends the R2 part size as Upload-Chunk-Size on discovery, creation and HEAD", async () => {
+    for (const [settings, expected] of [[{}, 5 * MiB], [{ chunk_size: 8 * MiB }, 8 * MiB]] as const) {
+      const base = await tusEvent(settings);
+      const discovery = await call(`${base}/`, { method: "OPTIONS" });
+      expect(discovery.headers.get("upload-chunk-size")).toBe(String(expected));
+      const created = await createTusUpload(base, 12 * MiB);
+      expect(created.headers.get("upload-chunk-size")).toBe(String(expected));
+      const status = await head(new URL(created.headers.get("location")!).pathname);
+      expect(status.headers.get("upload-chunk-size")).toBe(String(expected));
+    }
   });
 });
 
@@ -181,7 +193,7 @@ describe("tus PATCH", () => {
 
     // The server may still be flushing what arrived; HEAD settles on the exact byte count.
     let offset = "";
-    for (let i = 0; i < 50 && offset !== String(cutAt); i++) {
+    for (let i = 0; i < 200 && offset !== String(cutAt); i++) {
       offset = (await head(url)).headers.get("upload-offset")!;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
