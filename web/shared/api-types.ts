@@ -2527,6 +2527,8 @@ export interface paths {
                     headers: {
                         /** @description The upload's URL */
                         Location: string;
+                        /** @description The chunk size to send, in bytes: the upload's R2 part size (any size is accepted) */
+                        "Upload-Chunk-Size": string;
                         /** @description `?1` once every byte has arrived */
                         "Upload-Complete": string;
                         /** @description As sent */
@@ -2652,6 +2654,8 @@ export interface paths {
                 /** @description The limits */
                 204: {
                     headers: {
+                        /** @description The chunk size to send, in bytes: the upload's R2 part size (any size is accepted) */
+                        "Upload-Chunk-Size": string;
                         /** @description `min-size=0, max-size=<bytes>` */
                         "Upload-Limit": string;
                         [name: string]: unknown;
@@ -2726,6 +2730,8 @@ export interface paths {
                 /** @description Where the upload stands */
                 204: {
                     headers: {
+                        /** @description The chunk size to send, in bytes: the upload's R2 part size (any size is accepted) */
+                        "Upload-Chunk-Size": string;
                         /** @description `?1` once every byte has arrived */
                         "Upload-Complete": string;
                         /** @description As sent */
@@ -3051,6 +3057,8 @@ export interface paths {
                         Location: string;
                         /** @description `1.0.0` */
                         "Tus-Resumable"?: string;
+                        /** @description The chunk size to send, in bytes: the upload's R2 part size (any size is accepted) */
+                        "Upload-Chunk-Size": string;
                         /** @description When an unfinished upload expires (HTTP date) */
                         "Upload-Expires"?: string;
                         /** @description The upload's offset after this request */
@@ -3193,6 +3201,8 @@ export interface paths {
                         "Tus-Max-Size": string;
                         /** @description `1.0.0` */
                         "Tus-Version": string;
+                        /** @description The chunk size to send, in bytes: the upload's R2 part size (any size is accepted) */
+                        "Upload-Chunk-Size": string;
                         [name: string]: unknown;
                     };
                     content?: never;
@@ -3258,6 +3268,8 @@ export interface paths {
                     headers: {
                         /** @description `1.0.0` */
                         "Tus-Resumable": string;
+                        /** @description The chunk size to send, in bytes: the upload's R2 part size (any size is accepted) */
+                        "Upload-Chunk-Size": string;
                         /** @description `partial`, for a partial upload */
                         "Upload-Concat"?: string;
                         /** @description When an unfinished upload expires (HTTP date) */
@@ -3597,6 +3609,8 @@ export interface paths {
                         "Tus-Max-Size": string;
                         /** @description `1.0.0` */
                         "Tus-Version": string;
+                        /** @description The chunk size to send, in bytes: the upload's R2 part size (any size is accepted) */
+                        "Upload-Chunk-Size": string;
                         [name: string]: unknown;
                     };
                     content?: never;
