@@ -25,13 +25,24 @@ let queue: Promise<unknown> = Promise.resolve();
 
 function previewWorker(): Worker {
   if (!worker) {
-    worker = new Worker(new URL("./preview-worker.ts", import.meta.url), { type: "module", name: "previews" });
-    worker.addEventListener("message", (event: MessageEvent<PreviewAnswer>) => {
-      waiting.get(event.data.id)?.(event.data.preview);
-      waiting.delete(event.data.id);
-    });
+    const started = new Worker(new URL("./preview-worker.ts", import.meta.url), { type: "module", name: "previews" });
+    started.addEventListener("message", (event: MessageEvent<PreviewAnswer>) => answer(event.data.id, event.data.preview));
+    // A worker that could not start (or crashed) answers nothing: everyone waiting gets none, and the next call starts afresh.
+    started.addEventListener("error", () => dropWorker(started));
+    worker = started;
   }
   return worker;
+}
+
+function answer(id: number, preview: Blob | null): void {
+  waiting.get(id)?.(preview);
+  waiting.delete(id);
+}
+
+function dropWorker(stuck: Worker): void {
+  stuck.terminate();
+  if (worker === stuck) worker = null;
+  for (const id of [...waiting.keys()]) answer(id, null);
 }
 
 /** Whether this browser can make photo previews off the main thread at all. */
@@ -46,18 +57,18 @@ export function makePhotoPreview(file: Blob, size: PreviewSize = previewSizes.no
     () =>
       new Promise<Blob | null>((resolve) => {
         const id = nextId++;
-        const timer = setTimeout(() => {
-          // A worker that does not answer is stuck on this file: a fresh one takes the next.
-          waiting.delete(id);
-          worker?.terminate();
-          worker = null;
-          resolve(null);
-        }, PHOTO_TIMEOUT_MS);
+        // A worker that does not answer in time is stuck on this file: a fresh one takes the next.
+        const timer = setTimeout(() => worker && dropWorker(worker), PHOTO_TIMEOUT_MS);
         waiting.set(id, (preview) => {
           clearTimeout(timer);
           resolve(preview);
         });
-        previewWorker().postMessage({ id, file, size } satisfies PreviewRequest);
+        try {
+          previewWorker().postMessage({ id, file, size } satisfies PreviewRequest);
+        } catch {
+          // No worker allowed here (a CSP without worker-src 'self', say).
+          answer(id, null);
+        }
       }),
   );
   queue = made;
