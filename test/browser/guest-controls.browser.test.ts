@@ -1,7 +1,7 @@
 /**
  * The guest's own controls over time, in headless Chromium against `wrangler dev`: the pause
  * button holds every upload (no byte moves, going offline and back does not undo it) until the
- * guest resumes; a gallery left open past its signed URLs' lifetime (FILE_URL_TTL_MS, short
+ * guest resumes (and lets the screen sleep meanwhile); a gallery left open past its signed URLs' lifetime (FILE_URL_TTL_MS, short
  * here) renews them before they expire, and at once when an image fails. Screenshots go to
  * test-results/screenshots/guest-controls-*.png.
  */
@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type { CDPSession, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import type { CreatedEvent } from "../../scripts/lib/dev-server";
-import { admin, axeViolations, expectNoProblems, guestUpload, openPage, screenshot, setUpBrowserStack, testJpeg, waitUntilProcessed } from "./harness";
+import { admin, axeViolations, countingWakeLock, expectNoProblems, guestUpload, openPage, screenshot, setUpBrowserStack, testJpeg, waitUntilProcessed } from "./harness";
 
 const URL_TTL_MS = 20_000;
 const env = setUpBrowserStack("browser-guest-controls-", () => ({ FILE_URL_TTL_MS: String(URL_TTL_MS) }));
@@ -53,6 +53,7 @@ describe("the guest's pause button", () => {
     const watched = await openPage(env().browser, { viewport: { width: 390, height: 844 } });
     const { page, context } = watched;
     await throttle(await context.newCDPSession(page));
+    await context.addInitScript({ content: countingWakeLock });
     await page.goto(joinUrl(event));
     await expect.poll(() => page.getByRole("button", { name: "Choose photos" }).isVisible()).toBe(true);
     expect(await page.getByRole("button", { name: "Pause uploads" }).count()).toBe(0);
@@ -60,6 +61,7 @@ describe("the guest's pause button", () => {
     await page.setInputFiles('input[type="file"]', photos);
     await expect.poll(() => page.getByText(/^Uploading [1-9]\d?%/).count()).toBeGreaterThan(0);
     await expect.poll(() => bytesReceived(event)).toBeGreaterThan(0);
+    await expect.poll(() => page.evaluate("wakeLocksHeld")).toBe(1);
 
     await page.getByRole("button", { name: "Pause uploads" }).click();
     await expect.poll(() => statusText(page)).toBe("Uploads paused.");
@@ -67,6 +69,8 @@ describe("the guest's pause button", () => {
     await expect.poll(() => page.getByText("Paused. Your uploads wait until you resume them.").isVisible()).toBe(true);
     await expect.poll(() => page.getByText("Paused", { exact: true }).count()).toBe(4);
     await expect.poll(() => page.getByText(/^Uploading/).count()).toBe(0);
+    // Nothing happens until the guest comes back and taps: the screen may sleep.
+    await expect.poll(() => page.evaluate("wakeLocksHeld")).toBe(0);
     await screenshot(page, "guest-controls-paused");
     expect(await axeViolations(page)).toEqual([]);
 
@@ -91,6 +95,7 @@ describe("the guest's pause button", () => {
     await page.getByRole("button", { name: "Resume uploads" }).click();
     await expect.poll(() => statusText(page)).toBe("Uploads resumed.");
     await expect.poll(() => page.getByRole("button", { name: "Pause uploads" }).isVisible()).toBe(true);
+    await expect.poll(() => page.evaluate("wakeLocksHeld")).toBe(1);
     await screenshot(page, "guest-controls-resumed");
     await expect.poll(() => page.getByText("All your photos have arrived. Thank you!").isVisible(), { timeout: 60_000 }).toBe(true);
     expect(await page.getByRole("button", { name: /uploads$/ }).count()).toBe(0);
