@@ -1,9 +1,9 @@
 /**
  * The guest's own controls over time, in headless Chromium against `wrangler dev`: the pause
- * button holds every upload (no byte moves, going offline and back does not undo it) until the
- * guest resumes (and lets the screen sleep meanwhile); a gallery left open past its signed URLs' lifetime (FILE_URL_TTL_MS, short
- * here) renews them before they expire, and at once when an image fails. Screenshots go to
- * test-results/screenshots/guest-controls-*.png.
+ * button holds every upload (no byte moves; going offline and back, or a reload, does not undo
+ * it) and lets the screen sleep, until the guest resumes; a gallery left open past its signed
+ * URLs' lifetime (FILE_URL_TTL_MS, short here) renews them before they expire, and at once when
+ * an image fails. Screenshots go to test-results/screenshots/guest-controls-*.png.
  */
 import { createHash } from "node:crypto";
 import type { CDPSession, Page } from "playwright-core";
@@ -47,7 +47,7 @@ async function statusText(page: Page): Promise<string | null> {
 }
 
 describe("the guest's pause button", () => {
-  it("holds every upload until the guest resumes, also through going offline and back; then all arrive byte for byte", async () => {
+  it("holds every upload until the guest resumes, also through going offline and back and a reload; then all arrive byte for byte", async () => {
     const event = await env().service.createEvent({ name: "Pause party", chunk_size: 512 * 1024 });
     const photos = Array.from({ length: 4 }, (_, index) => ({ name: `PAUSE_${index + 1}.jpg`, mimeType: "image/jpeg", buffer: photoOfSize(2_500_000) }));
     const watched = await openPage(env().browser, { viewport: { width: 390, height: 844 } });
@@ -89,6 +89,14 @@ describe("the guest's pause button", () => {
     await context.setOffline(false);
     await sleep(3000);
     expect(await page.getByRole("button", { name: "Resume uploads" }).isVisible()).toBe(true);
+    expect(await page.getByText(/^Uploading/).count()).toBe(0);
+    expect(await bytesReceived(event)).toBe(heldAt);
+
+    // A reload (or the app reopened) stays paused too.
+    await page.reload();
+    await expect.poll(() => page.locator(".file-row").count()).toBe(4);
+    await expect.poll(() => page.getByRole("button", { name: "Resume uploads" }).isVisible()).toBe(true);
+    await sleep(3000);
     expect(await page.getByText(/^Uploading/).count()).toBe(0);
     expect(await bytesReceived(event)).toBe(heldAt);
 
