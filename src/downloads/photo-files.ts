@@ -18,9 +18,16 @@ export type Variant = (typeof variants)[number];
 export const guestVariants = ["scrubbed", "thumb-1024", "thumb-256"] as const satisfies Variant[];
 export type Audience = "organiser" | "guest";
 
-/** Signed file URLs last an hour, rounded to 10 minutes so repeated listings reuse cached images. */
-export const FILE_URL_TTL_MS = 60 * 60 * 1000;
-const FILE_URL_WINDOW_MS = 10 * 60 * 1000;
+/**
+ * Signed file URLs last FILE_URL_TTL_MS (default an hour), rounded up to a sixth of that, at most
+ * 10 minutes, so repeated listings reuse cached images. The guest gallery renews them before
+ * they expire (web/guest/use-gallery.ts); a short TTL lets tests see that happen.
+ */
+export function fileUrlExpiry(env: Pick<Env, "FILE_URL_TTL_MS">, now = Date.now()): number {
+  const configured = Number(env.FILE_URL_TTL_MS);
+  const ttlMs = Number.isFinite(configured) && configured >= 10_000 ? configured : 60 * 60 * 1000;
+  return expiryFor(ttlMs, Math.min(ttlMs / 6, 10 * 60 * 1000), now);
+}
 
 const pathPrefix: Record<Audience, string> = { organiser: "/api/v1/files/photos", guest: "/api/v1/files/gallery" };
 
@@ -41,7 +48,7 @@ export type PhotoUrls = Partial<Record<"original" | "scrubbed" | "thumb_1024" | 
 
 /** Absolute signed URLs of the variants `audience` may see (null where the variant does not exist). */
 export async function photoUrls(env: Env, origin: string, photo: PhotoRow, audience: Audience, now = Date.now()): Promise<PhotoUrls> {
-  const expires = expiryFor(FILE_URL_TTL_MS, FILE_URL_WINDOW_MS, now);
+  const expires = fileUrlExpiry(env, now);
   const allowed: readonly Variant[] = audience === "organiser" ? variants : guestVariants;
   const entries = await Promise.all(
     allowed.map(async (variant) => {

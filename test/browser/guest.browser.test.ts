@@ -17,6 +17,7 @@ import type { CreatedEvent } from "../../scripts/lib/dev-server";
 import {
   admin,
   axeViolations,
+  countingWakeLock,
   expectNoProblems,
   guestUpload,
   openPage,
@@ -60,19 +61,6 @@ async function openPhone(languages?: string[]): Promise<WatchedPage> {
   }
   return watched;
 }
-
-/** A Screen Wake Lock that counts the locks held (`wakeLocksHeld`): headless Chromium grants none. */
-const countingWakeLock = `
-  window.wakeLocksHeld = 0;
-  Object.defineProperty(navigator, "wakeLock", {
-    value: {
-      request: async () => {
-        window.wakeLocksHeld++;
-        return { released: false, async release() { if (!this.released) { this.released = true; window.wakeLocksHeld--; } } };
-      },
-    },
-  });
-`;
 
 /** Writes photos to disk: the picker gets real files, as a phone's would be. */
 function onDisk(photos: Photo[]): string[] {

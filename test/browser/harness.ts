@@ -156,6 +156,19 @@ export async function openPage(browser: Browser, options: { viewport?: { width: 
   return { context, page, problems };
 }
 
+/** A Screen Wake Lock that counts the locks held (`wakeLocksHeld`): headless Chromium grants none. */
+export const countingWakeLock = `
+  window.wakeLocksHeld = 0;
+  Object.defineProperty(navigator, "wakeLock", {
+    value: {
+      request: async () => {
+        window.wakeLocksHeld++;
+        return { released: false, async release() { if (!this.released) { this.released = true; window.wakeLocksHeld--; } } };
+      },
+    },
+  });
+`;
+
 /** Saves a screenshot of the whole page (or one element) as test-results/screenshots/{name}.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true, animations: "disabled" });

@@ -142,11 +142,16 @@ export class GuestApi {
     await this.call("DELETE", `${uploadPath(session)}/photo`, { headers: keyHeader(session), signal });
   }
 
-  /** One page of the event's approved photos (when its gallery is on). */
-  async gallery(cursor: string | null, limit: number, signal?: AbortSignal): Promise<GalleryPage> {
+  /**
+   * One page of the event's approved photos (when its gallery is on), with the server's clock at
+   * the answer (its Date header; null without one), to read the signed URLs' expiry against.
+   */
+  async gallery(cursor: string | null, limit: number, signal?: AbortSignal): Promise<GalleryPage & { servedAt: number | null }> {
     const query = new URLSearchParams({ limit: String(limit) });
     if (cursor) query.set("cursor", cursor);
-    return (await this.call("GET", `/photos?${query}`, { signal })).json as GalleryPage;
+    const answer = await this.call("GET", `/photos?${query}`, { signal });
+    const servedAt = Date.parse(answer.headers.get("date") ?? "");
+    return { ...(answer.json as GalleryPage), servedAt: Number.isNaN(servedAt) ? null : servedAt };
   }
 
   private async call(method: string, path: string, call: CallOptions): Promise<Answer> {

@@ -32,6 +32,8 @@ export interface EngineOptions {
   /** Files uploading at once; the event's per-device limit may hold some of them back. */
   concurrency?: number;
   lock?: TryLock;
+  /** Opens paused, as if `pause()` had been called first: the user's pause, remembered by the host across a reload. */
+  paused?: boolean;
   fetch?: typeof fetch;
   clock?: Clock;
   /** Returns [0, 1); drives the backoff's jitter. */
@@ -100,6 +102,7 @@ export class UploadEngine {
       gate: new Gate(),
       reconnected: new Trigger(),
     };
+    if (options.paused) this.tools.gate.close("user");
     this.api = new GuestApi({
       origin: options.origin,
       joinToken: options.joinToken,

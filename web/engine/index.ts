@@ -7,3 +7,4 @@ export { systemClock, type Clock } from "./clock.ts";
 export type { PauseReason } from "./control.ts";
 export type { RetryPolicy } from "./backoff.ts";
 export { hasImageExtension, imageTypesByExtension } from "./files.ts";
+export { canMakePhotoPreviews, makePhotoPreview, makeVideoPoster, previewSizes, type PreviewSize } from "./previews.ts";

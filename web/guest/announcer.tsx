@@ -5,6 +5,7 @@
  */
 import { createContext, type ComponentChildren } from "preact";
 import { useCallback, useContext, useEffect, useRef, useState } from "preact/hooks";
+import type { PauseReason } from "../engine/index.ts";
 import { t } from "./i18n.ts";
 import type { UploadSummary } from "./summary.ts";
 
@@ -44,8 +45,8 @@ export function useProgressAnnouncements(summary: UploadSummary): void {
     last.current = { summary, at: previous?.at ?? now, arrived: previous?.arrived ?? summary.arrived };
     if (!previous) return;
     let text: string | null = null;
-    if (summary.pausedOffline !== previous.summary.pausedOffline) {
-      text = summary.pausedOffline ? t.announcePaused : t.announceResumed;
+    if (summary.pausedBy !== previous.summary.pausedBy) {
+      text = pauseNews(summary.pausedBy, previous.summary.pausedBy);
     } else if (summary.pending === 0 && previous.summary.pending > 0 && summary.arrived > 0) {
       text = t.announceAllArrived(summary.arrived);
     } else if (summary.arrived !== previous.arrived && now - previous.at >= PROGRESS_EVERY_MS) {
@@ -55,4 +56,11 @@ export function useProgressAnnouncements(summary: UploadSummary): void {
     announce(text);
     last.current = { summary, at: now, arrived: summary.arrived };
   }, [summary, announce]);
+}
+
+/** What changed in who holds the uploads, in the words of whoever let go or took hold. */
+function pauseNews(now: PauseReason | null, before: PauseReason | null): string {
+  if (now === "user") return t.announcePausedByYou;
+  if (now === "offline") return t.announcePaused;
+  return before === "user" ? t.announceResumedByYou : t.announceResumed;
 }

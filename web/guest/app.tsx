@@ -109,7 +109,8 @@ function UploadSection({ info, view, summary }: { info: EventInfo; view: EngineV
 function UploadEffects({ summary }: { summary: UploadSummary }) {
   useProgressAnnouncements(summary);
   // Also while paused offline: a sleeping phone would not notice the connection coming back.
-  useWakeLock(summary.pending > 0);
+  // Not while the guest paused: nothing happens until they come back and tap.
+  useWakeLock(summary.pending > 0 && summary.pausedBy !== "user");
   return null;
 }
 

@@ -1,4 +1,4 @@
-import type { EventInfo, FileView, UploadEngine } from "../engine/index.ts";
+import type { EventInfo, FileView, PauseReason, UploadEngine } from "../engine/index.ts";
 import { fileStatus } from "./file-status.ts";
 import { formatSize, t } from "./i18n.ts";
 import { Preview } from "./preview.tsx";
@@ -7,6 +7,8 @@ import { TakeBackButton } from "./take-back-button.tsx";
 
 interface FileRowProps {
   file: FileView;
+  /** Who holds the uploads, for the words of a paused file. */
+  pausedBy: PauseReason | null;
   engine: UploadEngine;
   limits: EventInfo["limits"];
   /** The time retry countdowns count to. */
@@ -15,8 +17,8 @@ interface FileRowProps {
 }
 
 /** One picked file: preview, name (always as text), its state in words, and what can be done with it. */
-export function FileRow({ file, engine, limits, now, onTakenBack }: FileRowProps) {
-  const status = fileStatus(file, limits, now);
+export function FileRow({ file, pausedBy, engine, limits, now, onTakenBack }: FileRowProps) {
+  const status = fileStatus(file, pausedBy, limits, now);
   const stillToSend = isStillToSend(file.state);
   return (
     <li class="file-row">

@@ -1,5 +1,5 @@
 /** A file's state in words a guest understands, with the tone it is shown in. */
-import type { ErrorInfo, EventInfo, FileView } from "../engine/index.ts";
+import type { ErrorInfo, EventInfo, FileView, PauseReason } from "../engine/index.ts";
 import { formatSize, t } from "./i18n.ts";
 
 type Tone = "quiet" | "active" | "warn" | "ok" | "danger";
@@ -9,7 +9,7 @@ interface FileStatus {
   tone: Tone;
 }
 
-export function fileStatus(file: FileView, limits: EventInfo["limits"], now: number): FileStatus {
+export function fileStatus(file: FileView, pausedBy: PauseReason | null, limits: EventInfo["limits"], now: number): FileStatus {
   switch (file.state) {
     case "waiting":
       return { text: t.stateWaiting, tone: "quiet" };
@@ -18,7 +18,7 @@ export function fileStatus(file: FileView, limits: EventInfo["limits"], now: num
     case "uploading":
       return { text: t.stateUploading(percentSent(file)), tone: "active" };
     case "paused":
-      return { text: t.statePaused, tone: "warn" };
+      return { text: pausedBy === "user" ? t.statePausedByYou : t.statePaused, tone: "warn" };
     case "retrying":
       return { text: t.stateRetrying(Math.max(0, Math.ceil(((file.nextAttemptAt ?? now) - now) / 1000))), tone: "warn" };
     case "processing":

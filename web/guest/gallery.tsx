@@ -14,7 +14,7 @@ interface GalleryProps {
 
 /** The event's approved photos, newest first, more as the guest scrolls; their own marked, and theirs to take back. */
 export function Gallery({ api, engine, ownPhotos }: GalleryProps) {
-  const { photos, status, loading, loadMore, refreshNewest, remove } = useGallery(api);
+  const { photos, status, loading, loadMore, refreshNewest, remove, imageFailed } = useGallery(api);
   const heading = useRef<HTMLHeadingElement>(null);
 
   // A photo of theirs that was just processed belongs at the top.
@@ -45,7 +45,7 @@ export function Gallery({ api, engine, ownPhotos }: GalleryProps) {
                   },
                 }
               : null;
-            return <GalleryTile key={photo.photo_id} photo={photo} takeBack={takeBack} />;
+            return <GalleryTile key={photo.photo_id} photo={photo} takeBack={takeBack} onImageError={imageFailed} />;
           })}
         </ul>
       )}
@@ -61,7 +61,7 @@ interface TakeBack {
   onTakenBack: () => void;
 }
 
-function GalleryTile({ photo, takeBack }: { photo: GalleryPhoto; takeBack: TakeBack | null }) {
+function GalleryTile({ photo, takeBack, onImageError }: { photo: GalleryPhoto; takeBack: TakeBack | null; onImageError: (url: string) => void }) {
   const when = photo.taken_at ?? photo.uploaded_at;
   const shownWhen = when ? formatDateTime(when) : null;
   const thumbnail = photo.urls.thumb_256 ?? photo.urls.thumb_1024 ?? photo.urls.scrubbed;
@@ -70,7 +70,15 @@ function GalleryTile({ photo, takeBack }: { photo: GalleryPhoto; takeBack: TakeB
     <li class={takeBack ? "tile tile-own" : "tile"}>
       {thumbnail && (
         <a href={large ?? thumbnail} target="_blank" rel="noopener">
-          <img src={thumbnail} alt={shownWhen ? t.photoAlt(shownWhen) : t.photoFallbackAlt} width={256} height={256} loading="lazy" decoding="async" />
+          <img
+            src={thumbnail}
+            alt={shownWhen ? t.photoAlt(shownWhen) : t.photoFallbackAlt}
+            width={256}
+            height={256}
+            loading="lazy"
+            decoding="async"
+            onError={() => onImageError(thumbnail)}
+          />
         </a>
       )}
       {takeBack && (

@@ -48,12 +48,16 @@ export interface Messages {
   refusedCount: (count: number) => string;
   failedCount: (count: number) => string;
   pausedOffline: string;
+  pausedByYou: string;
+  pauseUploads: string;
+  resumeUploads: string;
   allArrived: string;
 
   stateWaiting: string;
   stateHashing: string;
   stateUploading: (percent: number) => string;
   statePaused: string;
+  statePausedByYou: string;
   stateRetrying: (seconds: number) => string;
   stateProcessing: string;
   stateDone: string;
@@ -99,6 +103,8 @@ export interface Messages {
   announceProgress: (arrived: number, total: number) => string;
   announcePaused: string;
   announceResumed: string;
+  announcePausedByYou: string;
+  announceResumedByYou: string;
   announceAllArrived: (count: number) => string;
   announceTakenBack: string;
 }
@@ -146,12 +152,16 @@ const en: Messages = {
   refusedCount: (count) => `${count} not accepted`,
   failedCount: (count) => `${count} failed`,
   pausedOffline: "Paused: you are offline. Uploads carry on by themselves when the connection is back.",
+  pausedByYou: "Paused. Your uploads wait until you resume them.",
+  pauseUploads: "Pause uploads",
+  resumeUploads: "Resume uploads",
   allArrived: "All your photos have arrived. Thank you!",
 
   stateWaiting: "Waiting",
   stateHashing: "Getting ready",
   stateUploading: (percent) => `Uploading ${percent}%`,
   statePaused: "Paused (offline)",
+  statePausedByYou: "Paused",
   stateRetrying: (seconds) => (seconds > 0 ? `Connection trouble, retrying in ${seconds} s` : "Retrying"),
   stateProcessing: "Processing",
   stateDone: "Done",
@@ -197,6 +207,8 @@ const en: Messages = {
   announceProgress: (arrived, total) => `${arrived} of ${total} photos uploaded.`,
   announcePaused: "You are offline. Uploads are paused.",
   announceResumed: "Back online. Uploads carry on.",
+  announcePausedByYou: "Uploads paused.",
+  announceResumedByYou: "Uploads resumed.",
   announceAllArrived: (count) => `All ${count} photos have arrived.`,
   announceTakenBack: "The photo was taken back.",
 };
@@ -244,12 +256,16 @@ const de: Messages = {
   refusedCount: (count) => `${count} nicht angenommen`,
   failedCount: (count) => `${count} fehlgeschlagen`,
   pausedOffline: "Pausiert: Du bist offline. Die Uploads gehen von selbst weiter, sobald die Verbindung zurück ist.",
+  pausedByYou: "Pausiert. Deine Uploads warten, bis du sie fortsetzt.",
+  pauseUploads: "Uploads pausieren",
+  resumeUploads: "Uploads fortsetzen",
   allArrived: "Alle deine Fotos sind angekommen. Danke!",
 
   stateWaiting: "Wartet",
   stateHashing: "Wird vorbereitet",
   stateUploading: (percent) => `Wird hochgeladen: ${percent} %`,
   statePaused: "Pausiert (offline)",
+  statePausedByYou: "Pausiert",
   stateRetrying: (seconds) => (seconds > 0 ? `Verbindungsproblem, neuer Versuch in ${seconds} s` : "Neuer Versuch"),
   stateProcessing: "Wird verarbeitet",
   stateDone: "Fertig",
@@ -295,6 +311,8 @@ const de: Messages = {
   announceProgress: (arrived, total) => `${arrived} von ${total} Fotos hochgeladen.`,
   announcePaused: "Du bist offline. Die Uploads sind pausiert.",
   announceResumed: "Wieder online. Die Uploads gehen weiter.",
+  announcePausedByYou: "Uploads pausiert.",
+  announceResumedByYou: "Uploads fortgesetzt.",
   announceAllArrived: (count) => `Alle ${count} Fotos sind angekommen.`,
   announceTakenBack: "Das Foto wurde zurückgenommen.",
 };

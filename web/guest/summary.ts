@@ -1,5 +1,5 @@
 /** The whole selection in a few numbers: what the overall line, the live region and the wake lock go by. */
-import type { EngineSnapshot, FileState } from "../engine/index.ts";
+import type { EngineSnapshot, FileState, PauseReason } from "../engine/index.ts";
 
 /** The states of a file with bytes still to send, paused or not. */
 const statesStillToSend: readonly FileState[] = ["waiting", "hashing", "uploading", "retrying", "paused"];
@@ -19,7 +19,8 @@ export interface UploadSummary {
   failed: number;
   /** Files with bytes still to send, paused or not. */
   pending: number;
-  pausedOffline: boolean;
+  /** Who holds the uploads: the guest's own pause button, or being offline (the guest's pause shows first). */
+  pausedBy: PauseReason | null;
 }
 
 export function summarize({ totals, pausedBy }: EngineSnapshot): UploadSummary {
@@ -34,7 +35,6 @@ export function summarize({ totals, pausedBy }: EngineSnapshot): UploadSummary {
     refused: byState.refused,
     failed: byState.failed,
     pending,
-    // The app never pauses on the guest's behalf: being offline is the only pause there is.
-    pausedOffline: pausedBy !== null,
+    pausedBy,
   };
 }

@@ -19,10 +19,10 @@ export function UploadList({ view, limits, summary }: { view: EngineView; limits
       <h2 id="uploads-heading" ref={heading} tabIndex={-1}>
         {t.yourUploads}
       </h2>
-      <OverallProgress summary={summary} />
+      <OverallProgress summary={summary} engine={engine} />
       <ul class="file-list">
         {snapshot.files.map((file) => (
-          <FileRow key={file.id} file={file} engine={engine} limits={limits} now={now} onTakenBack={() => heading.current?.focus()} />
+          <FileRow key={file.id} file={file} pausedBy={snapshot.pausedBy} engine={engine} limits={limits} now={now} onTakenBack={() => heading.current?.focus()} />
         ))}
       </ul>
     </section>

@@ -11,7 +11,8 @@ export interface EngineView {
 /**
  * The upload engine for this event, opened on the device's IndexedDB so a reloaded or reopened
  * page carries on with every unfinished file, and told about the browser's connectivity so
- * going offline pauses and coming back resumes with no tap. Null until it is open.
+ * going offline pauses and coming back resumes with no tap. The guest's own pause is remembered
+ * too: a reloaded or reopened page stays paused until they resume. Null until it is open.
  *
  * `concurrency` is read when the engine opens; it does not reopen when the event's limits change.
  */
@@ -24,12 +25,18 @@ export function useUploadEngine(joinToken: string, concurrency: number): EngineV
     let frame = 0;
     let unsubscribe = () => {};
     const onConnectivity = () => engine?.setOnline(navigator.onLine);
+    // As stored; kept in step with the engine's snapshots, so storage is written only when it changes.
+    let pausedByGuest = guestPaused(joinToken);
 
-    void openEngine({ origin: location.origin, joinToken, concurrency, lock: webLocks() ?? undefined }).then((opened) => {
+    void openEngine({ origin: location.origin, joinToken, concurrency, lock: webLocks() ?? undefined, paused: pausedByGuest }).then((opened) => {
       if (closed) return void opened.stop();
       engine = opened;
       onConnectivity();
       unsubscribe = opened.subscribe((snapshot) => {
+        if ((snapshot.pausedBy === "user") !== pausedByGuest) {
+          pausedByGuest = !pausedByGuest;
+          rememberGuestPause(joinToken, pausedByGuest);
+        }
         // Progress can change many times a frame with a hundred files: render the latest once per frame.
         cancelAnimationFrame(frame);
         frame = requestAnimationFrame(() => setView({ engine: opened, snapshot }));
@@ -56,5 +63,24 @@ async function openEngine(options: EngineOptions): Promise<UploadEngine> {
     return await UploadEngine.open({ ...options, store: new IdbStore(options.joinToken) });
   } catch {
     return UploadEngine.open({ ...options, store: new MemoryStore() });
+  }
+}
+
+const pauseKey = (joinToken: string) => `edge-photo-uploads:paused:${joinToken}`;
+
+function guestPaused(joinToken: string): boolean {
+  try {
+    return localStorage.getItem(pauseKey(joinToken)) !== null;
+  } catch {
+    return false;
+  }
+}
+
+function rememberGuestPause(joinToken: string, paused: boolean): void {
+  try {
+    if (paused) localStorage.setItem(pauseKey(joinToken), "1");
+    else localStorage.removeItem(pauseKey(joinToken));
+  } catch {
+    // Without storage (private modes) a reload resumes: the pause lasts as long as the page.
   }
 }
