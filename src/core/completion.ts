@@ -38,7 +38,7 @@ export interface CompletedUpload {
  * Records the photo and the session's completion, enqueues its processing and announces it.
  * False, with nothing recorded, if the event was archived (or the upload already has a photo).
  */
-export async function completeUpload(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, upload: CompletedUpload): Promise<boolean> {
+export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, upload: CompletedUpload): Promise<boolean> {
   const now = Date.now();
   const db = database(env);
   const completed = db

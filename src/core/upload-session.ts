@@ -20,14 +20,15 @@ import { database } from "../db/client";
 import { activeUploadStatuses, joinTokens, uploadSessions, type UploadStatus } from "../db/schema";
 import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
+import { partSizeFor } from "../storage/part-size";
 import { digestsEqual, newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { publishLive } from "../live/publish";
-import { completeUpload } from "./completion";
+import { recordCompletion } from "./completion";
 import { refusals, type Refusal } from "./errors";
 import { findJoinToken, uploadAdmissionRefusal } from "./events";
-import { leaseMs, partSizeFor } from "./limits";
+import { leaseMs } from "./limits";
 
 /** Everything the session needs, fixed at creation. */
 export interface SessionSpec {
@@ -228,7 +229,7 @@ export class UploadSession extends DurableObject<Env> {
       return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
     }
     if (row.offset === 0 && row.firstBytesBy != null && now > row.firstBytesBy) {
-      // It no longer counts against its address's slots (core/uploads.ts), so it takes no bytes.
+      // It no longer counts against its address's slots (core/admission.ts), so it takes no bytes.
       await this.#close(row, "expired", null);
       return refuse(this.#closedRefusal(this.#load()!)!);
     }
@@ -422,7 +423,7 @@ export class UploadSession extends DurableObject<Env> {
 
   /**
    * Ends a session its creator replaced: the same file created again after the first create's
-   * answer was lost (core/uploads.ts checked that claim). Never ends one being assembled or done.
+   * answer was lost (core/admission.ts checked that claim). Never ends one being assembled or done.
    */
   async supersede(): Promise<UploadStatus | null> {
     const row = this.#load();
@@ -739,7 +740,7 @@ export class UploadSession extends DurableObject<Env> {
         .where(eq(uploadSessions.id, row.uploadId));
       return ok(row);
     }
-    if (!(await completeUpload(this.env, this.ctx, { ...row, photoId: row.photoId! }))) {
+    if (!(await recordCompletion(this.env, this.ctx, { ...row, photoId: row.photoId! }))) {
       await this.#close(this.#load()!, "failed", "the event was archived before the upload completed");
       return refuse(refusals.eventClosed());
     }

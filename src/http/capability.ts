@@ -5,7 +5,8 @@
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError, refusals, type ErrorCode, type Refusal } from "../core/errors";
-import type { CreatedUpload, UploadRef } from "../core/uploads";
+import type { CreatedUpload } from "../core/admission";
+import type { UploadRef } from "../core/session-client";
 import type { SessionView } from "../core/upload-session";
 import { sha256Hex } from "../lib/crypto";
 import { annotate, type AppContext } from "./context";

@@ -1,5 +1,5 @@
 /**
- * The guest API (DESIGN.md, "Seed API contract"): a thin HTTP adapter over core/uploads.ts.
+ * The guest API (DESIGN.md, "Seed API contract"): a thin HTTP adapter over the upload core (core/admission.ts, append.ts, session-client.ts).
  * Mounted at /api/v1/events.
  */
 import { createRoute, z } from "@hono/zod-openapi";
@@ -9,7 +9,9 @@ import { batchSnapshot, registerBatch } from "../core/batches";
 import { guestEventInfo } from "../core/events";
 import { listGallery, takeBackPhoto } from "../core/photos";
 import { announcePhoto } from "../live/publish";
-import { abortUpload, appendChunk, completeUpload, createUpload, uploadStatus, type UploadRef } from "../core/uploads";
+import { createUpload } from "../core/admission";
+import { appendChunk } from "../core/append";
+import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import { annotate, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 import { PhotoUrls, instant } from "../admin/views";

@@ -10,7 +10,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../core/errors";
 import { resolveJoinToken } from "../core/events";
-import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
+import { createUpload } from "../core/admission";
+import { appendStream, type AppendResult } from "../core/append";
+import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
 import { backgroundOf, capabilityRef, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";

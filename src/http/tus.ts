@@ -8,19 +8,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { resolveJoinToken } from "../core/events";
-import {
-  abortUpload,
-  assemblePartial,
-  appendChunk,
-  createConcatenated,
-  appendStream,
-  completeUpload,
-  createUpload,
-  uploadStatus,
-  type AppendOptions,
-  type AppendResult,
-  type UploadRef,
-} from "../core/uploads";
+import { createUpload } from "../core/admission";
+import { appendChunk, appendStream, type AppendOptions, type AppendResult } from "../core/append";
+import { createConcatenated } from "../core/concatenation";
+import { abortUpload, assemblePartial, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import { database } from "../db/client";
 import {
   backgroundOf,
