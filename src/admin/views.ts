@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { eventStatuses, moderationModes, photoStatuses, thumbnailStates, uploadStatuses, type EventRow, type PhotoRow, type UploadSessionRow } from "../db/schema";
 import type { PhotoUrls as SignedPhotoUrls } from "../downloads/photo-files";
 import { downloadName } from "../core/filenames";
-import { imageTypes, type ImageType } from "../processing/inspect";
+import { imageTypes, type ImageType } from "../lib/media-types";
 import { isoOrNull } from "../lib/time";
 
 export function eventView(event: EventRow) {

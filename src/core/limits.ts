@@ -1,4 +1,5 @@
 /** Defaults for an event's knobs (DESIGN.md, "Limits and knobs"); each is settable per event. */
+import { imageTypes } from "../lib/media-types";
 export const MiB = 1024 * 1024;
 
 export const eventDefaults = {
@@ -8,7 +9,7 @@ export const eventDefaults = {
   sessionTtlSeconds: 24 * 60 * 60,
   maxConcurrentPerDevice: 2,
   dailyCapPerDevice: 500,
-  allowedContentTypes: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+  allowedContentTypes: imageTypes,
   keepGps: false,
   moderationMode: "auto",
   galleryEnabled: false,
