@@ -24,15 +24,12 @@ import {
   EventStats,
   EventView,
   JoinLinkView,
-  PhotoView,
   RedriveResult,
   SignedUrl,
-  UploadView,
   ZipDownload,
   eventView,
-  photoView,
-  uploadView,
 } from "../admin/views";
+import { PhotoView, UploadView, photoView, uploadView } from "../views/photos";
 import { archiveContents } from "../downloads/archive";
 import { photoUrls } from "../downloads/photo-files";
 import { announcePhoto, connectLive } from "../live/publish";

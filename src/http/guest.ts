@@ -14,7 +14,7 @@ import { appendChunk } from "../core/append";
 import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import { annotate, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
-import { PhotoUrls, instant } from "../admin/views";
+import { PhotoUrls, instant } from "../views/photos";
 import { uploadStatuses } from "../db/schema";
 import { binary, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
