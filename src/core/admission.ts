@@ -9,6 +9,7 @@ import { activeUploadStatuses, batchFiles, uploadSessions } from "../db/schema";
 import { partSizeFor } from "../storage/part-size";
 import { r2Keys } from "../storage/keys";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
+import { mediaType } from "../lib/media-types";
 import { recordMetric } from "../lib/metrics";
 import { ApiError, type Refusal } from "./errors";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
@@ -56,7 +57,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   const { event, joinToken: token, tokenHash } = await resolveJoinToken(db, joinToken, now);
   const closed = uploadsClosedRefusal(event, now);
   if (closed) throw new ApiError(closed);
-  const contentType = input.contentType.toLowerCase().split(";")[0]!.trim();
+  const contentType = mediaType(input.contentType);
   const partial = input.partial ?? false;
   // A partial's type is checked on its final upload.
   const refusal = fileRefusal(event, input.size, partial ? null : contentType);

@@ -32,6 +32,9 @@ const allTypes = Object.keys(mediaTypes) as MediaType[];
 /** The image types, as a non-empty list (for zod enums and event defaults). */
 export const imageTypes = allTypes.filter((type): type is ImageType => mediaTypes[type].kind === "image") as [ImageType, ...ImageType[]];
 
+/** A Content-Type as compared and stored: lowercase, without parameters. */
+export const mediaType = (contentType: string) => contentType.toLowerCase().split(";")[0]!.trim();
+
 const rowOf = (type: string | null) => (type !== null && Object.hasOwn(mediaTypes, type) ? mediaTypes[type as MediaType] : null);
 
 /** The file extension for a type we accept; `bin` for anything else. */
