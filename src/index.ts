@@ -1,5 +1,5 @@
 /** The Worker's entry points: HTTP (Hono app), queues (processing), cron (sweeper), and its Durable Objects. */
-import type { PhotoJob } from "./core/upload-session";
+import type { PhotoJob } from "./core/completion";
 import { app } from "./http/app";
 import { handlePhotoBatch } from "./jobs/processing";
 import { sweep } from "./jobs/sweeper";

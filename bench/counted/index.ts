@@ -11,7 +11,7 @@
  * delivered, Images transformations.
  */
 import worker, { EventHub as RealEventHub, UploadSession as RealUploadSession } from "../../src/index";
-import type { PhotoJob } from "../../src/core/upload-session";
+import type { PhotoJob } from "../../src/core/completion";
 
 const fresh = () => ({
   workerRequests: 0,

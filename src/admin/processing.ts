@@ -7,7 +7,7 @@ import { and, eq, gt, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { inList } from "../db/lists";
 import { photos } from "../db/schema";
-import { enqueuePhotos } from "../jobs/processing";
+import { enqueuePhotos, photoJobColumns } from "../core/completion";
 
 /** At most this many photos per call; call again for the rest. */
 export const REDRIVE_LIMIT = 500;
@@ -17,7 +17,7 @@ export async function redriveFailedPhotos(env: Env, db: Database, scope: { event
   if (scope.eventIds) where.push(inList(photos.eventId, scope.eventIds));
   if (scope.photoIds) where.push(inList(photos.id, scope.photoIds));
   const failed = await db
-    .select({ photoId: photos.id, eventId: photos.eventId, uploadId: photos.uploadId, originalKey: photos.originalKey })
+    .select(photoJobColumns)
     .from(photos)
     .where(and(...where))
     .limit(REDRIVE_LIMIT);

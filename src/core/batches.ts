@@ -18,7 +18,8 @@ import { batches, batchFiles, photos, uploadSessions, type EventRow } from "../d
 import { newId, randomSecret, secretMatches, sha256Hex } from "../lib/crypto";
 import { ApiError, type Refusal } from "./errors";
 import { cleanFilename } from "./filenames";
-import { fileRefusal, mediaType, resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { mediaType } from "../lib/media-types";
 
 export interface BatchFileInput {
   clientId: string;

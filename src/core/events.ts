@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
+import { mediaType } from "../lib/media-types";
 import { ApiError, refusals, type Refusal } from "./errors";
 import { isoOrNull } from "../lib/time";
 import { uploaderLimits } from "./limits";
@@ -95,9 +96,6 @@ export function uploadsClosedRefusal(event: EventRow, now = Date.now()): Refusal
   if (event.uploadsCloseAt !== null && now >= event.uploadsCloseAt) return refusals.eventClosed("Uploads for this event have closed.");
   return null;
 }
-
-/** A Content-Type as compared and stored: lowercase, without parameters. */
-export const mediaType = (contentType: string) => contentType.toLowerCase().split(";")[0]!.trim();
 
 /**
  * Why the event refuses a file of this size and type (type unchecked when null), or null if it

@@ -1,5 +1,5 @@
 /** Guests' filenames: only ever metadata, never a path, markup or a header's syntax. */
-import { extensionOf } from "../processing/inspect";
+import { extensionOf } from "../lib/media-types";
 
 /** Removes control, bidi-override and path characters: the filename is only ever metadata. */
 export function cleanFilename(raw: string): string {

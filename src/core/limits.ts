@@ -1,4 +1,5 @@
 /** Defaults for an event's knobs (DESIGN.md, "Limits and knobs"); each is settable per event. */
+import { imageTypes } from "../lib/media-types";
 export const MiB = 1024 * 1024;
 
 export const eventDefaults = {
@@ -8,7 +9,7 @@ export const eventDefaults = {
   sessionTtlSeconds: 24 * 60 * 60,
   maxConcurrentPerDevice: 2,
   dailyCapPerDevice: 500,
-  allowedContentTypes: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+  allowedContentTypes: imageTypes,
   keepGps: false,
   moderationMode: "auto",
   galleryEnabled: false,
@@ -22,16 +23,6 @@ export const hardLimits = {
   maxChunkSize: 100 * MiB,
   maxSessionTtlSeconds: 7 * 24 * 60 * 60,
 } as const;
-
-/** R2 multipart: every part but the last at least 5 MiB and all the same size; ≤ 10,000 parts. */
-export const R2_MIN_PART_SIZE = 5 * MiB;
-export const R2_MAX_PARTS = 10_000;
-
-/** The fixed part size for an upload of `totalSize` bytes (5 MiB unless that needs > 10,000 parts). */
-export function partSizeFor(totalSize: number): number {
-  const needed = Math.ceil(totalSize / R2_MAX_PARTS);
-  return Math.max(R2_MIN_PART_SIZE, Math.ceil(needed / MiB) * MiB);
-}
 
 /**
  * How long a chunk's lease lasts without the writing Worker's heartbeat (CHUNK_LEASE_MS, default

@@ -11,7 +11,7 @@ import { secretMatches } from "../lib/crypto";
 import { isoOrNull } from "../lib/time";
 import { ApiError, refusals } from "./errors";
 import { resolveJoinToken } from "./events";
-import type { UploadRef } from "./uploads";
+import type { UploadRef } from "./session-client";
 
 /** The R2 objects a photo row points at. */
 export const objectKeysOf = (row: Pick<PhotoRow, "originalKey" | "scrubbedKey" | "thumbLargeKey" | "thumbSmallKey">): string[] =>

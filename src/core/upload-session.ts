@@ -15,19 +15,20 @@
  * change is check-and-set against the state read in the same synchronous step.
  */
 import { DurableObject } from "cloudflare:workers";
-import { and, eq, exists, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { database } from "../db/client";
-import { d1Statement, insertWhere } from "../db/conditional-insert";
-import { activeUploadStatuses, events, joinTokens, photos, uploadSessions, type UploadStatus } from "../db/schema";
+import { activeUploadStatuses, joinTokens, uploadSessions, type UploadStatus } from "../db/schema";
 import type { ByteLayout, ChunkWriteResult, TailSegment } from "../storage/byte-engine";
 import { r2Keys } from "../storage/keys";
+import { partSizeFor } from "../storage/part-size";
 import { digestsEqual, newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
-import { announcePhoto, publishLive } from "../live/publish";
+import { publishLive } from "../live/publish";
+import { recordCompletion } from "./completion";
 import { refusals, type Refusal } from "./errors";
 import { findJoinToken, uploadAdmissionRefusal } from "./events";
-import { leaseMs, partSizeFor } from "./limits";
+import { leaseMs } from "./limits";
 
 /** Everything the session needs, fixed at creation. */
 export interface SessionSpec {
@@ -95,14 +96,6 @@ export interface ChunkGrant {
   layout: ByteLayout;
   /** How long the lease lasts without a heartbeat. */
   leaseMs: number;
-}
-
-/** The message the processing queue receives for each completed upload. */
-export interface PhotoJob {
-  photoId: string;
-  eventId: string;
-  uploadId: string;
-  originalKey: string;
 }
 
 /** The largest row of stored tail bytes (SQLite-backed Durable Objects hold at most 2 MB a row). */
@@ -236,7 +229,7 @@ export class UploadSession extends DurableObject<Env> {
       return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
     }
     if (row.offset === 0 && row.firstBytesBy != null && now > row.firstBytesBy) {
-      // It no longer counts against its address's slots (core/uploads.ts), so it takes no bytes.
+      // It no longer counts against its address's slots (core/admission.ts), so it takes no bytes.
       await this.#close(row, "expired", null);
       return refuse(this.#closedRefusal(this.#load()!)!);
     }
@@ -430,7 +423,7 @@ export class UploadSession extends DurableObject<Env> {
 
   /**
    * Ends a session its creator replaced: the same file created again after the first create's
-   * answer was lost (core/uploads.ts checked that claim). Never ends one being assembled or done.
+   * answer was lost (core/admission.ts checked that claim). Never ends one being assembled or done.
    */
   async supersede(): Promise<UploadStatus | null> {
     const row = this.#load();
@@ -733,8 +726,6 @@ export class UploadSession extends DurableObject<Env> {
       return refuse(refusals.uploadFailed(reason));
     }
 
-    const now = Date.now();
-    const db = database(this.env);
     if (row.partial) {
       // Not done until a final upload consumes it: it keeps its slot, its alarm and its expiry.
       row.status = "uploading";
@@ -743,46 +734,16 @@ export class UploadSession extends DurableObject<Env> {
       this.#save(row);
       this.#sql.exec("DELETE FROM parts");
       await this.#deleteTail(row);
-      await db.update(uploadSessions).set({ receivedBytes: row.totalSize, updatedAt: now }).where(eq(uploadSessions.id, row.uploadId));
+      await database(this.env)
+        .update(uploadSessions)
+        .set({ receivedBytes: row.totalSize, updatedAt: Date.now() })
+        .where(eq(uploadSessions.id, row.uploadId));
       return ok(row);
     }
-    const completed = db
-      .update(uploadSessions)
-      .set({ status: "completed", receivedBytes: row.totalSize, photoId: row.photoId, completedAt: now, updatedAt: now });
-    // Atomic with the insert, so an event archived since the check above never gets this photo.
-    const [, recorded] = await this.env.DB.batch([
-      d1Statement(
-        this.env.DB,
-        insertWhere(
-          photos,
-          {
-            id: row.photoId!,
-            eventId: row.eventId,
-            uploadId: row.uploadId,
-            deviceId: row.deviceId,
-            status: "processing",
-            originalKey: row.r2Key,
-            size: row.totalSize,
-            filename: row.filename,
-            declaredContentType: row.contentType,
-            declaredSha256: row.declaredSha256,
-            updatedAt: now,
-          },
-          sql`exists (select 1 from ${events} where ${events.id} = ${row.eventId} and ${events.status} <> 'archived')
-            and not exists (select 1 from ${photos} where ${photos.uploadId} = ${row.uploadId})`,
-        ),
-      ),
-      d1Statement(
-        this.env.DB,
-        completed.where(and(eq(uploadSessions.id, row.uploadId), exists(db.select({ id: photos.id }).from(photos).where(eq(photos.uploadId, row.uploadId))))),
-      ),
-    ]);
-    if (recorded!.meta.changes === 0) {
+    if (!(await recordCompletion(this.env, this.ctx, { ...row, photoId: row.photoId! }))) {
       await this.#close(this.#load()!, "failed", "the event was archived before the upload completed");
       return refuse(refusals.eventClosed());
     }
-    const job: PhotoJob = { photoId: row.photoId!, eventId: row.eventId, uploadId: row.uploadId, originalKey: row.r2Key };
-    await this.env.PHOTO_QUEUE.send(job);
 
     row.status = "completed";
     row.closedAt = Date.now();
@@ -790,7 +751,6 @@ export class UploadSession extends DurableObject<Env> {
     this.#save(row);
     recordMetric(this.env, "upload_completed", { eventId: row.eventId, bytes: row.totalSize, ms: Date.now() - row.createdAt });
     this.#announce(row, true);
-    this.ctx.waitUntil(announcePhoto(this.env, row.photoId!));
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
     await this.#deleteTail(row);

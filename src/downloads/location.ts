@@ -5,7 +5,8 @@
  * stays exactly as uploaded. Found with one forward read of the file (HEIF: the scrub plan
  * inspect.ts makes, plus a ranged read per metadata item).
  */
-import { inspect, markerAfterScanData, sniffType, type ImageType } from "../processing/inspect";
+import { mediaTypes, type ImageType } from "../lib/media-types";
+import { inspect, markerAfterScanData, sniffType } from "../processing/inspect";
 import { MAX_STRUCTURES, PullReader } from "../processing/pull-reader";
 import { crc32 } from "../lib/crc32";
 
@@ -31,7 +32,7 @@ export async function locationPatches(bucket: R2Bucket, key: string, sniffedType
   if (!type) throw new LocationUnremovableError("not an image type whose location can be found");
   const object = await bucket.get(key);
   if (!object) return [];
-  if (type === "image/heic" || type === "image/heif") return heifPatches(bucket, key, object.body, object.size);
+  if (mediaTypes[type].family === "heif") return heifPatches(bucket, key, object.body, object.size);
   const reader = new PullReader(object.body, object.size, () => {});
   try {
     if (type === "image/jpeg") return await jpegPatches(reader, object.size);

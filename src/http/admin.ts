@@ -9,7 +9,7 @@ import { database } from "../db/client";
 import { photoStatuses, uploadStatuses, type PhotoRow } from "../db/schema";
 import { ApiError } from "../core/errors";
 import { hardLimits } from "../core/limits";
-import { imageTypes } from "../processing/inspect";
+import { imageTypes } from "../lib/media-types";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
 import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revokeJoinLink, updateEvent, type EventSettings } from "../admin/events";
 import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
@@ -24,15 +24,12 @@ import {
   EventStats,
   EventView,
   JoinLinkView,
-  PhotoView,
   RedriveResult,
   SignedUrl,
-  UploadView,
   ZipDownload,
   eventView,
-  photoView,
-  uploadView,
 } from "../admin/views";
+import { PhotoView, UploadView, photoView, uploadView } from "../views/photos";
 import { archiveContents } from "../downloads/archive";
 import { photoUrls } from "../downloads/photo-files";
 import { announcePhoto, connectLive } from "../live/publish";

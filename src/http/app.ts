@@ -1,8 +1,8 @@
 /**
  * The Worker's HTTP surface. Where a request goes:
- *   /api/v1/events/:token/uploads/...  guest API   → http/guest.ts → core/uploads.ts
- *   /api/v1/events/:token/tus/...      tus 1.0     → http/tus.ts   → core/uploads.ts
- *   /api/v1/events/:token/resumable/...  IETF draft → http/resumable.ts → core/uploads.ts
+ *   /api/v1/events/:token/uploads/...  guest API   → http/guest.ts → core/ (admission, append, session-client)
+ *   /api/v1/events/:token/tus/...      tus 1.0     → http/tus.ts   → core/ (admission, append, session-client)
+ *   /api/v1/events/:token/resumable/...  IETF draft → http/resumable.ts → core/ (admission, append, session-client)
  *   /api/v1/events/:token/batches|photos  guest batches and gallery → http/guest.ts → core/batches.ts, core/photos.ts
  *   /api/v1/admin/...                  admin API   → http/admin.ts → admin/*.ts
  *   /api/v1/files/..., /api/v1/live/...  signed URLs: downloads, ZIP, live WebSocket → http/files.ts → downloads/, live/

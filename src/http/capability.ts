@@ -3,13 +3,15 @@
  * capability (`{uploadId}.{uploadKey}`), header parsing, and the identity used for per-device
  * limits when a stock client sends none.
  */
-import { z } from "@hono/zod-openapi";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError, refusals, type ErrorCode, type Refusal } from "../core/errors";
-import type { CreatedUpload, UploadRef } from "../core/uploads";
+import type { CreatedUpload } from "../core/admission";
+import type { UploadRef } from "../core/session-client";
 import type { SessionView } from "../core/upload-session";
 import { sha256Hex } from "../lib/crypto";
+import { responseHeader } from "./openapi";
 import { annotate, type AppContext } from "./context";
+import { issuedIdPattern } from "./validation";
 
 export function refuse(status: ContentfulStatusCode, code: ErrorCode, message: string, headers?: Record<string, string>): never {
   throw new ApiError({ status, code, message, ...(headers ? { headers } : {}) });
@@ -19,11 +21,18 @@ export function refuse(status: ContentfulStatusCode, code: ErrorCode, message: s
 export const capabilitySegment = (created: Pick<CreatedUpload, "upload_id" | "upload_key">) =>
   `${created.upload_id}.${created.upload_key}`;
 
+/** An upload named by its capability segment, or null if `segment` is not one. */
+export function capabilityOf(joinToken: string, segment: string): UploadRef | null {
+  const [uploadId, uploadKey, ...rest] = segment.split(".");
+  if (rest.length || !issuedIdPattern.test(uploadId!) || !/^[A-Za-z0-9_-]{16,128}$/.test(uploadKey ?? "")) return null;
+  return { joinToken, uploadId: uploadId!, uploadKey };
+}
+
 export function capabilityRef(c: AppContext): UploadRef {
-  const match = c.req.param("upload")?.match(/^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/);
-  if (!match) refuse(404, "upload_not_found", "No such upload for this event.");
-  annotate(c, { upload_id: match[1]! });
-  return { joinToken: c.req.param("token")!, uploadId: match[1]!, uploadKey: match[2]! };
+  const ref = capabilityOf(c.req.param("token")!, c.req.param("upload") ?? "");
+  if (!ref) refuse(404, "upload_not_found", "No such upload for this event.");
+  annotate(c, { upload_id: ref.uploadId });
+  return ref;
 }
 
 /**
@@ -62,6 +71,12 @@ export function nonNegativeInteger(value: string | undefined, header: string): n
   return Number(value);
 }
 
+/** The Content-Length a request declared, if any (a hint for streamed appends). */
+export function declaredLength(c: AppContext): number | null {
+  const header = c.req.header("content-length");
+  return header === undefined ? null : nonNegativeInteger(header, "Content-Length");
+}
+
 /**
  * Whom a create counts against: the device id a client gave, if well-formed; otherwise (stock tus
  * and IETF clients send none) its IP address, as an anonymous uploader with a larger allowance
@@ -80,8 +95,6 @@ export function clientIdFrom(value: string | undefined): string | undefined {
   return value;
 }
 
-export const backgroundOf = (c: AppContext) => (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
-
 export const httpDate = (iso: string) => new Date(iso).toUTCString();
 
 /**
@@ -93,4 +106,4 @@ export const httpDate = (iso: string) => new Date(iso).toUTCString();
 export function recommendChunkSize(c: AppContext, bytes: number): void {
   c.header("Upload-Chunk-Size", String(bytes));
 }
-export const chunkSizeHeader = { "Upload-Chunk-Size": z.string().openapi({ description: "The chunk size to send, in bytes: the upload's R2 part size (any size is accepted)" }) };
+export const chunkSizeHeader = { "Upload-Chunk-Size": responseHeader("The chunk size to send, in bytes: the upload's R2 part size (any size is accepted)") };

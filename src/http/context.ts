@@ -9,6 +9,9 @@ export interface AppEnv {
 
 export type AppContext = Context<AppEnv>;
 
+/** Work a request leaves running after its answer (kept alive past a client disconnect). */
+export const backgroundOf = (c: Pick<AppContext, "executionCtx">) => (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+
 /** Adds identifiers and measurements to this request's log line. */
 export function annotate(c: Pick<Context<AppEnv>, "get">, fields: LogFields): void {
   Object.assign(c.get("logFields"), fields);

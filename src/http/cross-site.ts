@@ -18,6 +18,7 @@ import type { MiddlewareHandler } from "hono";
 import { ApiError, refusals } from "../core/errors";
 import { isWebSocketUpgrade } from "../live/event-hub";
 import type { AppEnv } from "./context";
+import { hasBody, isJsonRequest } from "./validation";
 
 /** The origins in DASHBOARD_ORIGINS (comma-separated). */
 export function dashboardOrigins(env: Pick<Env, "DASHBOARD_ORIGINS">): Set<string> {
@@ -45,23 +46,15 @@ export const sameSiteOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /**
- * State-changing admin requests with a body must send it as `application/json` (parameters such
- * as charset allowed): a cross-site form can only send text/plain, urlencoded or multipart.
+ * State-changing admin requests with a body must send it as JSON (`application/json` or a `+json`
+ * type, parameters such as charset allowed): a cross-site form can only send text/plain,
+ * urlencoded or multipart.
  * Body-less POSTs and DELETEs (archive, live ticket) need no type.
  */
 export const jsonBodiesOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   const request = c.req.raw;
   if (!SAFE_METHODS.has(request.method) && hasBody(request)) {
-    const mediaType = request.headers.get("content-type")?.split(";")[0]!.trim().toLowerCase();
-    if (mediaType !== "application/json") {
-      throw new ApiError(refusals.jsonRequired());
-    }
+    if (!isJsonRequest(request)) throw new ApiError(refusals.jsonRequired());
   }
   await next();
 };
-
-/** A body is declared by a non-zero Content-Length, or by a stream without one (chunked). */
-function hasBody(request: Request): boolean {
-  const length = request.headers.get("content-length");
-  return length !== null ? Number(length) !== 0 : request.body !== null;
-}

@@ -1,5 +1,5 @@
 /**
- * The guest API (DESIGN.md, "Seed API contract"): a thin HTTP adapter over core/uploads.ts.
+ * The guest API (DESIGN.md, "Seed API contract"): a thin HTTP adapter over the upload core (core/admission.ts, append.ts, session-client.ts).
  * Mounted at /api/v1/events.
  */
 import { createRoute, z } from "@hono/zod-openapi";
@@ -9,10 +9,13 @@ import { batchSnapshot, registerBatch } from "../core/batches";
 import { guestEventInfo } from "../core/events";
 import { listGallery, takeBackPhoto } from "../core/photos";
 import { announcePhoto } from "../live/publish";
-import { abortUpload, appendChunk, completeUpload, createUpload, uploadStatus, type UploadRef } from "../core/uploads";
-import { annotate, type AppContext } from "./context";
+import { createUpload } from "../core/admission";
+import { appendChunk } from "../core/append";
+import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
+import { annotate, backgroundOf, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
-import { PhotoUrls, instant } from "../admin/views";
+import { issuedIdPattern, uploadBody } from "./validation";
+import { PhotoUrls, instant } from "../views/photos";
 import { uploadStatuses } from "../db/schema";
 import { binary, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
@@ -65,12 +68,10 @@ const galleryQuery = z
   .object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().max(500).optional() })
   .strict();
 
-const uploadIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** The upload a request names; ids that cannot exist are refused without touching storage. */
 function uploadRef(c: AppContext): UploadRef {
   const uploadId = c.req.param("id")!;
-  if (!uploadIdPattern.test(uploadId)) throw new ApiError(refusals.uploadNotFound());
+  if (!issuedIdPattern.test(uploadId)) throw new ApiError(refusals.uploadNotFound());
   annotate(c, { upload_id: uploadId });
   return { joinToken: c.req.param("token")!, uploadId, uploadKey: c.req.header("upload-key") };
 }
@@ -283,10 +284,7 @@ guestRoutes.openapi(
         message: `Every chunk but the last must be at least ${hardLimits.minChunkSize} bytes.`,
       });
     }
-    const body = c.req.raw.body ?? new Blob([]).stream();
-    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, body, { acceptReplay: true, total: range.total }, (work) =>
-      c.executionCtx.waitUntil(work),
-    );
+    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total }, backgroundOf(c));
     annotate(c, { bytes: view.replayed ? 0 : range.end - range.start, offset: view.received_bytes, replayed: view.replayed });
     c.header("Upload-Offset", String(view.received_bytes));
     return c.body(null, 204);
@@ -400,7 +398,7 @@ guestRoutes.openapi(
   }),
   async (c) => {
     const batchId = c.req.param("batchId");
-    if (!uploadIdPattern.test(batchId)) throw new ApiError({ status: 404, code: "batch_not_found", message: "No such batch for this event." });
+    if (!issuedIdPattern.test(batchId)) throw new ApiError({ status: 404, code: "batch_not_found", message: "No such batch for this event." });
     annotate(c, { batch_id: batchId });
     c.header("Cache-Control", "no-store");
     return c.json(await batchSnapshot(c.env, c.req.param("token"), batchId, c.req.header("batch-key")), 200);

@@ -8,7 +8,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { ApiError, errorCodes, refusals } from "../core/errors";
 import type { AppEnv } from "./context";
-import { issuesOf, readJson } from "./validation";
+import { isJsonRequest, issuesOf, readJson } from "./validation";
 
 /** The one error body: `{"error": {code, message, request_id, ...details}}`, with the stable codes as an enum. */
 export const ErrorBody = z
@@ -62,6 +62,10 @@ export const binary = { type: "string", format: "binary" } as const;
 /** A JSON response. */
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 
+/** A request header a route reads (optional), and one it answers with. */
+export const header = (description: string, example?: string) => z.string().optional().openapi({ description, ...(example ? { example } : {}) });
+export const responseHeader = (description: string) => z.string().openapi({ description });
+
 /** A JSON request body; `jsonRequest` reads it (capped) before the route's validator checks it. */
 export const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { "application/json": { schema } } });
 
@@ -77,8 +81,6 @@ const defaultHook = (result: { success: boolean; error?: z.ZodError }) => {
 /** A router whose routes are declared with their schemas. */
 export const contractRouter = <E extends AppEnv = AppEnv>() => new OpenAPIHono<E>({ defaultHook, strict: false });
 
-const JSON_MEDIA_TYPE = /^application\/([a-z.-]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
-
 /**
  * Route middleware for JSON bodies: `application/json` only (415), at most `maxBytes` (413, also
  * when chunked), parsed (400 invalid_json). The parsed value is handed to the route's validator,
@@ -86,7 +88,7 @@ const JSON_MEDIA_TYPE = /^application\/([a-z.-]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]
  */
 export function jsonRequest<E extends AppEnv>(maxBytes?: number): MiddlewareHandler<E> {
   return async (c, next) => {
-    if (!JSON_MEDIA_TYPE.test(c.req.header("content-type") ?? "")) throw new ApiError(refusals.jsonRequired());
+    if (!isJsonRequest(c.req.raw)) throw new ApiError(refusals.jsonRequired());
     const parsed = await readJson(c, maxBytes);
     c.req.bodyCache.json = Promise.resolve(parsed);
     await next();

@@ -10,14 +10,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../core/errors";
 import { resolveJoinToken } from "../core/events";
-import { abortUpload, appendStream, completeUpload, createUpload, uploadStatus, type AppendResult, type UploadRef } from "../core/uploads";
+import { createUpload } from "../core/admission";
+import { appendStream, type AppendResult } from "../core/append";
+import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
-import { backgroundOf, capabilityRef, chunkSizeHeader, recommendChunkSize, capabilitySegment, clientIdFrom, nonNegativeInteger, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
-import { annotate, type AppContext } from "./context";
+import { capabilityRef, capabilitySegment, chunkSizeHeader, clientIdFrom, declaredLength, nonNegativeInteger, recommendChunkSize, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
+import { annotate, backgroundOf, type AppContext } from "./context";
 import { PhotoReceipt } from "./guest";
-import { binary, contractRouter, errors, json, pathParams } from "./openapi";
+import { binary, contractRouter, errors, header, json, pathParams, responseHeader } from "./openapi";
 import { enforceGuestRateLimits } from "./rate-limit";
+import { requestMediaType, uploadBody } from "./validation";
 
 export const INTEROP_VERSIONS = [6, 9] as const;
 type InteropVersion = (typeof INTEROP_VERSIONS)[number];
@@ -62,10 +65,9 @@ function inconsistentLength(message: string): never {
 
 /** Appends the request body, answering an offset mismatch the way the draft prescribes. */
 async function append(c: AppContext, ref: UploadRef, offset: number): Promise<AppendResult> {
-  const lengthHeader = c.req.header("content-length");
-  const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
+  const length = declaredLength(c);
   try {
-    return await viaCapability(() => appendStream(c.env, ref, offset, length, c.req.raw.body ?? new Blob([]).stream(), backgroundOf(c)));
+    return await viaCapability(() => appendStream(c.env, ref, offset, length, uploadBody(c), backgroundOf(c)));
   } catch (error) {
     if (error instanceof ApiError && error.code === "chunk_out_of_order") {
       const expected = Number(error.details.expected_offset);
@@ -106,8 +108,6 @@ function decodedFilename(raw: string): string {
   }
 }
 
-const header = (description: string, example?: string) => z.string().optional().openapi({ description, ...(example ? { example } : {}) });
-const responseHeader = (description: string) => z.string().openapi({ description });
 const interopHeader = header("The draft's interop version: `6` or `9`", "9");
 const completeHeader = header("`?1` when this request carries the last byte, else `?0`", "?1");
 const progressHeaders = z.object({
@@ -255,7 +255,7 @@ resumableRoutes.openapi(
   async (c) => {
     interopVersion(c);
     const complete = uploadComplete(c);
-    if (c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() !== PARTIAL_UPLOAD) {
+    if (requestMediaType(c.req.raw) !== PARTIAL_UPLOAD) {
       refuse(415, "unsupported_media_type", `Appends must be ${PARTIAL_UPLOAD}.`);
     }
     const ref = capabilityRef(c);

@@ -8,25 +8,17 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { resolveJoinToken } from "../core/events";
-import {
-  abortUpload,
-  assemblePartial,
-  appendChunk,
-  createConcatenated,
-  appendStream,
-  completeUpload,
-  createUpload,
-  uploadStatus,
-  type AppendOptions,
-  type AppendResult,
-  type UploadRef,
-} from "../core/uploads";
+import { createUpload } from "../core/admission";
+import { appendChunk, appendStream, type AppendOptions, type AppendResult } from "../core/append";
+import { createConcatenated } from "../core/concatenation";
+import { abortUpload, assemblePartial, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import { database } from "../db/client";
 import {
-  backgroundOf,
+  capabilityOf,
   capabilityRef,
   capabilitySegment,
   clientIdFrom,
+  declaredLength,
   httpDate,
   nonNegativeInteger,
   refuse,
@@ -36,9 +28,10 @@ import {
   recommendChunkSize,
   chunkSizeHeader,
 } from "./capability";
-import { annotate, type AppContext } from "./context";
-import { binary, contractRouter, errors, pathParams } from "./openapi";
+import { annotate, backgroundOf, type AppContext } from "./context";
+import { binary, contractRouter, errors, header, pathParams, responseHeader } from "./openapi";
 import { enforceGuestRateLimits } from "./rate-limit";
+import { requestMediaType, uploadBody } from "./validation";
 
 export const TUS_VERSION = "1.0.0";
 const EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum,concatenation";
@@ -64,9 +57,8 @@ export function parseMetadata(header: string | undefined): Record<string, string
 /** Appends a PATCH (or creation-with-upload) body: atomically when checksummed, else streamed. */
 async function appendBody(c: AppContext, ref: UploadRef, offset: number): Promise<AppendResult> {
   const background = backgroundOf(c);
-  const body = c.req.raw.body ?? new Blob([]).stream();
-  const lengthHeader = c.req.header("content-length");
-  const length = lengthHeader === undefined ? null : nonNegativeInteger(lengthHeader, "Content-Length");
+  const body = uploadBody(c);
+  const length = declaredLength(c);
   const checksumHeader = c.req.header("upload-checksum");
   if (checksumHeader !== undefined) {
     const [name, digest] = checksumHeader.trim().split(" ");
@@ -109,9 +101,9 @@ function partialRefs(c: AppContext, concat: string): UploadRef[] {
   if (urls.length === 0 || urls.length > 100) refuse(400, "invalid_request", "Upload-Concat: final needs 1 to 100 partial upload URLs.");
   return urls.map((url) => {
     const path = new URL(url, c.req.url).pathname;
-    const match = path.startsWith(prefix) ? path.slice(prefix.length).match(/^([0-9a-f-]{36})\.([A-Za-z0-9_-]{16,128})$/) : null;
-    if (!match) refuse(400, "partial_not_complete", `${url} is not a partial upload of this event.`);
-    return { joinToken: token, uploadId: match[1]!, uploadKey: match[2]! };
+    const ref = path.startsWith(prefix) ? capabilityOf(token, path.slice(prefix.length)) : null;
+    if (!ref) refuse(400, "partial_not_complete", `${url} is not a partial upload of this event.`);
+    return ref;
   });
 }
 
@@ -123,7 +115,7 @@ function tusHeaders(c: Context, result: Pick<AppendResult, "received_bytes" | "e
 async function patch(c: AppContext) {
   const ref = capabilityRef(c);
   await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
-  if (c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() !== OFFSET_OCTET_STREAM) {
+  if (requestMediaType(c.req.raw) !== OFFSET_OCTET_STREAM) {
     refuse(415, "unsupported_media_type", `PATCH bodies must be ${OFFSET_OCTET_STREAM}.`);
   }
   const offset = nonNegativeInteger(c.req.header("upload-offset"), "Upload-Offset");
@@ -139,9 +131,7 @@ async function terminate(c: AppContext) {
   return c.body(null, 204);
 }
 
-const header = (description: string, example?: string) => z.string().optional().openapi({ description, ...(example ? { example } : {}) });
 const tusResumable = header("The protocol version: `1.0.0`", TUS_VERSION);
-const responseHeader = (description: string) => z.string().openapi({ description });
 const offsetHeaders = z.object({
   "Tus-Resumable": responseHeader("`1.0.0`"),
   "Upload-Offset": responseHeader("The upload's offset after this request"),
@@ -259,7 +249,7 @@ tusRoutes.openapi(
     c.header("Location", locate(created));
     c.header("Upload-Expires", httpDate(created.expires_at));
     recommendChunkSize(c, created.chunk_size);
-    const hasBody = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() === OFFSET_OCTET_STREAM;
+    const hasBody = requestMediaType(c.req.raw) === OFFSET_OCTET_STREAM;
     if (hasBody) {
       const ref: UploadRef = { joinToken: token, uploadId: created.upload_id, uploadKey: created.upload_key };
       const result = await appendBody(c, ref, 0);

@@ -1,6 +1,34 @@
+/**
+ * What the HTTP adapters read from requests, in one place: ids in paths, the media type, bodies
+ * (JSON capped and parsed; upload bytes as a stream), and how a failed validation is answered.
+ */
 import type { z } from "zod";
 import { ApiError } from "../core/errors";
+import { mediaType } from "../lib/media-types";
 import type { AppContext } from "./context";
+
+/** The ids the service issues (uploads, batches) are UUIDs: anything else names nothing, unread. */
+export const issuedIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A request's media type (lowercase, no parameters), or null when it sends no Content-Type. */
+export function requestMediaType(request: Request): string | null {
+  const header = request.headers.get("content-type");
+  return header === null ? null : mediaType(header);
+}
+
+const JSON_MEDIA_TYPE = /^application\/([a-z.-]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
+/** `application/json` or a `+json` type, with well-formed parameters: the one test of a JSON body's type. */
+export const isJsonRequest = (request: Request) => JSON_MEDIA_TYPE.test(request.headers.get("content-type") ?? "");
+
+/** A body is declared by a non-zero Content-Length, or by a stream without one (chunked). */
+export function hasBody(request: Request): boolean {
+  const length = request.headers.get("content-length");
+  return length !== null ? Number(length) !== 0 : request.body !== null;
+}
+
+/** An upload request's bytes, as a stream (empty when it sent none). */
+export const uploadBody = (c: Pick<AppContext, "req">) => c.req.raw.body ?? new Blob([]).stream();
 
 /** JSON bodies of control calls are small; anything bigger is refused before it is read whole. */
 export const MAX_JSON_BYTES = 16 * 1024;

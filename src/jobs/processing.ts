@@ -9,7 +9,7 @@
 import { eq, sql } from "drizzle-orm";
 import { database } from "../db/client";
 import { photos } from "../db/schema";
-import type { PhotoJob } from "../core/upload-session";
+import type { PhotoJob } from "../core/completion";
 import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { announcePhoto } from "../live/publish";
@@ -30,16 +30,6 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`processing took longer than ${ms / 1000} s`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Queues takes at most 100 messages per sendBatch. */
-const SEND_BATCH_LIMIT = 100;
-
-/** Enqueues processing jobs, in as many sends as Queues needs. */
-export async function enqueuePhotos(env: Env, jobs: PhotoJob[]): Promise<void> {
-  for (let i = 0; i < jobs.length; i += SEND_BATCH_LIMIT) {
-    await env.PHOTO_QUEUE.sendBatch(jobs.slice(i, i + SEND_BATCH_LIMIT).map((body) => ({ body })));
-  }
 }
 
 export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env): Promise<void> {

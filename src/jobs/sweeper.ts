@@ -9,9 +9,10 @@ import { and, eq, inArray, lte } from "drizzle-orm";
 import { database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions } from "../db/schema";
 import { BATCH_RETENTION_MS, deleteBatchesBefore } from "../core/batches";
+import { enqueuePhotos, photoJobColumns } from "../core/completion";
+import { sessionStub } from "../core/session-client";
 import { logLine } from "../lib/log";
 import { abortLeftMultipartUploads, deleteOrphanedObjects } from "./orphans";
-import { enqueuePhotos } from "./processing";
 
 /** Longer than a photo's whole retry schedule, so only lost messages are re-sent. */
 export const STUCK_PROCESSING_MS = 30 * 60 * 1000;
@@ -41,7 +42,7 @@ async function deleteOldBatches(env: Env, now: number): Promise<number> {
 
 async function requeueStuckPhotos(env: Env, now: number): Promise<number> {
   const stuck = await database(env)
-    .select({ photoId: photos.id, eventId: photos.eventId, uploadId: photos.uploadId, originalKey: photos.originalKey })
+    .select(photoJobColumns)
     .from(photos)
     .where(and(eq(photos.status, "processing"), lte(photos.updatedAt, now - STUCK_PROCESSING_MS)))
     .limit(SWEEP_BATCH * MAX_BATCHES);
@@ -61,7 +62,7 @@ async function sweepExpiredSessions(env: Env, now: number): Promise<{ swept: num
       .where(and(inArray(uploadSessions.status, activeUploadStatuses), lte(uploadSessions.expiresAt, now)))
       .limit(SWEEP_BATCH);
     for (const { id } of overdue) {
-      const status = await env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(id)).expireIfDue();
+      const status = await sessionStub(env, id).expireIfDue();
       if (status === null) {
         // Never initialised: nothing was stored, only the row needs closing.
         await db

@@ -11,7 +11,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { credentialStanding, type AdminCredential, type CredentialStanding } from "../admin/auth";
-import { photoView, uploadView, type UploadFacts } from "../admin/views";
+import { photoView, uploadView, type UploadFacts } from "../views/photos";
 import type { PhotoRow } from "../db/schema";
 import { photoUrls } from "../downloads/photo-files";
 import { errorFields, logLine } from "../lib/log";

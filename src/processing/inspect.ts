@@ -13,14 +13,7 @@
 import { noMetadata, readExif, readHeifExifItem, type PhotoMetadata } from "./metadata";
 import { MAX_STRUCTURES, PullReader } from "./pull-reader";
 import { crc32 } from "../lib/crc32";
-
-export const imageTypes = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"] as const;
-/** The file extension for each type we accept, for keys and download names. */
-const IMAGE_EXTENSIONS = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic", "image/heif": "heif" } as const;
-
-export const extensionOf = (type: string | null): string => IMAGE_EXTENSIONS[type as ImageType] ?? "bin";
-
-export type ImageType = (typeof imageTypes)[number];
+import type { ImageType } from "../lib/media-types";
 
 /** A piece of the scrubbed copy: bytes [start, end) of the original, or new bytes. */
 export type ScrubPiece = { start: number; end: number } | { bytes: Uint8Array };
@@ -200,7 +193,8 @@ export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageTyp
   };
   let result: FormatResult;
   try {
-    const parse = { "image/jpeg": parseJpeg, "image/png": parsePng, "image/webp": parseWebp, "image/heic": parseHeif, "image/heif": parseHeif }[type];
+    const parsers = { "image/jpeg": parseJpeg, "image/png": parsePng, "image/webp": parseWebp, "image/heic": parseHeif, "image/heif": parseHeif } satisfies Record<ImageType, unknown>;
+    const parse = parsers[type];
     result = await parse(reader, checkPixels);
     await reader.drain();
     if (!result.truncated && !(isDimension(result.width) && isDimension(result.height))) {

@@ -11,7 +11,8 @@ import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
 import { concatFixedLength } from "../storage/streams";
-import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, extensionOf } from "./inspect";
+import { extensionOf, imageFormatNames, mediaTypes, sameFamily } from "../lib/media-types";
+import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece } from "./inspect";
 import type { PhotoMetadata } from "./metadata";
 import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
 
@@ -36,8 +37,6 @@ export interface ProcessOutcome {
   thumbnailsMs?: number;
 }
 
-const sameFamily = (a: string, b: string) => a === b || (a.startsWith("image/hei") && b.startsWith("image/hei"));
-
 export async function processPhoto(env: Env, photoId: string): Promise<ProcessOutcome> {
   const db = database(env);
   const photo = await db.select().from(photos).where(eq(photos.id, photoId)).get();
@@ -55,7 +54,7 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   const started = Date.now();
   const [head, tail] = await Promise.all([read({ offset: 0, length: SNIFF_BYTES }), read({ suffix: Math.min(ZIP_TAIL_BYTES, photo.size) })]);
   const type = sniffType(head);
-  if (!type) throw new PhotoRejected("the file is not a JPEG, PNG, WebP or HEIC image");
+  if (!type) throw new PhotoRejected(`the file is not a ${imageFormatNames()} image`);
   if (!sameFamily(type, photo.declaredContentType)) {
     throw new PhotoRejected(`the file was declared ${photo.declaredContentType} but its bytes are ${type}`);
   }
@@ -114,8 +113,8 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
         throw new PhotoRejected(`the image data cannot be decoded: ${error instanceof Error ? error.message : String(error)}`);
       }
     } catch (error) {
-      // HEIC may have no decoder here: the photo is kept, without thumbnails.
-      if (error instanceof ThumbnailUnavailableError || type === "image/heic" || type === "image/heif") return null;
+      // HEIC/HEIF (not for photon) may have no decoder in the Images binding either: the photo is kept, without thumbnails.
+      if (error instanceof ThumbnailUnavailableError || !mediaTypes[type].photonDecodes) return null;
       throw error;
     }
   };

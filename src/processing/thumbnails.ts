@@ -11,7 +11,7 @@
  * Photon's WebP encoder is lossless (bigger files); the Images binding's output is lossy (q85).
  */
 import { PhotonImage, SamplingFilter, resize } from "@cf-wasm/photon";
-import type { ImageType } from "./inspect";
+import { mediaTypes, type ImageType } from "../lib/media-types";
 
 export const PHOTON_MAX_PIXELS = 4_000_000;
 export const THUMBNAIL_SIZES = { large: 1024, small: 256 } as const;
@@ -25,8 +25,7 @@ export interface Thumbnails {
 export class ThumbnailUnavailableError extends Error {}
 
 export function thumbnailPath(type: ImageType, width: number, height: number): Thumbnails["path"] {
-  const photonCanDecode = type === "image/jpeg" || type === "image/png" || type === "image/webp";
-  return photonCanDecode && width * height <= PHOTON_MAX_PIXELS ? "photon" : "images-binding";
+  return mediaTypes[type].photonDecodes && width * height <= PHOTON_MAX_PIXELS ? "photon" : "images-binding";
 }
 
 /** Long edge `edge`, never enlarged. */

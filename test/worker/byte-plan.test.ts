@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { partSizeFor, R2_MAX_PARTS, R2_MIN_PART_SIZE } from "../../src/core/limits";
+import { partSizeFor, R2_MAX_PARTS, R2_MIN_PART_SIZE } from "../../src/storage/part-size";
 import { planChunk, type ByteLayout } from "../../src/storage/byte-engine";
 
 const MiB = 1024 * 1024;

@@ -492,7 +492,7 @@ class Sequence {
 
     const request = this.createRequest(command.via, command.fault === "protocol", { size, type, device, filename: command.filename, firstBytes });
     const answer = await this.client.send(request.path, request.init);
-    // The checks in the order the server makes them: the protocol's own, then the event's (core/uploads.ts).
+    // The checks in the order the server makes them: the protocol's own, then the event's (core/admission.ts).
     const expected = ((): Refusal | null => {
       if (command.fault === "protocol") return request.malformed;
       if (size === 0) return refusal(400, "invalid_request");
@@ -679,7 +679,7 @@ class Sequence {
     const override = via === "tus" && fault.f === "methodOverride";
     if (override) headers["x-http-method-override"] = "PATCH";
 
-    // The checks in the order the server makes them (src/http/tus.ts, resumable.ts, core/uploads.ts).
+    // The checks in the order the server makes them (src/http/tus.ts, resumable.ts, core/admission.ts).
     /**
      * A refusal keeps nothing; `accepted` keeps every byte (and may still be answered with a
      * refusal); `keepsSome` may keep any prefix of the body; `replaysFinal` answers the photo again.

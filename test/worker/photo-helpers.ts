@@ -3,7 +3,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import worker from "../../src/index";
-import type { PhotoJob } from "../../src/core/upload-session";
+import type { PhotoJob } from "../../src/core/completion";
 import { PROCESSING_QUEUE } from "../../src/jobs/processing";
 import { createEvent, sendInChunks, startUpload, uploadCall, type Upload } from "./helpers";
 

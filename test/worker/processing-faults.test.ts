@@ -1,7 +1,7 @@
 /** Processing under faults: a consumer that fails midway, the dead-letter queue, and re-driving it. */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { PhotoJob } from "../../src/core/upload-session";
+import type { PhotoJob } from "../../src/core/completion";
 import { DEAD_LETTER_QUEUE } from "../../src/jobs/processing";
 import { makeJpeg } from "../fixtures/photos";
 import { call, createEvent } from "./helpers";

@@ -4,7 +4,7 @@ import exifr from "exifr";
 import { PhotonImage } from "@cf-wasm/photon";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import type { PhotoJob } from "../../src/core/upload-session";
+import type { PhotoJob } from "../../src/core/completion";
 import { DEAD_LETTER_QUEUE, PROCESSING_QUEUE } from "../../src/jobs/processing";
 import { corners, makeJpeg, makePng, makeWebp, type FixtureExif } from "../fixtures/photos";
 import { createEvent, sha256Hex } from "./helpers";

@@ -1,0 +1,279 @@
+/**
+ * The append pipeline: a chunk of known length (guest API, IETF) committed whole or not at all,
+ * or a streamed PATCH (tus) committed piece by piece, through the session's lease into the byte
+ * engine. Admission (link and event still taking uploads) is re-checked through one seam, `admit`.
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { database } from "../db/client";
+import { uploadSessions } from "../db/schema";
+import { writeChunk, type ByteLayout, type ChunkWriteResult, type SessionBytes, type WrittenChunk } from "../storage/byte-engine";
+import { bodyBuffers } from "../storage/memory-budget";
+import { BodyReadError, BodyTooShortError, PieceReader } from "../storage/streams";
+import { ApiError, refusals } from "./errors";
+import { assertUploadsAdmitted } from "./events";
+import { callerOf, sessionStub, unwrap, type SessionStub, type UploadRef } from "./session-client";
+import type { SessionView } from "./upload-session";
+
+/** How an adapter wants bytes appended. */
+export interface AppendOptions {
+  /** Answer a range the session already has as accepted (guest API) rather than refuse it (tus). */
+  acceptReplay: boolean;
+  /** The file size the client stated, checked against the upload's (the guest API's Content-Range). */
+  total: number | null;
+  /** A digest the body must match before any of it is committed (tus checksum extension). */
+  checksum?: { algorithm: "SHA-1" | "SHA-256" | "MD5"; expected: string } | undefined;
+}
+
+export type AppendResult = SessionView & { replayed: boolean };
+export type Background = (work: Promise<unknown>) => void;
+
+/**
+ * Appends exactly `length` bytes from `body` at `start`, atomically: all of the chunk is
+ * committed or none of it (a cut-off body, a wrong length or a checksum mismatch commit nothing).
+ */
+export function appendChunk(
+  env: Env,
+  ref: UploadRef,
+  start: number,
+  length: number,
+  body: ReadableStream<Uint8Array>,
+  options: AppendOptions,
+  background: Background,
+): Promise<AppendResult> {
+  // Kept alive past a client disconnect, so the lease is always released or committed.
+  return surviveDisconnect(background, async () => {
+    const opened = await openAppend(env, ref, start, length, options);
+    if ("replayed" in opened) {
+      await body.cancel().catch(() => {});
+      return { ...opened.replayed, replayed: true };
+    }
+    const { session, leaseId, layout } = opened;
+    const digest = options.checksum ? digesting(body, options.checksum.algorithm) : null;
+    let chunk: WrittenChunk;
+    try {
+      chunk = await withHeartbeat(opened, () =>
+        writeChunk(env.PHOTOS, sessionBytes(opened), layout, start, start + length, digest?.stream ?? body),
+      );
+      if (digest && (await digest.hex) !== options.checksum!.expected) {
+        // Nothing is recorded; a part it wrote is overwritten by the retry (same number).
+        chunk.release();
+        throw new ApiError(refusals.checksumMismatch());
+      }
+    } catch (error) {
+      await session.releaseChunk(leaseId);
+      throw chunkFailure(error);
+    }
+    try {
+      const view = await commit(env, ref, session, leaseId, layout, start + length, chunk.written, false, background);
+      return { ...view.view, replayed: false };
+    } finally {
+      chunk.release();
+    }
+  });
+}
+
+/**
+ * Appends a body of unknown or untrusted length at `start`, committing it piece by piece, so
+ * the bytes that arrived before a connection dropped are kept and the offset reflects them
+ * (tus semantics). A piece runs to the next part boundary (≤ one part, held in memory under the
+ * isolate's budget): a piece that fills its part goes into it, one that the body ends or breaks
+ * off inside a part goes to the session's stored tail. `declaredLength` (Content-Length) is
+ * only a hint for the lease, the buffer and for refusing an overlong body early.
+ */
+export function appendStream(
+  env: Env,
+  ref: UploadRef,
+  start: number,
+  declaredLength: number | null,
+  body: ReadableStream<Uint8Array>,
+  background: Background,
+): Promise<AppendResult> {
+  return surviveDisconnect(background, async () => {
+    // A body of unknown length claims nothing up front; the pieces check the end as they come.
+    const opened = await openAppend(env, ref, start, declaredLength ?? 0, { acceptReplay: false, total: null });
+    if ("replayed" in opened) throw new Error("streamed appends never replay");
+    const { session, leaseId } = opened;
+    let layout = opened.layout;
+    let offset = start;
+    let view: SessionView | null = null;
+    const pieceBytes = Math.max(1, Math.min(layout.partSize, declaredLength ?? layout.partSize, layout.totalSize - start));
+    let held: { release(): void } | null = null;
+    try {
+      held = await bodyBuffers.reserve(pieceBytes);
+      const pieces = new PieceReader(body, pieceBytes);
+      await withHeartbeat(opened, async () => {
+        for (;;) {
+          const partEnd = Math.min((layout.partsDone + 1) * layout.partSize, layout.totalSize);
+          // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it.
+          const piece = await pieces.next(Math.min(pieceBytes, partEnd - offset));
+          const reachesEnd = offset + piece.bytes.byteLength === layout.totalSize;
+          // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
+          if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
+          if (piece.bytes.byteLength > 0) {
+            // One PATCH may stream for minutes: a link revoked or an event closed meanwhile stops its next piece.
+            await admit(env, ref);
+            const end = offset + piece.bytes.byteLength;
+            const { written } = await writeChunk(env.PHOTOS, sessionBytes(opened), layout, offset, end, piece.bytes);
+            const committed = await commit(env, ref, session, leaseId, layout, end, written, true, background);
+            ({ view, layout } = committed);
+            offset = end;
+          }
+          if (piece.failure) throw piece.failure;
+          if (piece.ended || reachesEnd) break;
+        }
+      });
+    } catch (error) {
+      held?.release();
+      await session.releaseChunk(leaseId);
+      throw error instanceof BodyReadError
+        ? new ApiError({
+            status: 400,
+            code: "chunk_interrupted",
+            message: `The body was cut off after ${offset - start} bytes; those bytes were kept.`,
+            headers: { "Upload-Offset": String(offset) },
+          })
+        : error;
+    }
+    held.release();
+    await session.releaseChunk(leaseId);
+    return { ...(view ?? unwrap(await session.view(await callerOf(ref)))), replayed: false };
+  });
+}
+
+function surviveDisconnect<T>(background: Background, work: () => Promise<T>): Promise<T> {
+  const running = work();
+  background(running.catch(() => {}));
+  return running;
+}
+
+type Granted = { session: SessionStub; leaseId: string; layout: ByteLayout; leaseMs: number };
+type Opened = { replayed: SessionView } | Granted;
+
+/**
+ * How the pipeline re-checks admission: before a request takes its turn, and before each piece
+ * of a streamed body (its pieces may arrive long after). Revoking the link or closing the event
+ * stops uploads already in flight, not only new ones.
+ */
+function admit(env: Env, ref: UploadRef): Promise<void> {
+  return assertUploadsAdmitted(env, ref.joinToken);
+}
+
+async function openAppend(env: Env, ref: UploadRef, start: number, length: number, options: AppendOptions): Promise<Opened> {
+  await admit(env, ref);
+  const session = sessionStub(env, ref.uploadId);
+  const begun = unwrap(
+    await session.beginChunk(await callerOf(ref), { start, length, total: options.total, acceptReplay: options.acceptReplay }),
+  );
+  if ("replayed" in begun) return { replayed: begun.replayed };
+  return { session, leaseId: begun.grant.leaseId, layout: begun.grant.layout, leaseMs: begun.grant.leaseMs };
+}
+
+/** What the byte engine may ask of the session while this chunk holds the lease. */
+function sessionBytes({ session, leaseId }: Granted): SessionBytes {
+  return {
+    readTail: async () => unwrap(await session.readTail(leaseId)),
+    multipartUploadId: async () => unwrap(await session.multipartUpload(leaseId)),
+  };
+}
+
+/** Renews the lease while a body streams: a slow body keeps its turn, a dead Worker soon loses it. */
+async function withHeartbeat<T>(grant: Granted, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void grant.session.renewLease(grant.leaseId).catch(() => {}), Math.max(250, grant.leaseMs / 3));
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Records a written chunk in the session; on refusal, removes what only this chunk wrote. */
+async function commit(
+  env: Env,
+  ref: UploadRef,
+  session: SessionStub,
+  leaseId: string,
+  layout: ByteLayout,
+  end: number,
+  written: ChunkWriteResult,
+  keepLease: boolean,
+  background: Background,
+) {
+  const committed = await session.commitChunk(leaseId, end, written, keepLease);
+  if (!committed.ok) {
+    await discard(env, layout, written, sessionClosedCodes.has(committed.refusal.code));
+    throw new ApiError(committed.refusal);
+  }
+  // D1 mirrors progress for listings: when the upload starts (pending → uploading) and when a part
+  // fills, never more than once per part.
+  const mirrorProgress = layout.offset === 0 || written.parts.length > 0 || written.wroteObject;
+  background(
+    Promise.all([
+      written.consumedStaging.length ? env.PHOTOS.delete(written.consumedStaging) : null, // TRANSITION
+      mirrorProgress
+        ? database(env)
+            .update(uploadSessions)
+            .set({
+              status: "uploading",
+              receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`,
+              // Created lazily at the first full part; recorded for the sweeper's last net.
+              ...(written.multipartUploadId ? { multipartUploadId: written.multipartUploadId } : {}),
+              updatedAt: Date.now(),
+            })
+            .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"])))
+        : null,
+    ]),
+  );
+  return committed.value;
+}
+
+/** Refusals meaning the session closed (abort, expiry, failure) and freed its storage for good. */
+const sessionClosedCodes: ReadonlySet<string> = new Set(
+  [refusals.sessionExpired(), refusals.uploadCancelled(), refusals.uploadFailed(null)].map((refusal) => refusal.code),
+);
+
+/**
+ * Deletes what a chunk wrote that the session never recorded, when the session closed while the
+ * body streamed (its cleanup ran before these writes landed): the object or the parts. While the
+ * session lives they are left alone: another chunk of the same range may have written them and
+ * been committed. (A tail never reached storage unless it was recorded.)
+ */
+async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult, sessionClosed: boolean): Promise<void> {
+  if (!sessionClosed) return;
+  await Promise.all([
+    written.wroteObject ? env.PHOTOS.delete(layout.r2Key) : null,
+    written.parts.length && written.multipartUploadId
+      ? env.PHOTOS.resumeMultipartUpload(layout.r2Key, written.multipartUploadId).abort().catch(() => {}) // already aborted
+      : null,
+  ]);
+}
+
+/** Passes `body` through unchanged while computing its digest. */
+function digesting(body: ReadableStream<Uint8Array>, algorithm: string) {
+  const digest = new crypto.DigestStream(algorithm);
+  const writer = digest.getWriter();
+  const stream = body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        void writer.write(chunk);
+        controller.enqueue(chunk);
+      },
+      flush: () => writer.close(),
+    }),
+  );
+  const hex = digest.digest.then((bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  return { stream, hex };
+}
+
+function chunkFailure(error: unknown): unknown {
+  if (error instanceof BodyTooShortError) {
+    return new ApiError(refusals.rangeMismatch("The body ended before the range's last byte; nothing of this chunk was kept."));
+  }
+  if (error instanceof BodyReadError) {
+    return new ApiError({
+      status: 400,
+      code: "chunk_interrupted",
+      message: "The chunk's body was cut off; nothing of it was kept. Send it again.",
+    });
+  }
+  return error;
+}

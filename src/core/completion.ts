@@ -1,0 +1,90 @@
+/**
+ * What happens when an upload completes, in one place: the photo row (atomic with "the event is
+ * not archived"), the processing queue's message and the live announcement. The upload session
+ * (core/upload-session.ts) completes uploads; the sweeper and the dead-letter re-drive send
+ * photos to the queue again with the same message.
+ */
+import { and, eq, exists, sql } from "drizzle-orm";
+import { database } from "../db/client";
+import { d1Statement, insertWhere } from "../db/conditional-insert";
+import { events, photos, uploadSessions } from "../db/schema";
+import { announcePhoto } from "../live/publish";
+
+/** The message the processing queue receives for each completed upload. */
+export interface PhotoJob {
+  photoId: string;
+  eventId: string;
+  uploadId: string;
+  originalKey: string;
+}
+
+/** The columns of `photos` that make a photo's `PhotoJob`, for selecting photos to enqueue again. */
+export const photoJobColumns = { photoId: photos.id, eventId: photos.eventId, uploadId: photos.uploadId, originalKey: photos.originalKey };
+
+/** A completed upload whose object holds all its bytes. */
+export interface CompletedUpload {
+  photoId: string;
+  eventId: string;
+  uploadId: string;
+  deviceId: string;
+  r2Key: string;
+  totalSize: number;
+  filename: string;
+  contentType: string;
+  declaredSha256: string | null;
+}
+
+/**
+ * Records the photo and the session's completion, enqueues its processing and announces it.
+ * False, with nothing recorded, if the event was archived (or the upload already has a photo).
+ */
+export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, upload: CompletedUpload): Promise<boolean> {
+  const now = Date.now();
+  const db = database(env);
+  const completed = db
+    .update(uploadSessions)
+    .set({ status: "completed", receivedBytes: upload.totalSize, photoId: upload.photoId, completedAt: now, updatedAt: now });
+  // Atomic with the insert, so an event archived since the admission check never gets this photo.
+  const [, recorded] = await env.DB.batch([
+    d1Statement(
+      env.DB,
+      insertWhere(
+        photos,
+        {
+          id: upload.photoId,
+          eventId: upload.eventId,
+          uploadId: upload.uploadId,
+          deviceId: upload.deviceId,
+          status: "processing",
+          originalKey: upload.r2Key,
+          size: upload.totalSize,
+          filename: upload.filename,
+          declaredContentType: upload.contentType,
+          declaredSha256: upload.declaredSha256,
+          updatedAt: now,
+        },
+        sql`exists (select 1 from ${events} where ${events.id} = ${upload.eventId} and ${events.status} <> 'archived')
+          and not exists (select 1 from ${photos} where ${photos.uploadId} = ${upload.uploadId})`,
+      ),
+    ),
+    d1Statement(
+      env.DB,
+      completed.where(and(eq(uploadSessions.id, upload.uploadId), exists(db.select({ id: photos.id }).from(photos).where(eq(photos.uploadId, upload.uploadId))))),
+    ),
+  ]);
+  if (recorded!.meta.changes === 0) return false;
+  const job: PhotoJob = { photoId: upload.photoId, eventId: upload.eventId, uploadId: upload.uploadId, originalKey: upload.r2Key };
+  await env.PHOTO_QUEUE.send(job);
+  ctx.waitUntil(announcePhoto(env, upload.photoId));
+  return true;
+}
+
+/** Queues takes at most 100 messages per sendBatch. */
+const SEND_BATCH_LIMIT = 100;
+
+/** Enqueues photos again (stuck or re-driven), in as many sends as Queues needs. */
+export async function enqueuePhotos(env: Env, jobs: PhotoJob[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += SEND_BATCH_LIMIT) {
+    await env.PHOTO_QUEUE.sendBatch(jobs.slice(i, i + SEND_BATCH_LIMIT).map((body) => ({ body })));
+  }
+}

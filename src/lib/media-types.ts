@@ -1,0 +1,52 @@
+/**
+ * The media types the service knows, one row each: everything the code asks of a type (its
+ * file extension, the name people know its format by, its family, whether photon decodes it).
+ * A new type is a new row; a `kind` other than "image" (video) stays out of `ImageType`, so code
+ * keyed by image type (the parsers, the location scrubbers) is not asked to handle it.
+ */
+interface MediaTypeRow {
+  kind: "image";
+  /** For keys and download names. */
+  extension: string;
+  /** The format's name in messages (a family shares its first row's). */
+  label: string;
+  /** Types whose bytes are the same container: a file declared as one may be sniffed as another. */
+  family: string;
+  /** photon (WebAssembly, in the Worker) can decode it for thumbnails. */
+  photonDecodes: boolean;
+}
+
+export const mediaTypes = {
+  "image/jpeg": { kind: "image", extension: "jpg", label: "JPEG", family: "jpeg", photonDecodes: true },
+  "image/png": { kind: "image", extension: "png", label: "PNG", family: "png", photonDecodes: true },
+  "image/webp": { kind: "image", extension: "webp", label: "WebP", family: "webp", photonDecodes: true },
+  "image/heic": { kind: "image", extension: "heic", label: "HEIC", family: "heif", photonDecodes: false },
+  "image/heif": { kind: "image", extension: "heif", label: "HEIF", family: "heif", photonDecodes: false },
+} as const satisfies Record<string, MediaTypeRow>;
+
+export type MediaType = keyof typeof mediaTypes;
+export type ImageType = { [T in MediaType]: (typeof mediaTypes)[T]["kind"] extends "image" ? T : never }[MediaType];
+
+const allTypes = Object.keys(mediaTypes) as MediaType[];
+
+/** The image types, as a non-empty list (for zod enums and event defaults). */
+export const imageTypes = allTypes.filter((type): type is ImageType => mediaTypes[type].kind === "image") as [ImageType, ...ImageType[]];
+
+/** A Content-Type as compared and stored: lowercase, without parameters. */
+export const mediaType = (contentType: string) => contentType.toLowerCase().split(";")[0]!.trim();
+
+const rowOf = (type: string | null) => (type !== null && Object.hasOwn(mediaTypes, type) ? mediaTypes[type as MediaType] : null);
+
+/** The file extension for a type we accept; `bin` for anything else. */
+export const extensionOf = (type: string | null): string => rowOf(type)?.extension ?? "bin";
+
+/** Whether bytes sniffed as `sniffed` may stand for a file declared as `declared`. */
+export const sameFamily = (sniffed: string, declared: string) => sniffed === declared || (rowOf(sniffed)?.family ?? sniffed) === rowOf(declared)?.family;
+
+/** "JPEG, PNG, WebP or HEIC": the formats of the image types, one name per family. */
+export function imageFormatNames(): string {
+  const names = imageTypes
+    .filter((type, i) => imageTypes.findIndex((other) => mediaTypes[other].family === mediaTypes[type].family) === i)
+    .map((type) => mediaTypes[type].label);
+  return `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+}
