@@ -133,6 +133,12 @@ export function findArchive(bytes: Uint8Array): string | null {
   return null;
 }
 
+/** The archive whose signature the bytes start with, if any. */
+export function archiveAtStart(bytes: Uint8Array): string | null {
+  for (const [signature, what] of ARCHIVE_SIGNATURES) if (signature.every((byte, i) => bytes[i] === byte)) return what;
+  return null;
+}
+
 /** Bytes that end a tag's name: without one after it, `<svg` is just four bytes of image data. */
 const TAG_END = new Set([0x20, 0x09, 0x0a, 0x0c, 0x0d, 0x3e, 0x2f]);
 

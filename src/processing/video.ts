@@ -14,7 +14,7 @@
  * and the object's size before anything is read or allocated.
  */
 import { ISOFile, MultiBufferStream } from "mp4box/simple";
-import { endsWithZip, findArchive, MarkupScanner, ZIP_TAIL_BYTES, type VideoType } from "./inspect";
+import { archiveAtStart, endsWithZip, findArchive, MarkupScanner, ZIP_TAIL_BYTES, type VideoType } from "./inspect";
 import { MAX_STRUCTURES, ShortReadError } from "./pull-reader";
 
 /** The bytes are not a well-formed video we accept, or claim absurd things (dimensions, duration). */
@@ -173,7 +173,7 @@ async function walkTopLevel(reader: WindowedReader): Promise<TopLevel> {
     if (++count > MAX_TOP_LEVEL_BOXES) throw new NotAVideoError(`it has more than ${MAX_TOP_LEVEL_BOXES} top-level boxes`);
     const left = size - at;
     const head = await reader.bytes(at, Math.min(16, left));
-    const what = findArchive(head);
+    const what = archiveAtStart(head);
     if (left < 8 || !isBoxType(head, 4) || what) {
       threats.push(`${what ?? `${left} bytes that are not part of the video`} ${what ? "is appended" : "follow"} after its last box, at byte ${at}`);
       break;
@@ -409,6 +409,11 @@ interface Headers {
 
 /** mvhd, and the track's tkhd and mdhd, read by mp4box from a moov holding only them. */
 function readHeaders(moov: Uint8Array, mvhd: Box, track: Track): Headers {
+  // mp4box reads a header's fields without looking at its size: one too short would be read from the next box's bytes.
+  for (const [header, version0, version1] of [[mvhd, 100, 112], [track.tkhd!, 84, 96], [track.mdhd!, 24, 36]] as const) {
+    const version = header.body < header.end ? moov[header.body]! : 0;
+    if (header.end - header.body < (version === 1 ? version1 : version0)) throw new NotAVideoError(`its ${header.type} box is too short for its fields (${header.end - header.body} bytes)`);
+  }
   const whole = (b: Box) => moov.subarray(b.start, b.end);
   const pruned = box("moov", whole(mvhd), box("trak", whole(track.tkhd!), box("mdia", whole(track.mdhd!))));
   const buffer = Object.assign(pruned.buffer, { fileStart: 0 });
