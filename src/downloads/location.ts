@@ -7,7 +7,7 @@
  */
 import { inspect, isVideoType, markerAfterScanData, sniffMedia, type ImageType, type VideoType } from "../processing/inspect";
 import { MAX_STRUCTURES, PullReader } from "../processing/pull-reader";
-import { inspectVideo, NotAVideoError, r2Source } from "../processing/video";
+import { inspectVideo, NotAVideoError, r2Source, type VideoInspection } from "../processing/video";
 import { crc32 } from "../lib/crc32";
 
 /** New content for [at, at + length) of the file: the given bytes, or one byte repeated. */
@@ -52,18 +52,22 @@ async function sniffStored(bucket: R2Bucket, key: string): Promise<ImageType | V
 /**
  * MP4/QuickTime: video.ts finds every place the movie keeps a location (udta ©xyz and loci, the
  * QuickTime location keys, XMP); each is overwritten in place (text with spaces, numbers with
- * zeros), so no box moves and the media data's offsets stay valid. A movie it cannot read is
- * not served without its location.
+ * zeros), so no box moves and the media data's offsets stay valid. A movie it cannot read, or
+ * whose media data may itself give the position (GPS telemetry, a drone's subtitles), is not
+ * served without its location.
  */
 async function videoPatches(bucket: R2Bucket, key: string, type: VideoType): Promise<Patch[]> {
   const head = await bucket.head(key);
   if (!head) return [];
+  let inspection: VideoInspection;
   try {
-    return (await inspectVideo(r2Source(bucket, key, head.size), type, { maxPixels: Number.MAX_SAFE_INTEGER })).locationFields;
+    inspection = await inspectVideo(r2Source(bucket, key, head.size), type, { maxPixels: Number.MAX_SAFE_INTEGER });
   } catch (error) {
     if (error instanceof NotAVideoError) throw new LocationUnremovableError(`its movie cannot be read: ${error.message}`);
     throw error;
   }
+  if (inspection.locationInSamples) throw new LocationUnremovableError(inspection.locationInSamples);
+  return inspection.locationFields;
 }
 
 /** `body` with the patches applied; `offset` is where in the file the body starts (a range). */

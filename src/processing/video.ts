@@ -75,6 +75,12 @@ export interface VideoInspection {
   gps: { latitude: number; longitude: number } | null;
   /** Every place a location (or a block that may hold one, like XMP) is kept. */
   locationFields: LocationField[];
+  /**
+   * Why a location may be in the media data itself, where it cannot be blanked in place: a track
+   * of timed metadata that declares location keys or GPS telemetry (GoPro's gpmd, an iPhone's
+   * mebx with location keys), or of text (drones write their position as subtitles). Null if none.
+   */
+  locationInSamples: string | null;
   /** Other files found riding along (a polyglot); empty for a clean video. */
   threats: string[];
   /** Why the file ends early (a box claims more bytes than are left); null if it does not. */
@@ -227,6 +233,8 @@ interface Track {
   tkhd: Box | null;
   mdhd: Box | null;
   sampleEntry: { type: string; width: number; height: number } | null;
+  /** What its sample description says, as text (to find location keys a timed-metadata track declares). */
+  sampleDescription: string;
 }
 
 interface MovieParts {
@@ -297,7 +305,7 @@ function readMovie(moov: Uint8Array): MovieParts {
       }
       for (const item of children(moov, list, counter)) {
         // Items are named by a key's index (mdta) or by their own type (mdir, e.g. ©xyz).
-        const name = keys.size ? (keys.get(u32(moov, item.start + 4)) ?? null) : item.type;
+        const name = keysBox ? (keys.get(u32(moov, item.start + 4)) ?? null) : item.type;
         const isCreationDate = name === CREATION_DATE_KEY;
         // A key we cannot name (an index with no key) may be a location: blanked too.
         const isLocation = name === null || name === "\xa9xyz" || LOCATION_KEY.test(name);
@@ -334,7 +342,7 @@ function readMovie(moov: Uint8Array): MovieParts {
 }
 
 function readTrack(moov: Uint8Array, trak: Box, counter: BoxCounter, visitUserData: (box: Box) => void, visitMeta: (box: Box) => void): Track {
-  const track: Track = { handler: null, tkhd: null, mdhd: null, sampleEntry: null };
+  const track: Track = { handler: null, tkhd: null, mdhd: null, sampleEntry: null, sampleDescription: "" };
   for (const box of children(moov, trak, counter)) {
     if (box.type === "tkhd") track.tkhd ??= box;
     else if (box.type === "udta") visitUserData(box);
@@ -348,6 +356,7 @@ function readTrack(moov: Uint8Array, trak: Box, counter: BoxCounter, visitUserDa
       const stbl = children(moov, media, counter).find((child) => child.type === "stbl");
       const stsd = stbl && children(moov, stbl, counter).find((child) => child.type === "stsd");
       // stsd: version/flags, entry count, then the first entry; a visual entry has its width and height 24 bytes into its body.
+      if (stsd) track.sampleDescription = ascii(moov, stsd.body, Math.min(stsd.end - stsd.body, MAX_SCANNED_BOX_BYTES));
       if (stsd && stsd.body + 16 <= stsd.end) {
         const entry = boxAt(moov, stsd.body + 8, stsd.end, "its stsd box");
         const visual = entry.body + 28 <= entry.end;
@@ -445,13 +454,27 @@ function readHeaders(moov: Uint8Array, mvhd: Box, track: Track): Headers {
 /** Seconds from 1904-01-01 (QuickTime's epoch) to 1970-01-01. */
 const QUICKTIME_EPOCH_OFFSET = 2_082_844_800;
 
-/** The clockwise quarter turn a track matrix makes, from its first column (a, b); null for a skew or a mirror we do not show. */
-function rotationOf(matrix: ArrayLike<number>): VideoInspection["rotation"] | null {
-  const [a, b, , c, d] = [matrix[0]!, matrix[1]!, matrix[2]!, matrix[3]!, matrix[4]!].map(Math.sign);
-  if (a === 1 && d === 1 && b === 0 && c === 0) return 0;
-  if (a === 0 && d === 0 && b === 1 && c === -1) return 90;
-  if (a === -1 && d === -1 && b === 0 && c === 0) return 180;
-  if (a === 0 && d === 0 && b === -1 && c === 1) return 270;
+/**
+ * The clockwise quarter turn nearest to what a track matrix does to the picture's x axis (its
+ * first column, a and b: an upright phone writes 0 1 / -1 0). A mirror or a skew keeps its
+ * nearest turn: players apply the whole matrix; this is what posters and tiles need.
+ */
+function rotationOf(matrix: ArrayLike<number>): VideoInspection["rotation"] {
+  const degrees = (Math.atan2(matrix[1]!, matrix[0]!) * 180) / Math.PI;
+  return ((((Math.round(degrees / 90) * 90) % 360) + 360) % 360) as VideoInspection["rotation"];
+}
+
+/** Tracks whose samples are pictures, sound, timecodes or hints: no place for a location. */
+const MEDIA_HANDLERS = new Set(["vide", "soun", "tmcd", "hint"]);
+const TEXT_HANDLERS = new Set(["text", "sbtl", "subt", "clcp"]);
+const SAMPLE_LOCATION = /location|gps|gpmd|\xa9xyz|latitude|longitude/i;
+
+function locationInSamples(tracks: Track[]): string | null {
+  for (const track of tracks) {
+    if (track.handler !== null && MEDIA_HANDLERS.has(track.handler)) continue;
+    if (track.handler !== null && TEXT_HANDLERS.has(track.handler)) return `it has a ${track.handler} track, whose text may give the position`;
+    if (SAMPLE_LOCATION.test(track.sampleDescription)) return `it has a ${track.handler ?? "metadata"} track (${track.sampleEntry?.type ?? "?"}) whose samples may give the position`;
+  }
   return null;
 }
 
@@ -491,7 +514,6 @@ export async function inspectVideo(source: ByteSource, type: VideoType, options:
   if (width > MAX_VIDEO_SIDE || height > MAX_VIDEO_SIDE) throw new NotAVideoError(`the video is ${width}×${height} pixels, over the limit of ${MAX_VIDEO_SIDE} a side`);
   if (width * height > options.maxPixels) throw new NotAVideoError(`the video is ${width}×${height} pixels, over the limit of ${options.maxPixels}`);
   const rotation = rotationOf(headers.matrix);
-  if (rotation === null) throw new NotAVideoError("its track matrix is not a quarter turn");
 
   // The movie's duration; a header that does not state one (0, or all ones) leaves it to the track's media header.
   const stated = (duration: number, timescale: number) => (timescale > 0 && duration > 0 && duration !== 0xffffffff && duration < 2 ** 53 ? duration / timescale : null);
@@ -510,6 +532,7 @@ export async function inspectVideo(source: ByteSource, type: VideoType, options:
     codec: track.sampleEntry?.type ?? null,
     createdAt: parts.appleCreationDate ?? movieCreated,
     gps: parts.gps,
+    locationInSamples: locationInSamples(parts.tracks),
     locationFields: [...top.locationFields, ...parts.locationFields.map((field) => ({ ...field, at: field.at + shift }))].filter((field) => field.length > 0),
     threats,
     truncated: top.truncated,

@@ -85,6 +85,38 @@ describe("the guests' copy of a video", () => {
     expect(differences(original, copy)).toEqual([]);
   });
 
+  /** The moov-last fixture with a second track: a copy of its video track, with this handler, sample entry type and text in its sample entry. */
+  function withTrack(handler: string, entryType: string, entryText = "") {
+    const original = videos.moovLast();
+    const trakAt = text(original).indexOf("trak") - 4;
+    const trak = original.slice(trakAt, trakAt + new DataView(original.buffer).getUint32(trakAt));
+    const latin1 = (value: string) => Uint8Array.from(value, (ch) => ch.charCodeAt(0));
+    trak.set(latin1(handler), text(trak).indexOf("hdlr") + 12);
+    const entryAt = text(trak).indexOf("avc1");
+    trak.set(latin1(entryType), entryAt);
+    trak.set(latin1(entryText), entryAt + 90); // over the avcC's bytes, inside the entry
+    return withMoovChild(original, trak);
+  }
+
+  it.each([
+    ["GoPro's GPS telemetry (gpmd)", "meta", "gpmd", "", /^it has a meta track \(gpmd\) whose samples may give the position$/],
+    ["timed metadata declaring Apple's location key (mebx)", "meta", "mebx", "mdtacom.apple.quicktime.location.ISO6709", /^it has a meta track \(mebx\) whose samples may give the position$/],
+    ["a subtitle track (drones write their position as text)", "sbtl", "tx3g", "", /^it has a sbtl track, whose text may give the position$/],
+  ])("a location in the media data, where it cannot be blanked: %s is refused", async (_what, handler, entryType, entryText, reason) => {
+    const key = `videos/${crypto.randomUUID()}`;
+    await env.PHOTOS.put(key, withTrack(handler, entryType, entryText));
+    await expect(locationPatches(env.PHOTOS, key, "video/quicktime")).rejects.toThrow(LocationUnremovableError);
+    await expect(locationPatches(env.PHOTOS, key, "video/quicktime")).rejects.toThrow(reason);
+  });
+
+  it("timed metadata without location keys (an iPhone's orientation track) and a timecode track are no reason to refuse", async () => {
+    for (const file of [withTrack("meta", "mebx", "mdtacom.apple.quicktime.video-orientation"), withTrack("tmcd", "tmcd")]) {
+      const { copy, patches } = await guestCopy(file, "video/quicktime");
+      expect(patches).toEqual([]);
+      expect(differences(file, copy)).toEqual([]);
+    }
+  });
+
   it("a movie whose structure cannot be read is refused rather than served with what it may hold", async () => {
     const broken = videos.xyz();
     const moovAt = text(broken).lastIndexOf("moov") - 4;

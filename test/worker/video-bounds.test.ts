@@ -206,10 +206,18 @@ describe("bombs: what the headers claim about the picture and its length", () =>
     await rejects(file, /^its mvhd box is too short for its fields \(32 bytes\)$/);
   });
 
-  it("a skewed track matrix", async () => {
-    const file = videos.moovLast();
-    new DataView(file.buffer).setInt32(boxAt(file, "tkhd") + 52, 0x8000); // b = 0.5 next to a = 1
-    await rejects(file, /^its track matrix is not a quarter turn$/);
+  it("a skewed or mirrored track matrix keeps its nearest quarter turn", async () => {
+    const skewed = videos.moovLast();
+    new DataView(skewed.buffer).setInt32(boxAt(skewed, "tkhd") + 52, 0x8000); // b = 0.5 next to a = 1
+    expect((await inspected(skewed)).rotation).toBe(0);
+    const mirrored = videos.rotated();
+    new DataView(mirrored.buffer).setInt32(boxAt(mirrored, "tkhd") + 60, 0x10000); // c = 1: x down, y right
+    expect((await inspected(mirrored, "video/mp4")).rotation).toBe(90);
+    const upsideDown = videos.moovLast();
+    const view = new DataView(upsideDown.buffer);
+    view.setInt32(boxAt(upsideDown, "tkhd") + 48, -0x10000);
+    view.setInt32(boxAt(upsideDown, "tkhd") + 64, -0x10000);
+    expect((await inspected(upsideDown)).rotation).toBe(180);
   });
 
   it("no video track (sound only)", async () => {

@@ -17,7 +17,7 @@ describe("what a video says about itself", () => {
     ["moovLast", "video/quicktime", "avc1"],
   ] as const)("%s: 1 s, 160×120, not rotated, its creation time, no location", async (name, type, codec) => {
     const inspection = await inspectVideo(memorySource(videos[name]()), type, options);
-    expect(inspection).toMatchObject({ type, durationSeconds: 1, width: 160, height: 120, rotation: 0, codec, createdAt: FIXTURE_CREATED_AT, gps: null, threats: [], truncated: null });
+    expect(inspection).toMatchObject({ type, durationSeconds: 1, width: 160, height: 120, rotation: 0, codec, createdAt: FIXTURE_CREATED_AT, gps: null, locationInSamples: null, threats: [], truncated: null });
     expect(inspection.locationFields).toEqual([]);
   });
 
