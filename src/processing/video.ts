@@ -99,7 +99,13 @@ interface Box {
   end: number;
 }
 
-const ascii = (bytes: Uint8Array, start: number, length: number) => String.fromCharCode(...bytes.subarray(start, start + length));
+/** Bytes as one character each; in slices, since a metadata value may be megabytes (too many arguments for one call). */
+function ascii(bytes: Uint8Array, start: number, length: number): string {
+  const end = Math.min(start + length, bytes.byteLength);
+  let text = "";
+  for (let at = start; at < end; at += 8192) text += String.fromCharCode(...bytes.subarray(at, Math.min(at + 8192, end)));
+  return text;
+}
 const u16 = (b: Uint8Array, i: number) => (b[i]! << 8) | b[i + 1]!;
 const u32 = (b: Uint8Array, i: number) => u16(b, i) * 65536 + u16(b, i + 2);
 const i32 = (b: Uint8Array, i: number) => u32(b, i) | 0;
@@ -122,7 +128,7 @@ function boxAt(bytes: Uint8Array, at: number, to: number, where: string, anyType
   return { type: ascii(bytes, at + 4, 4), start: at, body, end: at + length };
 }
 
-/** Every box in a file, ready to be counted against MAX_STRUCTURES. */
+/** Counts the boxes read in moov against MAX_STRUCTURES. */
 class BoxCounter {
   #count = 0;
   count(): void {
@@ -432,7 +438,7 @@ function readHeaders(moov: Uint8Array, mvhd: Box, track: Track): Headers {
   try {
     file.parse();
   } catch (error) {
-    // A header too short for its fields (mp4box reads past it).
+    // Whatever else mp4box finds wrong in them.
     throw new NotAVideoError(`its movie headers are broken: ${error instanceof Error ? error.message : String(error)}`);
   }
   const movie = file.moov;
@@ -482,8 +488,8 @@ function locationInSamples(tracks: Track[]): string | null {
 
 /**
  * Reads a video's structure and metadata: a few ranged reads (the top-level headers, `moov`,
- * boxes other than media data), never the media. Throws NotAVideoError (or TooManyPixelsError)
- * with a reason for anything it cannot accept.
+ * boxes other than media data), never the media. Throws NotAVideoError with a reason for anything
+ * it cannot accept (ShortReadError, from r2Source, is a storage fault: worth retrying).
  */
 export async function inspectVideo(source: ByteSource, type: VideoType, options: VideoInspectOptions): Promise<VideoInspection> {
   const reader = new WindowedReader(source);

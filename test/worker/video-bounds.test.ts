@@ -140,6 +140,34 @@ describe("counts a video claims", () => {
     expect((await inspected(withMoovChild(videos.moovLast(), meta))).gps).not.toBeNull();
   });
 
+  it("metadata values of megabytes (a location text, a key's value, a sample description) are read, not a crash", async () => {
+    const huge = "+48.8584+002.2945/" + " ".repeat(4 * 1024 * 1024);
+    const xyz = isoBox("udta", isoBox("\xa9xyz", bytes("\0\x10\0\0"), bytes(huge)));
+    const meta = quickTimeMeta({ "com.apple.quicktime.location.name": huge });
+    const inspection = await inspected(withMoovChild(videos.moovLast(), join(xyz, meta)));
+    expect(inspection.gps).not.toBeNull();
+    expect(inspection.locationFields.map((field) => field.length)).toEqual([huge.length, huge.length]);
+    const stsd = videos.moovLast();
+    const trakAt = boxAt(stsd, "trak");
+    const trak = stsd.slice(trakAt, trakAt + new DataView(stsd.buffer).getUint32(trakAt));
+    trak.set(bytes("meta"), text(trak).indexOf("hdlr") + 12);
+    const withTrack = withMoovChild(stsd, trak);
+    // The copied track's sample description grows by 4 MiB of padding, its boxes' sizes with it.
+    const grownAt = boxAt(withTrack, "trak", true);
+    const grown = new Uint8Array(withTrack.byteLength + 4 * 1024 * 1024);
+    const entryAt = text(withTrack).lastIndexOf("avc1") - 4;
+    grown.set(withTrack.subarray(0, entryAt));
+    grown.set(isoBox("free", new Uint8Array(4 * 1024 * 1024 - 8)), entryAt);
+    grown.set(withTrack.subarray(entryAt), entryAt + 4 * 1024 * 1024);
+    const view = new DataView(grown.buffer);
+    for (const type of ["moov", "trak", "mdia", "minf", "stbl", "stsd"]) {
+      const at = type === "moov" ? boxAt(grown, "moov", true) : text(grown).lastIndexOf(type, entryAt) - 4;
+      expect(at).toBeGreaterThanOrEqual(type === "moov" ? 0 : grownAt);
+      view.setUint32(at, view.getUint32(at) + 4 * 1024 * 1024);
+    }
+    expect(await inspected(grown)).toMatchObject({ durationSeconds: 1, locationInSamples: null });
+  });
+
   it("a sample table claiming 4 billion samples never reaches mp4box (which would push each)", async () => {
     const file = videos.moovLast();
     const stszAt = boxAt(file, "stsz", true);
