@@ -52,12 +52,8 @@ export function r2Source(bucket: R2Bucket, key: string, size: number): ByteSourc
   };
 }
 
-/** Where a location is kept, and what to overwrite it with (same length): spaces for text, zeros for numbers. */
-export interface LocationField {
-  at: number;
-  length: number;
-  fill: number;
-}
+/** Where a location is kept, and what to overwrite it with (same length): spaces for text, zeros for numbers, or new bytes. */
+export type LocationField = { at: number; length: number } & ({ fill: number } | { bytes: Uint8Array });
 
 export interface VideoInspection {
   type: VideoType;
@@ -255,6 +251,7 @@ const XMP_UUID = Uint8Array.from([0xbe, 0x7a, 0xcf, 0xcb, 0x97, 0xa9, 0x42, 0xe8
 const isXmpBox = (bytes: Uint8Array, box: Box) => box.type === "uuid" && box.body + 16 <= box.end && XMP_UUID.every((byte, i) => bytes[box.body + i] === byte);
 const SPACE = 0x20;
 const ZERO = 0;
+const FREE = Uint8Array.from("free", (ch) => ch.charCodeAt(0));
 /** Metadata keys that are (or may hold) a location: Apple's com.apple.quicktime.location.ISO6709, .name, .note, …, and any other writer's. */
 const LOCATION_KEY = /location|gps|latitude|longitude/i;
 const CREATION_DATE_KEY = "com.apple.quicktime.creationdate";
@@ -275,8 +272,8 @@ function readMovie(moov: Uint8Array): MovieParts {
         parts.locationFields.push(text(box, from));
       } else if (box.type === "loci") {
         parts.gps ??= readLoci(moov.subarray(box.body, box.end));
-        // Version and flags stay; the language, name, role, coordinates, body and notes go.
-        parts.locationFields.push({ at: Math.min(box.body + 4, box.end), length: Math.max(0, box.end - box.body - 4), fill: ZERO });
+        // Zeros alone would read as latitude 0, longitude 0: the box becomes a `free` one, which every reader skips.
+        parts.locationFields.push({ at: box.start + 4, length: 4, bytes: FREE }, { at: box.body, length: box.end - box.body, fill: ZERO });
       } else if (box.type === "XMP_") {
         parts.locationFields.push(text(box, box.body));
       } else if (box.type === "meta") {

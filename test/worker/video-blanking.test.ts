@@ -71,6 +71,16 @@ describe("the guests' copy of a video", () => {
     expect(differences(stored, original)).toEqual([]);
   });
 
+  it("the 3GPP loci box becomes a free box of its length: zeros alone would read as latitude 0, longitude 0", async () => {
+    const original = videos.loci();
+    const { copy } = await guestCopy(original, "video/mp4");
+    const at = text(original).indexOf("loci") - 4;
+    const length = new DataView(original.buffer).getUint32(at);
+    expect(text(copy.subarray(at, at + 8))).toBe(text(original.subarray(at, at + 4)) + "free");
+    expect([...copy.subarray(at + 8, at + length)].every((byte) => byte === 0)).toBe(true);
+    expect(text(copy)).not.toContain("loci");
+  });
+
   it("the other metadata stays: the make key next to a blanked location key is untouched", async () => {
     const original = withMoovChild(videos.moovLast(), quickTimeMeta({ "com.apple.quicktime.location.ISO6709": "-33.8688+151.2093/", "com.apple.quicktime.make": "Apple" }));
     const { copy } = await guestCopy(original, "video/quicktime");
