@@ -16,9 +16,9 @@ import { crc32 } from "../lib/crc32";
 
 export const imageTypes = ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"] as const;
 /** The file extension for each type we accept, for keys and download names. */
-const IMAGE_EXTENSIONS = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic", "image/heif": "heif" } as const;
+const EXTENSIONS: Record<string, string> = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic", "image/heif": "heif", "video/mp4": "mp4", "video/quicktime": "mov" };
 
-export const extensionOf = (type: string | null): string => IMAGE_EXTENSIONS[type as ImageType] ?? "bin";
+export const extensionOf = (type: string | null): string => (type !== null && Object.hasOwn(EXTENSIONS, type) ? EXTENSIONS[type]! : "bin");
 
 export type ImageType = (typeof imageTypes)[number];
 

@@ -3,7 +3,7 @@
  * media type, while the ISO-BMFF still-image formats (HEIC, HEIF, AVIF) stay images, or nothing.
  */
 import { describe, expect, it } from "vitest";
-import { sniffMedia, sniffType } from "../../src/processing/inspect";
+import { extensionOf, sniffMedia, sniffType } from "../../src/processing/inspect";
 import { makeHeic, makeJpeg } from "../fixtures/photos";
 import { videos } from "../fixtures/videos";
 
@@ -62,5 +62,13 @@ describe("sniffing videos from the ftyp box", () => {
     expect(sniffType(makeJpeg({ width: 8, height: 8 }))).toBe("image/jpeg");
     expect(sniffType(videos.h264())).toBeNull();
     expect(sniffType(videos.moovLast())).toBeNull();
+  });
+
+  it("videos keep their own extension in keys and download names", () => {
+    expect(extensionOf(sniffMedia(videos.h264()))).toBe("mp4");
+    expect(extensionOf(sniffMedia(videos.moovLast()))).toBe("mov");
+    expect(extensionOf("image/jpeg")).toBe("jpg");
+    expect(extensionOf("toString")).toBe("bin");
+    expect(extensionOf(null)).toBe("bin");
   });
 });
