@@ -31,6 +31,8 @@ function differences(a: Uint8Array, b: Uint8Array): number[] {
   return at;
 }
 
+const XMP_UUID = Uint8Array.from([0xbe, 0x7a, 0xcf, 0xcb, 0x97, 0xa9, 0x42, 0xe8, 0x9c, 0x71, 0x99, 0x94, 0x91, 0xe3, 0xaf, 0xac]);
+
 /** An Adobe XMP packet with a location, as a udta `XMP_` box. */
 const xmpBox = () =>
   isoBox(
@@ -53,6 +55,7 @@ describe("the guests' copy of a video", () => {
     ],
     ["3GPP loci in udta (MP4)", "video/mp4", () => videos.loci(), /\x00\x02\x4b\x64\x00\x30\xdb\xc0/, true], // 16.16 longitude 2.2945, latitude 48.8584
     ["XMP in udta", "video/quicktime", () => withMoovChild(videos.moovLast(), isoBox("udta", xmpBox())), /GPSLatitude="48/, false],
+    ["XMP in a top-level uuid box (Adobe's tools)", "video/mp4", () => Uint8Array.from([...videos.h264(), ...isoBox("uuid", XMP_UUID, xmpBox().subarray(8))]), /GPSLatitude="48/, false],
   ] as const)("%s: blanked in place; same length, same movie, nothing else changed", async (_place, type, make, location, locationRead) => {
     const original = make();
     expect(text(original)).toMatch(location);
