@@ -24,8 +24,10 @@ export class NotAVideoError extends Error {}
 export const MAX_MOOV_BYTES = 16 * 1024 * 1024;
 /** Top-level boxes: a phone writes about five; each one past the first window may cost a ranged read. */
 export const MAX_TOP_LEVEL_BOXES = 1024;
-/** Top-level boxes other than media data are read and scanned for other files riding along, up to this size. */
-const MAX_SCANNED_BOX_BYTES = 1024 * 1024;
+/** Top-level boxes other than media data are scanned for other files riding along in pieces of this size. */
+const SCAN_PIECE_BYTES = 1024 * 1024;
+/** The longest archive or markup signature, and the byte after it: pieces overlap by this much. */
+const SIGNATURE_OVERLAP = 16;
 /** A duration beyond this is a header lying, not a guest's video. */
 export const MAX_VIDEO_SECONDS = 24 * 60 * 60;
 /** Per side: 16K is past any camera. */
@@ -204,13 +206,9 @@ async function walkTopLevel(reader: WindowedReader): Promise<TopLevel> {
       moov = box;
     } else if (type !== "mdat") {
       // Media data is compressed noise where any 4-byte signature turns up by chance; everything else is small and scanned.
-      if (length > MAX_SCANNED_BOX_BYTES) {
-        threats.push(`its ${type} box at byte ${at} holds ${length} bytes that are not media`);
-      } else {
-        const bytes = await reader.bytes(at, length);
-        threats.push(...scan(bytes, `its ${type} box`));
-        if (isXmpBox(bytes, { type, start: 0, body: headerLength, end: length })) locationFields.push({ at: at + headerLength + 16, length: length - headerLength - 16, fill: SPACE });
-      }
+      threats.push(...(await scanBox(reader, box)));
+      const head = await reader.bytes(at, Math.min(length, headerLength + 16));
+      if (isXmpBox(head, { type, start: 0, body: headerLength, end: length })) locationFields.push({ at: box.body + 16, length: box.end - box.body - 16, fill: SPACE });
     }
     at += length;
   }
@@ -219,13 +217,25 @@ async function walkTopLevel(reader: WindowedReader): Promise<TopLevel> {
 
 /** Archives and markup in bytes that are not media data. */
 function scan(bytes: Uint8Array, where: string): string[] {
-  const threats: string[] = [];
-  const archive = findArchive(bytes);
-  if (archive) threats.push(`${archive} is embedded in ${where}`);
   const markup = new MarkupScanner();
   markup.push(bytes);
-  if (markup.found) threats.push(`${where} contains markup (${markup.found})`);
-  return threats;
+  return threatsFound(findArchive(bytes), markup.found, where);
+}
+
+/** A top-level box scanned in overlapping pieces, so a large one is never held whole. */
+async function scanBox(reader: WindowedReader, box: Box): Promise<string[]> {
+  const markup = new MarkupScanner();
+  let archive: string | null = null;
+  for (let at = box.start; at < box.end && !archive; at += SCAN_PIECE_BYTES) {
+    const piece = await reader.bytes(at, Math.min(SCAN_PIECE_BYTES + SIGNATURE_OVERLAP, box.end - at));
+    archive = findArchive(piece);
+    markup.push(piece.subarray(0, Math.min(SCAN_PIECE_BYTES, piece.byteLength)));
+  }
+  return threatsFound(archive, markup.found, `its ${box.type} box`);
+}
+
+function threatsFound(archive: string | null, markup: string | null, where: string): string[] {
+  return [...(archive ? [`${archive} is embedded in ${where}`] : []), ...(markup ? [`${where} contains markup (${markup})`] : [])];
 }
 
 // --- moov: the headers, and where the location is -----------------------------------------------
@@ -359,7 +369,7 @@ function readTrack(moov: Uint8Array, trak: Box, counter: BoxCounter, visitUserDa
       const stbl = children(moov, media, counter).find((child) => child.type === "stbl");
       const stsd = stbl && children(moov, stbl, counter).find((child) => child.type === "stsd");
       // stsd: version/flags, entry count, then the first entry; a visual entry has its width and height 24 bytes into its body.
-      if (stsd) track.sampleDescription = ascii(moov, stsd.body, Math.min(stsd.end - stsd.body, MAX_SCANNED_BOX_BYTES));
+      if (stsd) track.sampleDescription = ascii(moov, stsd.body, stsd.end - stsd.body);
       if (stsd && stsd.body + 16 <= stsd.end) {
         const entry = boxAt(moov, stsd.body + 8, stsd.end, "its stsd box");
         const visual = entry.body + 28 <= entry.end;

@@ -304,8 +304,20 @@ describe("polyglots: another file riding along", () => {
     expect(threats).toEqual([expect.stringMatching(/^15 bytes that are not part of the video follow after its last box, at byte \d+$/)]);
   });
 
-  it("a large box that is not media (room for another file)", async () => {
-    const { threats } = await inspected(join(videos.h264(), isoBox("free", new Uint8Array(2 * 1024 * 1024))), "video/mp4");
-    expect(threats).toEqual([expect.stringMatching(/^its free box at byte \d+ holds 2097160 bytes that are not media$/)]);
+  it("a large box that is not media is scanned in pieces: clean, it is no threat; a signature across a piece's edge is found", async () => {
+    const MiB = 1024 * 1024;
+    const clean = join(videos.h264(), isoBox("free", new Uint8Array(3 * MiB)));
+    const source = memorySource(clean);
+    expect((await inspectVideo(source, "video/mp4", options)).threats).toEqual([]);
+    expect(source.largestRead).toBeLessThanOrEqual(MiB + 16);
+    for (const [signature, threat] of [
+      ["PK\x03\x04", "a ZIP archive is embedded in its free box"],
+      ["<script>", "its free box contains markup (<script)"],
+    ] as const) {
+      const body = new Uint8Array(3 * MiB);
+      // Straddling the edge between the second and third pieces (pieces start at the box's header).
+      body.set(bytes(signature), 2 * MiB - 8 - 2);
+      expect((await inspected(join(videos.h264(), isoBox("free", body)), "video/mp4")).threats).toEqual([threat]);
+    }
   });
 });
