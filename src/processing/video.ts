@@ -2,7 +2,9 @@
  * Videos (MP4 and QuickTime, ISO-BMFF): what the container says about itself, read without
  * loading the file. The top-level boxes are walked by their headers through ranged reads, so
  * the media data (`mdat`, nearly all of the file) is stepped over, wherever the `moov` box is
- * (phones write it after the media). Only `moov` is read whole, up to MAX_MOOV_BYTES; from it:
+ * (phones write it after the media). Other top-level boxes are scanned in pieces for files
+ * riding along (media data is not: it is compressed noise where any short signature turns up by
+ * chance). Only `moov` is read whole, up to MAX_MOOV_BYTES; from it:
  * - the headers the metadata needs (mvhd; the video track's tkhd and mdhd) go to mp4box, GPAC's
  *   parser, as a pruned copy: its sample-table parsers size arrays from counts in the file (an
  *   `stsz` claiming 4 billion samples would be 4 billion pushes), so they never see one;
@@ -205,10 +207,9 @@ async function walkTopLevel(reader: WindowedReader): Promise<TopLevel> {
       if (moov) throw new NotAVideoError(`it has a second moov box, at byte ${at}`);
       moov = box;
     } else if (type !== "mdat") {
-      // Media data is compressed noise where any 4-byte signature turns up by chance; everything else is small and scanned.
+      const withUuid = await reader.bytes(at, Math.min(length, headerLength + 16));
+      if (isXmpBox(withUuid, { type, start: 0, body: headerLength, end: length })) locationFields.push({ at: box.body + 16, length: box.end - box.body - 16, fill: SPACE });
       threats.push(...(await scanBox(reader, box)));
-      const head = await reader.bytes(at, Math.min(length, headerLength + 16));
-      if (isXmpBox(head, { type, start: 0, body: headerLength, end: length })) locationFields.push({ at: box.body + 16, length: box.end - box.body - 16, fill: SPACE });
     }
     at += length;
   }
