@@ -3,3 +3,9 @@ declare module "*?raw" {
   const text: string;
   export default text;
 }
+
+/** Vite's `?inline` imports: a file as a base64 data URL (test/fixtures/videos.ts reads the video fixtures). */
+declare module "*?inline" {
+  const url: string;
+  export default url;
+}
