@@ -38,6 +38,8 @@ CREATE TABLE `webhook_endpoints` (
 	`event_types` text NOT NULL,
 	`enabled` integer DEFAULT true NOT NULL,
 	`secret` text NOT NULL,
+	`previous_secret` text,
+	`previous_secret_until` integer,
 	`created_at` integer DEFAULT (unixepoch('subsec') * 1000) NOT NULL,
 	`updated_at` integer NOT NULL,
 	FOREIGN KEY (`event_id`) REFERENCES `events`(`id`) ON UPDATE no action ON DELETE no action

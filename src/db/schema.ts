@@ -279,6 +279,9 @@ export const webhookEndpoints = sqliteTable(
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     /** `whsec_…`: the HMAC key deliveries are signed with; shown once (at creation and rotation). */
     secret: text("secret").notNull(),
+    /** The secret before the last rotation: deliveries carry its signature too until `previousSecretUntil`. */
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: epochMs("previous_secret_until"),
     createdAt: createdAt(),
     updatedAt: epochMs("updated_at").notNull(),
   },

@@ -692,7 +692,7 @@ function webhookRoutes(base: "/events/{eventId}/webhooks" | "/webhooks") {
       ...admin,
       method: "post",
       path: `${base}/{webhookId}/rotate-secret`,
-      summary: "Replace a webhook endpoint's signing secret (the new one is shown once; the old one stops at once)",
+      summary: "Replace a webhook endpoint's signing secret (the new one is shown once; for 24 hours deliveries also carry the old one's signature)",
       request: { params: itemParams },
       responses: { 200: json(CreatedWebhook, "The endpoint, with its new secret"), ...adminErrors() },
     }),

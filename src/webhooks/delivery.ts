@@ -13,6 +13,7 @@
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { database } from "../db/client";
+import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookDeliveryRow, type WebhookEndpointRow } from "../db/schema";
 import { newId } from "../lib/crypto";
 import { errorFields, logLine } from "../lib/log";
@@ -42,14 +43,20 @@ export async function enqueueDeliveries(env: Env, deliveryIds: string[]): Promis
   }
 }
 
-/** The request a delivery makes: its body and the Standard Webhooks headers, signed now. */
-export function signedRequest(endpoint: Pick<WebhookEndpointRow, "secret">, delivery: Pick<WebhookDeliveryRow, "id" | "payload">, at: Date) {
+/**
+ * The headers of a delivery's attempt, signed now. Within a day of a rotation the signature
+ * header lists the old secret's signature too (space-separated, as the spec allows), so a
+ * receiver still holding the old secret keeps verifying until it switches.
+ */
+export function signedHeaders(endpoint: Pick<WebhookEndpointRow, "secret" | "previousSecret" | "previousSecretUntil">, delivery: Pick<WebhookDeliveryRow, "id" | "payload">, at: Date) {
+  const secrets = [endpoint.secret];
+  if (endpoint.previousSecret && (endpoint.previousSecretUntil ?? 0) > at.getTime()) secrets.push(endpoint.previousSecret);
   return {
     "content-type": "application/json",
     "user-agent": "edge-photo-uploads-webhooks/1",
     "webhook-id": delivery.id,
     "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-    "webhook-signature": new Webhook(endpoint.secret).sign(delivery.id, at, delivery.payload),
+    "webhook-signature": secrets.map((secret) => new Webhook(secret).sign(delivery.id, at, delivery.payload)).join(" "),
   };
 }
 
@@ -109,19 +116,20 @@ export async function attemptDelivery(env: Env, deliveryId: string, now = Date.n
   const givenUp = !succeeded && attempt >= MAX_ATTEMPTS;
   const delaySeconds = retryDelaySeconds(attempt);
   const finishedAt = Date.now();
-  await db.batch([
-    db.insert(webhookAttempts).values({ id: newId(), deliveryId: delivery.id, attempt, statusCode: result.statusCode, durationMs: result.durationMs, error: result.error, createdAt: finishedAt }),
-    db
-      .update(webhookDeliveries)
-      .set({
-        attempts: attempt,
-        status: succeeded ? "succeeded" : givenUp ? "failed" : "pending",
-        leaseUntil: null,
-        nextAttemptAt: succeeded || givenUp ? null : finishedAt + delaySeconds * 1000,
-        updatedAt: finishedAt,
-      })
-      .where(eq(webhookDeliveries.id, delivery.id)),
-  ]);
+  const attemptRow = { id: newId(), deliveryId: delivery.id, attempt, statusCode: result.statusCode, durationMs: result.durationMs, error: result.error, createdAt: finishedAt };
+  // Logged only while the delivery exists: its endpoint may have been deleted during the attempt.
+  const stillThere = sql`exists (select 1 from ${webhookDeliveries} where ${webhookDeliveries.id} = ${delivery.id})`;
+  const recorded = db
+    .update(webhookDeliveries)
+    .set({
+      attempts: attempt,
+      status: succeeded ? "succeeded" : givenUp ? "failed" : "pending",
+      leaseUntil: null,
+      nextAttemptAt: succeeded || givenUp ? null : finishedAt + delaySeconds * 1000,
+      updatedAt: finishedAt,
+    })
+    .where(eq(webhookDeliveries.id, delivery.id));
+  await env.DB.batch([d1Statement(env.DB, insertWhere(webhookAttempts, attemptRow, stillThere)), d1Statement(env.DB, recorded)]);
   logLine(succeeded ? "info" : "warn", "webhook_delivery", {
     delivery_id: delivery.id,
     webhook_id: endpoint.id,
@@ -192,7 +200,7 @@ async function send(endpoint: WebhookEndpointRow, delivery: WebhookDeliveryRow):
   try {
     const response = await fetch(endpoint.url, {
       method: "POST",
-      headers: signedRequest(endpoint, delivery, new Date()),
+      headers: signedHeaders(endpoint, delivery, new Date()),
       body: delivery.payload,
       // A redirect is not followed: it could lead anywhere the URL check would have refused.
       redirect: "manual",

@@ -100,6 +100,8 @@ export async function createEndpoint(db: Database, env: Pick<Env, "WEBHOOK_INSEC
     eventTypes: [...new Set(fields.eventTypes)],
     enabled: fields.enabled,
     secret: newSecret(),
+    previousSecret: null,
+    previousSecretUntil: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -130,12 +132,16 @@ export async function updateEndpoint(
   return next;
 }
 
-/** A new secret, effective for every attempt from now on (the old one stops signing at once). */
+/** How long deliveries still carry the old secret's signature after a rotation, so a receiver can switch without losing any. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+
+/** A new secret, signing every attempt from now on; the old one's signature goes along for ROTATION_OVERLAP_MS. */
 export async function rotateSecret(db: Database, scope: WebhookScope, id: string) {
   const current = await getEndpoint(db, scope, id);
-  const row = { ...current, secret: newSecret(), updatedAt: Date.now() };
-  await db.update(webhookEndpoints).set({ secret: row.secret, updatedAt: row.updatedAt }).where(eq(webhookEndpoints.id, id));
-  return { ...endpointView(row), secret: row.secret };
+  const now = Date.now();
+  const changes = { secret: newSecret(), previousSecret: current.secret, previousSecretUntil: now + ROTATION_OVERLAP_MS, updatedAt: now };
+  await db.update(webhookEndpoints).set(changes).where(eq(webhookEndpoints.id, id));
+  return { ...endpointView({ ...current, ...changes }), secret: changes.secret };
 }
 
 /** Deletes the endpoint with its deliveries and their log; a queued delivery then finds nothing to send. */

@@ -63,9 +63,9 @@ export interface Received {
 
 /**
  * Answers the Worker's outgoing requests to `host` with `answer` (a status, or a thrown error
- * for no connection); every other request goes out as usual.
+ * for no connection; it may act first, as if meanwhile); every other request goes out as usual.
  */
-export function fakeReceiver(host: string, answer: (request: Received, index: number) => number | Error = () => 200) {
+export function fakeReceiver(host: string, answer: (request: Received, index: number) => number | Error | Promise<number | Error> = () => 200) {
   const received: Received[] = [];
   const realFetch = globalThis.fetch;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
@@ -73,7 +73,7 @@ export function fakeReceiver(host: string, answer: (request: Received, index: nu
     if (new URL(request.url).hostname !== host) return realFetch(input, init);
     const seen: Received = { url: request.url, headers: Object.fromEntries(request.headers), body: await request.text() };
     received.push(seen);
-    const outcome = answer(seen, received.length - 1);
+    const outcome = await answer(seen, received.length - 1);
     if (outcome instanceof Error) throw outcome;
     return new Response("ok", { status: outcome });
   });

@@ -44,7 +44,7 @@ export function Webhooks({ eventId }: { eventId: string | null }) {
       setLogOf(hook.webhook_id);
     }, "Test message queued: its attempts appear in the delivery log below.");
   const rotate = (hook: WebhookView) => {
-    if (!confirm(`Replace the signing secret of ${hook.url}? Deliveries are signed with the new one at once; update your receiver.`)) return;
+    if (!confirm(`Make a new signing secret for ${hook.url}? For the next 24 hours deliveries are signed with both, so there is time to update your receiver.`)) return;
     return act(async () => setSecret(await api.rotateWebhookSecret(eventId, hook.webhook_id)));
   };
   const remove = (hook: WebhookView) => {
@@ -147,7 +147,8 @@ function SecretOnce({ created, onDone }: { created: CreatedWebhook; onDone: () =
     <section class="card stack" aria-labelledby="secret-heading">
       <h2 id="secret-heading">Signing secret</h2>
       <p>
-        For <span class="breakable">{created.url}</span>. It is shown only now: put it in your receiver's settings. If it is lost, make a new one.
+        For <span class="breakable">{created.url}</span>. It is shown only now: put it in your receiver's settings. If it is lost, make a new one (the old
+        one keeps working for 24 hours).
       </p>
       <p>
         <code class="breakable secret-value">{created.secret}</code>

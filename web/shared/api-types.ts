@@ -2245,7 +2245,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replace a webhook endpoint's signing secret (the new one is shown once; the old one stops at once) */
+        /** Replace a webhook endpoint's signing secret (the new one is shown once; for 24 hours deliveries also carry the old one's signature) */
         post: {
             parameters: {
                 query?: never;
@@ -3232,7 +3232,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Replace a webhook endpoint's signing secret (the new one is shown once; the old one stops at once) */
+        /** Replace a webhook endpoint's signing secret (the new one is shown once; for 24 hours deliveries also carry the old one's signature) */
         post: {
             parameters: {
                 query?: never;
