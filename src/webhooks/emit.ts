@@ -1,31 +1,39 @@
 /**
  * Emission: an event happened, so each enabled endpoint subscribed to its type (the event's own
- * and the global ones) gets a delivery row and a queue message. This runs inside uploads,
- * processing and moderation, so it never throws: a failure is logged and the work goes on (a
- * row without its message is re-sent by the sweeper).
+ * and the global ones) gets a delivery row and a queue message. This runs inside processing,
+ * moderation and event changes, so it never throws: a failure is logged and the work goes on (a
+ * row without its message is re-sent by the sweeper). Nothing here waits for a receiver.
  */
 import { and, eq, isNull, or } from "drizzle-orm";
 import { database } from "../db/client";
-import { photos, webhookDeliveries, webhookEndpoints, type EventRow, type WebhookEndpointRow, type PhotoRow, type WebhookDeliveryRow, type WebhookEventType, type WebhookMessageType } from "../db/schema";
+import { photos, webhookDeliveries, webhookEndpoints, type EventRow, type PhotoRow, type WebhookDeliveryRow, type WebhookEndpointRow, type WebhookEventType, type WebhookMessageType } from "../db/schema";
 import type { ModerationAction } from "../admin/photos";
 import { newId } from "../lib/crypto";
 import { errorFields, logLine } from "../lib/log";
 import { enqueueDeliveries } from "./delivery";
 import { eventClosedData, messageData, moderatedData, photoData, testData, type GuestbookMessage, type WebhookBody } from "./payloads";
 
-interface Emission<T extends WebhookMessageType> {
-  type: T;
-  eventId: string;
+interface Message {
+  type: WebhookMessageType;
+  /** Null only for a global endpoint's test message. */
+  eventId: string | null;
   /** Deliveries about one photo reach each endpoint in the order they were emitted. */
   photoId: string | null;
-  /** Built only when some endpoint listens. */
+  /** Built only when some endpoint listens; null when there is nothing to say any more (the photo is gone). */
   data: () => Promise<Record<string, unknown> | null>;
 }
 
-/** Writes one delivery per endpoint and queues them; `endpointIds` narrows it (a test delivery). */
-export async function queueDeliveries(env: Env, emission: Omit<Emission<WebhookMessageType>, "eventId"> & { eventId: string | null }, endpointIds: string[]) {
+/** Something that happened in an event, for the endpoints subscribed to its type. */
+interface Emission extends Message {
+  type: WebhookEventType;
+  eventId: string;
+}
+
+/** Writes one delivery of `emission` per endpoint, in one batch, and queues them. */
+async function queueDeliveries(env: Env, emission: Message, endpointIds: string[]) {
+  if (!endpointIds.length) return [];
   const data = await emission.data();
-  if (!endpointIds.length || data === null) return [];
+  if (data === null) return [];
   const db = database(env);
   const now = Date.now();
   const body: WebhookBody = { type: emission.type, timestamp: new Date(now).toISOString(), data };
@@ -46,7 +54,7 @@ export async function queueDeliveries(env: Env, emission: Omit<Emission<WebhookM
   return inserted;
 }
 
-async function emit(env: Env, emission: Emission<WebhookEventType>): Promise<void> {
+async function emit(env: Env, emission: Emission): Promise<void> {
   try {
     const endpoints = await database(env)
       .select({ id: webhookEndpoints.id, eventTypes: webhookEndpoints.eventTypes })

@@ -35,7 +35,7 @@ function insecureHosts(env: Pick<Env, "WEBHOOK_INSECURE_HOSTS">): string[] {
 }
 
 /** The URL as it will be called: https (or http to a listed dev host), no credentials in it. */
-export function checkEndpointUrl(env: Pick<Env, "WEBHOOK_INSECURE_HOSTS">, raw: string): string {
+function checkEndpointUrl(env: Pick<Env, "WEBHOOK_INSECURE_HOSTS">, raw: string): string {
   if (raw.length > MAX_URL_LENGTH) throw invalidUrl(`The URL is longer than ${MAX_URL_LENGTH} characters.`);
   let url: URL;
   try {

@@ -89,6 +89,7 @@ describe("managing endpoints: what is refused", () => {
     ["a user name and password in the URL", "https://user:secret@hooks.example.test/in", "invalid_webhook_url"],
     ["a user name alone", "https://token@hooks.example.test/in", "invalid_webhook_url"],
     ["another scheme", "ftp://hooks.example.test/in", "invalid_webhook_url"],
+    ["a fragment (never sent, so never what the receiver sees)", "https://hooks.example.test/in#token", "invalid_webhook_url"],
     ["not a URL", "hooks.example.test/in", "invalid_webhook_url"],
     ["a URL longer than 2048 characters", `https://hooks.example.test/${"a".repeat(2048)}`, "invalid_webhook_url"],
     ["a URL longer than the body allows", `https://hooks.example.test/${"a".repeat(5000)}`, "invalid_request"],
