@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
+import { DEAD_LETTER_QUEUE } from "../../src/jobs/processing";
 import { DELIVERY_RETENTION_MS, MAX_ATTEMPTS } from "../../src/webhooks/delivery";
 import { emitMessageCreated } from "../../src/webhooks/emit";
 import { makeJpeg } from "../fixtures/photos";
@@ -245,6 +246,17 @@ describe("emission and delivery", () => {
     expect(payloads(await deliveriesOf(global.webhook_id)).map((body) => body.type)).toEqual(["event.closed"]);
     expect(await deliveriesOf(disabled.webhook_id)).toEqual([]);
     await admin(`/webhooks/${global.webhook_id}`, { method: "DELETE" });
+  });
+
+  it("photo.failed when the dead-letter queue gives a photo up, once however often it arrives there", async () => {
+    const { event_id, join_token } = await createEvent();
+    const endpoint = await addWebhook(event_id, { url: receiverUrl, event_types: ["photo.failed"] });
+    const uploaded = await uploadPhoto(makeJpeg({ width: 64, height: 48 }), { token: join_token });
+    await deliver([uploaded.job], { queue: DEAD_LETTER_QUEUE });
+    await deliver([uploaded.job], { queue: DEAD_LETTER_QUEUE });
+    const rows = await deliveriesOf(endpoint.webhook_id);
+    expect(rows.map((row) => [row.type, row.photo_id])).toEqual([["photo.failed", uploaded.photoId]]);
+    expect(JSON.parse(rows[0]!.payload)).toMatchObject({ data: { status: "failed", failure_reason: expect.stringContaining("repeated attempts") } });
   });
 
   it("a receiver that fails is retried with backoff, each attempt logged, and given up after the last attempt", async () => {
