@@ -121,8 +121,8 @@ describe("the dashboard's webhooks", () => {
         { timeout: 30_000, interval: 1000 },
       )
       .toBe(true);
-    expect(await log.locator(".attempt-failed").first().textContent()).toBe("500");
-    expect(await log.textContent()).toContain("the receiver answered 500");
+    await expect.poll(() => log.locator(".attempt-failed").first().textContent()).toBe("500");
+    await expect.poll(() => log.textContent()).toContain("the receiver answered 500");
     await screenshot(page(), "webhooks-retrying");
 
     await row.getByRole("button", { name: "Disable" }).click();
@@ -132,6 +132,7 @@ describe("the dashboard's webhooks", () => {
     await expect.poll(() => row.getByText("Enabled").isVisible()).toBe(true);
 
     await row.getByRole("button", { name: "New secret" }).click();
+    await expect.poll(() => page().locator(".secret-value").count()).toBe(1);
     const rotated = (await page().locator(".secret-value").textContent())!.trim();
     expect(rotated).toMatch(/^whsec_/);
     expect(rotated).not.toBe(secret);
@@ -141,6 +142,7 @@ describe("the dashboard's webhooks", () => {
     await expect.poll(() => row.count()).toBe(0);
     const listed = await admin<{ webhooks: Array<{ url: string }> }>(env().service, "GET", `/events/${eventId}/webhooks`);
     expect(listed.webhooks.map((hook) => hook.url)).toEqual([`${receiverOrigin}/up`]);
+    expectNoProblems(watched, expectedProblems);
   });
 
   it("global webhooks have their own page, linked from the events list", async () => {

@@ -61,7 +61,8 @@ export function Webhooks({ eventId }: { eventId: string | null }) {
     <div class="stack">
       {secret && <SecretOnce created={secret} onDone={() => setSecret(null)} />}
       <section class="card stack" aria-labelledby="webhooks-heading">
-        <h2 id="webhooks-heading">{eventId === null ? "Global webhooks" : "Webhooks"}</h2>
+        {/* The global page's own title already says "Global webhooks". */}
+        <h2 id="webhooks-heading">{eventId === null ? "Endpoints" : "Webhooks"}</h2>
         <p class="muted">
           {eventId === null ? "These endpoints hear from every event. " : ""}
           Each message is a signed JSON POST (Standard Webhooks): verify the <code>webhook-signature</code> header with the endpoint's secret. Failed deliveries
