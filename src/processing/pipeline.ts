@@ -222,12 +222,13 @@ async function settled<T extends readonly unknown[]>(promises: [...{ [K in keyof
   return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** Marks a photo failed with a reason a person can read (only while it is still processing). */
-export async function failPhoto(env: Env, photoId: string, reason: string): Promise<void> {
-  await database(env)
+/** Marks a photo failed with a reason a person can read (only while it is still processing); true if it did. */
+export async function failPhoto(env: Env, photoId: string, reason: string): Promise<boolean> {
+  const result = await database(env)
     .update(photos)
     .set({ status: "failed", failureReason: reason, updatedAt: Date.now() })
     .where(and(eq(photos.id, photoId), eq(photos.status, "processing")));
+  return result.meta.changes > 0;
 }
 
 /** Writes the scrubbed copy by streaming the kept ranges of the original, in order; returns its size. */
