@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MiB, call, createEvent, errorCode, fileBytes, manualChunk, uploadCall, startUpload, type Upload } from "./helpers";
+import { MiB, createEvent, errorCode, fileBytes, manualChunk, uploadCall, startUpload, type Upload } from "./helpers";
 
 async function objectsOf(eventId: string, upload: Upload) {
   const [uploads, staging] = await Promise.all([

@@ -11,7 +11,6 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import {
   MiB,
-  call,
   completedBytes,
   createEvent,
   errorCode,

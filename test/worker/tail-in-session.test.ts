@@ -23,7 +23,6 @@ import {
   startUpload,
   tailRows,
   uploadCall,
-  type Upload,
 } from "./helpers";
 
 const hash = async (value: string) => sha256Hex(new TextEncoder().encode(value));
