@@ -11,7 +11,7 @@ import { database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions } from "../db/schema";
 import { BATCH_RETENTION_MS, deleteBatchesBefore } from "../core/batches";
 import { enqueuePhotos, photoJobColumns } from "../core/completion";
-import { sessionStub } from "../core/session-client";
+import { closeUnstartedSession, sessionStub } from "../core/session-client";
 import { logLine } from "../lib/log";
 import { abortLeftMultipartUploads, deleteOrphanedObjects } from "./orphans";
 import { pruneDeliveryLog, requeueLostDeliveries } from "../webhooks/delivery";
@@ -77,14 +77,8 @@ async function sweepExpiredSessions(env: Env, now: number): Promise<{ swept: num
       .where(and(inArray(uploadSessions.status, activeUploadStatuses), lte(uploadSessions.expiresAt, now)))
       .limit(SWEEP_BATCH);
     for (const { id } of overdue) {
-      const status = await sessionStub(env, id).expireIfDue();
-      if (status === null) {
-        // Never initialised: nothing was stored, only the row needs closing.
-        await db
-          .update(uploadSessions)
-          .set({ status: "expired", updatedAt: Date.now() })
-          .where(and(eq(uploadSessions.id, id), inArray(uploadSessions.status, activeUploadStatuses)));
-      }
+      // Never initialised: nothing was stored, only the row needs closing.
+      if ((await sessionStub(env, id).expireIfDue()) === null) await closeUnstartedSession(env, id, "expired");
       swept++;
     }
     if (overdue.length < SWEEP_BATCH) break;
