@@ -22,6 +22,8 @@ export default defineConfig(async () => {
             ACCESS_AUD: "test-access-aud",
             // Short, so the lapse of a dead Worker's lease can be tested without waiting 10 s.
             CHUNK_LEASE_MS: "1500",
+            // Webhook receivers the tests run themselves may be plain http on these hosts.
+            WEBHOOK_INSECURE_HOSTS: "127.0.0.1,localhost",
           },
           // Tests deliver queue messages to the handler themselves, one delivery at a time; large
           // batches with the longest wait keep miniflare from delivering them behind a test's back.
@@ -30,6 +32,7 @@ export default defineConfig(async () => {
           queueConsumers: {
             "photo-processing": { maxBatchSize: 100, maxBatchTimeout: 60 },
             "photo-processing-dlq": { maxBatchSize: 100, maxBatchTimeout: 60 },
+            "webhook-deliveries": { maxBatchSize: 100, maxBatchTimeout: 60 },
           },
         },
       }),

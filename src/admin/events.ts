@@ -50,7 +50,8 @@ export async function getEvent(db: Database, eventId: string): Promise<EventRow>
   return event;
 }
 
-export async function updateEvent(db: Database, eventId: string, settings: EventSettings): Promise<EventRow> {
+/** Applies `settings`; answers the event as it was and as it now is. */
+export async function updateEvent(db: Database, eventId: string, settings: EventSettings): Promise<{ before: EventRow; after: EventRow }> {
   const current = await getEvent(db, eventId);
   if (current.status === "archived" && settings.status !== undefined && settings.status !== "archived") {
     throw new ApiError({ status: 409, code: "event_archived", message: "An archived event cannot be reopened." });
@@ -67,7 +68,7 @@ export async function updateEvent(db: Database, eventId: string, settings: Event
   } else {
     await update;
   }
-  return getEvent(db, eventId);
+  return { before: current, after: await getEvent(db, eventId) };
 }
 
 /** A join link as organisers see it; the token itself appears only when the link is created. */

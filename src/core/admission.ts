@@ -16,7 +16,7 @@ import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batc
 import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
 import { ANON_FIRST_BYTES_MS, uploaderLimits, type UploaderLimits } from "./limits";
-import { sessionStub } from "./session-client";
+import { closeUnstartedSession, sessionStub } from "./session-client";
 
 export interface NewUpload {
   filename: string;
@@ -184,14 +184,8 @@ async function endReplacedSessions(env: Env, eventId: string, input: NewUpload):
       ),
     );
   for (const { id } of replaced) {
-    const status = await sessionStub(env, id).supersede();
-    if (status === null) {
-      // Never started (its create failed midway): only the row holds the slot.
-      await db
-        .update(uploadSessions)
-        .set({ status: "cancelled", updatedAt: Date.now() })
-        .where(and(eq(uploadSessions.id, id), inArray(uploadSessions.status, activeUploadStatuses)));
-    }
+    // Never started (its create failed midway): only the row holds the slot.
+    if ((await sessionStub(env, id).supersede()) === null) await closeUnstartedSession(env, id, "cancelled");
   }
 }
 

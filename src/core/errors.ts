@@ -10,13 +10,13 @@ export const errorCodes = [
   "chunk_too_small", "event_archived", "event_closed", "event_not_found", "file_not_found", "final_upload",
   "forbidden", "gallery_disabled", "inconsistent_upload_length", "internal_error", "invalid_batch_key",
   "invalid_cursor", "invalid_json", "invalid_metadata", "invalid_request", "invalid_signature",
-  "invalid_upload_key", "join_link_expired", "join_link_not_found", "length_required", "link_expired",
+  "invalid_upload_key", "invalid_webhook_url", "join_link_expired", "join_link_not_found", "length_required", "link_expired",
   "location_unremovable", "method_not_allowed", "not_found", "origin_not_allowed", "partial_not_complete",
   "photo_not_found", "photo_not_hidden", "photo_not_ready", "range_mismatch", "rate_limited", "server_busy", "session_expired",
   "ticket_used", "unauthorized", "unsupported_checksum", "unsupported_interop_version", "unsupported_media_type",
   "unsupported_tus_version", "unsupported_type", "upload_cancelled", "upload_completed", "upload_failed",
   "upload_incomplete", "upload_is_partial", "upload_limit", "upload_not_found", "upload_not_partial",
-  "websocket_required",
+  "webhook_limit", "webhook_not_found", "websocket_required",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 

@@ -3,6 +3,9 @@
  * core calls it, with a request's claim (join token, upload id, upload key) made into the
  * session's `Caller` and its refusals thrown as API errors.
  */
+import { and, eq, inArray } from "drizzle-orm";
+import { database } from "../db/client";
+import { activeUploadStatuses, uploadSessions } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError, refusals } from "./errors";
 import type { Caller, Outcome, PhotoReceipt, SessionView } from "./upload-session";
@@ -24,6 +27,14 @@ export function sessionStub(env: Env, uploadId: string) {
 }
 
 export type SessionStub = ReturnType<typeof sessionStub>;
+
+/** Closes the D1 row of a session whose Durable Object was never started: only the row holds its slot. */
+export async function closeUnstartedSession(env: Env, uploadId: string, status: "cancelled" | "expired"): Promise<void> {
+  await database(env)
+    .update(uploadSessions)
+    .set({ status, updatedAt: Date.now() })
+    .where(and(eq(uploadSessions.id, uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
+}
 
 export async function callerOf(ref: UploadRef): Promise<Caller> {
   if (!ref.uploadKey) throw new ApiError(refusals.invalidUploadKey());

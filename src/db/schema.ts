@@ -259,3 +259,86 @@ export const sweeperState = sqliteTable("sweeper_state", {
   lastKey: text("last_key"),
   updatedAt: epochMs("updated_at").notNull(),
 });
+
+export const webhookEventTypes = ["photo.ready", "photo.failed", "photo.moderated", "message.created", "event.closed"] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+/** What a delivery carries: a subscribed event type, or the "send test" button's message. */
+export type WebhookMessageType = WebhookEventType | "webhook.test";
+
+/** Organisers' HTTPS endpoints (one event's, or global: every event's), signed per Standard Webhooks. */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    /** The event whose messages it gets; null for a global endpoint (every event's). */
+    eventId: text("event_id").references(() => events.id),
+    url: text("url").notNull(),
+    description: text("description"),
+    /** JSON array of the subscribed event types. */
+    eventTypes: text("event_types", { mode: "json" }).$type<WebhookEventType[]>().notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** `whsec_…`: the HMAC key deliveries are signed with; shown once (at creation and rotation). */
+    secret: text("secret").notNull(),
+    /** The secret before the last rotation: deliveries carry its signature too until `previousSecretUntil`. */
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: epochMs("previous_secret_until"),
+    createdAt: createdAt(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [index("webhook_endpoints_event").on(t.eventId)],
+);
+
+export const webhookDeliveryStatuses = ["pending", "succeeded", "failed"] as const;
+
+/** One message for one endpoint, from emission until it is delivered or given up. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    /** Emission order: a photo's later delivery waits for its earlier ones (same endpoint). */
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    /** The `webhook-id` receivers see, the same on every attempt (their idempotency key). */
+    id: text("id").notNull(),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    eventId: text("event_id"),
+    photoId: text("photo_id"),
+    type: text("type").$type<WebhookMessageType>().notNull(),
+    /** The JSON body, fixed at emission so every attempt sends the same bytes. */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: webhookDeliveryStatuses }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    /** While an attempt is running: another consumer leaves the delivery alone until then. */
+    leaseUntil: epochMs("lease_until"),
+    nextAttemptAt: epochMs("next_attempt_at"),
+    createdAt: createdAt(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_id").on(t.id),
+    index("webhook_deliveries_endpoint").on(t.endpointId, t.seq),
+    index("webhook_deliveries_photo").on(t.endpointId, t.photoId, t.seq).where(sql`${t.status} = 'pending'`),
+    index("webhook_deliveries_sweep").on(t.status, t.updatedAt),
+  ],
+);
+
+/** The delivery log: one row per attempt. */
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    /** The receiver's HTTP status; null when none came (timeout, connection refused). */
+    statusCode: integer("status_code"),
+    durationMs: integer("duration_ms").notNull(),
+    /** Why it failed, in our words (never the receiver's response body). */
+    error: text("error"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("webhook_attempts_delivery").on(t.deliveryId, t.attempt)],
+);
+
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;

@@ -5,9 +5,10 @@
  * stays exactly as uploaded. Found with one forward read of the file (HEIF: the scrub plan
  * inspect.ts makes, plus a ranged read per metadata item).
  */
-import { mediaTypes, type ImageType } from "../lib/media-types";
-import { inspect, markerAfterScanData, sniffType } from "../processing/inspect";
+import { isVideoType, mediaTypes, type ImageType, type VideoType } from "../lib/media-types";
+import { inspect, markerAfterScanData, sniffMedia } from "../processing/inspect";
 import { MAX_STRUCTURES, PullReader } from "../processing/pull-reader";
+import { inspectVideo, NotAVideoError, r2Source, type VideoInspection } from "../processing/video";
 import { crc32 } from "../lib/crc32";
 
 /** New content for [at, at + length) of the file: the given bytes, or one byte repeated. */
@@ -28,8 +29,9 @@ const METADATA_LIMIT = 1024 * 1024;
  * not know to look, so it is refused rather than served as it is.
  */
 export async function locationPatches(bucket: R2Bucket, key: string, sniffedType: string | null): Promise<Patch[]> {
-  const type = (sniffedType as ImageType | null) ?? (await sniffStored(bucket, key));
+  const type = (sniffedType as ImageType | VideoType | null) ?? (await sniffStored(bucket, key));
   if (!type) throw new LocationUnremovableError("not an image type whose location can be found");
+  if (isVideoType(type)) return videoPatches(bucket, key, type);
   const object = await bucket.get(key);
   if (!object) return [];
   if (mediaTypes[type].family === "heif") return heifPatches(bucket, key, object.body, object.size);
@@ -43,9 +45,30 @@ export async function locationPatches(bucket: R2Bucket, key: string, sniffedType
   }
 }
 
-async function sniffStored(bucket: R2Bucket, key: string): Promise<ImageType | null> {
+async function sniffStored(bucket: R2Bucket, key: string): Promise<ImageType | VideoType | null> {
   const head = await bucket.get(key, { range: { offset: 0, length: 32 } });
-  return head ? sniffType(new Uint8Array(await head.arrayBuffer())) : null;
+  return head ? sniffMedia(new Uint8Array(await head.arrayBuffer())) : null;
+}
+
+/**
+ * MP4/QuickTime: video.ts finds every place the movie keeps a location (udta ©xyz and loci, the
+ * QuickTime location keys, XMP); each is overwritten in place (text with spaces, numbers with
+ * zeros), so no box moves and the media data's offsets stay valid. A movie it cannot read, or
+ * whose media data may itself give the position (GPS telemetry, a drone's subtitles), is not
+ * served without its location.
+ */
+async function videoPatches(bucket: R2Bucket, key: string, type: VideoType): Promise<Patch[]> {
+  const head = await bucket.head(key);
+  if (!head) return [];
+  let inspection: VideoInspection;
+  try {
+    inspection = await inspectVideo(r2Source(bucket, key, head.size), type, { maxPixels: Number.MAX_SAFE_INTEGER });
+  } catch (error) {
+    if (error instanceof NotAVideoError) throw new LocationUnremovableError(`its movie cannot be read: ${error.message}`);
+    throw error;
+  }
+  if (inspection.locationInSamples) throw new LocationUnremovableError(inspection.locationInSamples);
+  return inspection.locationFields;
 }
 
 /** `body` with the patches applied; `offset` is where in the file the body starts (a range). */

@@ -31,6 +31,10 @@ import {
 } from "../admin/views";
 import { PhotoView, UploadView, photoView, uploadView } from "../views/photos";
 import { archiveContents } from "../downloads/archive";
+import { webhookEventTypes } from "../db/schema";
+import { emitEventClosed, emitModerated, sendTest } from "../webhooks/emit";
+import { createEndpoint, deleteEndpoint, endpointView, getEndpoint, listEndpoints, rotateSecret, updateEndpoint, type WebhookScope } from "../webhooks/endpoints";
+import { CreatedWebhook, WebhookDeliveryView, WebhookView, deliveryView, listDeliveries } from "../webhooks/views";
 import { photoUrls } from "../downloads/photo-files";
 import { announcePhoto, connectLive } from "../live/publish";
 import { archiveUrl, liveTicket } from "./files";
@@ -172,7 +176,15 @@ const organiserView = async (c: AdminContext, photo: PhotoRow) => photoView(phot
 async function moderated(c: AdminContext, photo: PhotoRow, action: ModerationAction): Promise<PhotoRow> {
   const result = await moderate(database(c.env), c.env.PHOTOS, photo, action);
   c.executionCtx.waitUntil(announcePhoto(c.env, photo.id));
+  await emitModerated(c.env, result, action);
   return result;
+}
+
+/** Updates the event; when that stops its uploads (closed or archived while open), webhooks hear of it. */
+async function updateAndAnnounce(c: AdminContext, settings: EventSettings) {
+  const { before, after } = await updateEvent(database(c.env), c.req.param("eventId")!, settings);
+  if (before.status === "open" && after.status !== "open") await emitEventClosed(c.env, after);
+  return after;
 }
 
 /** What every admin route may answer besides its own: bad input, no or wrong credentials, another site, not JSON, not yours. */
@@ -200,6 +212,8 @@ adminRoutes.use("/events/:eventId/*", scopedToEvent);
 adminRoutes.use("/tokens", globalOnly);
 adminRoutes.use("/tokens/*", globalOnly);
 adminRoutes.use("/processing/*", globalOnly);
+adminRoutes.use("/webhooks", globalOnly);
+adminRoutes.use("/webhooks/*", globalOnly);
 
 adminRoutes.openapi(
   createRoute({
@@ -259,13 +273,13 @@ adminRoutes.openapi(
     request: { params: eventParams, body: jsonBody(updateEventBody) },
     responses: { 200: json(EventView, "The event"), ...adminErrors() },
   }),
-  async (c) => c.json(eventView(await updateEvent(database(c.env), c.req.param("eventId"), toSettings(c.req.valid("json")))), 200),
+  async (c) => c.json(eventView(await updateAndAnnounce(c, toSettings(c.req.valid("json")))), 200),
 );
 
 adminRoutes.openapi(
   createRoute({
     ...admin, method: "post", path: "/events/{eventId}/archive", summary: "Archive an event", request: { params: eventParams }, responses: { 200: json(EventView, "The event"), ...adminErrors() } }),
-  async (c) => c.json(eventView(await updateEvent(database(c.env), c.req.param("eventId"), { status: "archived" })), 200),
+  async (c) => c.json(eventView(await updateAndAnnounce(c, { status: "archived" })), 200),
 );
 
 adminRoutes.openapi(
@@ -571,3 +585,151 @@ adminRoutes.openapi(
     ...admin, method: "delete", path: "/tokens/{tokenId}", summary: "Revoke an admin token", request: { params: pathParams("tokenId") }, responses: { 200: json(AdminTokenView, "The token"), ...adminErrors() } }),
   async (c) => c.json(await revokeAdminToken(database(c.env), c.req.param("tokenId")), 200),
 );
+
+const webhookFields = {
+  url: z.string().max(4096).openapi({ description: "https (plain http only to hosts in WEBHOOK_INSECURE_HOSTS, for local receivers); no credentials in it" }),
+  description: z.string().trim().max(200).nullable(),
+  event_types: z.array(z.enum(webhookEventTypes)).min(1).max(webhookEventTypes.length),
+  enabled: z.boolean(),
+};
+const createWebhookBody = z
+  .object(webhookFields)
+  .partial({ description: true, enabled: true })
+  .strict()
+  .openapi("CreateWebhookBody", { example: { url: "https://hooks.example.com/photos", event_types: ["photo.ready", "event.closed"] } });
+const updateWebhookBody = z.object(webhookFields).partial().strict().openapi("UpdateWebhookBody", { example: { enabled: false } });
+const deliveryQuery = z
+  .object({ limit: z.coerce.number().int().min(1).max(50).default(20), cursor: z.string().max(32).optional() })
+  .strict();
+
+/**
+ * The same webhook routes for one event's endpoints (organisers, scoped tokens included) and
+ * for global ones (every event's; global admins only, by the middleware on /webhooks).
+ */
+function webhookRoutes(base: "/events/{eventId}/webhooks" | "/webhooks") {
+  const scoped = base.startsWith("/events/");
+  const scopeParams = scoped ? (["eventId"] as const) : ([] as const);
+  const listParams = pathParams(...scopeParams);
+  const itemParams = pathParams(...scopeParams, "webhookId");
+  const where = scoped ? "this event's" : "global (every event's)";
+  /** The endpoints' scope, after checking the event exists. */
+  const scopeOf = async (c: AdminContext): Promise<WebhookScope> => {
+    if (!scoped) return null;
+    const eventId = c.req.param("eventId")!;
+    await getEvent(database(c.env), eventId);
+    return eventId;
+  };
+  const endpointOf = async (c: AdminContext) => {
+    const endpoint = await getEndpoint(database(c.env), await scopeOf(c), c.req.param("webhookId")!);
+    annotate(c, { webhook_id: endpoint.id });
+    return endpoint;
+  };
+
+  adminRoutes.openapi(
+    createRoute({ ...admin, method: "get", path: base, summary: `List ${where} webhook endpoints`, request: { params: listParams }, responses: { 200: json(z.object({ webhooks: z.array(WebhookView) }), "The endpoints, newest first (never their secrets)"), ...adminErrors() } }),
+    async (c) => c.json({ webhooks: (await listEndpoints(database(c.env), await scopeOf(c))).map(endpointView) }, 200),
+  );
+
+  adminRoutes.openapi(
+    createRoute({
+      ...admin,
+      method: "post",
+      path: base,
+      summary: `Add a ${scoped ? "" : "global "}webhook endpoint (its signing secret is shown once)`,
+      middleware: withBody(),
+      request: { params: listParams, body: jsonBody(createWebhookBody) },
+      responses: { 201: json(CreatedWebhook, "The endpoint, with its secret"), ...adminErrors(409) },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const created = await createEndpoint(database(c.env), c.env, await scopeOf(c), {
+        url: body.url,
+        description: body.description ?? null,
+        eventTypes: body.event_types,
+        enabled: body.enabled ?? true,
+      });
+      annotate(c, { webhook_id: created.webhook_id });
+      return c.json(created, 201);
+    },
+  );
+
+  adminRoutes.openapi(
+    createRoute({
+      ...admin,
+      method: "patch",
+      path: `${base}/{webhookId}`,
+      summary: "Change a webhook endpoint (URL, event types, description, enabled)",
+      middleware: withBody(),
+      request: { params: itemParams, body: jsonBody(updateWebhookBody) },
+      responses: { 200: json(WebhookView, "The endpoint"), ...adminErrors() },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const endpoint = await endpointOf(c);
+      const updated = await updateEndpoint(database(c.env), c.env, endpoint.eventId, endpoint.id, {
+        url: body.url,
+        description: body.description,
+        eventTypes: body.event_types,
+        enabled: body.enabled,
+      });
+      return c.json(endpointView(updated), 200);
+    },
+  );
+
+  adminRoutes.openapi(
+    createRoute({ ...admin, method: "delete", path: `${base}/{webhookId}`, summary: "Delete a webhook endpoint and its delivery log", request: { params: itemParams }, responses: { 200: json(WebhookView, "The deleted endpoint"), ...adminErrors() } }),
+    async (c) => {
+      const endpoint = await endpointOf(c);
+      return c.json(endpointView(await deleteEndpoint(database(c.env), endpoint.eventId, endpoint.id)), 200);
+    },
+  );
+
+  adminRoutes.openapi(
+    createRoute({
+      ...admin,
+      method: "post",
+      path: `${base}/{webhookId}/rotate-secret`,
+      summary: "Replace a webhook endpoint's signing secret (the new one is shown once; for 24 hours deliveries also carry the old one's signature)",
+      request: { params: itemParams },
+      responses: { 200: json(CreatedWebhook, "The endpoint, with its new secret"), ...adminErrors() },
+    }),
+    async (c) => {
+      const endpoint = await endpointOf(c);
+      return c.json(await rotateSecret(database(c.env), endpoint.eventId, endpoint.id), 200);
+    },
+  );
+
+  adminRoutes.openapi(
+    createRoute({
+      ...admin,
+      method: "post",
+      path: `${base}/{webhookId}/test`,
+      summary: "Queue a signed `webhook.test` delivery to the endpoint (also while it is disabled)",
+      request: { params: itemParams },
+      responses: { 202: json(WebhookDeliveryView, "The queued delivery; its attempts appear in the delivery log"), ...adminErrors() },
+    }),
+    async (c) => {
+      const endpoint = await endpointOf(c);
+      return c.json(deliveryView(await sendTest(c.env, endpoint), []), 202);
+    },
+  );
+
+  adminRoutes.openapi(
+    createRoute({
+      ...admin,
+      method: "get",
+      path: `${base}/{webhookId}/deliveries`,
+      summary: "The delivery log: deliveries newest first, each with every attempt (keyset pages)",
+      request: { params: itemParams, query: deliveryQuery },
+      responses: { 200: json(z.object({ deliveries: z.array(WebhookDeliveryView), next_cursor: z.string().nullable() }), "A page of deliveries"), ...adminErrors() },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const endpoint = await endpointOf(c);
+      return c.json(await listDeliveries(database(c.env), endpoint.id, { limit: query.limit, cursor: query.cursor }), 200);
+    },
+  );
+}
+
+webhookRoutes("/events/{eventId}/webhooks");
+webhookRoutes("/webhooks");

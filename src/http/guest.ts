@@ -15,7 +15,7 @@ import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../co
 import { annotate, backgroundOf, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 import { issuedIdPattern, uploadBody } from "./validation";
-import { PhotoUrls, instant } from "../views/photos";
+import { PhotoUrls, exampleId, instant } from "../views/photos";
 import { uploadStatuses } from "../db/schema";
 import { binary, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
@@ -107,7 +107,6 @@ export function parseChunkRange(contentRange: string | undefined, contentLength:
   return { start: first, end: last + 1, total };
 }
 
-const uuid = (example: string) => z.string().openapi({ example });
 const count = z.number().int();
 /** A refusal of one file, as batch and bulk results carry it. */
 const FileError = z.object({ code: z.string(), message: z.string() }).openapi("FileError");
@@ -136,7 +135,7 @@ const EventInfo = z
   .openapi("EventInfo");
 
 const CreatedUpload = z
-  .object({ upload_id: uuid("3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b"), upload_key: z.string(), chunk_size: count, expires_at: instant, event_id: z.string() })
+  .object({ upload_id: exampleId("3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b"), upload_key: z.string(), chunk_size: count, expires_at: instant, event_id: z.string() })
   .openapi("CreatedUpload");
 
 const UploadStatus = z

@@ -14,6 +14,7 @@ import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { announcePhoto } from "../live/publish";
 import { failPhoto, PhotoRejected, processPhoto } from "../processing/pipeline";
+import { emitPhotoOutcome } from "../webhooks/emit";
 
 export const PROCESSING_QUEUE = "photo-processing";
 export const DEAD_LETTER_QUEUE = "photo-processing-dlq";
@@ -40,8 +41,9 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
     const log = { job: deadLetters ? "photo_dead_letter" : "process_photo", photo_id: photoId, event_id: eventId, attempt: message.attempts };
     if (deadLetters) {
       const photo = await database(env).select({ reason: photos.failureReason }).from(photos).where(eq(photos.id, photoId)).get();
-      await failPhoto(env, photoId, `processing failed after repeated attempts: ${photo?.reason ?? "unknown error"}`);
+      const failed = await failPhoto(env, photoId, `processing failed after repeated attempts: ${photo?.reason ?? "unknown error"}`);
       await announcePhoto(env, photoId);
+      if (failed) await emitPhotoOutcome(env, "photo.failed", eventId, photoId);
       message.ack();
       recordMetric(env, "photo_failed", { eventId, code: "dead_letter" });
       logLine("warn", "job", { ...log, outcome: "failed", ms: Date.now() - started });
@@ -51,6 +53,7 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
       const result = await withTimeout(processPhoto(env, photoId), PROCESSING_TIMEOUT_MS);
       if (result.outcome !== "skipped") {
         await announcePhoto(env, photoId);
+        await emitPhotoOutcome(env, "photo.ready", eventId, photoId);
         recordMetric(env, "photo_processed", { eventId, code: result.outcome, bytes: result.bytes, ms: Date.now() - started });
       }
       message.ack();
@@ -67,8 +70,9 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (error instanceof PhotoRejected) {
-        await failPhoto(env, photoId, reason);
+        const failed = await failPhoto(env, photoId, reason);
         await announcePhoto(env, photoId);
+        if (failed) await emitPhotoOutcome(env, "photo.failed", eventId, photoId);
         message.ack();
         recordMetric(env, "photo_failed", { eventId, code: "rejected", ms: Date.now() - started });
         logLine("info", "job", { ...log, outcome: "rejected", reason, ms: Date.now() - started });

@@ -3,16 +3,18 @@
  * - overdue non-terminal sessions (a lost alarm, a Durable Object never created) are closed;
  * - photos stuck in `processing` (a lost message) are enqueued again;
  * - batches past their retention are deleted with their files;
- * - objects nothing references and multipart uploads left open are deleted (jobs/orphans.ts).
+ * - objects nothing references and multipart uploads left open are deleted (jobs/orphans.ts);
+ * - webhook deliveries whose message was lost are queued again, and the delivery log is pruned.
  */
 import { and, eq, inArray, lte } from "drizzle-orm";
 import { database } from "../db/client";
 import { activeUploadStatuses, photos, uploadSessions } from "../db/schema";
 import { BATCH_RETENTION_MS, deleteBatchesBefore } from "../core/batches";
 import { enqueuePhotos, photoJobColumns } from "../core/completion";
-import { sessionStub } from "../core/session-client";
+import { closeUnstartedSession, sessionStub } from "../core/session-client";
 import { logLine } from "../lib/log";
 import { abortLeftMultipartUploads, deleteOrphanedObjects } from "./orphans";
+import { pruneDeliveryLog, requeueLostDeliveries } from "../webhooks/delivery";
 
 /** Longer than a photo's whole retry schedule, so only lost messages are re-sent. */
 export const STUCK_PROCESSING_MS = 30 * 60 * 1000;
@@ -26,7 +28,20 @@ export async function sweep(env: Env, now = Date.now()) {
   const batchesDeleted = await deleteOldBatches(env, now);
   const multipartAborted = await abortLeftMultipartUploads(env, SWEEP_BATCH);
   const orphans = await deleteOrphanedObjects(env, now);
-  return { swept, requeued, batchesDeleted, multipartAborted, orphansDeleted: orphans.deleted };
+  const webhooks = await sweepWebhooks(env, now);
+  return { swept, requeued, batchesDeleted, multipartAborted, orphansDeleted: orphans.deleted, ...webhooks };
+}
+
+async function sweepWebhooks(env: Env, now: number) {
+  const deliveriesRequeued = await requeueLostDeliveries(env, now);
+  let deliveriesPruned = 0;
+  for (let batch = 0; batch < MAX_BATCHES; batch++) {
+    const n = await pruneDeliveryLog(env, now);
+    deliveriesPruned += n;
+    if (n === 0) break;
+  }
+  logLine("info", "job", { job: "sweep_webhooks", requeued: deliveriesRequeued, pruned: deliveriesPruned, outcome: "ok" });
+  return { deliveriesRequeued, deliveriesPruned };
 }
 
 async function deleteOldBatches(env: Env, now: number): Promise<number> {
@@ -62,14 +77,8 @@ async function sweepExpiredSessions(env: Env, now: number): Promise<{ swept: num
       .where(and(inArray(uploadSessions.status, activeUploadStatuses), lte(uploadSessions.expiresAt, now)))
       .limit(SWEEP_BATCH);
     for (const { id } of overdue) {
-      const status = await sessionStub(env, id).expireIfDue();
-      if (status === null) {
-        // Never initialised: nothing was stored, only the row needs closing.
-        await db
-          .update(uploadSessions)
-          .set({ status: "expired", updatedAt: Date.now() })
-          .where(and(eq(uploadSessions.id, id), inArray(uploadSessions.status, activeUploadStatuses)));
-      }
+      // Never initialised: nothing was stored, only the row needs closing.
+      if ((await sessionStub(env, id).expireIfDue()) === null) await closeUnstartedSession(env, id, "expired");
       swept++;
     }
     if (overdue.length < SWEEP_BATCH) break;

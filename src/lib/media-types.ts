@@ -5,7 +5,7 @@
  * keyed by image type (the parsers, the location scrubbers) is not asked to handle it.
  */
 interface MediaTypeRow {
-  kind: "image";
+  kind: "image" | "video";
   /** For keys and download names. */
   extension: string;
   /** The format's name in messages (a family shares its first row's). */
@@ -22,15 +22,22 @@ export const mediaTypes = {
   "image/webp": { kind: "image", extension: "webp", label: "WebP", family: "webp", photonDecodes: true },
   "image/heic": { kind: "image", extension: "heic", label: "HEIC", family: "heif", photonDecodes: false },
   "image/heif": { kind: "image", extension: "heif", label: "HEIF", family: "heif", photonDecodes: false },
+  "video/mp4": { kind: "video", extension: "mp4", label: "MP4", family: "mp4", photonDecodes: false },
+  "video/quicktime": { kind: "video", extension: "mov", label: "QuickTime", family: "mp4", photonDecodes: false },
 } as const satisfies Record<string, MediaTypeRow>;
 
 export type MediaType = keyof typeof mediaTypes;
 export type ImageType = { [T in MediaType]: (typeof mediaTypes)[T]["kind"] extends "image" ? T : never }[MediaType];
+export type VideoType = { [T in MediaType]: (typeof mediaTypes)[T]["kind"] extends "video" ? T : never }[MediaType];
 
 const allTypes = Object.keys(mediaTypes) as MediaType[];
 
 /** The image types, as a non-empty list (for zod enums and event defaults). */
 export const imageTypes = allTypes.filter((type): type is ImageType => mediaTypes[type].kind === "image") as [ImageType, ...ImageType[]];
+
+/** The video types (their structure and metadata are read by processing/video.ts). */
+export const videoTypes = allTypes.filter((type): type is VideoType => mediaTypes[type].kind === "video") as [VideoType, ...VideoType[]];
+export const isVideoType = (type: string | null): type is VideoType => videoTypes.includes(type as VideoType);
 
 /** A Content-Type as compared and stored: lowercase, without parameters. */
 export const mediaType = (contentType: string) => contentType.toLowerCase().split(";")[0]!.trim();

@@ -13,7 +13,9 @@
 import { noMetadata, readExif, readHeifExifItem, type PhotoMetadata } from "./metadata";
 import { MAX_STRUCTURES, PullReader } from "./pull-reader";
 import { crc32 } from "../lib/crc32";
-import type { ImageType } from "../lib/media-types";
+import { isVideoType, videoTypes, type ImageType, type VideoType } from "../lib/media-types";
+
+export { isVideoType, videoTypes, type VideoType };
 
 /** A piece of the scrubbed copy: bytes [start, end) of the original, or new bytes. */
 export type ScrubPiece = { start: number; end: number } | { bytes: Uint8Array };
@@ -73,19 +75,38 @@ const u24le = (b: Uint8Array, i: number) => b[i]! + b[i + 1]! * 256 + b[i + 2]! 
 
 const HEIC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis"]);
 const HEIF_BRANDS = new Set(["mif1", "msf1", "heif"]);
+/** Still-image brands of ISO-BMFF we do not accept (AVIF): never taken for a video either. */
+const OTHER_IMAGE_BRANDS = new Set(["avif", "avis", "avio", "MiHE", "MiHB", "MiAC", "jpeg", "jpgs", "j2ki", "j2is"]);
+const QUICKTIME_BRAND = "qt  ";
+/** MP4 (ISO base media and its MPEG-4, H.264 and HEVC brands, Apple's M4V) and QuickTime. */
+const VIDEO_BRANDS = new Set([
+  ...["isom", "iso2", "iso3", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "M4V ", "M4VH", "M4VP", QUICKTIME_BRAND],
+  ...["hvc1", "hev1", "hvc2", "hev2"],
+]);
 
-/** The type the bytes say, from the first 32 of them; null if none we accept. */
-export function sniffType(head: Uint8Array): ImageType | null {
+/** The type the bytes say, image or video, from the ftyp box's first 32 bytes (or the image's magic); null if none we accept. */
+export function sniffMedia(head: Uint8Array): ImageType | VideoType | null {
   if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return "image/jpeg";
   if (ascii(head, 0, 8) === "\x89PNG\r\n\x1a\n") return "image/png";
   if (ascii(head, 0, 4) === "RIFF" && ascii(head, 8, 4) === "WEBP") return "image/webp";
   if (ascii(head, 4, 4) === "ftyp") {
-    const brands = [ascii(head, 8, 4)];
+    const major = ascii(head, 8, 4);
+    const brands = [major];
     for (let i = 16; i + 4 <= Math.min(head.byteLength, u32be(head, 0)); i += 4) brands.push(ascii(head, i, 4));
+    // An image brand anywhere makes it an image: a HEIF may well list isom or mp41 among its brands too.
     if (brands.some((brand) => HEIC_BRANDS.has(brand))) return "image/heic";
     if (brands.some((brand) => HEIF_BRANDS.has(brand))) return "image/heif";
+    if (brands.some((brand) => OTHER_IMAGE_BRANDS.has(brand))) return null;
+    if (major === QUICKTIME_BRAND) return "video/quicktime";
+    if (brands.some((brand) => VIDEO_BRANDS.has(brand))) return "video/mp4";
   }
   return null;
+}
+
+/** The image type the bytes say; null for anything else (videos included). */
+export function sniffType(head: Uint8Array): ImageType | null {
+  const type = sniffMedia(head);
+  return isVideoType(type) ? null : type;
 }
 
 /** Signatures of content that has no business inside a photo. */
@@ -97,8 +118,14 @@ const ARCHIVE_SIGNATURES: Array<[Uint8Array, string]> = [
 ];
 const MARKUP_SIGNATURES = ["<script", "<html", "<?php", "<iframe", "<!doctype html", "<svg", "<body"];
 
-function findArchive(bytes: Uint8Array): string | null {
+export function findArchive(bytes: Uint8Array): string | null {
   for (const [signature, what] of ARCHIVE_SIGNATURES) if (indexOfBytes(bytes, signature) >= 0) return what;
+  return null;
+}
+
+/** The archive whose signature the bytes start with, if any. */
+export function archiveAtStart(bytes: Uint8Array): string | null {
+  for (const [signature, what] of ARCHIVE_SIGNATURES) if (signature.every((byte, i) => bytes[i] === byte)) return what;
   return null;
 }
 
@@ -110,7 +137,7 @@ const TAG_END = new Set([0x20, 0x09, 0x0a, 0x0c, 0x0d, 0x3e, 0x2f]);
  * is a signature (any case) followed by a byte that ends a tag name: in compressed image data a
  * 4-byte `<svg` alone turns up about once in 550 MB, with the terminator once in ~20 GB.
  */
-class MarkupScanner {
+export class MarkupScanner {
   #carry = new Uint8Array(0);
   found: string | null = null;
 
@@ -134,6 +161,20 @@ class MarkupScanner {
     // The longest signature and its terminator.
     this.#carry = window.slice(Math.max(0, window.byteLength - 15));
   }
+}
+
+/** ZIP readers find an archive by its end record, up to 64 KiB of comment before the end. */
+export const ZIP_TAIL_BYTES = 22 + 65_535;
+
+/** True if the bytes end with a ZIP end-of-central-directory record that accounts for the end. */
+export function endsWithZip(bytes: Uint8Array): boolean {
+  for (let at = bytes.byteLength - 22; at >= 0; at--) {
+    if (bytes[at] === 0x50 && bytes[at + 1] === 0x4b && bytes[at + 2] === 0x05 && bytes[at + 3] === 0x06) {
+      const commentLength = bytes[at + 20]! | (bytes[at + 21]! << 8);
+      if (at + 22 + commentLength === bytes.byteLength) return true;
+    }
+  }
+  return false;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -12,7 +12,7 @@ import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
 import { concatFixedLength } from "../storage/streams";
 import { extensionOf, imageFormatNames, mediaTypes, sameFamily } from "../lib/media-types";
-import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece } from "./inspect";
+import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, endsWithZip, ZIP_TAIL_BYTES } from "./inspect";
 import type { PhotoMetadata } from "./metadata";
 import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
 
@@ -20,8 +20,6 @@ import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbna
 export const MAX_PIXELS = 50_000_000;
 /** Header bytes read for sniffing (HEIF brands included); metadata is found by the inspection, wherever it is. */
 const SNIFF_BYTES = 4096;
-/** ZIP readers find an archive by its end record, up to 64 KiB of comment before the end. */
-const ZIP_TAIL_BYTES = 22 + 65_535;
 
 /** A failure that retrying cannot fix: the photo is marked failed at once. */
 export class PhotoRejected extends Error {}
@@ -224,12 +222,13 @@ async function settled<T extends readonly unknown[]>(promises: [...{ [K in keyof
   return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** Marks a photo failed with a reason a person can read (only while it is still processing). */
-export async function failPhoto(env: Env, photoId: string, reason: string): Promise<void> {
-  await database(env)
+/** Marks a photo failed with a reason a person can read (only while it is still processing); true if it did. */
+export async function failPhoto(env: Env, photoId: string, reason: string): Promise<boolean> {
+  const result = await database(env)
     .update(photos)
     .set({ status: "failed", failureReason: reason, updatedAt: Date.now() })
     .where(and(eq(photos.id, photoId), eq(photos.status, "processing")));
+  return result.meta.changes > 0;
 }
 
 /** Writes the scrubbed copy by streaming the kept ranges of the original, in order; returns its size. */
@@ -244,15 +243,4 @@ async function writeScrubbed(bucket: R2Bucket, originalKey: string, key: string,
   const { readable, copied } = concatFixedLength(length, sources);
   await Promise.all([bucket.put(key, readable), copied]);
   return length;
-}
-
-/** True if the bytes end with a ZIP end-of-central-directory record that accounts for the end. */
-function endsWithZip(bytes: Uint8Array): boolean {
-  for (let at = bytes.byteLength - 22; at >= 0; at--) {
-    if (bytes[at] === 0x50 && bytes[at + 1] === 0x4b && bytes[at + 2] === 0x05 && bytes[at + 3] === 0x06) {
-      const commentLength = bytes[at + 20]! | (bytes[at + 21]! << 8);
-      if (at + 22 + commentLength === bytes.byteLength) return true;
-    }
-  }
-  return false;
 }

@@ -13,13 +13,14 @@ export const adminRouteTable = [
   ).values(),
 ];
 
-/** A route's path with its parameters filled in (unknown photos get a fresh id). */
+/** A route's path with its parameters filled in (unknown photos and webhooks get a fresh id). */
 export function routeUrl(path: string, ids: { eventId: string; linkId: string; tokenId: string }): string {
   return path
     .replace(":eventId", ids.eventId)
     .replace(":linkId", ids.linkId)
     .replace(":tokenId", ids.tokenId)
     .replace(":photoId", crypto.randomUUID())
+    .replace(":webhookId", crypto.randomUUID())
     .replace(/:action\{[^}]+\}/, "approve");
 }
 

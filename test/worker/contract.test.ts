@@ -48,7 +48,7 @@ const requestSchemas = new Map(
   }),
 );
 
-/** What the path parameters stand for: a fresh event with a join link, an upload and a batch. */
+/** What the path parameters stand for: a fresh event with a join link, an upload, a batch and a webhook endpoint. */
 async function fixture() {
   const event = await createEvent();
   const upload = await startUpload(event.join_token, 1000);
@@ -60,6 +60,13 @@ async function fixture() {
     body: JSON.stringify({ device_id: "contract-device-1", files: [{ client_id: "f1", filename: "a.jpg", size: 1000, content_type: "image/jpeg" }] }),
   });
   const { batch_id, batch_key } = await batch.json<{ batch_id: string; batch_key: string }>();
+  // An endpoint of the event's (the global routes find no such global one); nothing listens on port 9.
+  const webhook = await call(`/api/v1/admin/events/${event.event_id}/webhooks`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ url: "http://127.0.0.1:9/hook", event_types: ["photo.ready"] }),
+  });
+  const { webhook_id } = await webhook.json<{ webhook_id: string }>();
   const params: Record<string, string> = {
     token: event.join_token,
     eventId: event.event_id,
@@ -71,6 +78,7 @@ async function fixture() {
     tokenId: crypto.randomUUID(),
     variant: "thumb-256",
     action: "approve",
+    webhookId: webhook_id,
   };
   const credentials: Record<string, Record<string, string>> = {
     adminToken: { authorization: `Bearer ${env.ADMIN_TOKEN}` },

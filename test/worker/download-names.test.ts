@@ -64,7 +64,7 @@ describe("download names", () => {
   });
 
   it("a file that failed processing downloads as .bin, application/octet-stream, whatever the guest declared", async () => {
-    // Served only by events that keep locations: elsewhere a file of no accepted type is refused (attack-gps-download).
+    // Served only by events that keep locations: elsewhere a file of no accepted type is refused (download-location-unknown-types.test.ts).
     const event = await createEvent({ keep_gps: true });
     const page = new TextEncoder().encode("<html><body><script>alert(document.cookie)</script></body></html>");
     const { job, photoId } = await uploadPhoto(page, { token: event.join_token, filename: "notes.html", contentType: "image/jpeg" });

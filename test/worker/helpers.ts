@@ -1,7 +1,7 @@
 /** Drives the Worker as a client would: through its HTTP routes, in the Workers runtime. */
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { expect } from "vitest";
+import { afterEach, beforeEach, expect } from "vitest";
 
 export const MiB = 1024 * 1024;
 const origin = "https://photos.test";
@@ -129,3 +129,63 @@ export async function expireSession(uploadId: string): Promise<void> {
     state.storage.sql.exec("UPDATE session SET data = json_set(data, '$.expiresAt', ?)", Date.now() - 1);
   });
 }
+
+/** Starts a chunk whose body the test feeds by hand, like a slow or failing network (or to abort while it streams). */
+export function manualChunk(upload: Upload, fileSize: number, start: number, end: number) {
+  const { readable, writable } = new FixedLengthStream(end - start);
+  const response = call(`/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
+    method: "PUT",
+    headers: { "upload-key": upload.key, "content-range": `bytes ${start}-${end - 1}/${fileSize}` },
+    body: readable,
+  });
+  return { writer: writable.getWriter(), response };
+}
+
+/** Completes an upload through the guest API and answers the SHA-256 of the object it stored. */
+export async function completedBytes(upload: Upload): Promise<string> {
+  const complete = await uploadCall(upload, "POST", "/complete");
+  expect(complete.status, await complete.clone().text()).toBe(201);
+  const { file_path } = await complete.json<{ file_path: string }>();
+  return sha256Hex((await env.PHOTOS.get(file_path))!.body);
+}
+
+/**
+ * The tests and the Worker share `env`: in this file, admission is read afresh for every chunk
+ * and piece (UPLOAD_RECHECK_MS 0), so a revocation or closing reaches uploads in flight at once.
+ * Answers a setter for a test that wants another interval.
+ */
+export function recheckAdmissionEveryTime(): (ms: number) => void {
+  const settable = env as unknown as Record<string, string>;
+  const configured = settable.UPLOAD_RECHECK_MS;
+  beforeEach(() => {
+    settable.UPLOAD_RECHECK_MS = "0";
+  });
+  afterEach(() => {
+    settable.UPLOAD_RECHECK_MS = configured!;
+  });
+  return (ms) => {
+    settable.UPLOAD_RECHECK_MS = String(ms);
+  };
+}
+
+export const tusHeaders = { "tus-resumable": "1.0.0" };
+export const tusMetadata = (device: string) => `filetype ${btoa("image/jpeg")},device_id ${btoa(device)}`;
+
+/** A tus concatenation partial with all its bytes sent (its creation-with-upload assembles it). */
+export async function tusPartial(token: string, device: string, bytes: Uint8Array) {
+  const created = await call(`/api/v1/events/${token}/tus/`, {
+    method: "POST",
+    headers: { ...tusHeaders, "upload-concat": "partial", "upload-length": String(bytes.byteLength), "upload-metadata": tusMetadata(device), "content-type": "application/offset+octet-stream" },
+    body: bytes,
+  });
+  expect(created.status, await created.clone().text()).toBe(201);
+  const path = new URL(created.headers.get("location")!).pathname;
+  return { path, id: path.split("/").pop()!.split(".")[0]! };
+}
+
+/** Creates a tus final upload from partial upload paths. */
+export const tusFinal = (token: string, device: string, partialPaths: string[]) =>
+  call(`/api/v1/events/${token}/tus/`, {
+    method: "POST",
+    headers: { ...tusHeaders, "upload-concat": `final;${partialPaths.join(" ")}`, "upload-metadata": tusMetadata(device) },
+  });

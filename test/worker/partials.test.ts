@@ -6,27 +6,12 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sweep } from "../../src/jobs/sweeper";
-import { call, createEvent, errorCode, fileBytes } from "./helpers";
-
-const tus = { "tus-resumable": "1.0.0" };
-const metadata = (device: string) => `filetype ${btoa("image/jpeg")},device_id ${btoa(device)}`;
-
-/** A partial with all its bytes sent (its last PATCH assembles it). */
-async function fullPartial(token: string, device: string, bytes: Uint8Array) {
-  const created = await call(`/api/v1/events/${token}/tus/`, {
-    method: "POST",
-    headers: { ...tus, "upload-concat": "partial", "upload-length": String(bytes.byteLength), "upload-metadata": metadata(device), "content-type": "application/offset+octet-stream" },
-    body: bytes,
-  });
-  expect(created.status, await created.clone().text()).toBe(201);
-  const path = new URL(created.headers.get("location")!).pathname;
-  return { path, id: path.split("/").pop()!.split(".")[0]! };
-}
+import { call, createEvent, errorCode, fileBytes, tusFinal, tusHeaders, tusMetadata, tusPartial } from "./helpers";
 
 function partialCreate(token: string, device: string) {
   return call(`/api/v1/events/${token}/tus/`, {
     method: "POST",
-    headers: { ...tus, "upload-concat": "partial", "upload-length": "10", "upload-metadata": metadata(device) },
+    headers: { ...tusHeaders, "upload-concat": "partial", "upload-length": "10", "upload-metadata": tusMetadata(device) },
   });
 }
 
@@ -52,15 +37,12 @@ describe("tus partials", () => {
     const { join_token } = await createEvent();
     const device = "parallel-phone-01";
     const partials = [];
-    for (let i = 0; i < 16; i++) partials.push(await fullPartial(join_token, device, fileBytes(400_000, 80 + i)));
+    for (let i = 0; i < 16; i++) partials.push(await tusPartial(join_token, device, fileBytes(400_000, 80 + i)));
     const over = await partialCreate(join_token, device);
     expect(over.status).toBe(429);
     expect(await refusalLimit(over)).toBe("concurrent_partials");
 
-    const final = await call(`/api/v1/events/${join_token}/tus/`, {
-      method: "POST",
-      headers: { ...tus, "upload-concat": `final;${partials.map((p) => p.path).join(" ")}`, "upload-metadata": metadata(device) },
-    });
+    const final = await tusFinal(join_token, device, partials.map((p) => p.path));
     expect(final.status, await final.clone().text()).toBe(201);
     for (const partial of partials) {
       const row = await sessionRow(partial.id);
@@ -74,11 +56,8 @@ describe("tus partials", () => {
     const { join_token } = await createEvent();
     const pieces = [fileBytes(10, 92), fileBytes(1000, 93), fileBytes(7, 94)];
     const partials = [];
-    for (const piece of pieces) partials.push(await fullPartial(join_token, "parallel-phone-04", piece));
-    const final = await call(`/api/v1/events/${join_token}/tus/`, {
-      method: "POST",
-      headers: { ...tus, "upload-concat": `final;${partials.map((p) => p.path).join(" ")}`, "upload-metadata": metadata("parallel-phone-04") },
-    });
+    for (const piece of pieces) partials.push(await tusPartial(join_token, "parallel-phone-04", piece));
+    const final = await tusFinal(join_token, "parallel-phone-04", partials.map((p) => p.path));
     expect(final.status, await final.clone().text()).toBe(201);
     const { r2_key } = await sessionRow(new URL(final.headers.get("location")!).pathname.split("/").pop()!.split(".")[0]!);
     const stored = new Uint8Array(await (await env.PHOTOS.get(r2_key))!.arrayBuffer());
@@ -87,7 +66,7 @@ describe("tus partials", () => {
 
   it("a partial no final ever used is swept at its expiry, object and all", async () => {
     const { join_token } = await createEvent();
-    const partial = await fullPartial(join_token, "parallel-phone-02", fileBytes(1000, 90));
+    const partial = await tusPartial(join_token, "parallel-phone-02", fileBytes(1000, 90));
     const { r2_key } = await sessionRow(partial.id);
     expect(await env.PHOTOS.head(r2_key)).not.toBeNull();
     await overdue(partial.id);
@@ -95,13 +74,13 @@ describe("tus partials", () => {
     expect((await sessionRow(partial.id)).status).toBe("expired");
     expect(await env.PHOTOS.head(r2_key)).toBeNull();
     // A final naming it is refused.
-    const final = await call(`/api/v1/events/${join_token}/tus/`, { method: "POST", headers: { ...tus, "upload-concat": `final;${partial.path}` } });
+    const final = await call(`/api/v1/events/${join_token}/tus/`, { method: "POST", headers: { ...tusHeaders, "upload-concat": `final;${partial.path}` } });
     expect(await errorCode(final)).toBe("partial_not_complete");
   });
 
   it("and its expiry alarm does the same without the sweeper", async () => {
     const { join_token } = await createEvent();
-    const partial = await fullPartial(join_token, "parallel-phone-03", fileBytes(1000, 91));
+    const partial = await tusPartial(join_token, "parallel-phone-03", fileBytes(1000, 91));
     const { r2_key } = await sessionRow(partial.id);
     await overdue(partial.id);
     await runDurableObjectAlarm(env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(partial.id)));

@@ -1,17 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MiB, call, createEvent, errorCode, fileBytes, uploadCall, startUpload, type Upload } from "./helpers";
-
-/** Starts a chunk whose body the test feeds by hand, so an abort can land while it streams. */
-function manualChunk(upload: Upload, fileSize: number, start: number, end: number) {
-  const { readable, writable } = new FixedLengthStream(end - start);
-  const response = call(`/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
-    method: "PUT",
-    headers: { "upload-key": upload.key, "content-range": `bytes ${start}-${end - 1}/${fileSize}` },
-    body: readable,
-  });
-  return { writer: writable.getWriter(), response };
-}
+import { MiB, createEvent, errorCode, fileBytes, manualChunk, uploadCall, startUpload, type Upload } from "./helpers";
 
 async function objectsOf(eventId: string, upload: Upload) {
   const [uploads, staging] = await Promise.all([

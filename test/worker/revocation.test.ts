@@ -4,8 +4,8 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MiB, call, createEvent, createUploadRequest, errorCode, fileBytes, sendChunk, startUpload, uploadCall, type Upload } from "./helpers";
+import { describe, expect, it } from "vitest";
+import { MiB, call, createEvent, createUploadRequest, errorCode, fileBytes, recheckAdmissionEveryTime, sendChunk, tusHeaders, startUpload, uploadCall, type Upload } from "./helpers";
 
 async function admin(path: string, method = "GET", body?: unknown) {
   const response = await call(`/api/v1/admin${path}`, {
@@ -17,15 +17,7 @@ async function admin(path: string, method = "GET", body?: unknown) {
   return response.json<Record<string, string>>();
 }
 
-/** The tests and the Worker share `env`: the recheck interval is set per test (UPLOAD_RECHECK_MS). */
-const settable = env as unknown as Record<string, string>;
-const configuredRecheck = settable.UPLOAD_RECHECK_MS;
-beforeEach(() => {
-  settable.UPLOAD_RECHECK_MS = "0";
-});
-afterEach(() => {
-  settable.UPLOAD_RECHECK_MS = configuredRecheck!;
-});
+const setRecheckMs = recheckAdmissionEveryTime();
 
 /** How a change reaches an upload in flight, and the refusal a new create gets afterwards. */
 const changes = {
@@ -48,7 +40,6 @@ async function photoCount(eventId: string) {
 }
 
 const b64 = (text: string) => btoa(text);
-const tus = { "tus-resumable": "1.0.0" };
 
 describe.each(Object.keys(changes) as Change[])("%s stops uploads in flight", (change) => {
   it("guest API: the next chunk and complete get the create's refusal; status and accepted bytes stay", async () => {
@@ -77,13 +68,13 @@ describe.each(Object.keys(changes) as Change[])("%s stops uploads in flight", (c
     const base = `/api/v1/events/${token}/tus`;
     const created = await call(`${base}/`, {
       method: "POST",
-      headers: { ...tus, "upload-length": String(2 * MiB), "upload-metadata": `filename ${b64("a.jpg")},filetype ${b64("image/jpeg")}` },
+      headers: { ...tusHeaders, "upload-length": String(2 * MiB), "upload-metadata": `filename ${b64("a.jpg")},filetype ${b64("image/jpeg")}` },
     });
     expect(created.status).toBe(201);
     const url = new URL(created.headers.get("location")!).pathname;
     const file = fileBytes(2 * MiB, 42);
     const patch = (offset: number, bytes: Uint8Array) =>
-      call(url, { method: "PATCH", headers: { ...tus, "content-type": "application/offset+octet-stream", "upload-offset": String(offset) }, body: bytes });
+      call(url, { method: "PATCH", headers: { ...tusHeaders, "content-type": "application/offset+octet-stream", "upload-offset": String(offset) }, body: bytes });
     expect((await patch(0, file.slice(0, MiB))).status).toBe(204);
 
     await changes[change](eventId, linkId);
@@ -91,7 +82,7 @@ describe.each(Object.keys(changes) as Change[])("%s stops uploads in flight", (c
     const refused = await patch(MiB, file.slice(MiB));
     expect(refused.status).toBe(create.status);
     expect(await errorCode(refused)).toBe(await errorCode(create));
-    expect((await call(url, { method: "HEAD", headers: tus })).headers.get("upload-offset")).toBe(String(MiB));
+    expect((await call(url, { method: "HEAD", headers: tusHeaders })).headers.get("upload-offset")).toBe(String(MiB));
     expect(await photoCount(eventId)).toBe(0);
   });
 
@@ -151,7 +142,7 @@ describe("an archived event never gets a photo", () => {
 
 describe("the recheck interval", () => {
   it("a revoked link stops an upload in flight within UPLOAD_RECHECK_MS", async () => {
-    settable.UPLOAD_RECHECK_MS = "300";
+    setRecheckMs(300);
     const { eventId, linkId, token } = await eventWithLink();
     const file = fileBytes(3 * MiB, 45);
     const upload = await startUpload(token, file.byteLength);

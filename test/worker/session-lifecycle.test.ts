@@ -11,12 +11,14 @@ import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import {
   MiB,
-  call,
+  completedBytes,
   createEvent,
   errorCode,
   fileBytes,
+  manualChunk,
   sendChunk,
   sendInChunks,
+  sessionOf,
   sha256Hex,
   stagingObjects,
   startUpload,
@@ -25,11 +27,9 @@ import {
   type Upload,
 } from "./helpers";
 
-const sessionOf = (upload: Upload) => env.UPLOAD_SESSIONS.get(env.UPLOAD_SESSIONS.idFromName(upload.id));
-
 /** Rewrites a field of the session's stored state, as time passing (or a crash) would. */
 async function setSessionField(upload: Upload, field: string, value: number) {
-  await runInDurableObject(sessionOf(upload), (_instance, state) => {
+  await runInDurableObject(sessionOf(upload.id), (_instance, state) => {
     state.storage.sql.exec("UPDATE session SET data = json_set(data, ?, ?)", `$.${field}`, value);
   });
 }
@@ -37,17 +37,6 @@ async function setSessionField(upload: Upload, field: string, value: number) {
 async function receivedBytes(upload: Upload): Promise<number> {
   const response = await uploadCall(upload, "GET");
   return (await response.json<{ received_bytes: number }>()).received_bytes;
-}
-
-/** Starts a chunk whose body the test feeds by hand, like a slow or failing network. */
-function manualChunk(upload: Upload, fileSize: number, start: number, end: number) {
-  const { readable, writable } = new FixedLengthStream(end - start);
-  const response = call(`/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
-    method: "PUT",
-    headers: { "upload-key": upload.key, "content-range": `bytes ${start}-${end - 1}/${fileSize}` },
-    body: readable,
-  });
-  return { writer: writable.getWriter(), response };
 }
 
 const tick = (ms = 50) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,10 +67,7 @@ describe("interrupted and concurrent chunks", () => {
       const response = await sendChunk(upload, file, offset, Math.min(offset + MiB, file.byteLength));
       expect(response.status).toBe(204);
     }
-    const complete = await uploadCall(upload, "POST", "/complete");
-    expect(complete.status).toBe(201);
-    const { file_path } = await complete.json<{ file_path: string }>();
-    expect(await sha256Hex((await env.PHOTOS.get(file_path))!.body)).toBe(await sha256Hex(file));
+    expect(await completedBytes(upload)).toBe(await sha256Hex(file));
     expect(await stagingObjects(upload.id)).toHaveLength(0);
     expect(await tailRows(upload.id)).toBe(0);
   });
@@ -138,7 +124,7 @@ describe("interrupted and concurrent chunks", () => {
     const upload = await startUpload(join_token, file.byteLength);
     // A chunk began, and the Worker carrying it vanished without committing or releasing.
     const caller = { uploadId: upload.id, tokenHash: await hash(join_token), keyHash: await hash(upload.key) };
-    const begun = await sessionOf(upload).beginChunk(caller, { start: 0, length: MiB, total: file.byteLength, acceptReplay: true });
+    const begun = await sessionOf(upload.id).beginChunk(caller, { start: 0, length: MiB, total: file.byteLength, acceptReplay: true });
     expect(begun.ok).toBe(true);
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
     await new Promise((resolve) => setTimeout(resolve, 1600)); // CHUNK_LEASE_MS in the test config
@@ -166,7 +152,7 @@ describe("interrupted and concurrent chunks", () => {
     await slow.writer.write(file.slice(0, 1000));
     await tick();
     expect((await sendChunk(upload, file, 0, 5 * MiB)).status).toBe(409);
-    await evictDurableObject(sessionOf(upload));
+    await evictDurableObject(sessionOf(upload.id));
     expect((await sendChunk(upload, file, 0, 5 * MiB)).status).toBe(204);
     await slow.writer.write(file.slice(1000, 5 * MiB));
     await slow.writer.close();
@@ -216,18 +202,18 @@ describe("expiry", () => {
   it("the alarm aborts the multipart upload, deletes the stored tail and marks the session expired", async () => {
     const { upload, file, r2_key, multipart_upload_id } = await halfUploaded();
     await setSessionField(upload, "expiresAt", Date.now() - 1);
-    expect(await runDurableObjectAlarm(sessionOf(upload))).toBe(true);
+    expect(await runDurableObjectAlarm(sessionOf(upload.id))).toBe(true);
     await expectFreed(upload, file, r2_key, multipart_upload_id);
     // Alarms can fire twice: the second run changes nothing.
-    await runInDurableObject(sessionOf(upload), (instance) => instance.alarm());
+    await runInDurableObject(sessionOf(upload.id), (instance) => instance.alarm());
     expect(await (await uploadCall(upload, "GET")).json()).toMatchObject({ status: "expired" });
   });
 
   it("an alarm that fires early re-arms itself and leaves the session alone", async () => {
     const { upload } = await halfUploaded();
-    expect(await runDurableObjectAlarm(sessionOf(upload))).toBe(true);
+    expect(await runDurableObjectAlarm(sessionOf(upload.id))).toBe(true);
     expect(await (await uploadCall(upload, "GET")).json()).toMatchObject({ status: "uploading", received_bytes: 7 * MiB });
-    const rearmed = await runInDurableObject(sessionOf(upload), (_i, state) => state.storage.getAlarm());
+    const rearmed = await runInDurableObject(sessionOf(upload.id), (_i, state) => state.storage.getAlarm());
     expect(rearmed).toBeGreaterThan(Date.now());
   });
 
@@ -241,7 +227,7 @@ describe("expiry", () => {
     const { upload, file, r2_key, multipart_upload_id } = await halfUploaded();
     const past = Date.now() - 1;
     await setSessionField(upload, "expiresAt", past);
-    await runInDurableObject(sessionOf(upload), (_i, state) => state.storage.deleteAlarm());
+    await runInDurableObject(sessionOf(upload.id), (_i, state) => state.storage.deleteAlarm());
     await env.DB.prepare("UPDATE upload_sessions SET expires_at = ? WHERE id = ?").bind(past, upload.id).run();
     // A session whose Durable Object never started (the Worker died right after the insert).
     const orphan = { id: crypto.randomUUID() };
@@ -279,7 +265,7 @@ describe("expiry", () => {
     const upload = await startUpload(join_token, file.byteLength);
     await sendInChunks(upload, file, [2 * MiB]);
     await setSessionField(upload, "expiresAt", Date.now() - 1);
-    await runDurableObjectAlarm(sessionOf(upload));
+    await runDurableObjectAlarm(sessionOf(upload.id));
     const status = await (await uploadCall(upload, "GET")).json<{ status: string; photo_id: string }>();
     expect(status.status).toBe("completed");
     const photo = await env.DB.prepare("SELECT status FROM photos WHERE id = ?").bind(status.photo_id).first();

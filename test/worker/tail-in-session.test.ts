@@ -12,6 +12,7 @@ import { MemoryBudget } from "../../src/storage/memory-budget";
 import { ApiError } from "../../src/core/errors";
 import {
   MiB,
+  completedBytes,
   createEvent,
   fileBytes,
   sendChunk,
@@ -22,17 +23,9 @@ import {
   startUpload,
   tailRows,
   uploadCall,
-  type Upload,
 } from "./helpers";
 
 const hash = async (value: string) => sha256Hex(new TextEncoder().encode(value));
-
-async function completedBytes(upload: Upload): Promise<string> {
-  const complete = await uploadCall(upload, "POST", "/complete");
-  expect(complete.status, await complete.clone().text()).toBe(201);
-  const { file_path } = await complete.json<{ file_path: string }>();
-  return sha256Hex((await env.PHOTOS.get(file_path))!.body);
-}
 
 async function tailRowSizes(uploadId: string): Promise<number[]> {
   return runInDurableObject(sessionOf(uploadId), (_instance, state) =>

@@ -4,33 +4,14 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createEvent, fileBytes } from "./helpers";
-
-const tus = { "tus-resumable": "1.0.0" };
-const metadata = (device: string) => `filetype ${btoa("image/jpeg")},device_id ${btoa(device)}`;
-
-async function fullPartial(token: string, device: string, bytes: Uint8Array) {
-  const created = await call(`/api/v1/events/${token}/tus/`, {
-    method: "POST",
-    headers: { ...tus, "upload-concat": "partial", "upload-length": String(bytes.byteLength), "upload-metadata": metadata(device), "content-type": "application/offset+octet-stream" },
-    body: bytes,
-  });
-  expect(created.status, await created.clone().text()).toBe(201);
-  return new URL(created.headers.get("location")!).pathname;
-}
-
-const final = (token: string, device: string, partials: string[]) =>
-  call(`/api/v1/events/${token}/tus/`, {
-    method: "POST",
-    headers: { ...tus, "upload-concat": `final;${partials.join(" ")}`, "upload-metadata": metadata(device) },
-  });
+import { createEvent, fileBytes, tusFinal, tusPartial } from "./helpers";
 
 describe("one partial, two finals", () => {
   it("two concurrent finals naming the same partial make one photo, and the other final leaves no session holding a slot", async () => {
     const { join_token, event_id } = await createEvent();
     const device = "parallel-phone-77";
-    const partial = await fullPartial(join_token, device, fileBytes(3 * 1024 * 1024, 7));
-    const answers = await Promise.all([final(join_token, device, [partial]), final(join_token, device, [partial])]);
+    const { path: partial } = await tusPartial(join_token, device, fileBytes(3 * 1024 * 1024, 7));
+    const answers = await Promise.all([tusFinal(join_token, device, [partial]), tusFinal(join_token, device, [partial])]);
     const statuses = answers.map((answer) => answer.status).sort();
     const photos = await env.DB.prepare("SELECT count(*) AS n FROM photos WHERE event_id = ?").bind(event_id).first<{ n: number }>();
     const inFlight = await env.DB.prepare("SELECT count(*) AS n FROM upload_sessions WHERE event_id = ? AND partial = 0 AND status IN ('pending', 'uploading', 'assembling')")

@@ -13,6 +13,7 @@ import { EventPage } from "./event-page";
 import { EventsList } from "./events-list";
 import { useRoute } from "./router";
 import { SignIn } from "./sign-in";
+import { Webhooks } from "./webhooks";
 import { Slideshow } from "./slideshow";
 
 const apiOrigin: string = import.meta.env.VITE_API_ORIGIN ?? "";
@@ -80,6 +81,21 @@ export function App() {
   );
 }
 
+function GlobalWebhooks() {
+  useEffect(() => {
+    document.title = "Global webhooks · Photo uploads";
+  }, []);
+  return (
+    <div class="stack">
+      <p>
+        <a href="#/">← Events</a>
+      </p>
+      <h1>Global webhooks</h1>
+      <Webhooks eventId={null} />
+    </div>
+  );
+}
+
 function SignedIn({ onSignOut }: { onSignOut: (() => void) | null }) {
   const route = useRoute();
 
@@ -110,6 +126,7 @@ function SignedIn({ onSignOut }: { onSignOut: (() => void) | null }) {
       </header>
       <main class="page" id="main" tabIndex={-1}>
         {route.name === "events" && <EventsList />}
+        {route.name === "webhooks" && <GlobalWebhooks />}
         {route.name === "event" && <EventPage key={route.eventId} eventId={route.eventId} tab={route.tab} />}
         {route.name === "not-found" && (
           <>

@@ -9,6 +9,7 @@ import { eventHref, type EventTab } from "./router";
 import { EventSettingsForm } from "./settings";
 import { useLoad } from "./use-load";
 import { useSubmit } from "./use-submit";
+import { Webhooks } from "./webhooks";
 import { ErrorNotice, EventStatusBadge, Loading } from "./ui";
 
 const tabLabels: Record<EventTab, string> = {
@@ -16,6 +17,7 @@ const tabLabels: Record<EventTab, string> = {
   gallery: "Photos",
   live: "Live",
   links: "Join links",
+  webhooks: "Webhooks",
   settings: "Settings",
 };
 
@@ -75,6 +77,7 @@ export function EventPage({ eventId, tab }: { eventId: string; tab: EventTab }) 
       {tab === "gallery" && <Gallery event={current} />}
       {tab === "live" && <LiveView event={current} />}
       {tab === "links" && <JoinLinks event={current} />}
+      {tab === "webhooks" && <Webhooks eventId={current.event_id} />}
       {tab === "settings" && <EventSettingsForm event={current} onSaved={event.setData} />}
     </div>
   );

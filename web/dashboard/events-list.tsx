@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { formatDateTime } from "../shared/format";
 import { useApi } from "./context";
 import { rememberLink } from "./link-store";
-import { eventHref } from "./router";
+import { eventHref, globalWebhooksHref } from "./router";
 import { useLoad } from "./use-load";
 import { useSubmit } from "./use-submit";
 import { ErrorNotice, EventStatusBadge, Loading } from "./ui";
@@ -19,7 +19,11 @@ export function EventsList() {
 
   return (
     <div class="stack">
-      <h1>Events</h1>
+      <div class="row row-spread">
+        <h1>Events</h1>
+        {/* Global admins only: a token scoped to some events is told so there. */}
+        <a href={globalWebhooksHref}>Global webhooks</a>
+      </div>
       <CreateEvent />
       <section class="card stack" aria-labelledby="events-heading">
         <div class="row row-spread">

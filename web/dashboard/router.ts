@@ -5,11 +5,12 @@
  */
 import { useEffect, useState } from "preact/hooks";
 
-export const eventTabs = ["overview", "gallery", "live", "links", "settings"] as const;
+export const eventTabs = ["overview", "gallery", "live", "links", "webhooks", "settings"] as const;
 export type EventTab = (typeof eventTabs)[number];
 
 export type Route =
   | { name: "events" }
+  | { name: "webhooks" }
   | { name: "event"; eventId: string; tab: EventTab }
   | { name: "slideshow"; eventId: string }
   | { name: "not-found" };
@@ -17,6 +18,7 @@ export type Route =
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { name: "events" };
+  if (parts.length === 1 && parts[0] === "webhooks") return { name: "webhooks" };
   const [section, eventId, tab, ...rest] = parts;
   if (section !== "events" || !eventId || rest.length > 0) return { name: "not-found" };
   if (tab === "slideshow") return { name: "slideshow", eventId };
@@ -27,6 +29,9 @@ export function parseRoute(hash: string): Route {
 export function eventHref(eventId: string, tab: EventTab | "slideshow" = "overview"): string {
   return `#/events/${encodeURIComponent(eventId)}${tab === "overview" ? "" : `/${tab}`}`;
 }
+
+/** The global webhooks (every event's), for global admins. */
+export const globalWebhooksHref = "#/webhooks";
 
 export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(location.hash));

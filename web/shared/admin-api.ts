@@ -45,6 +45,14 @@ export interface Page<T> {
 
 export type BulkResult = Answer<"/api/v1/admin/events/{eventId}/photos/bulk", "post">["results"][number];
 
+export type WebhookView = Schemas["WebhookView"];
+/** An endpoint as it is created or its secret rotated: the only time its signing secret is shown. */
+export type CreatedWebhook = Schemas["CreatedWebhook"];
+export type WebhookEventType = WebhookView["event_types"][number];
+export type WebhookDelivery = Schemas["WebhookDeliveryView"];
+export type WebhookFields = Schemas["UpdateWebhookBody"];
+export const webhookEventTypes: readonly WebhookEventType[] = ["photo.ready", "photo.failed", "photo.moderated", "message.created", "event.closed"];
+
 /** A short-lived URL: the event's ZIP download, or the live channel's WebSocket. */
 export type SignedUrl = Schemas["SignedUrl"];
 
@@ -187,11 +195,47 @@ export class AdminApi {
     return this.request("POST", `/events/${eventId}/download`);
   }
 
+  /** Webhook endpoints: one event's, or (eventId null) the global ones, every event's. */
+  async listWebhooks(eventId: string | null): Promise<WebhookView[]> {
+    return (await this.request<{ webhooks: WebhookView[] }>("GET", webhooksPath(eventId))).webhooks;
+  }
+
+  createWebhook(eventId: string | null, fields: WebhookFields & Pick<Required<WebhookFields>, "url" | "event_types">): Promise<CreatedWebhook> {
+    return this.request("POST", webhooksPath(eventId), fields);
+  }
+
+  updateWebhook(eventId: string | null, webhookId: string, changes: WebhookFields): Promise<WebhookView> {
+    return this.request("PATCH", `${webhooksPath(eventId)}/${webhookId}`, changes);
+  }
+
+  deleteWebhook(eventId: string | null, webhookId: string): Promise<WebhookView> {
+    return this.request("DELETE", `${webhooksPath(eventId)}/${webhookId}`);
+  }
+
+  rotateWebhookSecret(eventId: string | null, webhookId: string): Promise<CreatedWebhook> {
+    return this.request("POST", `${webhooksPath(eventId)}/${webhookId}/rotate-secret`);
+  }
+
+  /** Queues a signed `webhook.test` delivery; its attempts show in the delivery log. */
+  testWebhook(eventId: string | null, webhookId: string): Promise<WebhookDelivery> {
+    return this.request("POST", `${webhooksPath(eventId)}/${webhookId}/test`);
+  }
+
+  async listWebhookDeliveries(eventId: string | null, webhookId: string, cursor: string | null, limit = 20): Promise<Page<WebhookDelivery>> {
+    const page = await this.request<{ deliveries: WebhookDelivery[]; next_cursor: string | null }>(
+      "GET",
+      `${webhooksPath(eventId)}/${webhookId}/deliveries${query({ limit, cursor: cursor ?? undefined })}`,
+    );
+    return { items: page.deliveries, next_cursor: page.next_cursor };
+  }
+
   /** A short-lived ws(s):// URL for the event's live channel. */
   liveTicket(eventId: string): Promise<SignedUrl> {
     return this.request("POST", `/events/${eventId}/live`);
   }
 }
+
+const webhooksPath = (eventId: string | null) => (eventId === null ? "/webhooks" : `/events/${eventId}/webhooks`);
 
 function safeJson(text: string): unknown {
   try {

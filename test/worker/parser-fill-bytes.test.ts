@@ -1,5 +1,5 @@
 /**
- * Red team (issue 12): JPEG allows any number of 0xFF fill bytes before a marker. The parsers
+ * JPEG fill bytes (issue 12): JPEG allows any number of 0xFF fill bytes before a marker. The parsers
  * (inspect.ts in scan mode, location.ts's skipToEoi) step over a run of them one awaited
  * `PullReader.byte()` at a time: ~0.4 µs a byte, so a valid 64×48 photo padded with 20 MiB of
  * fill before its EOI becomes `ready` after ~7 s of inspection, and then costs ~8 s of CPU

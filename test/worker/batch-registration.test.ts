@@ -1,8 +1,7 @@
 /**
- * Red team (issue 12): limits shared by strangers are themselves something one stranger can use
- * up. (The batch half of attack-shared-quotas.test.ts on w-attack; the tus half is another slice's.)
- * Each test plays one guest with the event's join link (printed on every table) and then
- * asks whether another guest can still upload. They fail while the hole exists.
+ * Batch registration: limits shared by strangers are themselves something one stranger can use
+ * up (issue 12). Each test plays one guest with the event's join link (printed on every table)
+ * and then asks whether another guest can still upload.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";

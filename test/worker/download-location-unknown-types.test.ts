@@ -1,5 +1,5 @@
 /**
- * Red team (issue 12): with keep_gps off, an original whose type the blanker does not know
+ * Locations in files of unknown type (issue 12): with keep_gps off, an original whose type the blanker does not know
  * (location.ts answers "no patches" when the bytes sniff as none of the accepted types) is served
  * as uploaded, coordinates and all, where the rule elsewhere is "refused if that cannot be done
  * for certain". A TIFF (the container every camera's Exif is, and what DNG/ProRAW files are)
