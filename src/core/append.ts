@@ -8,11 +8,12 @@ import { database } from "../db/client";
 import { uploadSessions } from "../db/schema";
 import { writeChunk, type ByteLayout, type ChunkWriteResult, type SessionBytes, type WrittenChunk } from "../storage/byte-engine";
 import { bodyBuffers } from "../storage/memory-budget";
-import { BodyReadError, BodyTooShortError, PieceReader } from "../storage/streams";
+import { R2_MIN_PART_SIZE } from "../storage/part-size";
+import { BodyReadError, BodyTooShortError, PieceReader, readExactly } from "../storage/streams";
 import { ApiError, refusals } from "./errors";
 import { assertUploadsAdmitted } from "./events";
 import { callerOf, sessionStub, unwrap, type SessionStub, type UploadRef } from "./session-client";
-import type { SessionView } from "./upload-session";
+import type { Caller, ChunkGrant, SessionView } from "./upload-session";
 
 /** How an adapter wants bytes appended. */
 export interface AppendOptions {
@@ -42,34 +43,59 @@ export function appendChunk(
 ): Promise<AppendResult> {
   // Kept alive past a client disconnect, so the lease is always released or committed.
   return surviveDisconnect(background, async () => {
-    const opened = await openAppend(env, ref, start, length, options);
-    if ("replayed" in opened) {
-      await body.cancel().catch(() => {});
-      return { ...opened.replayed, replayed: true };
-    }
-    const { session, leaseId, layout } = opened;
-    const digest = options.checksum ? digesting(body, options.checksum.algorithm) : null;
-    let chunk: WrittenChunk;
+    await admit(env, ref);
+    const caller = await callerOf(ref);
+    // A chunk smaller than any part is read first and handed to the session with its bytes: if it
+    // stays inside its part, that one call stores it. (A checksummed one streams through the digest.)
+    const inMemory = length < R2_MIN_PART_SIZE && !options.checksum ? await readChunk(body, length) : null;
     try {
-      chunk = await withHeartbeat(opened, () =>
-        writeChunk(env.PHOTOS, sessionBytes(opened), layout, start, start + length, digest?.stream ?? body),
-      );
-      if (digest && (await digest.hex) !== options.checksum!.expected) {
-        // Nothing is recorded; a part it wrote is overwritten by the retry (same number).
-        chunk.release();
-        throw new ApiError(refusals.checksumMismatch());
+      const opened = inMemory ? await appendInPart(env, ref, caller, start, inMemory.bytes, options) : await openAppend(env, ref, caller, start, length, options);
+      if ("appended" in opened) {
+        if (opened.firstBytes) background(mirrorProgress(env, ref, start + length, null));
+        return { ...opened.appended, replayed: false };
       }
-    } catch (error) {
-      await session.releaseChunk(leaseId);
-      throw chunkFailure(error);
-    }
-    try {
-      const view = await commit(env, ref, session, leaseId, layout, start + length, chunk.written, false, background);
-      return { ...view.view, replayed: false };
+      if ("replayed" in opened) {
+        await body.cancel().catch(() => {});
+        return { ...opened.replayed, replayed: true };
+      }
+      const { session, leaseId, layout } = opened;
+      const source = inMemory?.bytes ?? body;
+      const digest = options.checksum && !(source instanceof Uint8Array) ? digesting(source, options.checksum.algorithm) : null;
+      let chunk: WrittenChunk;
+      try {
+        chunk = await withHeartbeat(opened, () =>
+          writeChunk(env.PHOTOS, sessionBytes(opened), layout, start, start + length, digest?.stream ?? source),
+        );
+        if (digest && (await digest.hex) !== options.checksum!.expected) {
+          // Nothing is recorded; a part it wrote is overwritten by the retry (same number).
+          chunk.release();
+          throw new ApiError(refusals.checksumMismatch());
+        }
+      } catch (error) {
+        await session.releaseChunk(leaseId);
+        throw chunkFailure(error);
+      }
+      try {
+        const view = await commit(env, ref, session, leaseId, layout, start + length, chunk.written, false, background);
+        return { ...view.view, replayed: false };
+      } finally {
+        chunk.release();
+      }
     } finally {
-      chunk.release();
+      inMemory?.held.release();
     }
   });
+}
+
+/** Reads a whole chunk under the isolate's memory budget. */
+async function readChunk(body: ReadableStream<Uint8Array>, length: number) {
+  const held = await bodyBuffers.reserve(length);
+  try {
+    return { bytes: await readExactly(body, length), held };
+  } catch (error) {
+    held.release();
+    throw chunkFailure(error);
+  }
 }
 
 /**
@@ -90,7 +116,8 @@ export function appendStream(
 ): Promise<AppendResult> {
   return surviveDisconnect(background, async () => {
     // A body of unknown length claims nothing up front; the pieces check the end as they come.
-    const opened = await openAppend(env, ref, start, declaredLength ?? 0, { acceptReplay: false, total: null });
+    await admit(env, ref);
+    const opened = await openAppend(env, ref, await callerOf(ref), start, declaredLength ?? 0, { acceptReplay: false, total: null });
     if ("replayed" in opened) throw new Error("streamed appends never replay");
     const { session, leaseId } = opened;
     let layout = opened.layout;
@@ -98,6 +125,7 @@ export function appendStream(
     let view: SessionView | null = null;
     const pieceBytes = Math.max(1, Math.min(layout.partSize, declaredLength ?? layout.partSize, layout.totalSize - start));
     let held: { release(): void } | null = null;
+    const stored = sessionBytes(opened);
     try {
       held = await bodyBuffers.reserve(pieceBytes);
       const pieces = new PieceReader(body, pieceBytes);
@@ -113,7 +141,7 @@ export function appendStream(
             // One PATCH may stream for minutes: a link revoked or an event closed meanwhile stops its next piece.
             await admit(env, ref);
             const end = offset + piece.bytes.byteLength;
-            const { written } = await writeChunk(env.PHOTOS, sessionBytes(opened), layout, offset, end, piece.bytes);
+            const { written } = await writeChunk(env.PHOTOS, stored, layout, offset, end, piece.bytes);
             const committed = await commit(env, ref, session, leaseId, layout, end, written, true, background);
             ({ view, layout } = committed);
             offset = end;
@@ -146,7 +174,7 @@ function surviveDisconnect<T>(background: Background, work: () => Promise<T>): P
   return running;
 }
 
-type Granted = { session: SessionStub; leaseId: string; layout: ByteLayout; leaseMs: number };
+type Granted = ChunkGrant & { session: SessionStub };
 type Opened = { replayed: SessionView } | Granted;
 
 /**
@@ -158,21 +186,43 @@ function admit(env: Env, ref: UploadRef): Promise<void> {
   return assertUploadsAdmitted(env, ref.joinToken);
 }
 
-async function openAppend(env: Env, ref: UploadRef, start: number, length: number, options: AppendOptions): Promise<Opened> {
-  await admit(env, ref);
+async function openAppend(env: Env, ref: UploadRef, caller: Caller, start: number, length: number, options: AppendOptions): Promise<Opened> {
   const session = sessionStub(env, ref.uploadId);
-  const begun = unwrap(
-    await session.beginChunk(await callerOf(ref), { start, length, total: options.total, acceptReplay: options.acceptReplay }),
-  );
+  const begun = unwrap(await session.beginChunk(caller, { start, length, total: options.total, acceptReplay: options.acceptReplay }));
   if ("replayed" in begun) return { replayed: begun.replayed };
-  return { session, leaseId: begun.grant.leaseId, layout: begun.grant.layout, leaseMs: begun.grant.leaseMs };
+  return { session, ...begun.grant };
 }
 
-/** What the byte engine may ask of the session while this chunk holds the lease. */
-function sessionBytes({ session, leaseId }: Granted): SessionBytes {
+/** Hands a chunk read into memory to the session: stored at once if it stays inside its part, else a lease. */
+async function appendInPart(
+  env: Env,
+  ref: UploadRef,
+  caller: Caller,
+  start: number,
+  bytes: Uint8Array,
+  options: AppendOptions,
+): Promise<Opened | { appended: SessionView; firstBytes: boolean }> {
+  const session = sessionStub(env, ref.uploadId);
+  const request = { start, length: bytes.byteLength, total: options.total, acceptReplay: options.acceptReplay };
+  const answer = unwrap(await session.appendInPart(caller, request, bytes));
+  return "grant" in answer ? { session, ...answer.grant } : answer;
+}
+
+/**
+ * What the byte engine may ask of the session while this chunk holds the lease. The grant
+ * brought what filling the first part needs (its stored tail, the multipart upload); later parts
+ * of a streamed append ask for theirs.
+ */
+function sessionBytes({ session, leaseId, fill }: Granted): SessionBytes {
+  let grantedTail = fill?.tail ?? null;
+  let multipartUploadId = fill?.multipartUploadId ?? null;
   return {
-    readTail: async () => unwrap(await session.readTail(leaseId)),
-    multipartUploadId: async () => unwrap(await session.multipartUpload(leaseId)),
+    readTail: async () => {
+      const tail = grantedTail ?? unwrap(await session.readTail(leaseId));
+      grantedTail = null;
+      return tail;
+    },
+    multipartUploadId: async () => (multipartUploadId ??= unwrap(await session.multipartUpload(leaseId))),
   };
 }
 
@@ -205,25 +255,23 @@ async function commit(
   }
   // D1 mirrors progress for listings: when the upload starts (pending → uploading) and when a part
   // fills, never more than once per part.
-  const mirrorProgress = layout.offset === 0 || written.parts.length > 0 || written.wroteObject;
-  background(
-    Promise.all([
-      written.consumedStaging.length ? env.PHOTOS.delete(written.consumedStaging) : null, // TRANSITION
-      mirrorProgress
-        ? database(env)
-            .update(uploadSessions)
-            .set({
-              status: "uploading",
-              receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`,
-              // Created lazily at the first full part; recorded for the sweeper's last net.
-              ...(written.multipartUploadId ? { multipartUploadId: written.multipartUploadId } : {}),
-              updatedAt: Date.now(),
-            })
-            .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"])))
-        : null,
-    ]),
-  );
+  if (written.consumedStaging.length) background(env.PHOTOS.delete(written.consumedStaging)); // TRANSITION
+  if (layout.offset === 0 || written.parts.length > 0 || written.wroteObject) background(mirrorProgress(env, ref, end, written.multipartUploadId));
   return committed.value;
+}
+
+/** D1's copy of an upload's progress, for listings (the session is the authority). */
+function mirrorProgress(env: Env, ref: UploadRef, end: number, multipartUploadId: string | null): Promise<unknown> {
+  return database(env)
+    .update(uploadSessions)
+    .set({
+      status: "uploading",
+      receivedBytes: sql`max(${uploadSessions.receivedBytes}, ${end})`,
+      // Created lazily at the first full part; recorded for the sweeper's last net.
+      ...(multipartUploadId ? { multipartUploadId } : {}),
+      updatedAt: Date.now(),
+    })
+    .where(and(eq(uploadSessions.id, ref.uploadId), inArray(uploadSessions.status, ["pending", "uploading"])));
 }
 
 /** Refusals meaning the session closed (abort, expiry, failure) and freed its storage for good. */

@@ -96,7 +96,16 @@ export interface ChunkGrant {
   layout: ByteLayout;
   /** How long the lease lasts without a heartbeat. */
   leaseMs: number;
+  /**
+   * For a chunk that reaches the end of the part it starts inside: the stored tail, and the
+   * multipart upload (created now if this is the first full part), so filling the part needs no
+   * further call to the session. Null otherwise.
+   */
+  fill: { tail: Uint8Array[]; multipartUploadId: string | null } | null;
 }
+
+/** What the session answers a chunk that arrives with its bytes (`appendInPart`). */
+export type InPartAnswer = { appended: SessionView; firstBytes: boolean } | { grant: ChunkGrant } | { replayed: SessionView };
 
 /** The largest row of stored tail bytes (SQLite-backed Durable Objects hold at most 2 MB a row). */
 export const TAIL_ROW_BYTES = 1024 * 1024;
@@ -208,6 +217,36 @@ export class UploadSession extends DurableObject<Env> {
    * range was already accepted (`replayed`, when the adapter allows replays), or refuses.
    */
   async beginChunk(caller: Caller, request: AppendRequest): Promise<Outcome<{ grant: ChunkGrant } | { replayed: SessionView }>> {
+    const admitted = await this.#admitChunk(caller, request);
+    if (!admitted.ok || "replayed" in admitted.value) return admitted as Outcome<{ replayed: SessionView }>;
+    return this.#grant(admitted.value.row, request);
+  }
+
+  /**
+   * A chunk that arrives with its bytes (at most one part, read by the Worker first). One that
+   * stays inside its part is stored as tail with the new offset in one transaction: the whole
+   * chunk is this one call, and no R2 operation. One that reaches a part boundary gets a lease,
+   * as from `beginChunk`, and goes on through the byte engine.
+   */
+  async appendInPart(caller: Caller, request: AppendRequest, bytes: Uint8Array): Promise<Outcome<InPartAnswer>> {
+    const admitted = await this.#admitChunk(caller, { ...request, length: bytes.byteLength });
+    if (!admitted.ok || "replayed" in admitted.value) return admitted as Outcome<{ replayed: SessionView }>;
+    const { row } = admitted.value;
+    const end = request.start + bytes.byteLength;
+    if (end >= this.#partEnd(row)) return this.#grant(row, request);
+    const firstBytes = row.offset === 0;
+    this.ctx.storage.transactionSync(() => {
+      this.#storeTail(request.start, bytes);
+      row.offset = end;
+      row.status = "uploading";
+      this.#save(row);
+    });
+    this.#announce(row, firstBytes);
+    return ok({ appended: this.#view(row), firstBytes });
+  }
+
+  /** The checks every chunk passes before it may write: key, state, offset, size, turn. */
+  async #admitChunk(caller: Caller, request: AppendRequest): Promise<Outcome<{ row: SessionRow } | { replayed: SessionView }>> {
     const auth = await this.#authorised(caller);
     if (!auth.ok) return refuse(auth.refusal);
     const row = auth.value;
@@ -233,8 +272,25 @@ export class UploadSession extends DurableObject<Env> {
       await this.#close(row, "expired", null);
       return refuse(this.#closedRefusal(this.#load()!)!);
     }
-    this.#lease = { id: newId(), expiresAt: now + this.#leaseMs };
-    return ok({ grant: { leaseId: this.#lease.id, layout: this.#layout(row), leaseMs: this.#leaseMs } });
+    return ok({ row });
+  }
+
+  /** Takes the lease for an admitted chunk; one that reaches its part's end gets what filling it needs. */
+  async #grant(row: SessionRow, request: AppendRequest): Promise<Outcome<{ grant: ChunkGrant }>> {
+    const leaseId = newId();
+    this.#lease = { id: leaseId, expiresAt: Date.now() + this.#leaseMs };
+    let fill: ChunkGrant["fill"] = null;
+    if (request.length > 0 && request.start + request.length >= this.#partEnd(row)) {
+      const multipart = row.totalSize > row.partSize ? await this.multipartUpload(leaseId) : ok(null);
+      if (!multipart.ok) return multipart;
+      fill = { tail: this.#storedTail(), multipartUploadId: multipart.value };
+    }
+    return ok({ grant: { leaseId, layout: this.#layout(this.#load() ?? row), leaseMs: this.#leaseMs, fill } });
+  }
+
+  /** Where the part the upload's offset is inside ends. */
+  #partEnd(row: SessionRow): number {
+    return Math.min((Math.floor(row.offset / row.partSize) + 1) * row.partSize, row.totalSize);
   }
 
   /**
@@ -263,16 +319,7 @@ export class UploadSession extends DurableObject<Env> {
       }
       // The tail went into the part (or the one object) this chunk filled.
       if (written.parts.length > 0 || written.wroteObject) this.#dropTail(row);
-      if (written.tail) {
-        const tailStart = end - written.tail.byteLength;
-        for (let at = 0; at < written.tail.byteLength; at += TAIL_ROW_BYTES) {
-          this.#sql.exec(
-            "INSERT OR REPLACE INTO tail_bytes (start, bytes) VALUES (?, ?)",
-            tailStart + at,
-            written.tail.subarray(at, at + TAIL_ROW_BYTES),
-          );
-        }
-      }
+      if (written.tail) this.#storeTail(end - written.tail.byteLength, written.tail);
       row.offset = end;
       row.status = "uploading";
       this.#save(row);
@@ -286,12 +333,7 @@ export class UploadSession extends DurableObject<Env> {
   async readTail(leaseId: string): Promise<Outcome<Uint8Array[]>> {
     const row = this.#load();
     if (!row || this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
-    return ok(
-      this.#sql
-        .exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM tail_bytes ORDER BY start")
-        .toArray()
-        .map((found) => new Uint8Array(found.bytes)),
-    );
+    return ok(this.#storedTail());
   }
 
   /** The upload's multipart upload, created for the leased chunk that fills its first part. */
@@ -468,6 +510,20 @@ export class UploadSession extends DurableObject<Env> {
   #stagedTail(row: SessionRow): TailSegment[] {
     if (row.tailInSession) return [];
     return this.#sql.exec<{ start: number; end: number; key: string }>("SELECT start, end, key FROM tail ORDER BY start").toArray();
+  }
+
+  /** Adds bytes [start, start + length) to the stored tail, in rows of at most TAIL_ROW_BYTES (inside a transaction). */
+  #storeTail(start: number, bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.byteLength; at += TAIL_ROW_BYTES) {
+      this.#sql.exec("INSERT OR REPLACE INTO tail_bytes (start, bytes) VALUES (?, ?)", start + at, bytes.subarray(at, at + TAIL_ROW_BYTES));
+    }
+  }
+
+  #storedTail(): Uint8Array[] {
+    return this.#sql
+      .exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM tail_bytes ORDER BY start")
+      .toArray()
+      .map((found) => new Uint8Array(found.bytes));
   }
 
   /** Forgets the tail (inside a transaction that records where its bytes went, or when the session ends). */

@@ -72,26 +72,48 @@ describe("interrupted and concurrent chunks", () => {
     expect(await tailRows(upload.id)).toBe(0);
   });
 
-  it("a second concurrent chunk gets 409 chunk_out_of_order, never interleaved bytes", async () => {
+  it("a second chunk while one streams into a part gets 409 chunk_out_of_order, never interleaved bytes", async () => {
     const { join_token } = await createEvent();
-    const file = fileBytes(3 * MiB, 4);
+    const file = fileBytes(6 * MiB, 4);
     const upload = await startUpload(join_token, file.byteLength);
-    const slow = manualChunk(upload, file.byteLength, 0, MiB);
+    // A chunk that fills a part streams into R2 under the session's lease.
+    const slow = manualChunk(upload, file.byteLength, 0, 5 * MiB);
     await slow.writer.write(file.slice(0, MiB / 2));
     await tick();
 
-    const rival = await sendChunk(upload, file, 0, MiB);
+    const rival = await sendChunk(upload, file, 0, 5 * MiB);
     expect(rival.status).toBe(409);
     expect(rival.headers.get("upload-offset")).toBe("0");
     expect(await errorCode(rival)).toBe("chunk_out_of_order");
-    const next = await sendChunk(upload, file, MiB, 2 * MiB);
+    const next = await sendChunk(upload, file, 5 * MiB, 6 * MiB);
     expect(next.status).toBe(409);
 
-    await slow.writer.write(file.slice(MiB / 2, MiB));
+    await slow.writer.write(file.slice(MiB / 2, 5 * MiB));
     await slow.writer.close();
     expect((await slow.response).status).toBe(204);
-    await sendChunk(upload, file, MiB, 2 * MiB);
-    await sendChunk(upload, file, 2 * MiB, 3 * MiB);
+    expect((await sendChunk(upload, file, 5 * MiB, 6 * MiB)).status).toBe(204);
+    const { file_path } = await (await uploadCall(upload, "POST", "/complete")).json<{ file_path: string }>();
+    expect(new Uint8Array(await (await env.PHOTOS.get(file_path))!.arrayBuffer())).toEqual(file);
+  });
+
+  it("of two copies of a chunk that stays inside its part, the first to arrive whole is stored in one call; the other is a replay", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(3 * MiB, 5);
+    const upload = await startUpload(join_token, file.byteLength);
+    // Such a chunk is read whole before the session hears of it, so a slow copy holds no turn.
+    const slow = manualChunk(upload, file.byteLength, 0, MiB);
+    await slow.writer.write(file.slice(0, MiB / 2));
+    await tick();
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
+    expect(await receivedBytes(upload)).toBe(MiB);
+    expect(await tailRows(upload.id)).toBe(1);
+    await slow.writer.write(file.slice(MiB / 2, MiB));
+    await slow.writer.close();
+    const late = await slow.response;
+    expect(late.status).toBe(204);
+    expect(late.headers.get("upload-offset")).toBe(String(MiB));
+    expect(await tailRows(upload.id)).toBe(1);
+    for (let offset = MiB; offset < file.byteLength; offset += MiB) expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
     const { file_path } = await (await uploadCall(upload, "POST", "/complete")).json<{ file_path: string }>();
     expect(new Uint8Array(await (await env.PHOTOS.get(file_path))!.arrayBuffer())).toEqual(file);
   });
@@ -111,31 +133,31 @@ describe("interrupted and concurrent chunks", () => {
 
   it("a slow chunk keeps its turn through heartbeats for longer than the lease", async () => {
     const { join_token } = await createEvent();
-    const file = fileBytes(2 * MiB, 9);
+    const file = fileBytes(6 * MiB, 9);
     const upload = await startUpload(join_token, file.byteLength);
-    const slow = manualChunk(upload, file.byteLength, 0, MiB);
+    const slow = manualChunk(upload, file.byteLength, 0, 5 * MiB); // a whole part: streamed under the lease
     await slow.writer.write(file.slice(0, MiB / 2));
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
-    await slow.writer.write(file.slice(MiB / 2, MiB));
+    expect((await sendChunk(upload, file, 0, 5 * MiB)).status).toBe(409);
+    await slow.writer.write(file.slice(MiB / 2, 5 * MiB));
     await slow.writer.close();
     expect((await slow.response).status).toBe(204);
   });
 
   it("after a crash that took the session's memory, the guest resumes at once; the lost request cannot commit", async () => {
     const { join_token } = await createEvent();
-    const file = fileBytes(2 * MiB, 10);
+    const file = fileBytes(6 * MiB, 10);
     const upload = await startUpload(join_token, file.byteLength);
-    const slow = manualChunk(upload, file.byteLength, 0, MiB);
+    const slow = manualChunk(upload, file.byteLength, 0, 5 * MiB); // a whole part: streamed under the lease
     await slow.writer.write(file.slice(0, 1000));
     await tick();
-    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(409);
+    expect((await sendChunk(upload, file, 0, 5 * MiB)).status).toBe(409);
     await evictDurableObject(sessionOf(upload.id));
-    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
-    await slow.writer.write(file.slice(1000, MiB));
+    expect((await sendChunk(upload, file, 0, 5 * MiB)).status).toBe(204);
+    await slow.writer.write(file.slice(1000, 5 * MiB));
     await slow.writer.close();
     expect((await slow.response).status).toBe(409);
-    expect(await receivedBytes(upload)).toBe(MiB);
+    expect(await receivedBytes(upload)).toBe(5 * MiB);
   });
 });
 

@@ -187,7 +187,9 @@ describe("tus PATCH", () => {
     const writer = writable.getWriter();
     const response = patch(url, 0, readable);
     for (let offset = 0; offset < cutAt; offset += 256 * 1024) await writer.write(file.slice(offset, Math.min(offset + 256 * 1024, cutAt)));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Bytes the server never read are lost with the connection: let it commit part 1 and read the rest first.
+    for (let i = 0; i < 200 && (await head(url)).headers.get("upload-offset") !== String(5 * MiB); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 500));
     await writer.abort(new Error("connection dropped"));
     await response.catch(() => null);
 
