@@ -22,6 +22,8 @@ export default defineConfig(async () => {
             ACCESS_AUD: "test-access-aud",
             // Short, so the lapse of a dead Worker's lease can be tested without waiting 10 s.
             CHUNK_LEASE_MS: "1500",
+            // Short, so an upload stalls (no bytes for this long) within a test (test/worker/upload-health.test.ts).
+            UPLOAD_STALL_MS: "2000",
           },
           // Tests deliver queue messages to the handler themselves, one delivery at a time; large
           // batches with the longest wait keep miniflare from delivering them behind a test's back.
