@@ -60,7 +60,7 @@ export function appendChunk(
         throw new ApiError(refusals.checksumMismatch());
       }
     } catch (error) {
-      await session.releaseChunk(leaseId);
+      await session.releaseChunk(leaseId, true);
       throw chunkFailure(error);
     }
     try {
@@ -124,7 +124,7 @@ export function appendStream(
       });
     } catch (error) {
       held?.release();
-      await session.releaseChunk(leaseId);
+      await session.releaseChunk(leaseId, true);
       throw error instanceof BodyReadError
         ? new ApiError({
             status: 400,
@@ -135,7 +135,7 @@ export function appendStream(
         : error;
     }
     held.release();
-    await session.releaseChunk(leaseId);
+    await session.releaseChunk(leaseId, false);
     return { ...(view ?? unwrap(await session.view(await callerOf(ref)))), replayed: false };
   });
 }

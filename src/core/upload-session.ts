@@ -339,12 +339,14 @@ export class UploadSession extends DurableObject<Env> {
     return true;
   }
 
-  /** Gives the lease back after a chunk that wrote nothing lasting (cut off, refused by R2). */
-  async releaseChunk(leaseId: string): Promise<void> {
+  /**
+   * Gives the lease back: after a streamed append that is done, or (`failed`) after a chunk cut
+   * off or refused midway, which its client will send again.
+   */
+  async releaseChunk(leaseId: string, failed: boolean): Promise<void> {
     if (this.#lease?.id !== leaseId) return;
     this.#lease = null;
-    // Its client will send it again.
-    const row = this.#load();
+    const row = failed ? this.#load() : null;
     if (row) this.#noteRetry(row);
   }
 

@@ -7,7 +7,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { makeJpeg } from "../fixtures/photos";
-import { createEvent, expireSession, fileBytes, MiB, newDevice, sendChunk, sessionOf, startUpload, type Upload } from "./helpers";
+import { call, createEvent, expireSession, fileBytes, MiB, newDevice, sendChunk, sessionOf, startUpload, type Upload } from "./helpers";
 import { listen, ticket, type LiveMessage } from "./live-helpers";
 import { uploadPhoto } from "./photo-helpers";
 import {
@@ -108,6 +108,32 @@ describe("upload health on the live channel", () => {
     const skipped = await sendChunk(upload, bytes, MiB, MiB + 256 * 1024);
     expect(skipped.status).toBe(409);
     await healthWhere(live, (h) => device(h, phone)?.state === "retrying", "retrying after an out-of-order chunk");
+    live.socket.close(1000, "done");
+  });
+
+  it("does not take a tus PATCH that ended normally for a retry", async () => {
+    const event = await createEvent();
+    const live = await listen(await ticket(event.event_id));
+    const phone = newDevice();
+    const bytes = fileBytes(2 * MiB, 9);
+    const tus = { "tus-resumable": "1.0.0" };
+    const created = await call(`/api/v1/events/${event.join_token}/tus/`, {
+      method: "POST",
+      headers: { ...tus, "upload-length": String(bytes.byteLength), "upload-metadata": `filename ${btoa("a.jpg")},filetype ${btoa("image/jpeg")},device_id ${btoa(phone)}` },
+    });
+    expect(created.status).toBe(201);
+    const url = new URL(created.headers.get("location")!).pathname;
+    const patched = await call(url, {
+      method: "PATCH",
+      headers: { ...tus, "content-type": "application/offset+octet-stream", "upload-offset": "0" },
+      body: bytes.slice(0, 256 * 1024),
+    });
+    expect(patched.status).toBe(204);
+    await healthWhere(live, (h) => device(h, phone)?.last_bytes_at != null, "the PATCH's bytes");
+    await sleep(300); // a retry would have been announced right after
+    const latest = await hubOf(event.event_id).healthSummary();
+    expect(device(latest, phone)).toMatchObject({ state: "uploading", retrying: 0 });
+    expect(latest.devices_retrying).toBe(0);
     live.socket.close(1000, "done");
   });
 
