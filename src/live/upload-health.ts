@@ -172,17 +172,23 @@ export class UploadHealth {
         now,
       );
     }
-    this.prune(now);
+    this.#pruneOutcomes(now);
   }
 
   /** Drops outcomes older than the window (or beyond the cap) and uploads silent for an hour. */
   prune(now: number): void {
-    const { uploads, outcomes } = this.#load();
+    const { uploads } = this.#load();
     const silent = [...uploads.values()].filter((upload) => upload.heardAt <= now - FORGET_SILENT_MS);
     if (silent.length) this.#forget(uploads, silent);
+    this.#pruneOutcomes(now);
+  }
+
+  /** Oldest first, so it stops at the first outcome it keeps. */
+  #pruneOutcomes(now: number): void {
+    const { outcomes } = this.#load();
     let excess = outcomes.size - MAX_TRACKED_OUTCOMES;
     const stale: string[] = [];
-    // Oldest first: the map keeps insertion order, which is arrival order.
+    // The map keeps insertion order, which is arrival order.
     for (const ended of outcomes.values()) {
       if (ended.at > now - HEALTH_WINDOW_MS && excess <= 0) break;
       stale.push(ended.uploadId);
