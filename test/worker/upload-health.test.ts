@@ -111,6 +111,30 @@ describe("upload health on the live channel", () => {
     live.socket.close(1000, "done");
   });
 
+  it("shows a device whose chunk was cut off midway as retrying", async () => {
+    const event = await createEvent();
+    const live = await listen(await ticket(event.event_id));
+    const phone = newDevice();
+    const { upload, bytes } = await uploadOnDevice(event.join_token, phone);
+    expect((await sendChunk(upload, bytes, 0, 256 * 1024)).status).toBe(204);
+    await healthWhere(live, (h) => device(h, phone)?.last_bytes_at != null, "the first bytes");
+    live.messages.length = 0;
+    const { readable, writable } = new FixedLengthStream(256 * 1024);
+    const response = call(`/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
+      method: "PUT",
+      headers: { "upload-key": upload.key, "content-range": `bytes ${256 * 1024}-${512 * 1024 - 1}/${bytes.byteLength}` },
+      body: readable,
+    });
+    const writer = writable.getWriter();
+    await writer.write(bytes.slice(256 * 1024, 384 * 1024));
+    await sleep(50);
+    await writer.abort(new Error("Wi-Fi dropped"));
+    await response.catch(() => null);
+    const retrying = await healthWhere(live, (h) => device(h, phone)?.retrying === 1, "retrying after a cut-off chunk");
+    expect(device(retrying, phone)!.state).toBe("retrying");
+    live.socket.close(1000, "done");
+  });
+
   it("does not take a tus PATCH that ended normally for a retry", async () => {
     const event = await createEvent();
     const live = await listen(await ticket(event.event_id));
