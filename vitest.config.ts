@@ -24,6 +24,8 @@ export default defineConfig(async () => {
             CHUNK_LEASE_MS: "1500",
             // Webhook receivers the tests run themselves may be plain http on these hosts.
             WEBHOOK_INSECURE_HOSTS: "127.0.0.1,localhost",
+            // Short, so an upload stalls (no bytes for this long) within a test (test/worker/upload-health.test.ts).
+            UPLOAD_STALL_MS: "2000",
           },
           // Tests deliver queue messages to the handler themselves, one delivery at a time; large
           // batches with the longest wait keep miniflare from delivering them behind a test's back.

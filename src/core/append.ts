@@ -47,7 +47,7 @@ export function appendChunk(
     const caller = await callerOf(ref);
     // A chunk smaller than any part is read first and handed to the session with its bytes: if it
     // stays inside its part, that one call stores it. (A checksummed one streams through the digest.)
-    const inMemory = length < R2_MIN_PART_SIZE && !options.checksum ? await readChunk(body, length) : null;
+    const inMemory = length < R2_MIN_PART_SIZE && !options.checksum ? await readChunk(env, ref, caller, body, length) : null;
     try {
       const opened = inMemory ? await appendInPart(env, ref, caller, start, inMemory.bytes, options) : await openAppend(env, ref, caller, start, length, options);
       if ("appended" in opened) {
@@ -72,7 +72,7 @@ export function appendChunk(
           throw new ApiError(refusals.checksumMismatch());
         }
       } catch (error) {
-        await session.releaseChunk(leaseId);
+        await session.releaseChunk(leaseId, true);
         throw chunkFailure(error);
       }
       try {
@@ -87,13 +87,14 @@ export function appendChunk(
   });
 }
 
-/** Reads a whole chunk under the isolate's memory budget. */
-async function readChunk(body: ReadableStream<Uint8Array>, length: number) {
+/** Reads a whole chunk under the isolate's memory budget; one cut off is told to its session (a retry follows). */
+async function readChunk(env: Env, ref: UploadRef, caller: Caller, body: ReadableStream<Uint8Array>, length: number) {
   const held = await bodyBuffers.reserve(length);
   try {
     return { bytes: await readExactly(body, length), held };
   } catch (error) {
     held.release();
+    await sessionStub(env, ref.uploadId).noteCutOff(caller).catch(() => {});
     throw chunkFailure(error);
   }
 }
@@ -152,7 +153,7 @@ export function appendStream(
       });
     } catch (error) {
       held?.release();
-      await session.releaseChunk(leaseId);
+      await session.releaseChunk(leaseId, true);
       throw error instanceof BodyReadError
         ? new ApiError({
             status: 400,
@@ -163,7 +164,7 @@ export function appendStream(
         : error;
     }
     held.release();
-    await session.releaseChunk(leaseId);
+    await session.releaseChunk(leaseId, false);
     return { ...(view ?? unwrap(await session.view(await callerOf(ref)))), replayed: false };
   });
 }

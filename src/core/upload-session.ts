@@ -114,6 +114,8 @@ export const TAIL_ROW_BYTES = 1024 * 1024;
 const PROGRESS_INTERVAL_MS = 1000;
 /** After a publish nobody heard, progress is not published for this long. */
 const NO_LISTENERS_BACKOFF_MS = 5000;
+/** A device re-sending chunks reaches the event's upload health at most this often per upload, listened to or not. */
+const RETRY_ANNOUNCE_INTERVAL_MS = 5000;
 
 const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "cancelled", "expired"]);
 
@@ -138,6 +140,8 @@ interface SessionRow extends SessionSpec {
   failureReason: string | null;
   /** When the session reached a terminal status (the retention window starts then). */
   closedAt: number | null;
+  /** When bytes last landed (upload health; absent in sessions from before it). */
+  lastBytesAt?: number;
   /**
    * TRANSITION: true for sessions created since tails moved into the session's storage. Older
    * sessions keep their staged tail segments in R2 (table `tail`), read into their next part and
@@ -165,6 +169,9 @@ export class UploadSession extends DurableObject<Env> {
   /** Throttling of progress on the event's live channel. */
   #progressAnnouncedAt = 0;
   #nobodyListensUntil = 0;
+  /** When the client last sent a chunk that brought nothing new (see `#noteRetry`), and when that was last announced. */
+  #retriedAt: number | null = null;
+  #retryAnnouncedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -203,6 +210,8 @@ export class UploadSession extends DurableObject<Env> {
     this.#createTables();
     this.#save(row);
     await this.ctx.storage.setAlarm(spec.expiresAt);
+    // Dashboards see it from its create: one that never sends a byte stalls too.
+    this.#announce(row, "status");
   }
 
   async view(caller: Caller): Promise<Outcome<SessionView>> {
@@ -239,9 +248,10 @@ export class UploadSession extends DurableObject<Env> {
       this.#storeTail(request.start, bytes);
       row.offset = end;
       row.status = "uploading";
+      row.lastBytesAt = Date.now();
       this.#save(row);
     });
-    this.#announce(row, firstBytes);
+    this.#announce(row, firstBytes ? "status" : "progress");
     return ok({ appended: this.#view(row), firstBytes });
   }
 
@@ -257,14 +267,19 @@ export class UploadSession extends DurableObject<Env> {
     const replay = request.acceptReplay && start + length <= row.offset;
     const closed = this.#closedRefusal(row);
     // A cancelled, expired or failed upload kept none of its bytes: a replay learns that, not 204.
-    if (replay && (!closed || row.status === "completed" || row.status === "assembling")) return ok({ replayed: this.#view(row) });
+    if (replay && (!closed || row.status === "completed" || row.status === "assembling")) {
+      this.#noteRetry(row);
+      return ok({ replayed: this.#view(row) });
+    }
     if (closed) return refuse(closed);
     if (start !== row.offset) {
+      this.#noteRetry(row);
       return refuse(refusals.chunkOutOfOrder(row.offset, `This chunk starts at byte ${start}.`));
     }
     if (start + length > row.totalSize) return refuse(refusals.beyondEnd(row.totalSize));
     const now = Date.now();
     if (this.#lease && this.#lease.expiresAt > now) {
+      this.#noteRetry(row);
       return refuse(refusals.chunkOutOfOrder(row.offset, "Another chunk of this upload is still arriving."));
     }
     if (row.offset === 0 && row.firstBytesBy != null && now > row.firstBytesBy) {
@@ -308,6 +323,7 @@ export class UploadSession extends DurableObject<Env> {
     const row = this.#load();
     if (!row) return refuse(refusals.uploadNotFound());
     if (this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
+    const wasPending = row.status === "pending";
     this.ctx.storage.transactionSync(() => {
       for (const part of written.parts) {
         this.#sql.exec(
@@ -320,11 +336,12 @@ export class UploadSession extends DurableObject<Env> {
       // The tail went into the part (or the one object) this chunk filled.
       if (written.parts.length > 0 || written.wroteObject) this.#dropTail(row);
       if (written.tail) this.#storeTail(end - written.tail.byteLength, written.tail);
+      if (end > row.offset) row.lastBytesAt = Date.now();
       row.offset = end;
       row.status = "uploading";
       this.#save(row);
     });
-    this.#announce(row, end === row.totalSize);
+    this.#announce(row, end === row.totalSize || wasPending ? "status" : "progress");
     this.#lease = keepLease && end < row.totalSize ? { id: leaseId, expiresAt: Date.now() + this.#leaseMs } : null;
     return ok({ view: this.#view(row), layout: this.#layout(row) });
   }
@@ -365,9 +382,21 @@ export class UploadSession extends DurableObject<Env> {
     return true;
   }
 
-  /** Gives the lease back after a chunk that wrote nothing lasting (cut off, refused by R2). */
-  async releaseChunk(leaseId: string): Promise<void> {
-    if (this.#lease?.id === leaseId) this.#lease = null;
+  /** A chunk read whole before its session heard of it (`appendInPart`) was cut off: its client will retry. */
+  async noteCutOff(caller: Caller): Promise<void> {
+    const auth = await this.#authorised(caller);
+    if (auth.ok) this.#noteRetry(auth.value);
+  }
+
+  /**
+   * Gives the lease back: after a streamed append that is done, or (`failed`) after a chunk cut
+   * off or refused midway, which its client will send again.
+   */
+  async releaseChunk(leaseId: string, failed: boolean): Promise<void> {
+    if (this.#lease?.id !== leaseId) return;
+    this.#lease = null;
+    const row = failed ? this.#load() : null;
+    if (row) this.#noteRetry(row);
   }
 
   /**
@@ -689,15 +718,34 @@ export class UploadSession extends DurableObject<Env> {
       .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
     logLine("info", "upload_closed", { upload_id: row.uploadId, event_id: row.eventId, status, bytes: row.offset });
     recordMetric(this.env, "upload_closed", { eventId: row.eventId, code: status, bytes: row.offset });
-    this.#announce(row, true);
+    this.#announce(row, "status");
   }
 
-  /** Tells the event's dashboards where this upload stands (progress throttled; partials are internal). */
-  #announce(row: SessionRow, statusChanged: boolean): void {
+  /**
+   * A chunk that brought nothing new: a replay of accepted bytes, one out of order or while
+   * another holds the lease, one cut off or refused midway. Its client is retrying, which the
+   * event's upload health shows until bytes land again.
+   */
+  #noteRetry(row: SessionRow): void {
+    if (terminal.has(row.status)) return;
+    this.#retriedAt = Date.now();
+    this.#announce(row, "retry");
+  }
+
+  /**
+   * Tells the event's hub where this upload stands: status changes at once, progress at most
+   * every PROGRESS_INTERVAL_MS (less while nobody listens), a retry at once and then at most every
+   * RETRY_ANNOUNCE_INTERVAL_MS until progress is announced again. Partials are internal.
+   */
+  #announce(row: SessionRow, news: "status" | "progress" | "retry"): void {
     const now = Date.now();
     if (row.partial) return;
-    if (!statusChanged && (now - this.#progressAnnouncedAt < PROGRESS_INTERVAL_MS || now < this.#nobodyListensUntil)) return;
-    this.#progressAnnouncedAt = now;
+    // The hub shows a device as retrying from a retry's announcement until one of progress.
+    const retryShown = this.#retryAnnouncedAt > this.#progressAnnouncedAt;
+    if (news === "progress" && !retryShown && (now - this.#progressAnnouncedAt < PROGRESS_INTERVAL_MS || now < this.#nobodyListensUntil)) return;
+    if (news === "retry" && retryShown && now - this.#retryAnnouncedAt < RETRY_ANNOUNCE_INTERVAL_MS) return;
+    if (news === "retry") this.#retryAnnouncedAt = now;
+    else this.#progressAnnouncedAt = now;
     const upload = {
       id: row.uploadId,
       status: row.status,
@@ -713,7 +761,7 @@ export class UploadSession extends DurableObject<Env> {
       expiresAt: row.expiresAt,
     };
     this.ctx.waitUntil(
-      publishLive(this.env, row.eventId, { kind: "upload", upload }).then((listeners) => {
+      publishLive(this.env, row.eventId, { kind: "upload", upload, lastBytesAt: row.lastBytesAt ?? null, retriedAt: this.#retriedAt }).then((listeners) => {
         this.#nobodyListensUntil = listeners === 0 ? Date.now() + NO_LISTENERS_BACKOFF_MS : 0;
       }),
     );
@@ -806,7 +854,7 @@ export class UploadSession extends DurableObject<Env> {
     this.#lease = null;
     this.#save(row);
     recordMetric(this.env, "upload_completed", { eventId: row.eventId, bytes: row.totalSize, ms: Date.now() - row.createdAt });
-    this.#announce(row, true);
+    this.#announce(row, "status");
     this.#sql.exec("DELETE FROM parts");
     await this.ctx.storage.setAlarm(row.closedAt + SESSION_RETENTION_MS);
     await this.#deleteTail(row);

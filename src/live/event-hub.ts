@@ -8,6 +8,10 @@
  * it expires), and every socket remembers the credential that opened it: an alarm re-checks them
  * every RECHECK_MS while sockets are open, and closes those whose credential was revoked or has
  * expired.
+ *
+ * And it keeps the event's upload health (live/upload-health.ts) from the sessions'
+ * announcements, sending listeners a summary when it changes: after announcements (at most once
+ * a second), and from the alarm when time alone changes it (an upload stalls: no traffic at all).
  */
 import { DurableObject } from "cloudflare:workers";
 import { credentialStanding, type AdminCredential, type CredentialStanding } from "../admin/auth";
@@ -15,9 +19,18 @@ import { photoView, uploadView, type UploadFacts } from "../views/photos";
 import type { PhotoRow } from "../db/schema";
 import { photoUrls } from "../downloads/photo-files";
 import { errorFields, logLine } from "../lib/log";
+import { UploadHealth, uploadStallMs, type HealthSummary } from "./upload-health";
 
 /** What publishers send: rows, rendered here per listener's origin (photo URLs are absolute). */
-export type LiveUpdate = { kind: "upload"; upload: UploadFacts } | { kind: "photo"; photo: PhotoRow };
+export type LiveUpdate =
+  | {
+      kind: "upload";
+      upload: UploadFacts;
+      /** When bytes last landed, and when the device last re-sent a chunk (upload health only; not sent to listeners). */
+      lastBytesAt: number | null;
+      retriedAt: number | null;
+    }
+  | { kind: "photo"; photo: PhotoRow };
 
 export const isWebSocketUpgrade = (request: Request) => request.headers.get("upgrade")?.toLowerCase() === "websocket";
 
@@ -39,13 +52,22 @@ interface StoredTicket {
 export const RECHECK_MS = 30_000;
 /** The close code of a socket whose credential ended (4000–4999: the application's own). */
 export const CREDENTIAL_ENDED_CLOSE = 4401;
+/** Listeners get a changed health summary at most this often; the alarm wakes the hub no more often for it. */
+export const HEALTH_PUSH_INTERVAL_MS = 1000;
 
 const ticketKey = (ticketHash: string) => `ticket:${ticketHash}`;
 
 export class EventHub extends DurableObject<Env> {
+  readonly #health: UploadHealth;
+  /** The last summary sent (without its time), so an unchanged one is not sent again. */
+  #healthSent: string | null = null;
+  #healthSentAt = 0;
+  #healthTimer: ReturnType<typeof setTimeout> | null = null;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    this.#health = new UploadHealth(ctx.storage.sql, uploadStallMs(env));
   }
 
   /** A dashboard connects (the Worker has checked who it is, and says so in `listenerHeader`). */
@@ -57,14 +79,15 @@ export class EventHub extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(listener);
     server.send(JSON.stringify({ type: "hello", event_id: listener.eventId }));
-    await this.scheduleRecheck();
+    server.send(JSON.stringify({ type: "health", health: this.#health.summary(Date.now()) }));
+    await this.scheduleAlarm();
     return new Response(null, { status: 101, webSocket: client });
   }
 
   /** Remembers a live ticket (by its hash) until it is redeemed or expires. */
   async issueTicket(ticketHash: string, ticket: StoredTicket): Promise<void> {
     await this.ctx.storage.put(ticketKey(ticketHash), ticket);
-    await this.scheduleRecheck();
+    await this.scheduleAlarm();
   }
 
   /** The credential that issued a ticket, once: a second redemption, or a late one, gets null. */
@@ -75,14 +98,23 @@ export class EventHub extends DurableObject<Env> {
     return ticket.expiresAt > Date.now() ? ticket.credential : null;
   }
 
-  /** Closes the sockets whose credential has ended, and forgets expired tickets. Idempotent. */
+  /** The event's upload health now (what listeners were last sent, or are about to be). */
+  async healthSummary(): Promise<HealthSummary> {
+    return this.#health.summary(Date.now());
+  }
+
+  /**
+   * Closes the sockets whose credential has ended, forgets expired tickets, and sends listeners
+   * the health summary if time changed it. Idempotent.
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
     await this.closeEndedSockets(now);
     const tickets = await this.ctx.storage.list<StoredTicket>({ prefix: "ticket:" });
     const expired = [...tickets].filter(([, ticket]) => ticket.expiresAt <= now).map(([key]) => key);
     if (expired.length) await this.ctx.storage.delete(expired);
-    await this.scheduleRecheck();
+    this.#sendHealth();
+    await this.scheduleAlarm();
   }
 
   /** Each distinct credential is checked once; one that cannot be checked now keeps its sockets until the next alarm. */
@@ -110,17 +142,69 @@ export class EventHub extends DurableObject<Env> {
     }
   }
 
-  /** Keeps the alarm set while there are sockets to re-check or tickets to forget. */
-  private async scheduleRecheck(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) !== null) return;
+  /**
+   * Keeps the alarm set while there are sockets to re-check or tickets to forget (every
+   * RECHECK_MS at most), and, while someone listens, for the next moment time alone changes the
+   * upload health (no sooner than HEALTH_PUSH_INTERVAL_MS from now). An earlier alarm is kept.
+   */
+  private async scheduleAlarm(): Promise<void> {
+    const now = Date.now();
+    const current = await this.ctx.storage.getAlarm();
     const open = this.ctx.getWebSockets().some((socket) => socket.readyState === WebSocket.OPEN);
     const tickets = (await this.ctx.storage.list({ prefix: "ticket:", limit: 1 })).size > 0;
-    if (open || tickets) await this.ctx.storage.setAlarm(Date.now() + RECHECK_MS);
+    const wanted: number[] = [];
+    if (open || tickets) wanted.push(now + RECHECK_MS);
+    const healthChange = open ? this.#health.nextChangeAt(now) : null;
+    if (healthChange !== null) wanted.push(Math.max(healthChange, now + HEALTH_PUSH_INTERVAL_MS));
+    if (!wanted.length) return;
+    const at = Math.min(...wanted);
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Sends listeners the health summary if it changed since the last one sent. */
+  #sendHealth(): void {
+    const summary = this.#health.summary(Date.now());
+    const { generated_at: _time, ...rest } = summary;
+    const unchanged = JSON.stringify(rest);
+    if (unchanged === this.#healthSent) return;
+    this.#healthSent = unchanged;
+    this.#healthSentAt = Date.now();
+    const text = JSON.stringify({ type: "health", health: summary });
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(text);
+      } catch {
+        // Closing or closed.
+      }
+    }
+  }
+
+  /** After an announcement: the summary now, or at the end of the push interval if one was just sent. */
+  #sendHealthSoon(): void {
+    if (this.#healthTimer) return;
+    const wait = this.#healthSentAt + HEALTH_PUSH_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.#sendHealth();
+    this.#healthTimer = setTimeout(() => {
+      this.#healthTimer = null;
+      this.#sendHealth();
+    }, wait);
   }
 
   /** Sends an update to every listener; answers how many there are, so publishers can skip progress nobody watches. */
   async publish(update: LiveUpdate): Promise<number> {
     const sockets = this.ctx.getWebSockets();
+    if (update.kind === "upload") {
+      const { upload } = update;
+      const now = Date.now();
+      this.#health.record(
+        { uploadId: upload.id, deviceId: upload.deviceId, status: upload.status, createdAt: upload.createdAt ?? now, lastBytesAt: update.lastBytesAt, retriedAt: update.retriedAt },
+        now,
+      );
+      if (sockets.length) {
+        this.#sendHealthSoon();
+        await this.scheduleAlarm();
+      }
+    }
     const rendered = new Map<string, string>();
     for (const socket of sockets) {
       const { origin } = socket.deserializeAttachment() as Listener;

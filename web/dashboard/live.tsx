@@ -1,15 +1,17 @@
 /**
- * What is happening right now, over the live channel: uploads in flight with their progress,
- * and photos as they arrive and get processed, without reloading. Each time the channel
+ * What is happening right now, over the live channel: the upload health of the guests' phones,
+ * uploads in flight with their progress, and photos as they arrive and get processed, without
+ * reloading. Each time the channel
  * (re)opens, the current state is read from the API first, since messages sent while it was
  * down are gone.
  */
 import { useEffect, useState } from "preact/hooks";
 import { activeUploadStatuses, type EventView, type PhotoView, type UploadView } from "../shared/admin-api";
 import { formatBytes } from "../shared/format";
-import { openLiveChannel, type LiveState } from "../shared/live-channel";
+import { openLiveChannel, type LiveState, type UploadHealth } from "../shared/live-channel";
 import { useApi } from "./context";
 import { PhotoTileContent } from "./ui";
+import { UploadHealthPanel } from "./upload-health";
 
 /** How much the view keeps: the page runs for hours, so its lists are bounded. */
 const KEPT_PHOTOS = 24;
@@ -31,6 +33,8 @@ export function LiveView({ event }: { event: EventView }) {
   const [inFlight, setInFlight] = useState<UploadView[]>([]);
   const [finished, setFinished] = useState<UploadView[]>([]);
   const [photos, setPhotos] = useState<PhotoView[]>([]);
+  /** Sent by the hub on every (re)connect and whenever it changes. */
+  const [health, setHealth] = useState<UploadHealth | null>(null);
 
   useEffect(() => {
     const sameUpload = (a: UploadView, b: UploadView) => a.upload_id === b.upload_id;
@@ -54,6 +58,8 @@ export function LiveView({ event }: { event: EventView }) {
             setInFlight((current) => current.filter((other) => !sameUpload(other, upload)));
             setFinished((current) => upsertFirst(current, upload, sameUpload, KEPT_FINISHED_UPLOADS));
           }
+        } else if (message.type === "health") {
+          setHealth(message.health);
         } else if (message.type === "photo") {
           const photo = message.photo;
           setPhotos((current) =>
@@ -71,6 +77,7 @@ export function LiveView({ event }: { event: EventView }) {
       <p role="status" class={`live-state live-${state}`}>
         {stateText[state]}
       </p>
+      <UploadHealthPanel health={health} />
       <section class="card stack" aria-labelledby="in-flight-heading">
         <h2 id="in-flight-heading">Uploading now ({inFlight.length})</h2>
         {inFlight.length === 0 ? <p class="muted">Nobody is uploading at the moment.</p> : <UploadList uploads={inFlight} />}
