@@ -68,7 +68,7 @@ export function Guestbook({ event }: { event: EventView }) {
               <div class="row row-spread">
                 <span class="small">
                   <strong class="breakable">{message.display_name ?? "No name given"}</strong>
-                  <span class="muted"> · {formatDateTime(message.created_at)}</span>
+                  <span class="muted"> · {formatDateTime(message.created_at)}</span>{" "}
                   {message.status === "hidden" ? <span class="badge badge-danger">Hidden</span> : !message.approved && <span class="badge badge-warn">Waiting for approval</span>}
                 </span>
                 <span class="row">

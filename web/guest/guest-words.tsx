@@ -90,7 +90,7 @@ export function GuestbookForm({ api, deviceId, name }: { api: GuestApi; deviceId
           {sent.kind === "sending" ? t.messageSending : t.messageSend}
         </button>
       </div>
-      <p role="status" class={sent.kind === "failed" ? "notice notice-error" : sent.kind === "sent" ? "notice" : ""}>
+      <p aria-live="polite" class={sent.kind === "failed" ? "notice notice-error" : sent.kind === "sent" ? "notice" : ""}>
         {sent.kind === "sent" ? (sent.approved ? t.messageSent : t.messageSentForReview) : sent.kind === "failed" ? sent.message : ""}
       </p>
     </form>
