@@ -5,6 +5,8 @@
  * messages between photos. Hostile names and messages are text in both apps. Screenshots go to
  * test-results/screenshots/words-*.png.
  */
+import { readFileSync } from "node:fs";
+import { unzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
 import type { CreatedEvent } from "../../scripts/lib/dev-server";
 import { admin, axeViolations, expectNoProblems, guestUpload, openPage, screenshot, setUpBrowserStack, signIn, testJpeg, waitUntilProcessed, type WatchedPage } from "./harness";
@@ -74,7 +76,7 @@ describe("a guest's name and message", () => {
     const other = await guestUpload(env().service, event, "NONAME.jpg");
     await waitUntilProcessed(env().service, event.event_id, other);
     await waitUntilProcessed(env().service, event.event_id, guestPhotoId);
-    const watched = await openPage(env().browser);
+    const watched = await openPage(env().browser, { acceptDownloads: true });
     const { page } = watched;
     await signIn(page, env().service);
     await page.goto(`${env().service.origin}/admin/#/events/${event.event_id}/gallery`);
@@ -91,11 +93,19 @@ describe("a guest's name and message", () => {
     await page.getByLabel("Guest's name", { exact: true }).selectOption({ label: "No name given (1)" });
     await expect.poll(() => page.locator(".photo-tile .tile-name").allTextContents()).toEqual(["NONAME.jpg"]);
 
+    // The ZIP with a folder per name: the markup in the name cannot make a path.
+    await page.getByLabel("A folder per guest's name").check();
+    const [zip] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download ZIP of approved" }).click()]);
+    const entries = Object.keys(unzipSync(readFileSync(await zip.path())));
+    expect(entries.map((name) => name.split("/")[0])).toEqual(["_img src=x onerror=alert(1)_Ana", "Unnamed", "messages.csv"]);
+
     await page.getByRole("link", { name: "Guestbook" }).click();
     const message = page.locator(".message");
     await expect.poll(() => message.locator(".message-body").textContent()).toBe(hostileMessage);
     await noMarkupFromGuests(watched);
     await screenshot(page, "words-dashboard-guestbook");
+    const [csv] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    expect(readFileSync(await csv.path(), "utf8")).toContain(`"${storedName}","<script>alert(2)</script>\n<b>Congratulations</b>, you two!","visible","yes"`);
     expect(await axeViolations(page)).toEqual([]);
     await message.getByRole("button", { name: "Hide" }).click();
     await expect.poll(() => message.locator(".badge").textContent()).toBe("Hidden");
