@@ -96,11 +96,15 @@ export function clientIdFrom(value: string | undefined): string | undefined {
   return value;
 }
 
-/** A guest's display name from tus metadata `display_name` (normalised, core/words.ts), when it sent one. */
-export function displayNameFrom(value: string | undefined): string | undefined {
+/**
+ * A guest's display name (normalised, core/words.ts), when the client sent one: tus metadata
+ * `display_name` (refused as `invalid_metadata`), the IETF adapter's `X-Display-Name` header,
+ * percent-encoded UTF-8 (refused as `invalid_request`).
+ */
+export function displayNameFrom(value: string | undefined, code: "invalid_metadata" | "invalid_request"): string | undefined {
   if (value === undefined) return undefined;
   const parsed = displayNameField.safeParse(value);
-  if (!parsed.success) refuse(400, "invalid_metadata", `display_name ${parsed.error.issues[0]?.message ?? "is not valid"}.`);
+  if (!parsed.success) refuse(400, code, `The display name ${parsed.error.issues[0]?.message ?? "is not valid"}.`);
   return parsed.data;
 }
 

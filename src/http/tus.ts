@@ -228,7 +228,7 @@ tusRoutes.openapi(
       filename: metadata.filename ?? metadata.name ?? "upload",
       contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
       clientId: clientIdFrom(metadata.client_id),
-      displayName: displayNameFrom(metadata.display_name),
+      displayName: displayNameFrom(metadata.display_name, "invalid_metadata"),
       ...uploader,
     };
     const locate = (created: { upload_id: string; upload_key: string }) =>

@@ -112,6 +112,25 @@ describe("display names on uploads and photos", () => {
     expect(await errorCode(refused)).toBe("invalid_metadata");
   });
 
+  it("IETF resumable uploads carry it as X-Display-Name (percent-encoded UTF-8), and a bad one is refused", async () => {
+    const { join_token } = await createEvent();
+    const ietfCreate = (name: string) =>
+      call(`/api/v1/events/${join_token}/resumable`, {
+        method: "POST",
+        headers: { "upload-draft-interop-version": "9", "upload-complete": "?0", "upload-length": "1000", "content-type": "image/jpeg", "x-device-id": newDevice(), "x-display-name": name },
+      });
+    const created = await ietfCreate(encodeURIComponent("Zoë\u202e"));
+    expect(created.status, await created.clone().text()).toBe(201);
+    const uploadId = created.headers.get("location")!.split("/").at(-1)!.split(".")[0]!;
+    const row = await env.DB.prepare("SELECT display_name FROM upload_sessions WHERE id = ?").bind(uploadId).first<{ display_name: string }>();
+    expect(row?.display_name).toBe("Zoë");
+    for (const bad of ["%E0%A4%A", encodeURIComponent("x".repeat(61))]) {
+      const refused = await ietfCreate(bad);
+      expect(refused.status).toBe(400);
+      expect(await errorCode(refused)).toBe("invalid_request");
+    }
+  });
+
   it("a batch's uploads carry the batch's name unless they give their own", async () => {
     const { join_token } = await createEvent();
     const device = newDevice();

@@ -3015,6 +3015,8 @@ export interface paths {
                     "x-client-id"?: string;
                     /** @description The uploading device, for its limits */
                     "x-device-id"?: string;
+                    /** @description The guest's name, percent-encoded UTF-8 */
+                    "x-display-name"?: string;
                 };
                 path: {
                     token: string;
