@@ -2,7 +2,7 @@
  * Organisers' view of an event's photos: filtered keyset pages, and moderation (approve, hide,
  * delete, in bulk), in keyset pages (admin/pagination.ts).
  */
-import { and, desc, eq, gte, inArray, isNotNull, isNull, lte, ne, or, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gte, inArray, isNotNull, isNull, lte, ne, or, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { photos, photoStatuses, type PhotoRow } from "../db/schema";
 import { ApiError } from "../core/errors";
@@ -13,6 +13,8 @@ export interface PhotoFilters {
   status?: (typeof photoStatuses)[number][] | undefined;
   approved?: boolean | undefined;
   deviceId?: string | undefined;
+  /** The guest's name, exactly (normalised like names are); `null` for photos without one. */
+  displayName?: string | null | undefined;
   takenFrom?: number | undefined;
   takenTo?: number | undefined;
   uploadedFrom?: number | undefined;
@@ -29,6 +31,7 @@ export async function listPhotos(
   where.push(filters.status ? inArray(photos.status, filters.status) : ne(photos.status, "deleted"));
   if (filters.approved !== undefined) where.push(filters.approved ? isNotNull(photos.approvedAt) : isNull(photos.approvedAt));
   if (filters.deviceId) where.push(eq(photos.deviceId, filters.deviceId));
+  if (filters.displayName !== undefined) where.push(filters.displayName === null ? isNull(photos.displayName) : eq(photos.displayName, filters.displayName));
   if (filters.takenFrom !== undefined) where.push(gte(photos.takenAt, filters.takenFrom));
   if (filters.takenTo !== undefined) where.push(lte(photos.takenAt, filters.takenTo));
   if (filters.uploadedFrom !== undefined) where.push(gte(photos.createdAt, filters.uploadedFrom));
@@ -78,3 +81,17 @@ export async function moderate(db: Database, bucket: R2Bucket, photo: PhotoRow, 
   }
   return (await db.select().from(photos).where(eq(photos.id, photo.id)).get())!;
 }
+
+/** The names guests gave with the event's photos, with how many photos each (for the name filter). */
+export async function listDisplayNames(db: Database, eventId: string): Promise<Array<{ display_name: string | null; photos: number }>> {
+  const rows = await db
+    .select({ name: photos.displayName, n: count() })
+    .from(photos)
+    .where(and(eq(photos.eventId, eventId), ne(photos.status, "deleted")))
+    .groupBy(photos.displayName)
+    .orderBy(asc(photos.displayName))
+    .limit(MAX_LISTED_NAMES);
+  return rows.map((row) => ({ display_name: row.name, photos: row.n }));
+}
+
+const MAX_LISTED_NAMES = 1000;

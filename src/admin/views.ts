@@ -28,6 +28,7 @@ export function eventView(event: EventRow) {
     uploads_close_at: isoOrNull(event.uploadsCloseAt),
     moderation_mode: event.moderationMode,
     gallery_enabled: event.galleryEnabled,
+    slideshow_messages: event.slideshowMessages,
     created_at: isoOrNull(event.createdAt),
     updated_at: isoOrNull(event.updatedAt),
   };
@@ -51,6 +52,7 @@ export const EventView = z
     uploads_close_at: instant.nullable(),
     moderation_mode: z.enum(moderationModes),
     gallery_enabled: z.boolean(),
+    slideshow_messages: z.boolean(),
     created_at: instant.nullable(),
     updated_at: instant.nullable(),
   })

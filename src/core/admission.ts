@@ -37,6 +37,8 @@ export interface NewUpload {
   batch?: BatchFileClaim | undefined;
   /** The client's own id for the file: a create with the same one ends the device's earlier session for it. */
   clientId?: string | undefined;
+  /** The guest's name (normalised, core/words.ts); a batch file's upload carries its batch's when it gives none. */
+  displayName?: string | undefined;
 }
 
 export interface CreatedUpload {
@@ -62,7 +64,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
   // A partial's type is checked on its final upload.
   const refusal = fileRefusal(event, input.size, partial ? null : contentType);
   if (refusal) throw new ApiError(refusal);
-  if (input.batch) await authorizeBatchFile(db, event, input.batch);
+  const batchName = input.batch ? await authorizeBatchFile(db, event, input.batch) : null;
   await endReplacedSessions(env, event.id, input);
 
   const uploadId = newId();
@@ -106,6 +108,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
       // An anonymous uploader's id stands for a whole address, so its client ids could collide.
       clientId: input.anonymous ? null : (input.clientId ?? null),
       partial,
+      displayName: input.displayName ?? batchName,
       createdAt: now,
       updatedAt: now,
     },

@@ -59,7 +59,7 @@ export function batchQuotas(env: Pick<Env, "BATCH_FILES_PER_DEVICE" | "BATCH_FIL
   return { perDevice: configured(env.BATCH_FILES_PER_DEVICE, 2000), perEvent: configured(env.BATCH_FILES_PER_EVENT, 100_000) };
 }
 
-export async function registerBatch(env: Env, joinToken: string, deviceId: string, files: BatchFileInput[]) {
+export async function registerBatch(env: Env, joinToken: string, deviceId: string, files: BatchFileInput[], displayName?: string) {
   const db = database(env);
   const { event } = await resolveJoinToken(db, joinToken);
   const closed = uploadsClosedRefusal(event);
@@ -96,7 +96,7 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
   const ofDevice = waiting(and(eq(batches.eventId, event.id), eq(batches.deviceId, deviceId), sql`${batches.activeAt} > ${now - BATCH_IDLE_MS}`));
   const ofEvent = waiting(eq(batches.eventId, event.id));
   const deviceFits = sql`${ofDevice} + ${rows.length} <= ${quotas.perDevice}`;
-  const batchRow = { id: batchId, eventId: event.id, deviceId, batchKeyHash: await sha256Hex(batchKey), waitingFiles: rows.length, activeAt: now };
+  const batchRow = { id: batchId, eventId: event.id, deviceId, batchKeyHash: await sha256Hex(batchKey), waitingFiles: rows.length, activeAt: now, displayName: displayName ?? null };
   const batchInserted = sql`exists (select 1 from ${batches} where ${eq(batches.id, batchId)})`;
   const statements = [
     ...letGoOfLeastActive(database(env), event.id, sql`${ofEvent} + ${rows.length} - ${quotas.perEvent}`, deviceFits),
@@ -144,7 +144,8 @@ export interface BatchFileClaim {
 }
 
 /** Checks that a create names a file of a batch of this event and device, with the batch's key. */
-export async function authorizeBatchFile(db: Database, event: EventRow, claim: BatchFileClaim) {
+/** Checks the claim to a batch file; the batch's display name, which its uploads carry by default. */
+export async function authorizeBatchFile(db: Database, event: EventRow, claim: BatchFileClaim): Promise<string | null> {
   const found = await db
     .select({ batch: batches, file: batchFiles })
     .from(batchFiles)
@@ -159,6 +160,7 @@ export async function authorizeBatchFile(db: Database, event: EventRow, claim: B
   if (found.file.refusalCode) {
     throw new ApiError({ status: 409, code: "batch_file_refused", message: `This file was refused: ${found.file.refusalMessage}` });
   }
+  return found.batch.displayName;
 }
 
 /**

@@ -45,7 +45,7 @@ export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "wa
     .update(uploadSessions)
     .set({ status: "completed", receivedBytes: upload.totalSize, photoId: upload.photoId, completedAt: now, updatedAt: now });
   // Atomic with the insert, so an event archived since the admission check never gets this photo.
-  const [, recorded] = await env.DB.batch([
+  const [, , recorded] = await env.DB.batch([
     d1Statement(
       env.DB,
       insertWhere(
@@ -66,6 +66,14 @@ export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "wa
         sql`exists (select 1 from ${events} where ${events.id} = ${upload.eventId} and ${events.status} <> 'archived')
           and not exists (select 1 from ${photos} where ${photos.uploadId} = ${upload.uploadId})`,
       ),
+    ),
+    // The photo carries the name its guest gave at create.
+    d1Statement(
+      env.DB,
+      db
+        .update(photos)
+        .set({ displayName: sql`(select ${uploadSessions.displayName} from ${uploadSessions} where ${uploadSessions.id} = ${upload.uploadId})` })
+        .where(eq(photos.id, upload.photoId)),
     ),
     d1Statement(
       env.DB,

@@ -11,7 +11,7 @@ export const errorCodes = [
   "forbidden", "gallery_disabled", "inconsistent_upload_length", "internal_error", "invalid_batch_key",
   "invalid_cursor", "invalid_json", "invalid_metadata", "invalid_request", "invalid_signature",
   "invalid_upload_key", "invalid_webhook_url", "join_link_expired", "join_link_not_found", "length_required", "link_expired",
-  "location_unremovable", "method_not_allowed", "not_found", "origin_not_allowed", "partial_not_complete",
+  "location_unremovable", "message_limit", "message_not_found", "method_not_allowed", "not_found", "origin_not_allowed", "partial_not_complete",
   "photo_not_found", "photo_not_hidden", "photo_not_ready", "range_mismatch", "rate_limited", "server_busy", "session_expired",
   "ticket_used", "unauthorized", "unsupported_checksum", "unsupported_interop_version", "unsupported_media_type",
   "unsupported_tus_version", "unsupported_type", "upload_cancelled", "upload_completed", "upload_failed",

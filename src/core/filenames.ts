@@ -26,13 +26,15 @@ export function downloadName(filename: string, sniffedType: string | null, suffi
 
 /**
  * Names for the entries of an event's ZIP: when the photo was taken (or uploaded), then its
- * download name, unique within the archive.
+ * download name, inside its folder if it has one, unique within the archive.
  */
-export function archiveEntryNames(photos: Array<{ filename: string; contentType: string | null; takenAt: number | null; createdAt: number }>): string[] {
+export function archiveEntryNames(
+  photos: Array<{ filename: string; contentType: string | null; takenAt: number | null; createdAt: number; folder?: string }>,
+): string[] {
   const used = new Set<string>();
   return photos.map((photo) => {
     const stamp = new Date(photo.takenAt ?? photo.createdAt).toISOString().slice(0, 19).replace("T", "_").replaceAll(":", "-");
-    const name = `${stamp}_${downloadName(photo.filename, photo.contentType)}`;
+    const name = `${photo.folder ? `${photo.folder}/` : ""}${stamp}_${downloadName(photo.filename, photo.contentType)}`;
     const dot = name.lastIndexOf(".");
     let unique = name;
     for (let copy = 2; used.has(unique.toLowerCase()); copy++) unique = `${name.slice(0, dot)} (${copy})${name.slice(dot)}`;

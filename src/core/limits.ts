@@ -13,6 +13,7 @@ export const eventDefaults = {
   keepGps: false,
   moderationMode: "auto",
   galleryEnabled: false,
+  slideshowMessages: false,
 } as const;
 
 /** Hard ceilings no event setting may exceed. */

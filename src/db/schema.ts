@@ -35,6 +35,8 @@ export const events = sqliteTable("events", {
   moderationMode: text("moderation_mode", { enum: moderationModes }).notNull().default("auto"),
   /** Whether guests see the approved photos. */
   galleryEnabled: integer("gallery_enabled", { mode: "boolean" }).notNull().default(false),
+  /** Whether the slideshow shows approved guestbook messages between photos. */
+  slideshowMessages: integer("slideshow_messages", { mode: "boolean" }).notNull().default(false),
   createdAt: createdAt(),
   updatedAt: epochMs("updated_at").notNull(),
 });
@@ -117,6 +119,8 @@ export const uploadSessions = sqliteTable(
     clientId: text("client_id"),
     /** A tus `concatenation` partial: assembled like any upload, but only ever part of a final one. */
     partial: integer("partial", { mode: "boolean" }).notNull().default(false),
+    /** The name the guest gave (core/words.ts), carried to the photo. */
+    displayName: text("display_name"),
     createdAt: createdAt(),
     updatedAt: epochMs("updated_at").notNull(),
     completedAt: epochMs("completed_at"),
@@ -177,6 +181,8 @@ export const photos = sqliteTable(
     approvedAt: epochMs("approved_at"),
     /** The earlier photo of the same event with the same bytes, whose objects this one shares. */
     duplicateOf: text("duplicate_of"),
+    /** The name its guest gave (core/words.ts); organisers see and filter by it. */
+    displayName: text("display_name"),
     processingAttempts: integer("processing_attempts").notNull().default(0),
     processedAt: epochMs("processed_at"),
     createdAt: createdAt(),
@@ -189,6 +195,7 @@ export const photos = sqliteTable(
     index("photos_event_page").on(t.eventId, t.createdAt, t.id),
     /** The sweeper asks whether any photo still uses an original. */
     index("photos_original").on(t.originalKey),
+    index("photos_event_name").on(t.eventId, t.displayName),
   ],
 );
 
@@ -216,6 +223,8 @@ export const batches = sqliteTable(
     waitingFiles: integer("waiting_files").notNull().default(0),
     /** When it was registered or a file of it last got an upload: the least recently active give way first. */
     activeAt: epochMs("active_at").notNull().default(0),
+    /** The name the guest gave (core/words.ts): the batch's uploads carry it unless they give their own. */
+    displayName: text("display_name"),
     createdAt: createdAt(),
   },
   (t) => [
@@ -342,3 +351,31 @@ export const webhookAttempts = sqliteTable(
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;
+
+export const messageStatuses = ["visible", "hidden"] as const;
+
+/** Guestbook messages (core/guestbook.ts): bounded per device and per event. */
+export const messages = sqliteTable(
+  "messages",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    joinTokenId: text("join_token_id")
+      .notNull()
+      .references(() => joinTokens.id),
+    deviceId: text("device_id").notNull(),
+    displayName: text("display_name"),
+    /** Normalised text (core/words.ts), at most 1,000 characters. */
+    body: text("body").notNull(),
+    status: text("status", { enum: messageStatuses }).notNull().default("visible"),
+    /** When it was approved: at once in `auto` events, by an organiser in `review` ones. */
+    approvedAt: epochMs("approved_at"),
+    createdAt: createdAt(),
+    updatedAt: epochMs("updated_at").notNull(),
+  },
+  (t) => [index("messages_event_page").on(t.eventId, t.createdAt, t.id), index("messages_device").on(t.eventId, t.deviceId)],
+);
+
+export type MessageRow = typeof messages.$inferSelect;

@@ -12,7 +12,10 @@ import { hardLimits } from "../core/limits";
 import { imageTypes } from "../lib/media-types";
 import { authenticateAdmin, requireEvent, requireGlobal, type AdminPrincipal } from "../admin/auth";
 import { createEvent, createJoinLink, getEvent, listEvents, listJoinLinks, revokeJoinLink, updateEvent, type EventSettings } from "../admin/events";
-import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/photos";
+import { getPhoto, listDisplayNames, listPhotos, moderate, type ModerationAction } from "../admin/photos";
+import { allMessages, listMessages, messagesCsv, messageView, moderateMessage } from "../core/guestbook";
+import { cleanDisplayName } from "../core/words";
+import { messageStatuses } from "../db/schema";
 import { redriveFailedPhotos } from "../admin/processing";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
 import { eventStats, listUploads } from "../admin/uploads";
@@ -82,6 +85,8 @@ const settingsFields = {
   uploads_close_at: instant.nullable(),
   moderation_mode: z.enum(["auto", "review"]),
   gallery_enabled: z.boolean(),
+  /** The slideshow shows approved guestbook messages between photos. */
+  slideshow_messages: z.boolean(),
 };
 const createEventBody = z
   .object(settingsFields)
@@ -112,6 +117,7 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
     uploadsCloseAt: body.uploads_close_at,
     moderationMode: body.moderation_mode,
     galleryEnabled: body.gallery_enabled,
+    slideshowMessages: body.slideshow_messages,
   };
 }
 
@@ -128,6 +134,13 @@ const photoQuery = z
     status: commaList(z.enum(photoStatuses)).optional(),
     approved: z.enum(["true", "false"]).transform((value) => value === "true").optional(),
     device_id: z.string().max(128).optional(),
+    /** The guest's name, exactly; empty for photos without one. */
+    display_name: z
+      .string()
+      .max(240)
+      .transform((name) => cleanDisplayName(name) || null)
+      .optional()
+      .openapi({ description: "The guest's name, exactly (empty: photos without a name)" }),
     taken_from: instant.optional(),
     taken_to: instant.optional(),
     uploaded_from: instant.optional(),
@@ -375,6 +388,7 @@ adminRoutes.openapi(
         status: query.status,
         approved: query.approved,
         deviceId: query.device_id,
+        displayName: query.display_name,
         takenFrom: query.taken_from,
         takenTo: query.taken_to,
         uploadedFrom: query.uploaded_from,
@@ -500,22 +514,126 @@ adminRoutes.openapi(
   },
 );
 
+// --- Guests' names and guestbook messages (core/words.ts, core/guestbook.ts) ---
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/names",
+    summary: "The names guests gave with their photos, with a count each (null: photos without one)",
+    request: { params: eventParams },
+    responses: { 200: json(z.object({ names: z.array(z.object({ display_name: z.string().nullable(), photos: z.number().int() })) }), "The names, in order"), ...adminErrors() },
+  }),
+  async (c) => {
+    const db = database(c.env);
+    await getEvent(db, c.req.param("eventId"));
+    return c.json({ names: await listDisplayNames(db, c.req.param("eventId")) }, 200);
+  },
+);
+
+const MessageView = z
+  .object({
+    message_id: z.string(),
+    display_name: z.string().nullable(),
+    body: z.string(),
+    status: z.enum(messageStatuses),
+    approved: z.boolean(),
+    device_id: z.string(),
+    created_at: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("MessageView");
+const messageFilters = {
+  status: z.enum(messageStatuses).optional(),
+  approved: z.enum(["true", "false"]).transform((value) => value === "true").optional(),
+};
+const messageQuery = z
+  .object({ ...messageFilters, limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(500).optional() })
+  .strict();
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/messages",
+    summary: "Guestbook messages, newest first (keyset pages)",
+    request: { params: eventParams, query: messageQuery },
+    responses: { 200: json(z.object({ messages: z.array(MessageView), next_cursor: z.string().nullable() }), "A page of messages"), ...adminErrors() },
+  }),
+  async (c) => {
+    const query = c.req.valid("query");
+    const db = database(c.env);
+    await getEvent(db, c.req.param("eventId"));
+    const page = await listMessages(db, c.req.param("eventId"), query, { limit: query.limit, cursor: query.cursor });
+    return c.json({ messages: page.messages.map(messageView), next_cursor: page.nextCursor }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/messages.csv",
+    summary: "Guestbook messages as CSV, oldest first (cells that would be formulas are made inert)",
+    request: { params: eventParams, query: z.object(messageFilters).strict() },
+    responses: { 200: { description: "The CSV", content: { "text/csv": { schema: z.string() } } }, ...adminErrors() },
+  }),
+  async (c) => {
+    const db = database(c.env);
+    const event = await getEvent(db, c.req.param("eventId"));
+    const csv = messagesCsv(await allMessages(db, event.id, c.req.valid("query")));
+    return c.body(csv, 200, {
+      "Content-Type": "text/csv; charset=utf-8",
+      "Content-Disposition": `attachment; filename="messages.csv"`,
+      "Cache-Control": "no-store",
+    });
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "post",
+    path: "/events/{eventId}/messages/{messageId}/{action}",
+    summary: "Approve, hide or show again a guestbook message",
+    request: {
+      params: z.object({ eventId: z.string(), messageId: z.string(), action: z.enum(["approve", "hide", "unhide"]).openapi({ param: { name: "action", in: "path" } }) }),
+    },
+    responses: { 200: json(MessageView, "The message"), ...adminErrors() },
+  }),
+  async (c) => {
+    const { eventId, messageId, action } = c.req.valid("param");
+    annotate(c, { message_id: messageId });
+    return c.json(messageView(await moderateMessage(database(c.env), eventId, messageId, action)), 200);
+  },
+  (result) => {
+    if (!result.success) throw new ApiError({ status: 404, code: "not_found", message: "No such route." });
+    return undefined;
+  },
+);
+
 adminRoutes.openapi(
   createRoute({
     ...admin,
     method: "post",
     path: "/events/{eventId}/download",
-    summary: "A signed link to the ZIP of the approved photos",
-    request: { params: eventParams },
+    summary: "A signed link to the ZIP of the approved photos (and approved messages, as messages.csv)",
+    request: {
+      params: eventParams,
+      query: z.object({
+        folders: z.enum(["none", "names"]).default("none").openapi({ description: "`names`: each guest's photos in a folder of their name (\"Unnamed\" for photos without one)" }),
+      }),
+    },
     responses: { 200: json(ZipDownload, "The link (valid minutes), with what the ZIP will hold"), ...adminErrors() },
   }),
   async (c) => {
     const eventId = c.req.param("eventId");
     await getEvent(database(c.env), eventId);
-    const contents = await archiveContents(c.env, eventId);
+    const layout = c.req.valid("query").folders;
+    const contents = await archiveContents(c.env, eventId, layout);
     return c.json(
       {
-        ...(await archiveUrl(c.env, origin(c.req.url), eventId)),
+        ...(await archiveUrl(c.env, origin(c.req.url), eventId, layout)),
         photo_count: contents.length,
         bytes: contents.reduce((sum, entry) => sum + entry.size, 0),
       },

@@ -3,6 +3,7 @@
  * capability (`{uploadId}.{uploadKey}`), header parsing, and the identity used for per-device
  * limits when a stock client sends none.
  */
+import { displayNameField } from "../core/words";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError, refusals, type ErrorCode, type Refusal } from "../core/errors";
 import type { CreatedUpload } from "../core/admission";
@@ -93,6 +94,18 @@ export async function uploaderFor(c: AppContext, given: string | undefined): Pro
 export function clientIdFrom(value: string | undefined): string | undefined {
   if (value !== undefined && (value.length < 1 || value.length > 128)) refuse(400, "invalid_request", "A client id has 1 to 128 characters.");
   return value;
+}
+
+/**
+ * A guest's display name (normalised, core/words.ts), when the client sent one: tus metadata
+ * `display_name` (refused as `invalid_metadata`), the IETF adapter's `X-Display-Name` header,
+ * percent-encoded UTF-8 (refused as `invalid_request`).
+ */
+export function displayNameFrom(value: string | undefined, code: "invalid_metadata" | "invalid_request"): string | undefined {
+  if (value === undefined) return undefined;
+  const parsed = displayNameField.safeParse(value);
+  if (!parsed.success) refuse(400, code, `The display name ${parsed.error.issues[0]?.message ?? "is not valid"}.`);
+  return parsed.data;
 }
 
 export const httpDate = (iso: string) => new Date(iso).toUTCString();

@@ -9,7 +9,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { ApiError, refusals } from "../core/errors";
-import { serveArchive } from "../downloads/archive";
+import { serveArchive, type ArchiveLayout } from "../downloads/archive";
 import { servePhotoFile, variants, type Audience, type Variant } from "../downloads/photo-files";
 import { checkSignedUrl, expiryFor, signPath } from "../lib/signing";
 import { credentialEnded, credentialStanding, type AdminCredential } from "../admin/auth";
@@ -80,22 +80,26 @@ fileRoutes.openapi(
   }),
   photoFile("guest"),
 );
-fileRoutes.openapi(
-  createRoute({
-    ...files,
-    method: "get",
-    path: "/events/{eventId}/photos.zip",
-    summary: "The event's approved photos as a streamed ZIP",
-    request: { params: pathParams("eventId"), query: signature },
-    responses: { 200: { description: "The ZIP", content: { "application/zip": { schema: binary } } }, ...signedErrors },
-  }),
-  async (c) => {
-    annotate(c, { event_id: c.req.param("eventId") });
-    const response = await serveArchive(c.env, c.req.param("eventId"));
-    if (!response) throw fileNotFound();
-    return response;
-  },
-);
+/** Each ZIP layout has its own path, so the signature covers the layout. */
+const archivePaths: Record<ArchiveLayout, string> = { none: "photos.zip", names: "photos-by-name.zip" };
+for (const [layout, file] of Object.entries(archivePaths) as Array<[ArchiveLayout, string]>) {
+  fileRoutes.openapi(
+    createRoute({
+      ...files,
+      method: "get",
+      path: `/events/{eventId}/${file}`,
+      summary: `The event's approved photos${layout === "names" ? ", in a folder per guest's name," : ""} as a streamed ZIP (with messages.csv)`,
+      request: { params: pathParams("eventId"), query: signature },
+      responses: { 200: { description: "The ZIP", content: { "application/zip": { schema: binary } } }, ...signedErrors },
+    }),
+    async (c) => {
+      annotate(c, { event_id: c.req.param("eventId") });
+      const response = await serveArchive(c.env, c.req.param("eventId"), layout);
+      if (!response) throw fileNotFound();
+      return response;
+    },
+  );
+}
 
 export const liveRoutes = contractRouter();
 liveRoutes.use("*", sameSiteOnly);
@@ -122,9 +126,10 @@ liveRoutes.openapi(
 const ARCHIVE_URL_TTL_MS = 15 * 60 * 1000;
 const LIVE_TICKET_TTL_MS = 60 * 1000;
 
-export async function archiveUrl(env: Env, origin: string, eventId: string) {
+export async function archiveUrl(env: Env, origin: string, eventId: string, layout: ArchiveLayout) {
   const expires = expiryFor(ARCHIVE_URL_TTL_MS, 1000);
-  return { url: origin + (await signPath(env.SIGNING_SECRET, `/api/v1/files/events/${eventId}/photos.zip`, expires)), expires_at: new Date(expires).toISOString() };
+  const path = `/api/v1/files/events/${eventId}/${archivePaths[layout]}`;
+  return { url: origin + (await signPath(env.SIGNING_SECRET, path, expires)), expires_at: new Date(expires).toISOString() };
 }
 
 /**

@@ -8,6 +8,9 @@ import { hardLimits } from "../core/limits";
 import { batchSnapshot, registerBatch } from "../core/batches";
 import { guestEventInfo } from "../core/events";
 import { listGallery, takeBackPhoto } from "../core/photos";
+import { postMessage } from "../core/guestbook";
+import { emitMessageCreated } from "../webhooks/emit";
+import { displayNameField, messageField } from "../core/words";
 import { announcePhoto } from "../live/publish";
 import { createUpload } from "../core/admission";
 import { appendChunk } from "../core/append";
@@ -43,14 +46,17 @@ const createUploadBody = z.object({
   batch_file_id: z.uuid().optional(),
   /** The client's own id for the file: creating it again (after a lost answer) ends the earlier session. */
   client_id: clientId.optional(),
+  display_name: displayNameField.optional(),
 }).openapi("CreateUploadBody", {
-  example: { filename: "IMG_0001.jpg", size: 2_400_000, content_type: "image/jpeg", device_id: "guest-phone-0001", client_id: "file-1" },
+  example: { filename: "IMG_0001.jpg", size: 2_400_000, content_type: "image/jpeg", device_id: "guest-phone-0001", client_id: "file-1", display_name: "Ana" },
 });
 export const MAX_BATCH_FILES = 500;
 /** A batch lists up to 500 files, so its body may be larger than other JSON bodies. */
 const MAX_BATCH_BODY_BYTES = 512 * 1024;
 const createBatchBody = z.object({
   device_id: deviceId,
+  /** The guest's name, which the batch's uploads carry unless they give their own. */
+  display_name: displayNameField.optional(),
   files: z
     .array(z.object({ client_id: clientId.max(64), ...fileFields }))
     .min(1)
@@ -64,6 +70,10 @@ const createBatchBody = z.object({
     ],
   },
 });
+const createMessageBody = z
+  .object({ device_id: deviceId, display_name: displayNameField.optional(), message: messageField })
+  .strict()
+  .openapi("CreateMessageBody", { example: { device_id: "guest-phone-0001", display_name: "Ana", message: "Congratulations, you two!" } });
 const galleryQuery = z
   .object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().max(500).optional() })
   .strict();
@@ -249,6 +259,7 @@ guestRoutes.openapi(
       deviceId: body.device_id,
       sha256: body.sha256,
       clientId: body.client_id,
+      displayName: body.display_name,
       batch: body.batch_id
         ? { batchId: body.batch_id, fileId: body.batch_file_id!, batchKey: c.req.header("batch-key"), deviceId: body.device_id }
         : undefined,
@@ -379,6 +390,7 @@ guestRoutes.openapi(
       c.req.param("token"),
       body.device_id,
       body.files.map((file) => ({ clientId: file.client_id, filename: file.filename, size: file.size, contentType: file.content_type })),
+      body.display_name,
     );
     annotate(c, { event_id: batch.event_id, batch_id: batch.batch_id, files: body.files.length });
     return c.json(batch, 201);
@@ -416,5 +428,40 @@ guestRoutes.openapi(
   async (c) => {
     c.header("Cache-Control", "no-store");
     return c.json(await listGallery(c.env, c.req.param("token"), new URL(c.req.url).origin, c.req.valid("query")), 200);
+  },
+);
+
+const CreatedMessage = z
+  .object({ message_id: z.string(), approved: z.boolean().openapi({ description: "False while an organiser has yet to approve it (events in review mode)" }), created_at: instant })
+  .openapi("CreatedMessage");
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "post",
+    path: "/{token}/messages",
+    summary: "Leave a guestbook message (quota'd per device and per event)",
+    middleware: [jsonRequest()],
+    request: { params: tokenParams, body: jsonBody(createMessageBody) },
+    responses: { 201: json(CreatedMessage, "The message, approved or waiting for an organiser"), ...errors(400, 403, 404, 410, 413, 415, 429) },
+  }),
+  async (c) => {
+    const body = c.req.valid("json");
+    await enforceGuestRateLimits(c, `device:${body.device_id}`);
+    const message = await postMessage(c.env, c.req.param("token"), { deviceId: body.device_id, displayName: body.display_name, body: body.message });
+    annotate(c, { event_id: message.eventId, message_id: message.id });
+    // Never awaited by the guest: a receiver's trouble is the delivery queue's, not this request's.
+    c.executionCtx.waitUntil(
+      emitMessageCreated(c.env, {
+        id: message.id,
+        eventId: message.eventId,
+        text: message.body,
+        authorName: message.displayName,
+        photoIds: [],
+        visible: message.status === "visible" && message.approvedAt !== null,
+        createdAt: message.createdAt,
+      }),
+    );
+    return c.json({ message_id: message.id, approved: message.approvedAt !== null, created_at: new Date(message.createdAt).toISOString() }, 201);
   },
 );

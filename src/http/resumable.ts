@@ -15,7 +15,7 @@ import { appendStream, type AppendResult } from "../core/append";
 import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import type { SessionView } from "../core/upload-session";
 import { database } from "../db/client";
-import { capabilityRef, capabilitySegment, chunkSizeHeader, clientIdFrom, declaredLength, nonNegativeInteger, recommendChunkSize, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
+import { capabilityRef, capabilitySegment, chunkSizeHeader, clientIdFrom, declaredLength, displayNameFrom, nonNegativeInteger, recommendChunkSize, refuse, refuseEnded, uploaderFor, viaCapability } from "./capability";
 import { annotate, backgroundOf, type AppContext } from "./context";
 import { PhotoReceipt } from "./guest";
 import { binary, contractRouter, errors, header, json, pathParams, responseHeader } from "./openapi";
@@ -100,6 +100,16 @@ async function finish(c: AppContext, ref: UploadRef, view: SessionView, complete
 }
 
 /** A Content-Disposition filename, percent-decoded when it is valid percent-encoding, else as sent. */
+/** A percent-encoded UTF-8 header value; one that is not is refused. */
+function percentDecoded(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return refuse(400, "invalid_request", "X-Display-Name must be percent-encoded UTF-8.");
+  }
+}
+
 function decodedFilename(raw: string): string {
   try {
     return decodeURIComponent(raw);
@@ -156,6 +166,7 @@ resumableRoutes.openapi(
         "content-disposition": header("`attachment; filename=\"…\"`: the file's name"),
         "x-device-id": header("The uploading device, for its limits"),
         "x-client-id": header("The client's own id for the file: creating it again ends the earlier session"),
+        "x-display-name": header("The guest's name, percent-encoded UTF-8", "Zo%C3%AB"),
       }),
       body: { content: { "*/*": { schema: binary } } },
     },
@@ -190,6 +201,7 @@ resumableRoutes.openapi(
       size,
       contentType: c.req.header("content-type") ?? "application/octet-stream",
       clientId: clientIdFrom(c.req.header("x-client-id")),
+      displayName: displayNameFrom(percentDecoded(c.req.header("x-display-name")), "invalid_request"),
       ...uploader,
     });
     annotate(c, { event_id: created.event_id, upload_id: created.upload_id, size });

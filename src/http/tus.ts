@@ -18,6 +18,7 @@ import {
   capabilityRef,
   capabilitySegment,
   clientIdFrom,
+  displayNameFrom,
   declaredLength,
   httpDate,
   nonNegativeInteger,
@@ -203,7 +204,7 @@ tusRoutes.openapi(
       headers: z.object({
         "tus-resumable": tusResumable,
         "upload-length": header("The file's size in bytes (not with `Upload-Concat: final;…`)", "2400000"),
-        "upload-metadata": header("`key base64value` pairs: filename, filetype, device_id, client_id"),
+        "upload-metadata": header("`key base64value` pairs: filename, filetype, device_id, client_id, display_name"),
         "upload-concat": header("`partial`, or `final;<partial upload URLs>`"),
       }),
       body: { content: { [OFFSET_OCTET_STREAM]: { schema: binary } } },
@@ -227,6 +228,7 @@ tusRoutes.openapi(
       filename: metadata.filename ?? metadata.name ?? "upload",
       contentType: metadata.filetype ?? metadata.type ?? "application/octet-stream",
       clientId: clientIdFrom(metadata.client_id),
+      displayName: displayNameFrom(metadata.display_name, "invalid_metadata"),
       ...uploader,
     };
     const locate = (created: { upload_id: string; upload_key: string }) =>

@@ -21,6 +21,7 @@ export function routeUrl(path: string, ids: { eventId: string; linkId: string; t
     .replace(":tokenId", ids.tokenId)
     .replace(":photoId", crypto.randomUUID())
     .replace(":webhookId", crypto.randomUUID())
+    .replace(":messageId", crypto.randomUUID())
     .replace(/:action\{[^}]+\}/, "approve");
 }
 

@@ -75,6 +75,7 @@ async function fixture() {
     linkId,
     batchId: batch_id,
     photoId: crypto.randomUUID(),
+    messageId: crypto.randomUUID(),
     tokenId: crypto.randomUUID(),
     variant: "thumb-256",
     action: "approve",

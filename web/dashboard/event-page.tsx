@@ -4,6 +4,7 @@ import { useApi } from "./context";
 import { Gallery } from "./gallery";
 import { JoinLinks } from "./join-links";
 import { LiveView } from "./live";
+import { Guestbook } from "./guestbook";
 import { Overview } from "./overview";
 import { eventHref, type EventTab } from "./router";
 import { EventSettingsForm } from "./settings";
@@ -15,6 +16,7 @@ import { ErrorNotice, EventStatusBadge, Loading } from "./ui";
 const tabLabels: Record<EventTab, string> = {
   overview: "Overview",
   gallery: "Photos",
+  messages: "Guestbook",
   live: "Live",
   links: "Join links",
   webhooks: "Webhooks",
@@ -75,6 +77,7 @@ export function EventPage({ eventId, tab }: { eventId: string; tab: EventTab }) 
       </div>
       {tab === "overview" && <Overview event={current} />}
       {tab === "gallery" && <Gallery event={current} />}
+      {tab === "messages" && <Guestbook event={current} />}
       {tab === "live" && <LiveView event={current} />}
       {tab === "links" && <JoinLinks event={current} />}
       {tab === "webhooks" && <Webhooks eventId={current.event_id} />}

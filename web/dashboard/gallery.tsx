@@ -14,6 +14,7 @@ import { PhotoDialog } from "./photo-dialog";
 import { useCursorPages } from "./use-pages";
 import { useSubmit } from "./use-submit";
 import { ErrorNotice, PhotoTileContent } from "./ui";
+import { useLoad } from "./use-load";
 
 const actionWords: Record<ModerationAction, { verb: string; done: string }> = {
   approve: { verb: "Approve", done: "approved" },
@@ -29,13 +30,18 @@ interface FilterValues {
   status: "" | PhotoStatus;
   approved: "" | "true" | "false";
   device_id: string;
+  /** A guest's name, or UNNAMED for photos without one. */
+  display_name: string;
   uploaded_from: string;
   uploaded_to: string;
   taken_from: string;
   taken_to: string;
 }
 
-const noFilters: FilterValues = { status: "", approved: "", device_id: "", uploaded_from: "", uploaded_to: "", taken_from: "", taken_to: "" };
+/** The name filter's value for photos without a name (a name never holds a line break). */
+const UNNAMED = "\n";
+
+const noFilters: FilterValues = { status: "", approved: "", device_id: "", display_name: "", uploaded_from: "", uploaded_to: "", taken_from: "", taken_to: "" };
 
 function apiFilters(values: FilterValues): PhotoFilters {
   const instant = (value: string) => fromLocalInput(value) ?? undefined;
@@ -43,6 +49,8 @@ function apiFilters(values: FilterValues): PhotoFilters {
     ...(values.status && { status: [values.status] }),
     ...(values.approved && { approved: values.approved === "true" }),
     ...(values.device_id.trim() && { device_id: values.device_id.trim() }),
+    // The API takes an empty name for "no name".
+    ...(values.display_name && { display_name: values.display_name === UNNAMED ? "" : values.display_name }),
     uploaded_from: instant(values.uploaded_from),
     uploaded_to: instant(values.uploaded_to),
     taken_from: instant(values.taken_from),
@@ -197,7 +205,7 @@ export function Gallery({ event }: { event: EventView }) {
 
   return (
     <div class="stack">
-      <Filters values={filters} onChange={setFilters} />
+      <Filters eventId={eventId} values={filters} onChange={setFilters} />
       <div class="row row-spread gallery-toolbar" role="group" aria-label="Selected photos">
         <div class="row">
           <span class="selection-count">{selected.size > 0 ? `${selected.size} selected` : `${items.length}${photos.hasMore ? "+" : ""} photos`}</span>
@@ -287,7 +295,9 @@ export function Gallery({ event }: { event: EventView }) {
   );
 }
 
-function Filters({ values, onChange }: { values: FilterValues; onChange: (values: FilterValues) => void }) {
+function Filters({ eventId, values, onChange }: { eventId: string; values: FilterValues; onChange: (values: FilterValues) => void }) {
+  const api = useApi();
+  const names = useLoad(() => api.listNames(eventId), [api, eventId]);
   const active = Object.values(values).filter(Boolean).length;
   const set = (key: keyof FilterValues) => (input: Event) => onChange({ ...values, [key]: (input.currentTarget as HTMLInputElement).value });
   const dates: [keyof FilterValues, string][] = [
@@ -319,6 +329,17 @@ function Filters({ values, onChange }: { values: FilterValues; onChange: (values
           </select>
         </div>
         <div class="field">
+          <label for="filter-name">Guest's name</label>
+          <select id="filter-name" value={values.display_name} onChange={set("display_name")}>
+            <option value="">Anyone</option>
+            {names.data?.map(({ display_name, photos }) => (
+              <option key={display_name ?? UNNAMED} value={display_name ?? UNNAMED}>
+                {display_name ?? "No name given"} ({photos})
+              </option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
           <label for="filter-device">Phone (device id)</label>
           <input id="filter-device" value={values.device_id} onChange={set("device_id")} />
         </div>
@@ -343,10 +364,11 @@ function ZipDownload({ eventId }: { eventId: string }) {
   const api = useApi();
   const { busy, error, run } = useSubmit();
   const [message, setMessage] = useState("");
+  const [byName, setByName] = useState(false);
   const download = () =>
     run(async () => {
       setMessage("");
-      const archive = await api.zipDownload(eventId);
+      const archive = await api.zipDownload(eventId, byName ? "names" : "none");
       if (archive.photo_count === 0) {
         setMessage("There are no approved photos to download yet.");
         return;
@@ -359,6 +381,10 @@ function ZipDownload({ eventId }: { eventId: string }) {
       <button type="button" class="button button-small" disabled={busy} onClick={download}>
         Download ZIP of approved
       </button>
+      <label class="check small">
+        <input type="checkbox" checked={byName} onChange={(input) => setByName(input.currentTarget.checked)} />
+        A folder per guest's name
+      </label>
       <span role="status" class="muted small">
         {error?.message ?? message}
       </span>

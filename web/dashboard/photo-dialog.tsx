@@ -36,6 +36,7 @@ export function PhotoDialog(props: {
   };
 
   const facts: [string, string][] = [
+    ["Guest's name", photo.display_name ?? "—"],
     ["File name", photo.filename],
     ["Type", photo.content_type],
     ["Size", formatBytes(photo.size)],

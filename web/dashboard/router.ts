@@ -5,7 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 
-export const eventTabs = ["overview", "gallery", "live", "links", "webhooks", "settings"] as const;
+export const eventTabs = ["overview", "gallery", "messages", "live", "links", "webhooks", "settings"] as const;
 export type EventTab = (typeof eventTabs)[number];
 
 export type Route =

@@ -26,6 +26,7 @@ interface FormValues {
   daily_upload_cap_per_device: string;
   moderation_mode: "auto" | "review";
   gallery_enabled: boolean;
+  slideshow_messages: boolean;
   keep_gps: boolean;
   chunk_size_kib: string;
   session_ttl_hours: string;
@@ -45,6 +46,7 @@ function formValues(event: EventView): FormValues {
     daily_upload_cap_per_device: String(event.daily_upload_cap_per_device),
     moderation_mode: event.moderation_mode,
     gallery_enabled: event.gallery_enabled,
+    slideshow_messages: event.slideshow_messages,
     keep_gps: event.keep_gps,
     chunk_size_kib: String(Math.round(event.chunk_size / KiB)),
     session_ttl_hours: String(Math.round((event.session_ttl_seconds / 3600) * 100) / 100),
@@ -66,6 +68,7 @@ function settingsOf(values: FormValues): Required<EventSettings> {
     daily_upload_cap_per_device: Number(values.daily_upload_cap_per_device),
     moderation_mode: values.moderation_mode,
     gallery_enabled: values.gallery_enabled,
+    slideshow_messages: values.slideshow_messages,
     keep_gps: values.keep_gps,
     chunk_size: Math.round(Number(values.chunk_size_kib) * KiB),
     session_ttl_seconds: Math.round(Number(values.session_ttl_hours) * 3600),
@@ -234,6 +237,10 @@ export function EventSettingsForm({ event, onSaved }: { event: EventView; onSave
             <label class="check">
               <input type="checkbox" checked={values.gallery_enabled} onChange={(input) => set("gallery_enabled", input.currentTarget.checked)} />
               Guests see a gallery of approved photos
+            </label>
+            <label class="check">
+              <input type="checkbox" checked={values.slideshow_messages} onChange={(input) => set("slideshow_messages", input.currentTarget.checked)} />
+              The slideshow shows approved guestbook messages between photos
             </label>
             <label class="check">
               <input type="checkbox" checked={values.keep_gps} onChange={(input) => set("keep_gps", input.currentTarget.checked)} />

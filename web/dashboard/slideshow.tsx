@@ -6,9 +6,10 @@
  * hidden one, then the two swap), nothing else is created per photo, no object URLs are made,
  * and the playlist is bounded. Signed photo URLs last about an hour, so the list is read again
  * at every new loop, every half hour, after a reconnect, and when a photo fails to load.
+ * When the event's `slideshow_messages` is on, an approved guestbook message takes every fourth turn.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { AdminApi, CreatedJoinLink, PhotoView } from "../shared/admin-api";
+import type { AdminApi, CreatedJoinLink, MessageView, PhotoView } from "../shared/admin-api";
 import { openLiveChannel, type LiveState } from "../shared/live-channel";
 import { useApi } from "./context";
 import { rememberLink, usableLink } from "./link-store";
@@ -20,6 +21,16 @@ const IDLE_AFTER_MS = 3000;
 /** A photo that just arrived waits at most until the one on screen has been seen this long. */
 const MIN_SHOW_MS = 2000;
 const intervalChoices = [3, 5, 8, 12, 20];
+/** Photos shown between two guestbook messages, and how many of the newest messages take turns. */
+const PHOTOS_BETWEEN_MESSAGES = 3;
+const MAX_MESSAGES = 100;
+
+/** The approved, visible guestbook messages, newest first, when the event shows them; else none. */
+async function slideshowMessages(api: AdminApi, eventId: string): Promise<MessageView[]> {
+  const event = await api.getEvent(eventId);
+  if (!event.slideshow_messages) return [];
+  return (await api.listMessages(eventId, { status: "visible", approved: true }, null, MAX_MESSAGES)).items;
+}
 
 function slideOf(photo: PhotoView): Slide | null {
   const url = photo.urls.thumb_1024;
@@ -64,6 +75,7 @@ export function Slideshow({ eventId }: { eventId: string }) {
   const [live, setLive] = useState<LiveState>("connecting");
   const [seconds, setSeconds] = useState(8);
   const [idle, setIdle] = useState(false);
+  const [message, setMessage] = useState<MessageView | null>(null);
   const secondsRef = useRef(seconds);
   secondsRef.current = seconds;
 
@@ -90,6 +102,9 @@ export function Slideshow({ eventId }: { eventId: string }) {
     let turning = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let dueAt = Infinity;
+    let messages: MessageView[] = [];
+    let messagesShown = 0;
+    let photosSinceMessage = 0;
 
     const schedule = (delay: number) => {
       clearTimeout(timer);
@@ -100,7 +115,9 @@ export function Slideshow({ eventId }: { eventId: string }) {
     const refresh = async () => {
       refreshedAt = Date.now();
       try {
-        playlist.replaceAll(await approvedSlides(api, eventId), shownId);
+        const [slides, words] = await Promise.all([approvedSlides(api, eventId), slideshowMessages(api, eventId)]);
+        playlist.replaceAll(slides, shownId);
+        messages = words;
       } catch {
         // Offline for now: keep showing what we have; the next turn tries again.
         refreshedAt = 0;
@@ -124,6 +141,16 @@ export function Slideshow({ eventId }: { eventId: string }) {
       turning = true;
       dueAt = Infinity;
       if (Date.now() - refreshedAt > REFRESH_EVERY_MS) await refresh();
+      if (messages.length > 0 && photosSinceMessage >= PHOTOS_BETWEEN_MESSAGES) {
+        // A guest's words take this turn, over the photo on screen.
+        photosSinceMessage = 0;
+        setMessage(messages[messagesShown++ % messages.length]!);
+        turning = false;
+        if (!stopped) schedule(secondsRef.current * 1000);
+        return;
+      }
+      setMessage(null);
+      photosSinceMessage++;
       const step = playlist.next();
       if (step?.wrapped) await refresh();
       setEmpty(playlist.size === 0);
@@ -201,7 +228,13 @@ export function Slideshow({ eventId }: { eventId: string }) {
     <main class={`slideshow${idle ? " slideshow-idle" : ""}`} data-live={live} aria-label={`Slideshow of ${eventName || "the event"}`}>
       <img ref={slots[0]} class="slide" alt="" />
       <img ref={slots[1]} class="slide" alt="" />
-      {empty && (
+      {message && (
+        <figure class="slideshow-message" aria-live="polite">
+          <blockquote class="breakable">{message.body}</blockquote>
+          <figcaption class="breakable">— {message.display_name ?? "A guest"}</figcaption>
+        </figure>
+      )}
+      {empty && !message && (
         <div class="slideshow-empty">
           <p class="slideshow-empty-title">{eventName}</p>
           <p>The first photos will appear here.</p>

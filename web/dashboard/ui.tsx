@@ -66,6 +66,7 @@ export function PhotoTileContent({ photo }: { photo: PhotoView }) {
         </span>
       )}
       <span class="tile-caption">
+        {photo.display_name && <span class="tile-guest breakable">{photo.display_name}</span>}
         <span class="tile-name breakable">{photo.filename}</span>
         <PhotoStateBadge photo={photo} />
       </span>

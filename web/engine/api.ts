@@ -23,6 +23,8 @@ export type CreatedBatch = Schemas["CreatedBatch"];
 export type BatchSnapshot = Schemas["BatchSnapshot"];
 export type BatchFileState = BatchSnapshot["files"][number]["state"];
 export type UploadRequest = Schemas["CreateUploadBody"];
+export type MessageRequest = Schemas["CreateMessageBody"];
+export type CreatedMessage = Schemas["CreatedMessage"];
 export type CreatedUpload = Schemas["CreatedUpload"];
 export type UploadStatus = Schemas["UploadStatus"];
 export type UploadStatusName = UploadStatus["status"];
@@ -100,8 +102,13 @@ export class GuestApi {
     return (await this.call("GET", "", { signal })).json as EventInfo;
   }
 
-  async createBatch(deviceId: string, files: BatchFileRequest[], signal?: AbortSignal): Promise<CreatedBatch> {
-    return (await this.call("POST", "/batches", jsonCall({ device_id: deviceId, files }, signal))).json as CreatedBatch;
+  async createBatch(deviceId: string, files: BatchFileRequest[], signal?: AbortSignal, displayName?: string): Promise<CreatedBatch> {
+    return (await this.call("POST", "/batches", jsonCall({ device_id: deviceId, files, ...(displayName ? { display_name: displayName } : {}) }, signal))).json as CreatedBatch;
+  }
+
+  /** Leaves a guestbook message (the server normalises it and may hold it for the organisers' approval). */
+  async postMessage(request: MessageRequest, signal?: AbortSignal): Promise<CreatedMessage> {
+    return (await this.call("POST", "/messages", jsonCall(request, signal))).json as CreatedMessage;
   }
 
   async batch(batchId: string, batchKey: string, signal?: AbortSignal): Promise<BatchSnapshot> {

@@ -34,6 +34,8 @@ export interface EngineOptions {
   lock?: TryLock;
   /** Opens paused, as if `pause()` had been called first: the user's pause, remembered by the host across a reload. */
   paused?: boolean;
+  /** The guest's name, which new batches and upload sessions carry (see `setDisplayName`). */
+  displayName?: string;
   fetch?: typeof fetch;
   clock?: Clock;
   /** Returns [0, 1); drives the backoff's jitter. */
@@ -85,6 +87,7 @@ export class UploadEngine {
   private following: Promise<void> | null = null;
   private emitQueued = false;
   private lastAddedAt = 0;
+  private displayName: string | undefined;
 
   private constructor(options: EngineOptions, store: SessionStore, deviceId: string) {
     const clock = options.clock ?? systemClock;
@@ -103,6 +106,7 @@ export class UploadEngine {
       reconnected: new Trigger(),
     };
     if (options.paused) this.tools.gate.close("user");
+    this.displayName = options.displayName;
     this.api = new GuestApi({
       origin: options.origin,
       joinToken: options.joinToken,
@@ -125,6 +129,11 @@ export class UploadEngine {
     }
     engine.kick();
     return engine;
+  }
+
+  /** The guest's name for what they send from now on (batches and sessions not yet created); blank for none. */
+  setDisplayName(name: string): void {
+    this.displayName = name.trim() || undefined;
   }
 
   /**
@@ -310,7 +319,7 @@ export class UploadEngine {
       let changes: Map<string, Partial<StoredFile>>;
       try {
         const created = await withRetries(this.tools, this.stopping.signal, (signal) =>
-          this.api.createBatch(this.deviceId, group.map(batchFileRequest), signal),
+          this.api.createBatch(this.deviceId, group.map(batchFileRequest), signal, this.displayName),
         );
         changes = registrationChanges(created);
       } catch (error) {
@@ -375,6 +384,7 @@ export class UploadEngine {
     return {
       api: this.api,
       deviceId: this.deviceId,
+      displayName: () => this.displayName,
       tools: this.tools,
       slotFreed: this.slotFreed,
       hashLimitBytes: this.hashLimitBytes,

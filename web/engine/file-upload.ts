@@ -25,6 +25,8 @@ export type Activity =
 export interface FileRunHost {
   api: GuestApi;
   deviceId: string;
+  /** The guest's name as it is now (undefined: none). */
+  displayName(): string | undefined;
   tools: RetryTools;
   /** Fires when a session of this engine ends, so a device slot may be free. */
   slotFreed: Trigger;
@@ -164,6 +166,7 @@ export class FileUpload {
         size: record.size,
         content_type: record.type,
         device_id: this.host.deviceId,
+        ...(this.host.displayName() ? { display_name: this.host.displayName() } : {}),
         ...(record.sha256 ? { sha256: record.sha256 } : {}),
         ...(record.batch ? { batch_id: record.batch.batchId, batch_file_id: record.batch.fileId } : {}),
       },

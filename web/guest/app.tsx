@@ -3,6 +3,7 @@ import { GuestApi, systemClock, type EventInfo } from "../engine/index.ts";
 import { AnnouncerProvider, useAnnounce, useProgressAnnouncements } from "./announcer.tsx";
 import { DeviceDetails } from "./device-details.tsx";
 import { EventHeader } from "./event-header.tsx";
+import { GuestbookForm, NameField, rememberedName } from "./guest-words.tsx";
 import { Gallery } from "./gallery.tsx";
 import { t } from "./i18n.ts";
 import { rememberJoinToken } from "./join-token.ts";
@@ -59,7 +60,8 @@ function JoinedEvent({ joinToken }: { joinToken: string }) {
 }
 
 function EventPage({ info, api, joinToken }: { info: EventInfo; api: GuestApi; joinToken: string }) {
-  const view = useUploadEngine(joinToken, Math.min(MAX_PARALLEL_UPLOADS, info.limits.max_concurrent_uploads_per_device));
+  const [name, setName] = useState(rememberedName);
+  const view = useUploadEngine(joinToken, Math.min(MAX_PARALLEL_UPLOADS, info.limits.max_concurrent_uploads_per_device), name);
   const summary = view && summarize(view.snapshot);
   const section = useSection(info.gallery_enabled);
   const sectionBox = useFocusHeadingOnChange(section);
@@ -71,7 +73,7 @@ function EventPage({ info, api, joinToken }: { info: EventInfo; api: GuestApi; j
       <div ref={sectionBox} class="stack">
         {view &&
           summary &&
-          (section === "photos" ? <Gallery api={api} engine={view.engine} ownPhotos={ownPhotos(view)} /> : <UploadSection info={info} view={view} summary={summary} />)}
+          (section === "photos" ? <Gallery api={api} engine={view.engine} ownPhotos={ownPhotos(view)} /> : <UploadSection info={info} api={api} view={view} summary={summary} name={name} onName={setName} />)}
       </div>
       {summary && <UploadEffects summary={summary} />}
       {view && <DeviceDetails deviceId={view.engine.deviceId} />}
@@ -79,7 +81,16 @@ function EventPage({ info, api, joinToken }: { info: EventInfo; api: GuestApi; j
   );
 }
 
-function UploadSection({ info, view, summary }: { info: EventInfo; view: EngineView; summary: UploadSummary }) {
+interface UploadSectionProps {
+  info: EventInfo;
+  api: GuestApi;
+  view: EngineView;
+  summary: UploadSummary;
+  name: string;
+  onName: (name: string) => void;
+}
+
+function UploadSection({ info, api, view, summary, name, onName }: UploadSectionProps) {
   const announce = useAnnounce();
   const [addError, setAddError] = useState<string | null>(null);
   const add = async (files: File[]) => {
@@ -94,6 +105,7 @@ function UploadSection({ info, view, summary }: { info: EventInfo; view: EngineV
   };
   return (
     <>
+      {info.status === "open" && <NameField name={name} onChange={onName} />}
       {info.accepting_uploads && <PhotoPicker allowedTypes={info.limits.allowed_content_types} onPick={add} />}
       {addError && (
         <p class="notice notice-error" role="alert">
@@ -101,6 +113,7 @@ function UploadSection({ info, view, summary }: { info: EventInfo; view: EngineV
         </p>
       )}
       <UploadList view={view} limits={info.limits} summary={summary} />
+      {info.status === "open" && <GuestbookForm api={api} deviceId={view.engine.deviceId} name={name} />}
     </>
   );
 }

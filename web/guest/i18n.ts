@@ -107,6 +107,18 @@ export interface Messages {
   announceResumedByYou: string;
   announceAllArrived: (count: number) => string;
   announceTakenBack: string;
+
+  nameLabel: string;
+  nameHint: string;
+  guestbookTitle: string;
+  messageLabel: string;
+  messageHint: (left: number) => string;
+  messageSend: string;
+  messageSending: string;
+  messageSent: string;
+  messageSentForReview: string;
+  messageRefused: (why: string) => string;
+  messageFailed: string;
 }
 
 const en: Messages = {
@@ -211,6 +223,18 @@ const en: Messages = {
   announceResumedByYou: "Uploads resumed.",
   announceAllArrived: (count) => `All ${count} photos have arrived.`,
   announceTakenBack: "The photo was taken back.",
+
+  nameLabel: "Your name (optional)",
+  nameHint: "The organisers see it with your photos and messages. This phone remembers it.",
+  guestbookTitle: "Guestbook",
+  messageLabel: "Leave a message for the hosts",
+  messageHint: (left) => `${left} characters left.`,
+  messageSend: "Send message",
+  messageSending: "Sending…",
+  messageSent: "Thank you! Your message was sent.",
+  messageSentForReview: "Thank you! Your message was sent; the hosts will look at it first.",
+  messageRefused: (why) => `Your message was not sent: ${why}`,
+  messageFailed: "Your message could not be sent. Check the connection and try again.",
 };
 
 const de: Messages = {
@@ -315,6 +339,18 @@ const de: Messages = {
   announceResumedByYou: "Uploads fortgesetzt.",
   announceAllArrived: (count) => `Alle ${count} Fotos sind angekommen.`,
   announceTakenBack: "Das Foto wurde zurückgenommen.",
+
+  nameLabel: "Dein Name (freiwillig)",
+  nameHint: "Die Veranstalter sehen ihn bei deinen Fotos und Nachrichten. Dieses Handy merkt ihn sich.",
+  guestbookTitle: "Gästebuch",
+  messageLabel: "Hinterlasse eine Nachricht für die Gastgeber",
+  messageHint: (left) => `Noch ${left} Zeichen.`,
+  messageSend: "Nachricht senden",
+  messageSending: "Wird gesendet…",
+  messageSent: "Danke! Deine Nachricht wurde gesendet.",
+  messageSentForReview: "Danke! Deine Nachricht wurde gesendet; die Gastgeber sehen sie sich zuerst an.",
+  messageRefused: (why) => `Deine Nachricht wurde nicht gesendet: ${why}`,
+  messageFailed: "Deine Nachricht konnte nicht gesendet werden. Prüfe die Verbindung und versuche es noch einmal.",
 };
 
 const catalogue: Record<string, Messages> = { en, de };

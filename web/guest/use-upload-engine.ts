@@ -15,9 +15,12 @@ export interface EngineView {
  * too: a reloaded or reopened page stays paused until they resume. Null until it is open.
  *
  * `concurrency` is read when the engine opens; it does not reopen when the event's limits change.
+ * `displayName`, the guest's name, goes with what the engine creates from then on.
  */
-export function useUploadEngine(joinToken: string, concurrency: number): EngineView | null {
+export function useUploadEngine(joinToken: string, concurrency: number, displayName: string): EngineView | null {
   const [view, setView] = useState<EngineView | null>(null);
+  const engine = view?.engine;
+  useEffect(() => engine?.setDisplayName(displayName), [engine, displayName]);
 
   useEffect(() => {
     let engine: UploadEngine | null = null;
@@ -28,7 +31,7 @@ export function useUploadEngine(joinToken: string, concurrency: number): EngineV
     // As stored; kept in step with the engine's snapshots, so storage is written only when it changes.
     let pausedByGuest = guestPaused(joinToken);
 
-    void openEngine({ origin: location.origin, joinToken, concurrency, lock: webLocks() ?? undefined, paused: pausedByGuest }).then((opened) => {
+    void openEngine({ origin: location.origin, joinToken, concurrency, lock: webLocks() ?? undefined, paused: pausedByGuest, displayName: displayName.trim() || undefined }).then((opened) => {
       if (closed) return void opened.stop();
       engine = opened;
       onConnectivity();

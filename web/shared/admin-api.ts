@@ -31,6 +31,9 @@ export type PhotoUrls = Schemas["PhotoUrls"];
 export type PhotoView = Schemas["PhotoView"];
 export type UploadView = Schemas["UploadView"];
 export type EventStats = Schemas["EventStats"];
+export type MessageView = Schemas["MessageView"];
+export type MessageAction = "approve" | "hide" | "unhide";
+export type GuestName = Answer<"/api/v1/admin/events/{eventId}/names", "get">["names"][number];
 /** Uploads started per time bucket, oldest first; buckets without uploads are left out. */
 export type UploadTimeline = EventStats["uploads_over_time"];
 
@@ -190,9 +193,39 @@ export class AdminApi {
     return this.request("GET", `/events/${eventId}/stats`);
   }
 
-  /** A signed URL (valid minutes) that downloads the event's approved photos as one streamed ZIP. */
-  zipDownload(eventId: string): Promise<Schemas["ZipDownload"]> {
-    return this.request("POST", `/events/${eventId}/download`);
+  /** A signed URL (valid minutes) that downloads the event's approved photos as one streamed ZIP, optionally in a folder per guest's name. */
+  zipDownload(eventId: string, folders: "none" | "names" = "none"): Promise<Schemas["ZipDownload"]> {
+    return this.request("POST", `/events/${eventId}/download${query({ folders: folders === "none" ? undefined : folders })}`);
+  }
+
+  /** The names guests gave with their photos (null: no name), with a count each. */
+  async listNames(eventId: string): Promise<GuestName[]> {
+    return (await this.request<{ names: GuestName[] }>("GET", `/events/${eventId}/names`)).names;
+  }
+
+  async listMessages(eventId: string, filters: { status?: MessageView["status"]; approved?: boolean }, cursor: string | null, limit = 50): Promise<Page<MessageView>> {
+    const page = await this.request<{ messages: MessageView[]; next_cursor: string | null }>(
+      "GET",
+      `/events/${eventId}/messages${query({ ...filters, limit, cursor: cursor ?? undefined })}`,
+    );
+    return { items: page.messages, next_cursor: page.next_cursor };
+  }
+
+  moderateMessage(eventId: string, messageId: string, action: MessageAction): Promise<MessageView> {
+    return this.request("POST", `/events/${eventId}/messages/${messageId}/${action}`);
+  }
+
+  /** The guestbook as CSV text (the API makes formula-like cells inert). */
+  async messagesCsv(eventId: string): Promise<Blob> {
+    const headers: Record<string, string> = this.token ? { authorization: `Bearer ${this.token}` } : {};
+    let response: Response;
+    try {
+      response = await fetch(`${this.origin}/api/v1/admin/events/${eventId}/messages.csv`, { headers, credentials: this.token ? "same-origin" : "include" });
+    } catch {
+      throw new AdminApiError(0, "network_error", "The server could not be reached. Check the connection and try again.");
+    }
+    if (!response.ok) throw new AdminApiError(response.status, "http_error", `The server answered ${response.status}.`);
+    return response.blob();
   }
 
   /** Webhook endpoints: one event's, or (eventId null) the global ones, every event's. */

@@ -489,10 +489,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A signed link to the ZIP of the approved photos */
+        /** A signed link to the ZIP of the approved photos (and approved messages, as messages.csv) */
         post: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description `names`: each guest's photos in a folder of their name ("Unnamed" for photos without one) */
+                    folders?: "none" | "names";
+                };
                 header?: never;
                 path: {
                     eventId: string;
@@ -1014,6 +1017,392 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/events/{eventId}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Guestbook messages, newest first (keyset pages) */
+        get: {
+            parameters: {
+                query?: {
+                    approved?: "true" | "false";
+                    cursor?: string;
+                    limit?: number;
+                    status?: "visible" | "hidden";
+                };
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of messages */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            messages: components["schemas"]["MessageView"][];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{eventId}/messages.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Guestbook messages as CSV, oldest first (cells that would be formulas are made inert) */
+        get: {
+            parameters: {
+                query?: {
+                    approved?: "true" | "false";
+                    status?: "visible" | "hidden";
+                };
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The CSV */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{eventId}/messages/{messageId}/{action}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve, hide or show again a guestbook message */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    action: "approve" | "hide" | "unhide";
+                    eventId: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The message */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MessageView"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{eventId}/names": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The names guests gave with their photos, with a count each (null: photos without one) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The names, in order */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            names: {
+                                display_name: string | null;
+                                photos: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/events/{eventId}/photos": {
         parameters: {
             query?: never;
@@ -1028,6 +1417,8 @@ export interface paths {
                     approved?: "true" | "false";
                     cursor?: string;
                     device_id?: string;
+                    /** @description The guest's name, exactly (empty: photos without a name) */
+                    display_name?: string;
                     limit?: number;
                     status?: string;
                     taken_from?: string;
@@ -1418,7 +1809,7 @@ export interface paths {
                             results: {
                                 error?: {
                                     /** @enum {string} */
-                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
+                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
                                     message: string;
                                 } & {
                                     [key: string]: unknown;
@@ -3670,6 +4061,120 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{token}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Leave a guestbook message (quota'd per device and per event) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateMessageBody"];
+                };
+            };
+            responses: {
+                /** @description The message, approved or waiting for an organiser */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedMessage"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limited; `Retry-After` says when to try again */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/{token}/photos": {
         parameters: {
             query?: never;
@@ -3785,6 +4290,8 @@ export interface paths {
                     "x-client-id"?: string;
                     /** @description The uploading device, for its limits */
                     "x-device-id"?: string;
+                    /** @description The guest's name, percent-encoded UTF-8 */
+                    "x-display-name"?: string;
                 };
                 path: {
                     token: string;
@@ -4311,7 +4818,7 @@ export interface paths {
                     "upload-concat"?: string;
                     /** @description The file's size in bytes (not with `Upload-Concat: final;…`) */
                     "upload-length"?: string;
-                    /** @description `key base64value` pairs: filename, filetype, device_id, client_id */
+                    /** @description `key base64value` pairs: filename, filetype, device_id, client_id, display_name */
                     "upload-metadata"?: string;
                 };
                 path: {
@@ -5649,6 +6156,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files/events/{eventId}/photos-by-name.zip": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The event's approved photos, in a folder per guest's name, as a streamed ZIP (with messages.csv) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Expiry, Unix seconds */
+                    exp: string;
+                    /** @description HMAC of the path and `exp` */
+                    sig: string;
+                };
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The ZIP */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/zip": string;
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files/events/{eventId}/photos.zip": {
         parameters: {
             query?: never;
@@ -5656,7 +6242,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The event's approved photos as a streamed ZIP */
+        /** The event's approved photos as a streamed ZIP (with messages.csv) */
         get: {
             parameters: {
                 query: {
@@ -6188,6 +6774,11 @@ export interface components {
          */
         CreateBatchBody: {
             device_id: string;
+            /**
+             * @description The guest's name, text only (normalised; at most 60 characters)
+             * @example Ana
+             */
+            display_name?: string;
             files: {
                 client_id: string;
                 content_type: string;
@@ -6221,6 +6812,16 @@ export interface components {
             join_token: string;
             join_url: string;
             qr_svg: string;
+        };
+        CreatedMessage: {
+            /** @description False while an organiser has yet to approve it (events in review mode) */
+            approved: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-06-20T14:00:00.000Z
+             */
+            created_at: string;
+            message_id: string;
         };
         CreatedUpload: {
             chunk_size: number;
@@ -6262,6 +6863,7 @@ export interface components {
             moderation_mode?: "auto" | "review";
             name: string;
             session_ttl_seconds?: number;
+            slideshow_messages?: boolean;
             /** Format: date-time */
             starts_at?: string | null;
             /** @enum {string} */
@@ -6284,11 +6886,32 @@ export interface components {
         };
         /**
          * @example {
+         *       "device_id": "guest-phone-0001",
+         *       "display_name": "Ana",
+         *       "message": "Congratulations, you two!"
+         *     }
+         */
+        CreateMessageBody: {
+            device_id: string;
+            /**
+             * @description The guest's name, text only (normalised; at most 60 characters)
+             * @example Ana
+             */
+            display_name?: string;
+            /**
+             * @description Text only, line breaks allowed (normalised; at most 1000 characters)
+             * @example Congratulations!
+             */
+            message: string;
+        };
+        /**
+         * @example {
          *       "filename": "IMG_0001.jpg",
          *       "size": 2400000,
          *       "content_type": "image/jpeg",
          *       "device_id": "guest-phone-0001",
-         *       "client_id": "file-1"
+         *       "client_id": "file-1",
+         *       "display_name": "Ana"
          *     }
          */
         CreateUploadBody: {
@@ -6299,6 +6922,11 @@ export interface components {
             client_id?: string;
             content_type: string;
             device_id: string;
+            /**
+             * @description The guest's name, text only (normalised; at most 60 characters)
+             * @example Ana
+             */
+            display_name?: string;
             filename: string;
             sha256?: string;
             size: number;
@@ -6331,7 +6959,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
+                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
                 issues?: string[];
                 message: string;
                 request_id: string;
@@ -6439,6 +7067,7 @@ export interface components {
             /** @example Ana & Ben's wedding */
             name: string;
             session_ttl_seconds: number;
+            slideshow_messages: boolean;
             /**
              * Format: date-time
              * @example 2026-06-20T14:00:00.000Z
@@ -6505,6 +7134,17 @@ export interface components {
              */
             revoked_at: string | null;
         };
+        MessageView: {
+            approved: boolean;
+            body: string;
+            /** Format: date-time */
+            created_at: string;
+            device_id: string;
+            display_name: string | null;
+            message_id: string;
+            /** @enum {string} */
+            status: "visible" | "hidden";
+        };
         PhotoReceipt: {
             file_path: string;
             photo_id: string;
@@ -6523,6 +7163,8 @@ export interface components {
             camera: string | null;
             content_type: string;
             device_id: string;
+            /** @description The name its guest gave, if any */
+            display_name: string | null;
             download_name: string;
             duplicate_of: string | null;
             failure_reason: string | null;
@@ -6588,6 +7230,7 @@ export interface components {
             moderation_mode?: "auto" | "review";
             name?: string;
             session_ttl_seconds?: number;
+            slideshow_messages?: boolean;
             /** Format: date-time */
             starts_at?: string | null;
             /** @enum {string} */
