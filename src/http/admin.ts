@@ -16,8 +16,10 @@ import { getPhoto, listPhotos, moderate, type ModerationAction } from "../admin/
 import { redriveFailedPhotos } from "../admin/processing";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
 import { eventStats, listUploads } from "../admin/uploads";
+import { listClaims, revokeClaim } from "../core/claims";
 import {
   AdminTokenView,
+  ClaimView,
   CreatedAdminToken,
   CreatedEvent,
   CreatedJoinLink,
@@ -78,6 +80,8 @@ const settingsFields = {
   uploads_close_at: instant.nullable(),
   moderation_mode: z.enum(["auto", "review"]),
   gallery_enabled: z.boolean(),
+  gallery_opens_at: instant.nullable(),
+  max_photos_per_guest: z.number().int().min(1).max(100_000).nullable(),
 };
 const createEventBody = z
   .object(settingsFields)
@@ -108,6 +112,8 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
     uploadsCloseAt: body.uploads_close_at,
     moderationMode: body.moderation_mode,
     galleryEnabled: body.gallery_enabled,
+    galleryOpensAt: body.gallery_opens_at,
+    maxPhotosPerGuest: body.max_photos_per_guest,
   };
 }
 
@@ -315,6 +321,38 @@ adminRoutes.openapi(
     responses: { 200: json(JoinLinkView, "The link"), ...adminErrors() },
   }),
   async (c) => c.json(await revokeJoinLink(database(c.env), c.req.param("eventId"), c.req.param("linkId")), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/claims",
+    summary: "The codes guests made to open their uploads on another device (never the codes themselves)",
+    request: { params: eventParams },
+    responses: { 200: json(z.object({ claims: z.array(ClaimView) }), "The event's claims, newest first"), ...adminErrors() },
+  }),
+  async (c) => {
+    const db = database(c.env);
+    const eventId = c.req.param("eventId");
+    await getEvent(db, eventId);
+    return c.json({ claims: await listClaims(db, eventId) }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "delete",
+    path: "/events/{eventId}/claims/{claimId}",
+    summary: "Revoke a claim: its code opens nothing from now on",
+    request: { params: pathParams("eventId", "claimId") },
+    responses: { 200: json(ClaimView, "The claim"), ...adminErrors() },
+  }),
+  async (c) => {
+    annotate(c, { claim_id: c.req.param("claimId") });
+    return c.json(await revokeClaim(database(c.env), c.req.param("eventId"), c.req.param("claimId")), 200);
+  },
 );
 
 adminRoutes.openapi(

@@ -20,6 +20,7 @@ export function routeUrl(path: string, ids: { eventId: string; linkId: string; t
     .replace(":linkId", ids.linkId)
     .replace(":tokenId", ids.tokenId)
     .replace(":photoId", crypto.randomUUID())
+    .replace(":claimId", crypto.randomUUID())
     .replace(/:action\{[^}]+\}/, "approve");
 }
 

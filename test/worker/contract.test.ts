@@ -60,6 +60,12 @@ async function fixture() {
     body: JSON.stringify({ device_id: "contract-device-1", files: [{ client_id: "f1", filename: "a.jpg", size: 1000, content_type: "image/jpeg" }] }),
   });
   const { batch_id, batch_key } = await batch.json<{ batch_id: string; batch_key: string }>();
+  const claim = await call(`/api/v1/events/${event.join_token}/claims`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "upload-key": upload.key },
+    body: JSON.stringify({ upload_id: upload.id }),
+  });
+  const { claim_id, code } = await claim.json<{ claim_id: string; code: string }>();
   const params: Record<string, string> = {
     token: event.join_token,
     eventId: event.event_id,
@@ -68,6 +74,8 @@ async function fixture() {
     linkId,
     batchId: batch_id,
     photoId: crypto.randomUUID(),
+    deviceId: "contract-device-1",
+    claimId: claim_id,
     tokenId: crypto.randomUUID(),
     variant: "thumb-256",
     action: "approve",
@@ -76,6 +84,7 @@ async function fixture() {
     adminToken: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
     uploadKey: { "upload-key": upload.key },
     batchKey: { "batch-key": batch_key },
+    claimCode: { "claim-code": code },
   };
   return { params, credentials };
 }
