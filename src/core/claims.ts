@@ -9,7 +9,7 @@
  * line), revocable by the organiser. Wrong codes are counted per address and per event, and past
  * either limit every code is refused for a while, so guessing one is hopeless.
  */
-import { and, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
+import { and, desc, eq, getTableName, isNull, lt, ne, sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { afterCursor, toPage } from "../db/pagination";
@@ -188,7 +188,9 @@ function claimView(row: ClaimRow, photoCount: number) {
   };
 }
 
-const photoCountOf = sql<number>`(select count(*) from ${photos} where ${photos.eventId} = ${claims.eventId} and ${photos.deviceId} = ${claims.deviceId} and ${photos.status} != 'deleted')`;
+// Qualified by hand: drizzle writes bare column names, which inside the subquery would all mean photos'.
+const photoCountOf = sql<number>`(select count(*) from ${photos} as counted
+  where counted.event_id = ${sql.identifier(getTableName(claims))}.event_id and counted.device_id = ${sql.identifier(getTableName(claims))}.device_id and counted.status != 'deleted')`;
 
 /** The event's claims, newest first (at most 500). */
 export async function listClaims(db: Database, eventId: string) {

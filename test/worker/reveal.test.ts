@@ -208,7 +208,13 @@ describe("claims (my uploads on any phone)", () => {
 
   it("refuses a revoked claim, and a replaced one; organisers list claims without their codes", async () => {
     const event = await createEvent();
-    const upload = await startUpload(event.join_token, 1000);
+    const device = newDevice();
+    const upload = await startUpload(event.join_token, 1000, { device_id: device });
+    // The claimed device's photos, counted for the organiser: not another device's, nor another event's, nor deleted ones.
+    await seedPhotos(event.event_id, 2, { device });
+    await seedPhotos(event.event_id, 1, { device, status: "deleted" });
+    await seedPhotos(event.event_id, 3, { device: newDevice() });
+    await seedPhotos((await createEvent()).event_id, 4, { device });
     const first = await claimFor(event.join_token, upload);
     const second = await claimFor(event.join_token, upload);
     const replaced = await claimedPhotos(event.join_token, first.code);
@@ -220,9 +226,9 @@ describe("claims (my uploads on any phone)", () => {
     const text = await listing.text();
     expect(text).not.toContain(first.code);
     expect(text).not.toContain(second.code);
-    const { claims } = JSON.parse(text) as { claims: Array<{ id: string; revoked_at: string | null; last_used_at: string | null }> };
+    const { claims } = JSON.parse(text) as { claims: Array<{ id: string; device_id: string; photos: number; revoked_at: string | null; last_used_at: string | null }> };
     expect(claims.map((c) => c.id)).toEqual([second.claim_id, first.claim_id]);
-    expect(claims[0]).toMatchObject({ revoked_at: null, last_used_at: expect.any(String) });
+    expect(claims[0]).toMatchObject({ device_id: device, photos: 2, revoked_at: null, last_used_at: expect.any(String) });
 
     const revoked = await adminCall(`/events/${event.event_id}/claims/${second.claim_id}`, "DELETE");
     expect(await revoked.json()).toMatchObject({ id: second.claim_id, revoked_at: expect.any(String) });

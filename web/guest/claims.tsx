@@ -173,6 +173,9 @@ export function ClaimedUploads({ api, joinToken }: { api: GuestApi; joinToken: s
           </div>
         </>
       )}
+      <p class="small">
+        <a href="#upload">{t.claimBackToUpload}</a>
+      </p>
     </section>
   );
 }

@@ -134,6 +134,7 @@ export interface Messages {
   claimRevoked: string;
   claimLimited: string;
   claimOtherCode: string;
+  claimBackToUpload: string;
   claimPhotoProcessing: string;
   claimPhotoHidden: string;
   claimPhotoFailed: string;
@@ -268,6 +269,7 @@ const en: Messages = {
   claimRevoked: "This code no longer works: it was withdrawn or replaced by a newer one.",
   claimLimited: "Too many wrong codes. Try again in 15 minutes.",
   claimOtherCode: "Use another code",
+  claimBackToUpload: "Back to uploading from this device",
   claimPhotoProcessing: "Processing",
   claimPhotoHidden: "Hidden by the organisers",
   claimPhotoFailed: "Could not be processed",
@@ -402,6 +404,7 @@ const de: Messages = {
   claimRevoked: "Dieser Code gilt nicht mehr: Er wurde zurückgezogen oder durch einen neueren ersetzt.",
   claimLimited: "Zu viele falsche Codes. Versuche es in 15 Minuten erneut.",
   claimOtherCode: "Anderen Code verwenden",
+  claimBackToUpload: "Zurück zum Hochladen von diesem Gerät",
   claimPhotoProcessing: "Wird verarbeitet",
   claimPhotoHidden: "Von den Veranstaltern ausgeblendet",
   claimPhotoFailed: "Konnte nicht verarbeitet werden",
