@@ -48,9 +48,7 @@ export interface CreatedUpload {
   event_id: string;
 }
 
-
 const DAY_MS = 24 * 60 * 60 * 1000;
-
 
 export async function createUpload(env: Env, joinToken: string, input: NewUpload): Promise<CreatedUpload> {
   const db = database(env);

@@ -1,8 +1,9 @@
 /**
  * Who may download which file of a photo, as signed URLs. Organisers get every variant,
  * originals included; guests get the scrubbed copy and thumbnails, only of approved photos and
- * only while the event's gallery is open, and a claim's holder those of its device's own photos — checked again when the URL is used, so hiding a photo
- * or turning the gallery off takes effect at once, not when old URLs expire.
+ * only while the event's gallery is open (on, and past its reveal time); a claim's holder gets
+ * them of the claimed device's own processed photos. Checked again when the URL is used, so
+ * hiding a photo or closing the gallery takes effect at once, not when old URLs expire.
  */
 import { eq } from "drizzle-orm";
 import { database } from "../db/client";
