@@ -29,6 +29,8 @@ export function eventView(event: EventRow) {
     moderation_mode: event.moderationMode,
     gallery_enabled: event.galleryEnabled,
     slideshow_messages: event.slideshowMessages,
+    gallery_opens_at: isoOrNull(event.galleryOpensAt),
+    max_photos_per_guest: event.maxPhotosPerGuest,
     created_at: isoOrNull(event.createdAt),
     updated_at: isoOrNull(event.updatedAt),
   };
@@ -53,6 +55,10 @@ export const EventView = z
     moderation_mode: z.enum(moderationModes),
     gallery_enabled: z.boolean(),
     slideshow_messages: z.boolean(),
+    /** Reveal later: until then guests see only their own uploads (the slideshow is unaffected). */
+    gallery_opens_at: instant.nullable(),
+    /** Photos one device may upload to the whole event; null: no such limit. */
+    max_photos_per_guest: z.number().int().nullable(),
     created_at: instant.nullable(),
     updated_at: instant.nullable(),
   })
@@ -110,3 +116,16 @@ export const RedriveResult = z.object({ requeued: count, photo_ids: z.array(z.st
 /** A short-lived URL: the event's ZIP download, or the live channel's WebSocket. */
 export const SignedUrl = z.object({ url: z.string(), expires_at: instant }).openapi("SignedUrl");
 export const ZipDownload = SignedUrl.extend({ photo_count: count, bytes: count }).openapi("ZipDownload");
+
+/** A guest's claim on their device's uploads, as organisers see it (never its code). */
+export const ClaimView = z
+  .object({
+    id: exampleId("9c8d7e6f-5a4b-4c3d-8e2f-1a0b9c8d7e6f"),
+    device_id: z.string(),
+    /** The device's photos the claim opens (not deleted). */
+    photos: z.number().int(),
+    created_at: instant,
+    last_used_at: instant.nullable(),
+    revoked_at: instant.nullable(),
+  })
+  .openapi("ClaimView");

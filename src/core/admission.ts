@@ -12,6 +12,7 @@ import { newId, randomSecret, sha256Hex } from "../lib/crypto";
 import { mediaType } from "../lib/media-types";
 import { recordMetric } from "../lib/metrics";
 import { ApiError, type Refusal } from "./errors";
+import { countedStatuses, photoLimitRefusal, photosUsed } from "./allowance";
 import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batches";
 import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
@@ -49,8 +50,6 @@ export interface CreatedUpload {
   event_id: string;
 }
 
-/** Statuses that count against a device's daily cap (cancelled and expired sessions do not). */
-const countedStatuses = [...activeUploadStatuses, "completed"] as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export async function createUpload(env: Env, joinToken: string, input: NewUpload): Promise<CreatedUpload> {
@@ -88,6 +87,13 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     anonymous ? or(ne(uploadSessions.status, "pending"), gt(uploadSessions.createdAt, now - ANON_FIRST_BYTES_MS)) : undefined,
   )!;
   const limits = uploaderLimits(env, event, anonymous);
+  /** The refusal for a create past a limit: a spent photo allowance first, as it never comes back. */
+  const whichLimit = async (): Promise<Refusal> => {
+    if (partial) return uploadLimitRefusal(limits, "partials");
+    if (limits.maxPhotos !== null && (await photosUsed(db, event.id, input.deviceId)) >= limits.maxPhotos) return photoLimitRefusal(limits.maxPhotos, limits.scope);
+    const [active] = await deviceSessions(inFlight);
+    return uploadLimitRefusal(limits, (active?.n ?? 0) >= limits.maxConcurrent ? "concurrent" : "daily");
+  };
   const insert = insertWhere(
     uploadSessions,
     {
@@ -115,13 +121,11 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     partial
       ? sql`(${deviceSessions(inFlight, true)}) < ${limits.maxPartials}`
       : sql`(${deviceSessions(inFlight)}) < ${limits.maxConcurrent}
-      and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${limits.dailyCap}`,
+      and (${deviceSessions(and(inArray(uploadSessions.status, countedStatuses), gt(uploadSessions.createdAt, now - DAY_MS))!)}) < ${limits.dailyCap}
+      and ${limits.maxPhotos === null ? sql`1` : sql`(${deviceSessions(inArray(uploadSessions.status, countedStatuses))}) < ${limits.maxPhotos}`}`,
   );
   // One statement, so the limit checks and the insert are atomic in D1.
-  if ((await db.run(insert)).meta.changes !== 1) {
-    const [active] = partial ? [] : await deviceSessions(inFlight);
-    throw new ApiError(uploadLimitRefusal(limits, partial ? "partials" : (active?.n ?? 0) >= limits.maxConcurrent ? "concurrent" : "daily"));
-  }
+  if ((await db.run(insert)).meta.changes !== 1) throw new ApiError(await whichLimit());
 
   try {
     await sessionStub(env, uploadId).init({

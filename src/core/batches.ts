@@ -16,6 +16,7 @@ import { database, type Database } from "../db/client";
 import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { batches, batchFiles, photos, uploadSessions, type EventRow } from "../db/schema";
 import { newId, randomSecret, secretMatches, sha256Hex } from "../lib/crypto";
+import { photoLimitRefusal, photosUsed } from "./allowance";
 import { ApiError, type Refusal } from "./errors";
 import { cleanFilename } from "./filenames";
 import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
@@ -71,9 +72,12 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
 
   const batchId = newId();
   const batchKey = randomSecret();
+  // The files past the device's photo allowance are refused now (creates enforce it in any case).
+  let photosLeft = event.maxPhotosPerGuest === null ? Infinity : event.maxPhotosPerGuest - (await photosUsed(db, event.id, deviceId));
   const rows = files.map((file, position) => {
     const contentType = mediaType(file.contentType);
-    const refusal = fileRefusal(event, file.size, contentType);
+    let refusal = fileRefusal(event, file.size, contentType);
+    if (!refusal && photosLeft-- <= 0) refusal = photoLimitRefusal(event.maxPhotosPerGuest!);
     return {
       id: newId(),
       batchId,

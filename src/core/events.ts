@@ -121,6 +121,14 @@ export function fileRefusal(event: EventRow, size: number, contentType: string |
   return null;
 }
 
+/**
+ * Whether guests see the event's photos now: its gallery is on, it is not archived, and its reveal
+ * time (if any) has come. Decided at request time, so the reveal needs no deploy and no cron.
+ */
+export function galleryOpen(event: EventRow, now = Date.now()): boolean {
+  return event.galleryEnabled && event.status !== "archived" && (event.galleryOpensAt === null || now >= event.galleryOpensAt);
+}
+
 /** What a guest's app shows before uploading: the event, whether it takes uploads, the limits. */
 export async function guestEventInfo(env: Env, token: string) {
   const { event } = await resolveJoinToken(database(env), token);
@@ -134,6 +142,8 @@ export async function guestEventInfo(env: Env, token: string) {
     uploads_open_at: isoOrNull(event.uploadsOpenAt),
     uploads_close_at: isoOrNull(event.uploadsCloseAt),
     gallery_enabled: event.galleryEnabled,
+    gallery_opens_at: isoOrNull(event.galleryOpensAt),
+    gallery_open: galleryOpen(event),
     limits: {
       max_file_size: event.maxFileSize,
       chunk_size: event.chunkSize,
@@ -143,6 +153,7 @@ export async function guestEventInfo(env: Env, token: string) {
       // What all uploads without a device id from one IP address share (tus / IETF clients that send none).
       max_concurrent_anonymous_uploads_per_address: anonymous.maxConcurrent,
       daily_anonymous_upload_cap_per_address: anonymous.dailyCap,
+      max_photos_per_guest: event.maxPhotosPerGuest,
     },
   };
 }

@@ -14,6 +14,8 @@ export const eventDefaults = {
   moderationMode: "auto",
   galleryEnabled: false,
   slideshowMessages: false,
+  galleryOpensAt: null,
+  maxPhotosPerGuest: null,
 } as const;
 
 /** Hard ceilings no event setting may exceed. */
@@ -61,11 +63,13 @@ export interface UploaderLimits {
   maxConcurrent: number;
   dailyCap: number;
   maxPartials: number;
+  /** Photos for the whole event (the event's max_photos_per_guest), or null for no such limit. */
+  maxPhotos: number | null;
 }
 
 export function uploaderLimits(
   env: Pick<Env, "ANON_DEVICES_PER_ADDRESS">,
-  event: { maxConcurrentPerDevice: number; dailyCapPerDevice: number },
+  event: { maxConcurrentPerDevice: number; dailyCapPerDevice: number; maxPhotosPerGuest: number | null },
   anonymous: boolean,
 ): UploaderLimits {
   const devices = anonymous ? anonDevicesPerAddress(env) : 1;
@@ -74,5 +78,6 @@ export function uploaderLimits(
     maxConcurrent: event.maxConcurrentPerDevice * devices,
     dailyCap: event.dailyCapPerDevice * devices,
     maxPartials: MAX_PARTIALS_IN_FLIGHT * devices,
+    maxPhotos: event.maxPhotosPerGuest === null ? null : event.maxPhotosPerGuest * devices,
   };
 }

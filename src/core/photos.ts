@@ -10,7 +10,7 @@ import { photoUrls } from "../downloads/photo-files";
 import { secretMatches } from "../lib/crypto";
 import { isoOrNull } from "../lib/time";
 import { ApiError, refusals } from "./errors";
-import { resolveJoinToken } from "./events";
+import { galleryOpen, resolveJoinToken } from "./events";
 import type { UploadRef } from "./session-client";
 
 /** The R2 objects a photo row points at. */
@@ -64,6 +64,10 @@ export async function listGallery(env: Env, joinToken: string, origin: string, p
   const db = database(env);
   const { event } = await resolveJoinToken(db, joinToken);
   if (!event.galleryEnabled || event.status === "archived") throw galleryDisabled();
+  if (!galleryOpen(event)) {
+    const opens = isoOrNull(event.galleryOpensAt)!;
+    throw new ApiError({ status: 403, code: "gallery_not_open", message: `This event shows its photos from ${opens}.`, details: { gallery_opens_at: opens } });
+  }
   const rows = await db
     .select()
     .from(photos)

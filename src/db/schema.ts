@@ -35,6 +35,10 @@ export const events = sqliteTable("events", {
   moderationMode: text("moderation_mode", { enum: moderationModes }).notNull().default("auto"),
   /** Whether guests see the approved photos. */
   galleryEnabled: integer("gallery_enabled", { mode: "boolean" }).notNull().default(false),
+  /** Reveal later (the disposable-camera mode): until then guests see only their own uploads. Null: no wait. */
+  galleryOpensAt: epochMs("gallery_opens_at"),
+  /** How many photos one device may upload to the whole event (POV-style "24 shots"); null: no such limit. */
+  maxPhotosPerGuest: integer("max_photos_per_guest"),
   /** Whether the slideshow shows approved guestbook messages between photos. */
   slideshowMessages: integer("slideshow_messages", { mode: "boolean" }).notNull().default(false),
   createdAt: createdAt(),
@@ -379,3 +383,40 @@ export const messages = sqliteTable(
 );
 
 export type MessageRow = typeof messages.$inferSelect;
+
+/**
+ * "My uploads on any phone": a short code (stored as an HMAC, shown once) that lets another device
+ * see and take back what one device uploaded to the event. Revocable by the organiser.
+ */
+export const claims = sqliteTable(
+  "claims",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    /** The device whose uploads the claim opens. */
+    deviceId: text("device_id").notNull(),
+    /** HMAC-SHA-256 (hex, keyed by SIGNING_SECRET) of the event and the normalised code. */
+    codeHash: text("code_hash").notNull(),
+    lastUsedAt: epochMs("last_used_at"),
+    revokedAt: epochMs("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("claims_code").on(t.eventId, t.codeHash), index("claims_device").on(t.eventId, t.deviceId)],
+);
+
+/** Wrong claim codes presented, per event and address, for the limits on guessing (rows older than the window are deleted). */
+export const claimGuesses = sqliteTable(
+  "claim_guesses",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id").notNull(),
+    /** SHA-256 (hex) of the client's IP address. */
+    addressHash: text("address_hash").notNull(),
+    at: epochMs("at").notNull(),
+  },
+  (t) => [index("claim_guesses_event").on(t.eventId, t.at), index("claim_guesses_address").on(t.addressHash, t.at)],
+);
+
+export type ClaimRow = typeof claims.$inferSelect;

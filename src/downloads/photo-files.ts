@@ -1,8 +1,9 @@
 /**
  * Who may download which file of a photo, as signed URLs. Organisers get every variant,
  * originals included; guests get the scrubbed copy and thumbnails, only of approved photos and
- * only while the event's gallery is on — checked again when the URL is used, so hiding a photo
- * or turning the gallery off takes effect at once, not when old URLs expire.
+ * only while the event's gallery is open (on, and past its reveal time); a claim's holder gets
+ * them of the claimed device's own processed photos. Checked again when the URL is used, so
+ * hiding a photo or closing the gallery takes effect at once, not when old URLs expire.
  */
 import { eq } from "drizzle-orm";
 import { database } from "../db/client";
@@ -10,13 +11,15 @@ import { events, photos, type PhotoRow } from "../db/schema";
 import { expiryFor, signPath } from "../lib/signing";
 import { downloadName } from "../core/filenames";
 import { ApiError, refusals } from "../core/errors";
+import { galleryOpen } from "../core/events";
 import { LocationUnremovableError, locationPatches, type Patch } from "./location";
 import { serveObject } from "./serve-object";
 
 export const variants = ["original", "scrubbed", "thumb-1024", "thumb-256"] as const;
 export type Variant = (typeof variants)[number];
 export const guestVariants = ["scrubbed", "thumb-1024", "thumb-256"] as const satisfies Variant[];
-export type Audience = "organiser" | "guest";
+/** `owner`: the device that uploaded the photo, through a claim (core/claims.ts): its own photos once processed, approved or not. */
+export type Audience = "organiser" | "guest" | "owner";
 
 /**
  * Signed file URLs last FILE_URL_TTL_MS (default an hour), rounded up to a sixth of that, at most
@@ -29,7 +32,7 @@ export function fileUrlExpiry(env: Pick<Env, "FILE_URL_TTL_MS">, now = Date.now(
   return expiryFor(ttlMs, Math.min(ttlMs / 6, 10 * 60 * 1000), now);
 }
 
-const pathPrefix: Record<Audience, string> = { organiser: "/api/v1/files/photos", guest: "/api/v1/files/gallery" };
+const pathPrefix: Record<Audience, string> = { organiser: "/api/v1/files/photos", guest: "/api/v1/files/gallery", owner: "/api/v1/files/own" };
 
 function objectKey(photo: PhotoRow, variant: Variant): string | null {
   switch (variant) {
@@ -71,14 +74,15 @@ const variantContentType = (photo: PhotoRow, variant: Variant) => (variant.start
 /** Serves a variant of a photo to the holder of a (verified) signed URL, if `audience` may still see it. */
 export async function servePhotoFile(env: Env, request: Request, audience: Audience, photoId: string, variant: Variant, expiresAtMs: number): Promise<Response | null> {
   const found = await database(env)
-    .select({ photo: photos, galleryEnabled: events.galleryEnabled, eventStatus: events.status, keepGps: events.keepGps })
+    .select({ photo: photos, event: events })
     .from(photos)
     .innerJoin(events, eq(events.id, photos.eventId))
     .where(eq(photos.id, photoId))
     .get();
   if (!found || found.photo.status === "deleted") return null;
-  const visibleToGuests = found.photo.status === "ready" && found.photo.approvedAt !== null && found.galleryEnabled && found.eventStatus !== "archived";
-  if (audience === "guest" && (!visibleToGuests || variant === "original")) return null;
+  const visibleToGuests = galleryOpen(found.event) && found.photo.status === "ready" && found.photo.approvedAt !== null;
+  const visibleToOwner = found.photo.status === "ready" && found.event.status !== "archived";
+  if (audience !== "organiser" && (variant === "original" || !(audience === "guest" ? visibleToGuests : visibleToOwner))) return null;
   const key = objectKey(found.photo, variant);
   if (!key) return null;
   return serveObject(env.PHOTOS, key, request, {
@@ -87,7 +91,7 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
     disposition: variant === "original" ? "attachment" : "inline",
     maxAgeSeconds: (expiresAtMs - Date.now()) / 1000,
     // The scrubbed copy and thumbnails have no location; the original keeps it only if the event does.
-    patches: variant === "original" && !found.keepGps ? await originalWithoutLocation(env.PHOTOS, found.photo) : [],
+    patches: variant === "original" && !found.event.keepGps ? await originalWithoutLocation(env.PHOTOS, found.photo) : [],
   });
 }
 

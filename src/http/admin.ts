@@ -19,8 +19,10 @@ import { messageStatuses } from "../db/schema";
 import { redriveFailedPhotos } from "../admin/processing";
 import { createAdminToken, listAdminTokens, revokeAdminToken } from "../admin/tokens";
 import { eventStats, listUploads } from "../admin/uploads";
+import { listClaims, revokeClaim } from "../core/claims";
 import {
   AdminTokenView,
+  ClaimView,
   CreatedAdminToken,
   CreatedEvent,
   CreatedJoinLink,
@@ -87,6 +89,8 @@ const settingsFields = {
   gallery_enabled: z.boolean(),
   /** The slideshow shows approved guestbook messages between photos. */
   slideshow_messages: z.boolean(),
+  gallery_opens_at: instant.nullable(),
+  max_photos_per_guest: z.number().int().min(1).max(100_000).nullable(),
 };
 const createEventBody = z
   .object(settingsFields)
@@ -118,6 +122,8 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
     moderationMode: body.moderation_mode,
     galleryEnabled: body.gallery_enabled,
     slideshowMessages: body.slideshow_messages,
+    galleryOpensAt: body.gallery_opens_at,
+    maxPhotosPerGuest: body.max_photos_per_guest,
   };
 }
 
@@ -342,6 +348,38 @@ adminRoutes.openapi(
     responses: { 200: json(JoinLinkView, "The link"), ...adminErrors() },
   }),
   async (c) => c.json(await revokeJoinLink(database(c.env), c.req.param("eventId"), c.req.param("linkId")), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "get",
+    path: "/events/{eventId}/claims",
+    summary: "The codes guests made to open their uploads on another device (never the codes themselves)",
+    request: { params: eventParams },
+    responses: { 200: json(z.object({ claims: z.array(ClaimView) }), "The event's claims, newest first"), ...adminErrors() },
+  }),
+  async (c) => {
+    const db = database(c.env);
+    const eventId = c.req.param("eventId");
+    await getEvent(db, eventId);
+    return c.json({ claims: await listClaims(db, eventId) }, 200);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    ...admin,
+    method: "delete",
+    path: "/events/{eventId}/claims/{claimId}",
+    summary: "Revoke a claim: its code opens nothing from now on",
+    request: { params: pathParams("eventId", "claimId") },
+    responses: { 200: json(ClaimView, "The claim"), ...adminErrors() },
+  }),
+  async (c) => {
+    annotate(c, { claim_id: c.req.param("claimId") });
+    return c.json(await revokeClaim(database(c.env), c.req.param("eventId"), c.req.param("claimId")), 200);
+  },
 );
 
 adminRoutes.openapi(

@@ -63,7 +63,7 @@ const guestCors = cors({
   allowHeaders: [
     "Content-Type", "Content-Range", "Upload-Key", "Upload-Length", "Upload-Offset", "Upload-Metadata",
     "Upload-Checksum", "Upload-Defer-Length", "Upload-Concat", "Upload-Complete", "Upload-Draft-Interop-Version",
-    "Tus-Resumable", "X-HTTP-Method-Override", "X-Requested-With", "X-Request-Id", "Batch-Key", "X-Display-Name",
+    "Tus-Resumable", "X-HTTP-Method-Override", "X-Requested-With", "X-Request-Id", "Batch-Key", "X-Display-Name", "Claim-Code",
   ],
   exposeHeaders: [
     "Location", "Upload-Offset", "Upload-Length", "Upload-Expires", "Upload-Metadata", "Upload-Complete", "Upload-Limit",

@@ -3,6 +3,7 @@
  * event's ZIP, and the live channel's WebSocket. Admin and guest routes hand the URLs out.
  *   /api/v1/files/photos/:photoId/:variant     organisers (any variant, originals included)
  *   /api/v1/files/gallery/:photoId/:variant    guests (scrubbed copy, thumbnails; approved photos of gallery events)
+ *   /api/v1/files/own/:photoId/:variant        a claim's holder (scrubbed copy, thumbnails of the claimed device's photos)
  *   /api/v1/files/events/:eventId/photos.zip   organisers: the approved photos, streamed
  *   /api/v1/live/events/:eventId               organisers: WebSocket to the event's live channel (`&ticket=`: once)
  */
@@ -79,6 +80,17 @@ fileRoutes.openapi(
     responses: fileResponses("The file"),
   }),
   photoFile("guest"),
+);
+fileRoutes.openapi(
+  createRoute({
+    ...files,
+    method: "get",
+    path: "/own/{photoId}/{variant}",
+    summary: "A guest's own photo file, through a claim (scrubbed, thumb-1024, thumb-256)",
+    request: { params: pathParams("photoId", "variant"), query: signature },
+    responses: fileResponses("The file"),
+  }),
+  photoFile("owner"),
 );
 /** Each ZIP layout has its own path, so the signature covers the layout. */
 const archivePaths: Record<ArchiveLayout, string> = { none: "photos.zip", names: "photos-by-name.zip" };

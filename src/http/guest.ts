@@ -8,6 +8,8 @@ import { hardLimits } from "../core/limits";
 import { batchSnapshot, registerBatch } from "../core/batches";
 import { guestEventInfo } from "../core/events";
 import { listGallery, takeBackPhoto } from "../core/photos";
+import { deviceAllowance } from "../core/allowance";
+import { createClaim, listClaimedPhotos, takeBackClaimedPhoto } from "../core/claims";
 import { postMessage } from "../core/guestbook";
 import { emitMessageCreated } from "../webhooks/emit";
 import { displayNameField, messageField } from "../core/words";
@@ -19,7 +21,7 @@ import { annotate, backgroundOf, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 import { issuedIdPattern, uploadBody } from "./validation";
 import { PhotoUrls, exampleId, instant } from "../views/photos";
-import { uploadStatuses } from "../db/schema";
+import { photoStatuses, uploadStatuses } from "../db/schema";
 import { binary, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
 const deviceId = z
@@ -131,6 +133,10 @@ const EventInfo = z
     uploads_open_at: instant.nullable(),
     uploads_close_at: instant.nullable(),
     gallery_enabled: z.boolean(),
+    /** Reveal later: until then guests see only their own uploads (null: no wait). */
+    gallery_opens_at: instant.nullable(),
+    /** Whether the gallery shows the event's photos now (enabled, and its opening time has come). */
+    gallery_open: z.boolean(),
     limits: z.object({
       max_file_size: count,
       chunk_size: count,
@@ -140,6 +146,8 @@ const EventInfo = z
       /** What all uploads without a device id from one IP address share (tus / IETF clients that send none). */
       max_concurrent_anonymous_uploads_per_address: count,
       daily_anonymous_upload_cap_per_address: count,
+      /** Photos one device may upload to the whole event; null: no such limit. */
+      max_photos_per_guest: count.nullable(),
     }),
   })
   .openapi("EventInfo");
@@ -463,5 +471,124 @@ guestRoutes.openapi(
       }),
     );
     return c.json({ message_id: message.id, approved: message.approvedAt !== null, created_at: new Date(message.createdAt).toISOString() }, 201);
+  },
+);
+
+const DeviceAllowance = z
+  .object({
+    max_photos_per_guest: count.nullable(),
+    photos_used: count,
+    /** What the guest app shows as "17 of 24 left"; null when the event sets no allowance. */
+    photos_left: count.nullable(),
+  })
+  .openapi("DeviceAllowance");
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "get",
+    path: "/{token}/devices/{deviceId}/allowance",
+    summary: "A device's photo allowance for the event: used and left",
+    request: { params: z.object({ token: z.string(), deviceId }) },
+    responses: { 200: json(DeviceAllowance, "Photos used and left"), ...errors(400, 404, 410) },
+  }),
+  async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json(await deviceAllowance(c.env, c.req.param("token"), c.req.valid("param").deviceId), 200);
+  },
+);
+
+const createClaimBody = z
+  .object({ upload_id: z.string().regex(issuedIdPattern) })
+  .strict()
+  .openapi("CreateClaimBody", { example: { upload_id: "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b" } });
+const CreatedClaim = z
+  .object({
+    claim_id: z.string(),
+    /** Shown once: 8 characters from 23456789ABCDEFGHJKMNPQRSTUVWXYZ (any case, dashes and spaces ignored when presented). */
+    code: z.string().openapi({ example: "K7M2QX9D" }),
+    event_id: z.string(),
+    created_at: instant,
+  })
+  .openapi("CreatedClaim");
+const ClaimedPhotos = z
+  .object({
+    claim_id: z.string(),
+    photos: z.array(
+      z.object({
+        photo_id: z.string(),
+        filename: z.string(),
+        status: z.enum(photoStatuses.filter((status) => status !== "deleted") as ["processing", "ready", "failed", "hidden"]),
+        width: count.nullable(),
+        height: count.nullable(),
+        taken_at: instant.nullable(),
+        uploaded_at: instant.nullable(),
+        /** Signed URLs of the scrubbed copy and thumbnails, once the photo is ready. */
+        urls: PhotoUrls.nullable(),
+      }),
+    ),
+    next_cursor: z.string().nullable(),
+  })
+  .openapi("ClaimedPhotos");
+
+/** The address claim-code guesses are counted against. */
+const clientAddress = (c: AppContext) => c.req.header("cf-connecting-ip") ?? "unknown";
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "post",
+    path: "/{token}/claims",
+    summary: "Make a code that opens this device's uploads on another device (replaces its earlier code)",
+    description: "Proven by one of the device's uploads: its id in the body, its key in `Upload-Key`.",
+    security: security.uploadKey,
+    middleware: [jsonRequest()],
+    request: { params: tokenParams, body: jsonBody(createClaimBody) },
+    responses: { 201: json(CreatedClaim, "The claim and its code (shown this once)"), ...errors(400, 401, 404, 410, 415, 429) },
+  }),
+  async (c) => {
+    const { upload_id } = c.req.valid("json");
+    await enforceGuestRateLimits(c, `upload:${upload_id}`);
+    const claim = await createClaim(c.env, c.req.param("token"), upload_id, c.req.header("upload-key"));
+    annotate(c, { event_id: claim.event_id, upload_id, claim_id: claim.claim_id });
+    return c.json(claim, 201);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "get",
+    path: "/{token}/claims/photos",
+    summary: "The photos of the device a claim code opens",
+    security: security.claimCode,
+    request: { params: tokenParams, query: galleryQuery },
+    responses: { 200: json(ClaimedPhotos, "A page of the device's photos, newest first"), ...errors(400, 401, 404, 410, 429) },
+  }),
+  async (c) => {
+    c.header("Cache-Control", "no-store");
+    const page = await listClaimedPhotos(c.env, c.req.param("token"), c.req.header("claim-code"), clientAddress(c), new URL(c.req.url).origin, c.req.valid("query"));
+    annotate(c, { claim_id: page.claim_id });
+    return c.json(page, 200);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "delete",
+    path: "/{token}/claims/photos/{photoId}",
+    summary: "Take back (delete) a photo of the device a claim code opens",
+    security: security.claimCode,
+    request: { params: pathParams("token", "photoId") },
+    responses: { 204: { description: "Deleted (also when repeated)" }, ...errors(401, 404, 410, 429) },
+  }),
+  async (c) => {
+    const photoId = c.req.param("photoId");
+    if (!issuedIdPattern.test(photoId)) throw new ApiError({ status: 404, code: "photo_not_found", message: "No such photo among this device's uploads." });
+    const photo = await takeBackClaimedPhoto(c.env, c.req.param("token"), c.req.header("claim-code"), clientAddress(c), photoId);
+    annotate(c, { photo_id: photoId });
+    if (photo) c.executionCtx.waitUntil(announcePhoto(c.env, photo.id));
+    return c.body(null, 204);
   },
 );

@@ -100,14 +100,16 @@ export const securitySchemes = {
   cloudflareAccess: { type: "apiKey", in: "header", name: "Cf-Access-Jwt-Assertion", description: "Set by Cloudflare Access in front of the admin API" },
   uploadKey: { type: "apiKey", in: "header", name: "Upload-Key", description: "The key returned when the upload was created" },
   batchKey: { type: "apiKey", in: "header", name: "Batch-Key", description: "The key returned when the batch was registered" },
+  claimCode: { type: "apiKey", in: "header", name: "Claim-Code", description: "The code a device made for its uploads (shown to its guest once)" },
   signature: { type: "apiKey", in: "query", name: "sig", description: "HMAC of the path and `exp`, as handed out" },
 } as const;
 
 /** Who may call a route; tus and IETF routes need none: the upload's capability is in its URL (`{upload_id}.{upload_key}`). */
-export const security: Record<"admin" | "uploadKey" | "batchKey" | "signed", Array<Record<string, string[]>>> = {
+export const security: Record<"admin" | "uploadKey" | "batchKey" | "claimCode" | "signed", Array<Record<string, string[]>>> = {
   admin: [{ adminToken: [] }, { cloudflareAccess: [] }],
   uploadKey: [{ uploadKey: [] }],
   batchKey: [{ batchKey: [] }],
+  claimCode: [{ claimCode: [] }],
   signed: [{ signature: [] }],
 };
 

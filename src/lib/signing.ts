@@ -33,6 +33,12 @@ export function expiryFor(ttlMs: number, windowMs: number, now = Date.now()): nu
   return Math.ceil((now + ttlMs) / windowMs) * windowMs;
 }
 
+/** HMAC-SHA-256 of `text` keyed by `secret`, as hex: how short capabilities (claim codes) are stored. */
+export async function hmacHex(secret: string, text: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text));
+  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** The path with its expiry and signature appended (`path` must not have a query). */
 export async function signPath(secret: string, path: string, expiresAtMs: number): Promise<string> {
   const expires = Math.floor(expiresAtMs / 1000);

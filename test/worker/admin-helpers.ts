@@ -22,6 +22,7 @@ export function routeUrl(path: string, ids: { eventId: string; linkId: string; t
     .replace(":photoId", crypto.randomUUID())
     .replace(":webhookId", crypto.randomUUID())
     .replace(":messageId", crypto.randomUUID())
+    .replace(":claimId", crypto.randomUUID())
     .replace(/:action\{[^}]+\}/, "approve");
 }
 

@@ -67,6 +67,12 @@ async function fixture() {
     body: JSON.stringify({ url: "http://127.0.0.1:9/hook", event_types: ["photo.ready"] }),
   });
   const { webhook_id } = await webhook.json<{ webhook_id: string }>();
+  const claim = await call(`/api/v1/events/${event.join_token}/claims`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "upload-key": upload.key },
+    body: JSON.stringify({ upload_id: upload.id }),
+  });
+  const { claim_id, code } = await claim.json<{ claim_id: string; code: string }>();
   const params: Record<string, string> = {
     token: event.join_token,
     eventId: event.event_id,
@@ -76,6 +82,8 @@ async function fixture() {
     batchId: batch_id,
     photoId: crypto.randomUUID(),
     messageId: crypto.randomUUID(),
+    deviceId: "contract-device-1",
+    claimId: claim_id,
     tokenId: crypto.randomUUID(),
     variant: "thumb-256",
     action: "approve",
@@ -85,6 +93,7 @@ async function fixture() {
     adminToken: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
     uploadKey: { "upload-key": upload.key },
     batchKey: { "batch-key": batch_key },
+    claimCode: { "claim-code": code },
   };
   return { params, credentials };
 }

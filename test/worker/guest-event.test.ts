@@ -16,6 +16,8 @@ describe("GET /api/v1/events/{token}: what a guest sees first", () => {
       uploads_open_at: null,
       uploads_close_at: null,
       gallery_enabled: true,
+      gallery_opens_at: null,
+      gallery_open: true,
       limits: {
         max_file_size: 10 * MiB,
         // The part size: the server's chunk size unless the event sets another.
@@ -25,6 +27,7 @@ describe("GET /api/v1/events/{token}: what a guest sees first", () => {
         daily_upload_cap_per_device: 500,
         max_concurrent_anonymous_uploads_per_address: 50,
         daily_anonymous_upload_cap_per_address: 12_500,
+        max_photos_per_guest: null,
       },
     });
     await env.DB.prepare("UPDATE events SET uploads_open_at = ? WHERE id = ?").bind(Date.now() + 60_000, event_id).run();

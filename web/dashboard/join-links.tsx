@@ -11,6 +11,7 @@ import { rememberedLinks, rememberLink } from "./link-store";
 import { useLoad } from "./use-load";
 import { useSubmit } from "./use-submit";
 import { ErrorNotice, Loading, QrImage } from "./ui";
+import { GuestClaims } from "./claims";
 
 export function JoinLinks({ event }: { event: EventView }) {
   const api = useApi();
@@ -93,6 +94,7 @@ export function JoinLinks({ event }: { event: EventView }) {
         </p>
       </section>
       <CreateJoinLink eventId={event.event_id} onCreated={created} />
+      <GuestClaims event={event} />
     </div>
   );
 }

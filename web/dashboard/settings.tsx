@@ -27,6 +27,9 @@ interface FormValues {
   moderation_mode: "auto" | "review";
   gallery_enabled: boolean;
   slideshow_messages: boolean;
+  gallery_opens_at: string;
+  /** Empty: no limit. */
+  max_photos_per_guest: string;
   keep_gps: boolean;
   chunk_size_kib: string;
   session_ttl_hours: string;
@@ -47,6 +50,8 @@ function formValues(event: EventView): FormValues {
     moderation_mode: event.moderation_mode,
     gallery_enabled: event.gallery_enabled,
     slideshow_messages: event.slideshow_messages,
+    gallery_opens_at: toLocalInput(event.gallery_opens_at),
+    max_photos_per_guest: event.max_photos_per_guest === null ? "" : String(event.max_photos_per_guest),
     keep_gps: event.keep_gps,
     chunk_size_kib: String(Math.round(event.chunk_size / KiB)),
     session_ttl_hours: String(Math.round((event.session_ttl_seconds / 3600) * 100) / 100),
@@ -69,6 +74,8 @@ function settingsOf(values: FormValues): Required<EventSettings> {
     moderation_mode: values.moderation_mode,
     gallery_enabled: values.gallery_enabled,
     slideshow_messages: values.slideshow_messages,
+    gallery_opens_at: fromLocalInput(values.gallery_opens_at),
+    max_photos_per_guest: values.max_photos_per_guest.trim() === "" ? null : Number(values.max_photos_per_guest),
     keep_gps: values.keep_gps,
     chunk_size: Math.round(Number(values.chunk_size_kib) * KiB),
     session_ttl_seconds: Math.round(Number(values.session_ttl_hours) * 3600),
@@ -218,6 +225,19 @@ export function EventSettingsForm({ event, onSaved }: { event: EventView; onSave
               onInput={text("daily_upload_cap_per_device")}
             />
           </div>
+          <div class="field">
+            <label for="setting-max-photos">
+              Photos for the whole event <span class="field-hint">(empty: no limit; e.g. 24, like a disposable camera)</span>
+            </label>
+            <input
+              id="setting-max-photos"
+              type="number"
+              min="1"
+              max="100000"
+              value={values.max_photos_per_guest}
+              onInput={text("max_photos_per_guest")}
+            />
+          </div>
         </fieldset>
 
         <fieldset class="fields fields-2">
@@ -238,6 +258,10 @@ export function EventSettingsForm({ event, onSaved }: { event: EventView; onSave
               <input type="checkbox" checked={values.gallery_enabled} onChange={(input) => set("gallery_enabled", input.currentTarget.checked)} />
               Guests see a gallery of approved photos
             </label>
+            <label for="setting-gallery-opens">
+              Reveal the gallery at <span class="field-hint">(empty: at once; until then each guest sees only their own)</span>
+            </label>
+            <input id="setting-gallery-opens" type="datetime-local" value={values.gallery_opens_at} onInput={text("gallery_opens_at")} />
             <label class="check">
               <input type="checkbox" checked={values.slideshow_messages} onChange={(input) => set("slideshow_messages", input.currentTarget.checked)} />
               The slideshow shows approved guestbook messages between photos

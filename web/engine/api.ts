@@ -30,6 +30,9 @@ export type UploadStatus = Schemas["UploadStatus"];
 export type UploadStatusName = UploadStatus["status"];
 export type PhotoReceipt = Schemas["PhotoReceipt"];
 export type GalleryPage = Schemas["GalleryPage"];
+export type DeviceAllowance = Schemas["DeviceAllowance"];
+export type CreatedClaim = Schemas["CreatedClaim"];
+export type ClaimedPhotos = Schemas["ClaimedPhotos"];
 
 /** The capability for one upload session. */
 export interface SessionRef {
@@ -159,6 +162,28 @@ export class GuestApi {
     const answer = await this.call("GET", `/photos?${query}`, { signal });
     const servedAt = Date.parse(answer.headers.get("date") ?? "");
     return { ...(answer.json as GalleryPage), servedAt: Number.isNaN(servedAt) ? null : servedAt };
+  }
+
+  /** How many photos this device has used of the event's per-guest allowance, and has left. */
+  async allowance(deviceId: string, signal?: AbortSignal): Promise<DeviceAllowance> {
+    return (await this.call("GET", `/devices/${encodeURIComponent(deviceId)}/allowance`, { signal })).json as DeviceAllowance;
+  }
+
+  /** Makes a code that opens this device's uploads on another device, proven by one of its uploads. */
+  async createClaim(session: SessionRef, signal?: AbortSignal): Promise<CreatedClaim> {
+    const call = jsonCall({ upload_id: session.uploadId }, signal);
+    return (await this.call("POST", "/claims", { ...call, headers: { ...call.headers, ...keyHeader(session) } })).json as CreatedClaim;
+  }
+
+  /** The photos of the device a claim code opens (the code goes in a header, never the URL). */
+  async claimedPhotos(code: string, cursor: string | null, signal?: AbortSignal): Promise<ClaimedPhotos> {
+    const query = new URLSearchParams({ limit: "100" });
+    if (cursor) query.set("cursor", cursor);
+    return (await this.call("GET", `/claims/photos?${query}`, { headers: { "Claim-Code": code }, signal })).json as ClaimedPhotos;
+  }
+
+  async takeBackClaimedPhoto(code: string, photoId: string, signal?: AbortSignal): Promise<void> {
+    await this.call("DELETE", `/claims/photos/${encodeURIComponent(photoId)}`, { headers: { "Claim-Code": code }, signal });
   }
 
   private async call(method: string, path: string, call: CallOptions): Promise<Answer> {

@@ -5,7 +5,7 @@
  * framework and no platform API beyond fetch, Blob and AbortController: the guest app, the CLI
  * and the load tests drive it alike, with their own store, lock and clock.
  */
-import { ApiFailure, GuestApi, type ErrorInfo } from "./api.ts";
+import { ApiFailure, GuestApi, type ErrorInfo, type SessionRef } from "./api.ts";
 import { defaultRetryPolicy, type RetryPolicy } from "./backoff.ts";
 import { BATCH_LIMIT, batchFileRequest, processingChanges, registrationChanges } from "./batches.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -224,6 +224,12 @@ export class UploadEngine {
     this.records.delete(id);
     await this.store.deleteFile(id);
     this.emit();
+  }
+
+  /** The session of a file this device uploaded (any), which proves the device when it makes a claim; null before the first. */
+  claimProof(): SessionRef | null {
+    for (const record of this.records.values()) if (record.session) return record.session;
+    return null;
   }
 
   subscribe(listener: Listener): () => void {

@@ -26,6 +26,8 @@ export type Disposition =
 /** Codes of refusals by the event's rules: shown to the guest as the reason, never retried. */
 const refusalCodes = new Set([
   "upload_limit",
+  // The device's photos for the whole event are used up (max_photos_per_guest).
+  "photo_limit",
   "unsupported_type",
   "event_closed",
   "event_not_found",

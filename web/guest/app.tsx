@@ -1,5 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { GuestApi, systemClock, type EventInfo } from "../engine/index.ts";
+import { AllowanceNote, useAllowance } from "./allowance.tsx";
+import { ClaimedUploads, MakeClaim } from "./claims.tsx";
+import { RevealCountdown } from "./reveal-countdown.tsx";
 import { AnnouncerProvider, useAnnounce, useProgressAnnouncements } from "./announcer.tsx";
 import { DeviceDetails } from "./device-details.tsx";
 import { EventHeader } from "./event-header.tsx";
@@ -55,25 +58,33 @@ function JoinedEvent({ joinToken }: { joinToken: string }) {
       return <Unavailable title={t.unreachableTitle} body={t.unreachableBody} action={{ label: t.tryAgain, run: reload }} />;
     case "ready":
       if (load.info.status === "archived") return <Unavailable title={t.archivedTitle} body={t.archivedBody} />;
-      return <EventPage info={load.info} api={api} joinToken={joinToken} />;
+      return <EventPage info={load.info} api={api} joinToken={joinToken} reload={reload} />;
   }
 }
 
-function EventPage({ info, api, joinToken }: { info: EventInfo; api: GuestApi; joinToken: string }) {
+function EventPage({ info, api, joinToken, reload }: { info: EventInfo; api: GuestApi; joinToken: string; reload: () => void }) {
   const [name, setName] = useState(rememberedName);
   const view = useUploadEngine(joinToken, Math.min(MAX_PARALLEL_UPLOADS, info.limits.max_concurrent_uploads_per_device), name);
   const summary = view && summarize(view.snapshot);
   const section = useSection(info.gallery_enabled);
   const sectionBox = useFocusHeadingOnChange(section);
 
+  const photos = () =>
+    // Reveal later: a countdown until the server opens the gallery.
+    !info.gallery_open && info.gallery_opens_at ? (
+      <RevealCountdown opensAt={info.gallery_opens_at} recheck={reload} />
+    ) : (
+      <Gallery api={api} engine={view!.engine} ownPhotos={ownPhotos(view!)} />
+    );
   return (
     <main class="page guest">
       <EventHeader info={info} />
       {info.gallery_enabled && <SectionNav current={section} />}
       <div ref={sectionBox} class="stack">
+        {section === "mine" && <ClaimedUploads api={api} joinToken={joinToken} />}
         {view &&
           summary &&
-          (section === "photos" ? <Gallery api={api} engine={view.engine} ownPhotos={ownPhotos(view)} /> : <UploadSection info={info} api={api} view={view} summary={summary} name={name} onName={setName} />)}
+          (section === "photos" ? photos() : section === "upload" && <UploadSection info={info} api={api} view={view} summary={summary} name={name} onName={setName} joinToken={joinToken} />)}
       </div>
       {summary && <UploadEffects summary={summary} />}
       {view && <DeviceDetails deviceId={view.engine.deviceId} />}
@@ -88,10 +99,14 @@ interface UploadSectionProps {
   summary: UploadSummary;
   name: string;
   onName: (name: string) => void;
+  joinToken: string;
 }
 
-function UploadSection({ info, api, view, summary, name, onName }: UploadSectionProps) {
+function UploadSection({ info, api, view, summary, name, onName, joinToken }: UploadSectionProps) {
   const announce = useAnnounce();
+  // Asked again as files get sessions or finish: the server counts this device's photos.
+  const allowance = useAllowance(api, view.engine.deviceId, info.limits.max_photos_per_guest !== null, view.snapshot.files.map((file) => file.state).join());
+  const photosLeft = allowance === null || (allowance.photos_left ?? 0) > 0;
   const [addError, setAddError] = useState<string | null>(null);
   const add = async (files: File[]) => {
     setAddError(null);
@@ -106,7 +121,8 @@ function UploadSection({ info, api, view, summary, name, onName }: UploadSection
   return (
     <>
       {info.status === "open" && <NameField name={name} onChange={onName} />}
-      {info.accepting_uploads && <PhotoPicker allowedTypes={info.limits.allowed_content_types} onPick={add} />}
+      {info.accepting_uploads && allowance && <AllowanceNote allowance={allowance} />}
+      {info.accepting_uploads && photosLeft && <PhotoPicker allowedTypes={info.limits.allowed_content_types} onPick={add} />}
       {addError && (
         <p class="notice notice-error" role="alert">
           {addError}
@@ -114,6 +130,10 @@ function UploadSection({ info, api, view, summary, name, onName }: UploadSection
       )}
       <UploadList view={view} limits={info.limits} summary={summary} />
       {info.status === "open" && <GuestbookForm api={api} deviceId={view.engine.deviceId} name={name} />}
+      <MakeClaim api={api} engine={view.engine} joinToken={joinToken} />
+      <p class="small">
+        <a href="#mine">{t.claimOpenLink}</a>
+      </p>
     </>
   );
 }

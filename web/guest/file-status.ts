@@ -48,6 +48,8 @@ function reasonFor(error: ErrorInfo | null, size: number, limits: EventInfo["lim
   switch (error?.code) {
     case "upload_limit":
       return size > limits.max_file_size ? t.reasonTooLarge(formatSize(limits.max_file_size)) : t.reasonDailyLimit(limits.daily_upload_cap_per_device);
+    case "photo_limit":
+      return t.reasonPhotoLimit(limits.max_photos_per_guest ?? 0);
     case "unsupported_type":
       return t.reasonWrongType;
     case "event_closed":

@@ -119,6 +119,36 @@ export interface Messages {
   messageSentForReview: string;
   messageRefused: (why: string) => string;
   messageFailed: string;
+  revealSoon: (left: string, when: string) => string;
+  revealOwnOnly: string;
+  revealOpening: string;
+  countdown: (hours: number, minutes: number, seconds: number) => string;
+  photosLeft: (left: number, max: number) => string;
+  noPhotosLeft: (max: number) => string;
+  reasonPhotoLimit: (max: number) => string;
+
+  claimTitle: string;
+  claimIntro: string;
+  claimMake: string;
+  claimMaking: string;
+  claimCodeShown: string;
+  claimLinkShown: string;
+  claimReplaces: string;
+  claimFailed: (reason: string) => string;
+  claimOpenLink: string;
+  claimedTitle: string;
+  claimedIntro: string;
+  claimCodeLabel: string;
+  claimOpen: string;
+  claimedEmpty: string;
+  claimInvalid: string;
+  claimRevoked: string;
+  claimLimited: string;
+  claimOtherCode: string;
+  claimBackToUpload: string;
+  claimPhotoProcessing: string;
+  claimPhotoHidden: string;
+  claimPhotoFailed: string;
 }
 
 const en: Messages = {
@@ -235,6 +265,36 @@ const en: Messages = {
   messageSentForReview: "Thank you! Your message was sent; the hosts will look at it first.",
   messageRefused: (why) => `Your message was not sent: ${why}`,
   messageFailed: "Your message could not be sent. Check the connection and try again.",
+  revealSoon: (left, when) => `Everyone's photos are revealed in ${left} (${when}).`,
+  revealOwnOnly: "Until then you see only your own, under Upload.",
+  revealOpening: "Revealing the photos…",
+  countdown: (hours, minutes, seconds) => (hours > 0 ? `${hours} h ${String(minutes).padStart(2, "0")} min` : `${minutes} min ${String(seconds).padStart(2, "0")} s`),
+  photosLeft: (left, max) => `${left} of ${max} photos left`,
+  noPhotosLeft: (max) => `You have used all ${max} of your photos for this event.`,
+  reasonPhotoLimit: (max) => `no photos left (${max} per guest)`,
+
+  claimTitle: "Your uploads on another device",
+  claimIntro: "Make a code to see and take back the photos you sent from this phone on another phone or computer.",
+  claimMake: "Make a code",
+  claimMaking: "Making a code…",
+  claimCodeShown: "Your code, shown only now. Write it down or keep the link:",
+  claimLinkShown: "Link for the other device",
+  claimReplaces: "A new code stops this one working.",
+  claimFailed: (reason) => `Could not make a code: ${reason}`,
+  claimOpenLink: "Open uploads from another phone with a code",
+  claimedTitle: "Uploads from your other phone",
+  claimedIntro: "Enter the code you made on the phone you uploaded from.",
+  claimCodeLabel: "Code (8 characters)",
+  claimOpen: "Open",
+  claimedEmpty: "No photos from that phone yet.",
+  claimInvalid: "That code does not work for this event. Check it and try again.",
+  claimRevoked: "This code no longer works: it was withdrawn or replaced by a newer one.",
+  claimLimited: "Too many wrong codes. Try again in 15 minutes.",
+  claimOtherCode: "Use another code",
+  claimBackToUpload: "Back to uploading from this device",
+  claimPhotoProcessing: "Processing",
+  claimPhotoHidden: "Hidden by the organisers",
+  claimPhotoFailed: "Could not be processed",
 };
 
 const de: Messages = {
@@ -351,6 +411,36 @@ const de: Messages = {
   messageSentForReview: "Danke! Deine Nachricht wurde gesendet; die Gastgeber sehen sie sich zuerst an.",
   messageRefused: (why) => `Deine Nachricht wurde nicht gesendet: ${why}`,
   messageFailed: "Deine Nachricht konnte nicht gesendet werden. Prüfe die Verbindung und versuche es noch einmal.",
+  revealSoon: (left, when) => `Die Fotos aller Gäste werden in ${left} enthüllt (${when}).`,
+  revealOwnOnly: "Bis dahin siehst du nur deine eigenen, unter Hochladen.",
+  revealOpening: "Die Fotos werden enthüllt…",
+  countdown: (hours, minutes, seconds) => (hours > 0 ? `${hours} Std. ${String(minutes).padStart(2, "0")} Min.` : `${minutes} Min. ${String(seconds).padStart(2, "0")} Sek.`),
+  photosLeft: (left, max) => `Noch ${left} von ${max} Fotos`,
+  noPhotosLeft: (max) => `Du hast alle ${max} Fotos für diese Veranstaltung verbraucht.`,
+  reasonPhotoLimit: (max) => `keine Fotos mehr übrig (${max} pro Gast)`,
+
+  claimTitle: "Deine Uploads auf einem anderen Gerät",
+  claimIntro: "Erstelle einen Code, um die von diesem Handy gesendeten Fotos auf einem anderen Gerät zu sehen und zurückzunehmen.",
+  claimMake: "Code erstellen",
+  claimMaking: "Code wird erstellt…",
+  claimCodeShown: "Dein Code, nur jetzt sichtbar. Schreib ihn auf oder behalte den Link:",
+  claimLinkShown: "Link für das andere Gerät",
+  claimReplaces: "Ein neuer Code macht diesen ungültig.",
+  claimFailed: (reason) => `Der Code konnte nicht erstellt werden: ${reason}`,
+  claimOpenLink: "Uploads von einem anderen Handy mit Code öffnen",
+  claimedTitle: "Uploads von deinem anderen Handy",
+  claimedIntro: "Gib den Code ein, den du auf dem Handy erstellt hast, von dem du hochgeladen hast.",
+  claimCodeLabel: "Code (8 Zeichen)",
+  claimOpen: "Öffnen",
+  claimedEmpty: "Noch keine Fotos von diesem Handy.",
+  claimInvalid: "Dieser Code gilt nicht für diese Veranstaltung. Prüfe ihn und versuche es erneut.",
+  claimRevoked: "Dieser Code gilt nicht mehr: Er wurde zurückgezogen oder durch einen neueren ersetzt.",
+  claimLimited: "Zu viele falsche Codes. Versuche es in 15 Minuten erneut.",
+  claimOtherCode: "Anderen Code verwenden",
+  claimBackToUpload: "Zurück zum Hochladen von diesem Gerät",
+  claimPhotoProcessing: "Wird verarbeitet",
+  claimPhotoHidden: "Von den Veranstaltern ausgeblendet",
+  claimPhotoFailed: "Konnte nicht verarbeitet werden",
 };
 
 const catalogue: Record<string, Messages> = { en, de };

@@ -1,11 +1,13 @@
 import { useEffect, useState } from "preact/hooks";
 import { t } from "./i18n.ts";
 
-export type Section = "upload" | "photos";
+/** `mine`: another phone's uploads, opened with its claim code (`#claim=CODE` from a claim link, then `#mine`). */
+export type Section = "upload" | "photos" | "mine";
 
 /** Which part of the page is shown, from the URL's hash, so the back button goes back to it. */
 export function useSection(galleryOn: boolean): Section {
-  const read = (): Section => (galleryOn && location.hash === "#photos" ? "photos" : "upload");
+  const read = (): Section =>
+    location.hash === "#mine" || location.hash.startsWith("#claim=") ? "mine" : galleryOn && location.hash === "#photos" ? "photos" : "upload";
   const [section, setSection] = useState(read);
   useEffect(() => {
     const onHashChange = () => setSection(read());

@@ -23,6 +23,8 @@ export type EventView = Schemas["EventView"];
 /** What PATCH /events/:id accepts (and POST /events, with `name` required). */
 export type EventSettings = Schemas["UpdateEventBody"];
 export type JoinLinkView = Schemas["JoinLinkView"];
+/** A guest's code for opening their uploads on another phone, as organisers see it (never the code). */
+export type ClaimView = Schemas["ClaimView"];
 /** A join link as it is created: the only time its token, URL and QR code are shown. */
 export type CreatedJoinLink = Schemas["CreatedJoinLink"];
 export type CreatedEvent = Schemas["CreatedEvent"];
@@ -158,6 +160,14 @@ export class AdminApi {
 
   revokeJoinLink(eventId: string, linkId: string): Promise<JoinLinkView> {
     return this.request("DELETE", `/events/${eventId}/join-links/${linkId}`);
+  }
+
+  async listClaims(eventId: string): Promise<ClaimView[]> {
+    return (await this.request<{ claims: ClaimView[] }>("GET", `/events/${eventId}/claims`)).claims;
+  }
+
+  revokeClaim(eventId: string, claimId: string): Promise<ClaimView> {
+    return this.request("DELETE", `/events/${eventId}/claims/${claimId}`);
   }
 
   async listPhotos(eventId: string, filters: PhotoFilters, cursor: string | null, limit = 60): Promise<Page<PhotoView>> {

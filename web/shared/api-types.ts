@@ -480,6 +480,193 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/events/{eventId}/claims": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The codes guests made to open their uploads on another device (never the codes themselves) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The event's claims, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            claims: components["schemas"]["ClaimView"][];
+                        };
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{eventId}/claims/{claimId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a claim: its code opens nothing from now on */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    claimId: string;
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The claim */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ClaimView"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/events/{eventId}/download": {
         parameters: {
             query?: never;
@@ -1809,7 +1996,7 @@ export interface paths {
                             results: {
                                 error?: {
                                     /** @enum {string} */
-                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
+                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
                                     message: string;
                                 } & {
                                     [key: string]: unknown;
@@ -4017,6 +4204,366 @@ export interface paths {
                 };
                 /** @description Missing or wrong credentials */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{token}/claims": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a code that opens this device's uploads on another device (replaces its earlier code)
+         * @description Proven by one of the device's uploads: its id in the body, its key in `Upload-Key`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateClaimBody"];
+                };
+            };
+            responses: {
+                /** @description The claim and its code (shown this once) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedClaim"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limited; `Retry-After` says when to try again */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{token}/claims/photos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The photos of the device a claim code opens */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of the device's photos, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ClaimedPhotos"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limited; `Retry-After` says when to try again */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{token}/claims/photos/{photoId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Take back (delete) a photo of the device a claim code opens */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    photoId: string;
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted (also when repeated) */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limited; `Retry-After` says when to try again */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{token}/devices/{deviceId}/allowance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A device's photo allowance for the event: used and left */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    deviceId: string;
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Photos used and left */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DeviceAllowance"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6419,6 +6966,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files/own/{photoId}/{variant}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A guest's own photo file, through a claim (scrubbed, thumb-1024, thumb-256) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Expiry, Unix seconds */
+                    exp: string;
+                    /** @description HMAC of the path and `exp` */
+                    sig: string;
+                };
+                header?: never;
+                path: {
+                    photoId: string;
+                    variant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The file */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/*": string;
+                    };
+                };
+                /** @description The `Range` asked for */
+                206: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "image/*": string;
+                    };
+                };
+                /** @description Not modified (`If-None-Match`) */
+                304: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Refused for the photo's own sake */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files/photos/{photoId}/{variant}": {
         parameters: {
             query?: never;
@@ -6742,6 +7394,50 @@ export interface components {
             action: "approve" | "hide" | "unhide" | "delete";
             photo_ids: string[];
         };
+        ClaimedPhotos: {
+            claim_id: string;
+            next_cursor: string | null;
+            photos: {
+                filename: string;
+                height: number | null;
+                photo_id: string;
+                /** @enum {string} */
+                status: "processing" | "ready" | "failed" | "hidden";
+                /**
+                 * Format: date-time
+                 * @example 2026-06-20T14:00:00.000Z
+                 */
+                taken_at: string | null;
+                /**
+                 * Format: date-time
+                 * @example 2026-06-20T14:00:00.000Z
+                 */
+                uploaded_at: string | null;
+                urls: components["schemas"]["PhotoUrls"] & (Record<string, never> | null);
+                width: number | null;
+            }[];
+        };
+        ClaimView: {
+            /**
+             * Format: date-time
+             * @example 2026-06-20T14:00:00.000Z
+             */
+            created_at: string;
+            device_id: string;
+            /** @example 9c8d7e6f-5a4b-4c3d-8e2f-1a0b9c8d7e6f */
+            id: string;
+            /**
+             * Format: date-time
+             * @example 2026-06-20T14:00:00.000Z
+             */
+            last_used_at: string | null;
+            photos: number;
+            /**
+             * Format: date-time
+             * @example 2026-06-20T14:00:00.000Z
+             */
+            revoked_at: string | null;
+        };
         /**
          * @example {
          *       "name": "Photo booth",
@@ -6787,6 +7483,14 @@ export interface components {
                 size: number;
             }[];
         };
+        /**
+         * @example {
+         *       "upload_id": "3e4f5a6b-7c8d-4e9f-8a0b-1c2d3e4f5a6b"
+         *     }
+         */
+        CreateClaimBody: {
+            upload_id: string;
+        };
         CreatedAdminToken: components["schemas"]["AdminTokenView"] & {
             token: string;
         };
@@ -6801,6 +7505,17 @@ export interface components {
                 /** @enum {string} */
                 state: "waiting" | "refused";
             }[];
+        };
+        CreatedClaim: {
+            claim_id: string;
+            /** @example K7M2QX9D */
+            code: string;
+            /**
+             * Format: date-time
+             * @example 2026-06-20T14:00:00.000Z
+             */
+            created_at: string;
+            event_id: string;
         };
         CreatedEvent: components["schemas"]["EventView"] & {
             join_link: components["schemas"]["CreatedJoinLink"];
@@ -6856,9 +7571,12 @@ export interface components {
             /** Format: date-time */
             ends_at?: string | null;
             gallery_enabled?: boolean;
+            /** Format: date-time */
+            gallery_opens_at?: string | null;
             keep_gps?: boolean;
             max_concurrent_uploads_per_device?: number;
             max_file_size?: number;
+            max_photos_per_guest?: number | null;
             /** @enum {string} */
             moderation_mode?: "auto" | "review";
             name: string;
@@ -6947,6 +7665,11 @@ export interface components {
             /** @description https (plain http only to hosts in WEBHOOK_INSECURE_HOSTS, for local receivers); no credentials in it */
             url: string;
         };
+        DeviceAllowance: {
+            max_photos_per_guest: number | null;
+            photos_left: number | null;
+            photos_used: number;
+        };
         /**
          * @example {
          *       "error": {
@@ -6959,7 +7682,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
+                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
                 issues?: string[];
                 message: string;
                 request_id: string;
@@ -6975,6 +7698,12 @@ export interface components {
              */
             ends_at: string | null;
             gallery_enabled: boolean;
+            gallery_open: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-06-20T14:00:00.000Z
+             */
+            gallery_opens_at: string | null;
             limits: {
                 allowed_content_types: string[];
                 chunk_size: number;
@@ -6983,6 +7712,7 @@ export interface components {
                 max_concurrent_anonymous_uploads_per_address: number;
                 max_concurrent_uploads_per_device: number;
                 max_file_size: number;
+                max_photos_per_guest: number | null;
             };
             name: string;
             /**
@@ -7059,9 +7789,15 @@ export interface components {
             /** @example 5b0f3f5e-8a44-4f5b-9a7e-0c1d2e3f4a5b */
             event_id: string;
             gallery_enabled: boolean;
+            /**
+             * Format: date-time
+             * @example 2026-06-20T14:00:00.000Z
+             */
+            gallery_opens_at: string | null;
             keep_gps: boolean;
             max_concurrent_uploads_per_device: number;
             max_file_size: number;
+            max_photos_per_guest: number | null;
             /** @enum {string} */
             moderation_mode: "auto" | "review";
             /** @example Ana & Ben's wedding */
@@ -7223,9 +7959,12 @@ export interface components {
             /** Format: date-time */
             ends_at?: string | null;
             gallery_enabled?: boolean;
+            /** Format: date-time */
+            gallery_opens_at?: string | null;
             keep_gps?: boolean;
             max_concurrent_uploads_per_device?: number;
             max_file_size?: number;
+            max_photos_per_guest?: number | null;
             /** @enum {string} */
             moderation_mode?: "auto" | "review";
             name?: string;
