@@ -10,6 +10,7 @@ import { guestEventInfo } from "../core/events";
 import { listGallery, takeBackPhoto } from "../core/photos";
 import { announcePhoto } from "../live/publish";
 import { createUpload } from "../core/admission";
+import { acceptPreview } from "../core/previews";
 import { appendChunk } from "../core/append";
 import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import { annotate, backgroundOf, type AppContext } from "./context";
@@ -288,6 +289,41 @@ guestRoutes.openapi(
     annotate(c, { bytes: view.replayed ? 0 : range.end - range.start, offset: view.received_bytes, replayed: view.replayed });
     c.header("Upload-Offset", String(view.received_bytes));
     return c.body(null, 204);
+  },
+);
+
+const PreviewReceipt = z.object({ photo_id: z.string(), status: z.literal("preview") }).openapi("PreviewReceipt");
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "put",
+    path: "/{token}/uploads/{id}/preview",
+    summary: "Send the upload's preview before its original (`Content-Length`, at most 256 KiB)",
+    description:
+      "A WebP or JPEG of at most 2048 px a side, sent before the original's bytes: the photo is recorded at once as `preview` and shown " +
+      "(where the event's moderation allows) until its original is processed. Sending it again replaces it while the photo is still a preview.",
+    security: security.uploadKey,
+    request: {
+      params: uploadParams,
+      body: { content: { "image/webp": { schema: binary }, "image/jpeg": { schema: binary } } },
+    },
+    responses: {
+      201: json(PreviewReceipt, "The photo, now a preview"),
+      200: json(PreviewReceipt, "The photo's preview, replaced"),
+      ...errors(400, 401, 403, 404, 409, 410, 411, 413, 415, 422, 429),
+    },
+  }),
+  async (c) => {
+    const ref = uploadRef(c);
+    await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
+    const { created, receipt } = await acceptPreview(c.env, c.executionCtx, ref, {
+      declaredLength: c.req.header("content-length"),
+      declaredType: c.req.header("content-type"),
+      body: c.req.raw.body,
+    });
+    annotate(c, { photo_id: receipt.photo_id, bytes: Number(c.req.header("content-length")), repeated: !created });
+    return created ? c.json(receipt, 201) : c.json(receipt, 200);
   },
 );
 
