@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { PhotoJob } from "../../src/core/completion";
 import { makeJpeg, makePng, makeWebp } from "../fixtures/photos";
-import { call, createEvent, errorCode, expireSession, sendInChunks, startUpload, uploadCall, type Upload } from "./helpers";
+import { call, createEvent, createUploadRequest, errorCode, expireSession, fileBytes, sendChunk, sendInChunks, startUpload, uploadCall, type Upload } from "./helpers";
 import { listen, ticket } from "./live-helpers";
 import { deliver } from "./photo-helpers";
 
@@ -232,5 +232,30 @@ describe("a guest's preview", () => {
       .first<{ status: string; key: string; session: string }>();
     expect(row).toMatchObject({ status: "deleted", session: "completed" });
     expect(await env.PHOTOS.head(row!.key)).toBeNull();
+  });
+
+  it("lets a device open a session for every picked photo's preview: a session holding only a preview takes no upload slot", async () => {
+    const event = await createEvent({ max_concurrent_uploads_per_device: 2 });
+    const device = "device-previews-first";
+    const bytes = fileBytes(300_000);
+    const open = () => createUploadRequest(event.join_token, { filename: "p.jpg", size: bytes.byteLength, content_type: "image/jpeg", device_id: device });
+    const created = async () => {
+      const response = await open();
+      expect(response.status, await response.clone().text()).toBe(201);
+      const body = await response.json<{ upload_id: string; upload_key: string }>();
+      return { token: event.join_token, id: body.upload_id, key: body.upload_key };
+    };
+    const [first, second] = [await created(), await created()];
+    const refused = await open();
+    expect(refused.status).toBe(429);
+    expect(await errorCode(refused)).toBe("upload_limit");
+
+    for (const upload of [first, second]) expect((await sendPreview(upload, matchingPreview())).status).toBe(201);
+    const third = await created();
+    expect((await sendPreview(third, matchingPreview())).status).toBe(201);
+    // Once an original's bytes flow, its session holds a slot again.
+    expect((await sendChunk(first, bytes, 0, 256 * 1024)).status).toBe(204);
+    expect((await sendChunk(second, bytes, 0, 256 * 1024)).status).toBe(204);
+    expect((await open()).status).toBe(429);
   });
 });
