@@ -279,7 +279,7 @@ export class UploadEngine {
       Object.assign(change, { state: "queued", error: undefined });
     } else if ((record.state === "refused" && !refusedHere(record)) || record.state === "cancelled") {
       // The server's word was final for that batch entry and session: start afresh.
-      Object.assign(change, { state: "queued", error: undefined, batch: undefined, session: undefined });
+      Object.assign(change, { state: "queued", error: undefined, batch: undefined, session: undefined, preview: undefined });
     }
     if (Object.keys(change).length > 0) await this.update(record.id, change);
   }
