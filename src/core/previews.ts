@@ -5,8 +5,9 @@
  * has made the server's own thumbnails; downloads/photo-files.ts). When the original completes,
  * the same row moves on to `processing` (core/completion.ts); processing compares the two
  * perceptual hashes and flags a preview that did not show its original (processing/pipeline.ts).
- * A preview whose original never arrives ends with its session: the photo becomes `failed` and
- * the preview object is deleted (a cancelled upload is one the guest withdrew).
+ * A preview whose original never arrives ends with its session: the photo goes away (`deleted`,
+ * with the reason kept in its row) and so does its preview object. There was never a photo to
+ * process, so it is no processing failure; and a cancelled upload is one the guest withdrew.
  */
 import { and, eq, sql } from "drizzle-orm";
 import { database } from "../db/client";
@@ -111,7 +112,7 @@ export async function acceptPreview(
 
 /**
  * Ends the preview photo of a session that closed without its original (cancelled, expired,
- * failed): `failed`, and its preview object deleted. Nothing for a photo past `preview`.
+ * failed): `deleted` (dashboards drop it), and its preview object deleted. Nothing for a photo past `preview`.
  */
 export async function endPreview(env: Env, photoId: string, sessionStatus: string): Promise<void> {
   const db = database(env);
@@ -119,7 +120,7 @@ export async function endPreview(env: Env, photoId: string, sessionStatus: strin
   if (!found) return;
   const ended = await db
     .update(photos)
-    .set({ status: "failed", failureReason: `the original never arrived (upload ${sessionStatus})`, previewKey: null, approvedAt: null, updatedAt: Date.now() })
+    .set({ status: "deleted", failureReason: `the original never arrived (upload ${sessionStatus})`, previewKey: null, approvedAt: null, updatedAt: Date.now() })
     .where(and(eq(photos.id, photoId), eq(photos.status, "preview")));
   if (ended.meta.changes === 0) return;
   if (found.previewKey) await env.PHOTOS.delete(found.previewKey);

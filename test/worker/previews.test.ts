@@ -77,6 +77,8 @@ async function completeOriginal(upload: Upload, bytes: Uint8Array): Promise<Phot
   return job;
 }
 
+const photoRow = (photoId: string) => env.DB.prepare("SELECT status, failure_reason FROM photos WHERE id = ?").bind(photoId).first();
+
 async function previewObjects(eventId: string, photoId: string) {
   return (await env.PHOTOS.list({ prefix: `photos/${eventId}/${photoId}/preview` })).objects.map((object) => object.key);
 }
@@ -99,6 +101,8 @@ describe("a guest's preview", () => {
 
     const photo = await photoOf(event.event_id, photo_id);
     expect(photo).toMatchObject({ status: "preview", preview_flagged: false });
+    const stats = await (await admin(`/events/${event.event_id}/stats`)).json<{ photos: Record<string, number> }>();
+    expect(stats.photos).toMatchObject({ total: 1, preview: 1, processing: 0 });
     const served = await call(new URL(photo.urls.thumb_1024!).pathname + new URL(photo.urls.thumb_1024!).search);
     expect(served.status).toBe(200);
     expect(served.headers.get("content-type")).toBe("image/webp");
@@ -186,7 +190,7 @@ describe("a guest's preview", () => {
     expect(await errorCode(late)).toBe("upload_completed");
   });
 
-  it("whose original never arrives ends with its session: the sweeper fails the photo and deletes the preview", async () => {
+  it("whose original never arrives ends with its session: the sweeper deletes the photo and its preview", async () => {
     const event = await createEvent();
     const upload = await startUpload(event.join_token, 100_000, { content_type: "image/jpeg" });
     const { photo_id } = await (await sendPreview(upload, matchingPreview())).json<{ photo_id: string }>();
@@ -198,9 +202,8 @@ describe("a guest's preview", () => {
     await worker.scheduled(createScheduledController(), env, ctx);
     await waitOnExecutionContext(ctx);
 
-    const photo = await photoOf(event.event_id, photo_id);
-    expect(photo).toMatchObject({ status: "failed", failure_reason: "the original never arrived (upload expired)", approved: false });
-    expect(photo.urls.thumb_256).toBeNull();
+    expect(await photoRow(photo_id)).toEqual({ status: "deleted", failure_reason: "the original never arrived (upload expired)" });
+    expect((await admin(`/events/${event.event_id}/photos/${photo_id}`)).status).toBe(404);
     expect(await previewObjects(event.event_id, photo_id)).toEqual([]);
   });
 
@@ -209,7 +212,7 @@ describe("a guest's preview", () => {
     const upload = await startUpload(event.join_token, 100_000, { content_type: "image/jpeg" });
     const { photo_id } = await (await sendPreview(upload, matchingPreview())).json<{ photo_id: string }>();
     expect((await uploadCall(upload, "DELETE")).status).toBe(204);
-    expect(await photoOf(event.event_id, photo_id)).toMatchObject({ status: "failed", failure_reason: "the original never arrived (upload cancelled)" });
+    expect(await photoRow(photo_id)).toEqual({ status: "deleted", failure_reason: "the original never arrived (upload cancelled)" });
     expect(await previewObjects(event.event_id, photo_id)).toEqual([]);
   });
 

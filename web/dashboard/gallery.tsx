@@ -304,6 +304,7 @@ function Filters({ values, onChange }: { values: FilterValues; onChange: (values
           <label for="filter-status">Status</label>
           <select id="filter-status" value={values.status} onChange={set("status")}>
             <option value="">Any</option>
+            <option value="preview">Preview</option>
             <option value="ready">Ready</option>
             <option value="processing">Processing</option>
             <option value="hidden">Hidden</option>

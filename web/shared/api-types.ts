@@ -5247,6 +5247,7 @@ export interface components {
                 bytes: number;
                 failed: number;
                 hidden: number;
+                preview: number;
                 processing: number;
                 ready: number;
                 total: number;
