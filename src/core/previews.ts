@@ -48,7 +48,8 @@ export async function acceptPreview(
   request: { declaredLength: string | undefined; declaredType: string | undefined; body: ReadableStream<Uint8Array> | null },
 ): Promise<{ created: boolean; receipt: PreviewReceipt }> {
   const length = previewLength(request.declaredLength);
-  const claim = unwrap(await sessionStub(env, ref.uploadId).claimPreview(await callerOf(ref)));
+  const caller = await callerOf(ref);
+  const claim = unwrap(await sessionStub(env, ref.uploadId).claimPreview(caller));
   const bytes = await readExactly(request.body, length);
   const { type, phash } = await checkPreview(bytes, request.declaredType);
 
@@ -74,8 +75,6 @@ export async function acceptPreview(
       declaredSha256: claim.declaredSha256,
       previewKey: key,
       previewPhash: phash,
-      // In auto mode, shown as soon as it exists (like a processed photo); in review mode, once approved.
-      approvedAt: null,
       updatedAt: now,
     },
     // Only for a session still taking bytes (one that ended has ended its preview too; see endPreview).
@@ -92,6 +91,7 @@ export async function acceptPreview(
             ${sql.identifier("updated_at")} = excluded.${sql.identifier("updated_at")}
         where ${photos.status} = 'preview'`,
     ),
+    // In auto mode it is shown as soon as it exists, like a processed photo; in review mode, once approved.
     d1Statement(
       env.DB,
       sql`update ${photos} set ${sql.identifier("approved_at")} = ${now}
@@ -101,8 +101,11 @@ export async function acceptPreview(
   ]);
   if (recorded!.meta.changes === 0) {
     await env.PHOTOS.delete(key);
-    const now = await db.select({ status: photos.status }).from(photos).where(eq(photos.uploadId, claim.uploadId)).get();
-    throw new ApiError(now ? previewTooLate(now.status) : refusals.uploadCompleted());
+    const current = await db.select({ status: photos.status }).from(photos).where(eq(photos.uploadId, claim.uploadId)).get();
+    if (current) throw new ApiError(previewTooLate(current.status));
+    // The session ended (or its event closed) meanwhile: it answers why.
+    unwrap(await sessionStub(env, ref.uploadId).claimPreview(caller));
+    throw new ApiError(refusals.uploadCompleted());
   }
   // A replacement of another type leaves its earlier object behind otherwise.
   if (before?.previewKey && before.previewKey !== key) await env.PHOTOS.delete(before.previewKey);
