@@ -14,7 +14,7 @@ import { database } from "../db/client";
 import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { activeUploadStatuses, events, photos, uploadSessions } from "../db/schema";
 import { extensionOf, isPreviewType, mediaType, mediaTypes, type ImageType } from "../lib/media-types";
-import { inspect, NotAnImageError, sniffType, TooManyPixelsError } from "../processing/inspect";
+import { inspect, NotAnImageError, sniffType, TooManyPixelsError, type ScrubPiece } from "../processing/inspect";
 import { dHash } from "../processing/phash";
 import { r2Keys } from "../storage/keys";
 import { announcePhoto } from "../live/publish";
@@ -50,8 +50,7 @@ export async function acceptPreview(
   const length = previewLength(request.declaredLength);
   const caller = await callerOf(ref);
   const claim = unwrap(await sessionStub(env, ref.uploadId).claimPreview(caller));
-  const bytes = await readExactly(request.body, length);
-  const { type, phash } = await checkPreview(bytes, request.declaredType);
+  const { type, phash, bytes } = await checkPreview(await readExactly(request.body, length), request.declaredType);
 
   const db = database(env);
   const before = await db.select({ status: photos.status, previewKey: photos.previewKey }).from(photos).where(eq(photos.uploadId, claim.uploadId)).get();
@@ -170,22 +169,29 @@ async function readExactly(body: ReadableStream<Uint8Array> | null, length: numb
 
 const invalidPreview = (why: string) => new ApiError({ status: 422, code: "invalid_preview", message: `The preview is not a usable image: ${why}.` });
 
-/** The preview's sniffed type and perceptual hash, or a refusal. */
-async function checkPreview(bytes: Uint8Array, declaredType: string | undefined): Promise<{ type: ImageType; phash: string }> {
-  const type = sniffType(bytes.subarray(0, 64));
+/**
+ * The preview's sniffed type, perceptual hash and bytes as they are kept: without personal
+ * metadata (a browser's canvas writes none, but a client may send a JPEG with its GPS), since
+ * guests may see it. Or a refusal.
+ */
+async function checkPreview(sent: Uint8Array, declaredType: string | undefined): Promise<{ type: ImageType; phash: string; bytes: Uint8Array }> {
+  const type = sniffType(sent.subarray(0, 64));
   if (!type || !isPreviewType(type)) {
     throw new ApiError({ status: 415, code: "unsupported_type", message: `A preview must be a ${previewFormats()} image.` });
   }
   if (declaredType !== undefined && mediaType(declaredType) !== type) {
     throw new ApiError({ status: 415, code: "unsupported_type", message: `The preview was sent as ${declaredType} but its bytes are ${type}.` });
   }
+  let bytes: Uint8Array;
   try {
-    const inspection = await inspect(new Blob([bytes]).stream(), type, { maxPixels: PREVIEW_MAX_EDGE * PREVIEW_MAX_EDGE, size: bytes.byteLength });
+    const inspection = await inspect(new Blob([sent]).stream(), type, { maxPixels: PREVIEW_MAX_EDGE * PREVIEW_MAX_EDGE, size: sent.byteLength });
     if (inspection.width > PREVIEW_MAX_EDGE || inspection.height > PREVIEW_MAX_EDGE) {
       throw new TooManyPixelsError(inspection.width, inspection.height, PREVIEW_MAX_EDGE * PREVIEW_MAX_EDGE);
     }
     if (inspection.threats.length) throw invalidPreview(inspection.threats.join("; "));
     if (inspection.truncated) throw invalidPreview(inspection.truncated);
+    if (!inspection.scrub) throw invalidPreview("its metadata cannot be removed");
+    bytes = scrubbed(sent, inspection.scrub);
   } catch (error) {
     if (error instanceof TooManyPixelsError) {
       throw new ApiError({
@@ -200,8 +206,16 @@ async function checkPreview(bytes: Uint8Array, declaredType: string | undefined)
   }
   try {
     // Decoding it is part of the check: a preview nobody can decode shows nothing.
-    return { type, phash: dHash(bytes) };
+    return { type, phash: dHash(bytes), bytes };
   } catch (error) {
     throw invalidPreview(`its image data cannot be decoded (${error instanceof Error ? error.message : String(error)})`);
   }
+}
+
+/** The scrubbed copy of bytes held in memory (a preview is small), from the inspection's plan. */
+function scrubbed(bytes: Uint8Array, plan: ScrubPiece[]): Uint8Array {
+  const pieces = plan.map((piece) => ("bytes" in piece ? piece.bytes : bytes.subarray(piece.start, piece.end)));
+  const out = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.byteLength, 0));
+  pieces.reduce((at, piece) => (out.set(piece, at), at + piece.byteLength), 0);
+  return out;
 }

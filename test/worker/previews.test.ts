@@ -9,6 +9,7 @@ import { makeJpeg, makePng, makeWebp } from "../fixtures/photos";
 import { call, createEvent, createUploadRequest, errorCode, expireSession, fileBytes, sendChunk, sendInChunks, startUpload, uploadCall, type Upload } from "./helpers";
 import { listen, ticket } from "./live-helpers";
 import { deliver } from "./photo-helpers";
+import { inspect } from "../../src/processing/inspect";
 
 const bootstrap = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 const admin = (path: string, method = "GET") => call(`/api/v1/admin${path}`, { method, headers: bootstrap });
@@ -178,6 +179,21 @@ describe("a guest's preview", () => {
     expect(await refused(await sendPreview({ ...upload, key: "x".repeat(43) }, matchingPreview()))).toEqual([401, "invalid_upload_key"]);
     // None of them made a photo.
     expect(await env.DB.prepare("SELECT count(*) AS n FROM photos WHERE upload_id = ?").bind(upload.id).first()).toEqual({ n: 0 });
+  });
+
+  it("is kept without the location or camera a client put in it, since guests may see it", async () => {
+    const event = await createEvent();
+    const upload = await startUpload(event.join_token, 100_000, { content_type: "image/jpeg" });
+    const located = makeJpeg({ width: 400, height: 300, exif: { make: "Canon", model: "EOS R6", gps: { latitude: 48.8584, longitude: 2.2945 } }, xmpWithGps: true });
+    const sent = await sendPreview(upload, located, { "content-type": "image/jpeg" });
+    expect(sent.status).toBe(201);
+    const { photo_id } = await sent.json<{ photo_id: string }>();
+    const [key] = await previewObjects(event.event_id, photo_id);
+    const stored = new Uint8Array(await (await env.PHOTOS.get(key!))!.arrayBuffer());
+    const inspected = await inspect(new Blob([stored]).stream(), "image/jpeg", { maxPixels: 1e7, size: stored.byteLength });
+    expect(inspected.metadata).toMatchObject({ gps: null, cameraMake: null, cameraModel: null });
+    expect(inspected).toMatchObject({ width: 400, height: 300 });
+    expect(new TextDecoder("latin1").decode(stored)).not.toMatch(/Canon|48\.85|GPS/);
   });
 
   it("is refused once the original has arrived", async () => {
