@@ -33,8 +33,11 @@ export function fileUrlExpiry(env: Pick<Env, "FILE_URL_TTL_MS">, now = Date.now(
 
 const pathPrefix: Record<Audience, string> = { organiser: "/api/v1/files/photos", guest: "/api/v1/files/gallery" };
 
-/** Until processing has made the photo's thumbnails, its thumbnails are the guest's preview (core/previews.ts). */
-const showsPreview = (photo: PhotoRow) => photo.previewKey !== null && (photo.status === "preview" || photo.status === "processing");
+/**
+ * Until processing has made the photo's thumbnails (or where it could make none: HEIC without a
+ * decoder), its thumbnails are the guest's preview (core/previews.ts).
+ */
+const showsPreview = (photo: PhotoRow) => photo.previewKey !== null && (photo.status === "preview" || photo.status === "processing" || photo.thumbSmallKey === null);
 
 function objectKey(photo: PhotoRow, variant: Variant): string | null {
   switch (variant) {

@@ -99,7 +99,7 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     const checked = comparePreview(photo, thumbnail ? new Uint8Array(await thumbnail.arrayBuffer()) : null, autoApprove);
     if (await finish(env, photo, { ...recorded, ...checked.fields, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id }, original.id)) {
       if (original.originalKey !== photo.originalKey) await bucket.delete(photo.originalKey);
-      if (photo.previewKey) await bucket.delete(photo.previewKey);
+      if (photo.previewKey && thumbnail) await bucket.delete(photo.previewKey);
       return { photoId, outcome: "duplicate", bytes: inspection.size, inspectMs, previewDistance: checked.distance };
     }
   }
@@ -152,8 +152,8 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
       thumbnailsSize: thumbnails ? thumbnails.large.byteLength + thumbnails.small.byteLength : null,
     });
     if (!finished) return { photoId, outcome: "skipped" };
-    // The server's own thumbnails replace the preview from here on.
-    if (photo.previewKey) await bucket.delete(photo.previewKey);
+    // The server's own thumbnails replace the preview from here on; without any, the preview stays the photo's image.
+    if (photo.previewKey && thumbnails) await bucket.delete(photo.previewKey);
     return {
       photoId,
       outcome: "ready",
@@ -194,7 +194,8 @@ function comparePreview(photo: PhotoRow, thumbnail: Uint8Array | null, autoAppro
     // A thumbnail photon cannot decode cannot vouch for the preview: flagged below.
   }
   const flagged = distance === null || distance > PREVIEW_MISMATCH_BITS;
-  return { fields: { previewKey: null, previewFlagged: flagged, approvedAt: flagged ? null : approved }, distance };
+  // Kept (unverified, so flagged) where no thumbnail replaces it: better than a neutral tile for the organiser.
+  return { fields: { ...(thumbnail ? { previewKey: null } : {}), previewFlagged: flagged, approvedAt: flagged ? null : approved }, distance };
 }
 
 function recordedFields(inspection: Inspection, metadata: PhotoMetadata, keepGps: boolean): Recorded {

@@ -5,7 +5,7 @@ import { PhotonImage } from "@cf-wasm/photon";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { PhotoJob } from "../../src/core/completion";
-import { makeJpeg, makePng, makeWebp } from "../fixtures/photos";
+import { makeHeic, makeJpeg, makePng, makeWebp } from "../fixtures/photos";
 import { call, createEvent, createUploadRequest, errorCode, expireSession, fileBytes, sendChunk, sendInChunks, startUpload, uploadCall, type Upload } from "./helpers";
 import { listen, ticket } from "./live-helpers";
 import { deliver } from "./photo-helpers";
@@ -143,6 +143,18 @@ describe("a guest's preview", () => {
     expect(photo).toMatchObject({ status: "ready", preview_flagged: true, approved: false });
     const gallery = await call(`/api/v1/events/${event.join_token}/photos`);
     expect((await gallery.json<{ photos: Array<{ photo_id: string }> }>()).photos.map((p) => p.photo_id)).not.toContain(photo_id);
+  });
+
+  it("of a photo the server cannot make thumbnails of (HEIC without a decoder) stays its image, flagged as unverified", async () => {
+    const event = await createEvent();
+    const heic = makeHeic({ width: 4032, height: 3024 });
+    const upload = await startUpload(event.join_token, heic.byteLength, { content_type: "image/heic" });
+    const { photo_id } = await (await sendPreview(upload, matchingPreview())).json<{ photo_id: string }>();
+    await deliver([await completeOriginal(upload, heic)]);
+    const photo = await photoOf(event.event_id, photo_id);
+    expect(photo).toMatchObject({ status: "ready", thumbnail_state: "unavailable", preview_flagged: true, approved: false });
+    expect(photo.urls.thumb_256).toMatch(/\/preview\?/);
+    expect(await previewObjects(event.event_id, photo_id)).toHaveLength(1);
   });
 
   it("shows in the guests' gallery while a preview in auto mode, and only once approved in review mode", async () => {
