@@ -62,6 +62,11 @@ export async function moderate(db: Database, bucket: R2Bucket, photo: PhotoRow, 
   const now = Date.now();
   switch (action) {
     case "approve":
+      if (photo.status === "preview") {
+        // Shown to guests from its preview now; processing withdraws it if the original does not match (pipeline.ts).
+        await db.update(photos).set({ approvedAt: photo.approvedAt ?? now, updatedAt: now }).where(and(eq(photos.id, photo.id), eq(photos.status, "preview")));
+        break;
+      }
       if (photo.status !== "ready" && photo.status !== "hidden") {
         throw new ApiError({ status: 409, code: "photo_not_ready", message: `A ${photo.status} photo cannot be approved.` });
       }

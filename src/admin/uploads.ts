@@ -55,6 +55,7 @@ export async function eventStats(db: Database, eventId: string) {
   return {
     photos: {
       total: photoRows.reduce((total, row) => total + row.n, 0),
+      preview: byPhoto.preview ?? 0,
       ready: byPhoto.ready ?? 0,
       processing: byPhoto.processing ?? 0,
       failed: byPhoto.failed ?? 0,

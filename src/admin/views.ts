@@ -96,7 +96,7 @@ export const CreatedAdminToken = AdminTokenView.extend({ token: z.string() }).op
 const count = z.number().int();
 export const EventStats = z
   .object({
-    photos: z.object({ total: count, ready: count, processing: count, failed: count, hidden: count, bytes: count }),
+    photos: z.object({ total: count, preview: count, ready: count, processing: count, failed: count, hidden: count, bytes: count }),
     uploads: z.object({ in_flight: count, completed: count, failed: count, expired: count, cancelled: count }),
     devices: count,
     /** What the event holds in R2, each object once. */

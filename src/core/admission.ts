@@ -5,7 +5,7 @@
 import { and, count, eq, gt, inArray, ne, or, sql, type SQL } from "drizzle-orm";
 import { database } from "../db/client";
 import { insertWhere } from "../db/conditional-insert";
-import { activeUploadStatuses, batchFiles, uploadSessions } from "../db/schema";
+import { activeUploadStatuses, batchFiles, photos, uploadSessions } from "../db/schema";
 import { partSizeFor } from "../storage/part-size";
 import { r2Keys } from "../storage/keys";
 import { newId, randomSecret, sha256Hex } from "../lib/crypto";
@@ -85,6 +85,9 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     gt(uploadSessions.expiresAt, now),
     // An anonymous create never sent stops holding its address's slot soon (ANON_FIRST_BYTES_MS).
     anonymous ? or(ne(uploadSessions.status, "pending"), gt(uploadSessions.createdAt, now - ANON_FIRST_BYTES_MS)) : undefined,
+    // A session that has sent its preview and no byte of its original yet holds no slot: a guest's
+    // app sends every picked photo's preview first (core/previews.ts), then the originals a few at a time.
+    sql`not (${uploadSessions.status} = 'pending' and exists (select 1 from ${photos} where ${photos.uploadId} = ${uploadSessions.id} and ${photos.status} = 'preview'))`,
   )!;
   const limits = uploaderLimits(env, event, anonymous);
   /** The refusal for a create past a limit: a spent photo allowance first, as it never comes back. */

@@ -4,7 +4,7 @@
  * (core/upload-session.ts) completes uploads; the sweeper and the dead-letter re-drive send
  * photos to the queue again with the same message.
  */
-import { and, eq, exists, sql } from "drizzle-orm";
+import { and, eq, exists, ne, sql } from "drizzle-orm";
 import { database } from "../db/client";
 import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { events, photos, uploadSessions } from "../db/schema";
@@ -35,17 +35,27 @@ export interface CompletedUpload {
 }
 
 /**
- * Records the photo and the session's completion, enqueues its processing and announces it.
- * False, with nothing recorded, if the event was archived (or the upload already has a photo).
+ * Records the photo (or moves its preview on: core/previews.ts) and the session's completion,
+ * enqueues its processing and announces it. False, with nothing recorded, if the event was
+ * archived (or the upload already has a photo). A photo deleted while it was a preview stays
+ * deleted: the session completes, and the original it no longer needs is deleted.
  */
 export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, upload: CompletedUpload): Promise<boolean> {
   const now = Date.now();
   const db = database(env);
+  const notArchived = sql`exists (select 1 from ${events} where ${events.id} = ${upload.eventId} and ${events.status} <> 'archived')`;
   const completed = db
     .update(uploadSessions)
     .set({ status: "completed", receivedBytes: upload.totalSize, photoId: upload.photoId, completedAt: now, updatedAt: now });
   // Atomic with the insert, so an event archived since the admission check never gets this photo.
-  const [, , recorded] = await env.DB.batch([
+  const [fromPreview, inserted] = await env.DB.batch([
+    d1Statement(
+      env.DB,
+      db
+        .update(photos)
+        .set({ status: "processing", originalKey: upload.r2Key, size: upload.totalSize, updatedAt: now })
+        .where(and(eq(photos.uploadId, upload.uploadId), eq(photos.id, upload.photoId), eq(photos.status, "preview"), notArchived)),
+    ),
     d1Statement(
       env.DB,
       insertWhere(
@@ -63,8 +73,7 @@ export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "wa
           declaredSha256: upload.declaredSha256,
           updatedAt: now,
         },
-        sql`exists (select 1 from ${events} where ${events.id} = ${upload.eventId} and ${events.status} <> 'archived')
-          and not exists (select 1 from ${photos} where ${photos.uploadId} = ${upload.uploadId})`,
+        sql`${notArchived} and not exists (select 1 from ${photos} where ${photos.uploadId} = ${upload.uploadId})`,
       ),
     ),
     // The photo carries the name its guest gave at create.
@@ -77,10 +86,20 @@ export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "wa
     ),
     d1Statement(
       env.DB,
-      completed.where(and(eq(uploadSessions.id, upload.uploadId), exists(db.select({ id: photos.id }).from(photos).where(eq(photos.uploadId, upload.uploadId))))),
+      completed.where(
+        and(
+          eq(uploadSessions.id, upload.uploadId),
+          exists(db.select({ id: photos.id }).from(photos).where(and(eq(photos.uploadId, upload.uploadId), ne(photos.status, "preview")))),
+        ),
+      ),
     ),
   ]);
-  if (recorded!.meta.changes === 0) return false;
+  if (fromPreview!.meta.changes + inserted!.meta.changes === 0) {
+    const deleted = await db.select({ id: photos.id }).from(photos).where(and(eq(photos.uploadId, upload.uploadId), eq(photos.status, "deleted"))).get();
+    if (!deleted) return false;
+    await env.PHOTOS.delete(upload.r2Key);
+    return true;
+  }
   const job: PhotoJob = { photoId: upload.photoId, eventId: upload.eventId, uploadId: upload.uploadId, originalKey: upload.r2Key };
   await env.PHOTO_QUEUE.send(job);
   ctx.waitUntil(announcePhoto(env, upload.photoId));

@@ -17,6 +17,8 @@ export const errorCodes = [
   "unsupported_tus_version", "unsupported_type", "upload_cancelled", "upload_completed", "upload_failed",
   "upload_incomplete", "upload_is_partial", "upload_limit", "upload_not_found", "upload_not_partial",
   "webhook_limit", "webhook_not_found", "websocket_required",
+  // Previews (core/previews.ts).
+  "invalid_preview", "preview_dimensions_too_large", "preview_too_large",
 ] as const;
 export type ErrorCode = (typeof errorCodes)[number];
 

@@ -6,7 +6,7 @@ import { and, desc, eq, inArray, isNotNull, ne, or } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { afterCursor, toPage } from "../db/pagination";
 import { photos, uploadSessions, type PhotoRow } from "../db/schema";
-import { photoUrls } from "../downloads/photo-files";
+import { guestVisibleStatuses, photoUrls } from "../downloads/photo-files";
 import { secretMatches } from "../lib/crypto";
 import { isoOrNull } from "../lib/time";
 import { ApiError, refusals } from "./errors";
@@ -14,8 +14,8 @@ import { galleryOpen, resolveJoinToken } from "./events";
 import type { UploadRef } from "./session-client";
 
 /** The R2 objects a photo row points at. */
-export const objectKeysOf = (row: Pick<PhotoRow, "originalKey" | "scrubbedKey" | "thumbLargeKey" | "thumbSmallKey">): string[] =>
-  [row.originalKey, row.scrubbedKey, row.thumbLargeKey, row.thumbSmallKey].filter((key): key is string => key !== null);
+export const objectKeysOf = (row: Pick<PhotoRow, "originalKey" | "scrubbedKey" | "thumbLargeKey" | "thumbSmallKey"> & { previewKey?: string | null }): string[] =>
+  [row.originalKey, row.scrubbedKey, row.thumbLargeKey, row.thumbSmallKey, row.previewKey ?? null].filter((key): key is string => key !== null);
 
 /**
  * Deletes those of `keys` that no live (not deleted) photo points at. A photo only ever gets
@@ -49,7 +49,7 @@ export async function deletePhoto(db: Database, bucket: R2Bucket, photoId: strin
     .update(photos)
     .set({ status: "deleted", updatedAt: Date.now() })
     .where(and(eq(photos.id, photoId), ne(photos.status, "deleted")))
-    .returning({ originalKey: photos.originalKey, scrubbedKey: photos.scrubbedKey, thumbLargeKey: photos.thumbLargeKey, thumbSmallKey: photos.thumbSmallKey })
+    .returning({ originalKey: photos.originalKey, scrubbedKey: photos.scrubbedKey, thumbLargeKey: photos.thumbLargeKey, thumbSmallKey: photos.thumbSmallKey, previewKey: photos.previewKey })
     .get();
   if (!deleted) return false;
   await releaseObjects(db, bucket, objectKeysOf(deleted));
@@ -71,7 +71,7 @@ export async function listGallery(env: Env, joinToken: string, origin: string, p
   const rows = await db
     .select()
     .from(photos)
-    .where(and(eq(photos.eventId, event.id), eq(photos.status, "ready"), isNotNull(photos.approvedAt), afterCursor(photos.createdAt, photos.id, page.cursor)))
+    .where(and(eq(photos.eventId, event.id), inArray(photos.status, guestVisibleStatuses), isNotNull(photos.approvedAt), afterCursor(photos.createdAt, photos.id, page.cursor)))
     .orderBy(desc(photos.createdAt), desc(photos.id))
     .limit(page.limit + 1);
   const { rows: pageRows, nextCursor } = toPage(rows, page.limit);

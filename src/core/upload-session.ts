@@ -26,6 +26,7 @@ import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { publishLive } from "../live/publish";
 import { recordCompletion } from "./completion";
+import { endPreview } from "./previews";
 import { refusals, type Refusal } from "./errors";
 import { findJoinToken, uploadAdmissionRefusal } from "./events";
 import { leaseMs } from "./limits";
@@ -77,6 +78,19 @@ export interface PhotoReceipt {
   file_path: string;
   thumbnail_path: string | null;
   status: "processing";
+}
+
+/** What the preview of an upload needs to be recorded as its photo (core/previews.ts). */
+export interface PreviewClaim {
+  uploadId: string;
+  photoId: string;
+  eventId: string;
+  deviceId: string;
+  r2Key: string;
+  totalSize: number;
+  filename: string;
+  contentType: string;
+  declaredSha256: string | null;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; refusal: Refusal };
@@ -419,6 +433,39 @@ export class UploadSession extends DurableObject<Env> {
     return outcome.ok ? ok({ created: !wasAssembling, photo: this.#receipt(outcome.value) }) : refuse(outcome.refusal);
   }
 
+  /**
+   * Lets the caller send this upload's preview: fixes the photo's id now, so the preview's photo
+   * row is the one completion records later. Refused once the original has all its bytes
+   * (assembling, completed), once the session has ended, and where a new upload would be refused.
+   */
+  async claimPreview(caller: Caller): Promise<Outcome<PreviewClaim>> {
+    const auth = await this.#authorised(caller);
+    if (!auth.ok) return refuse(auth.refusal);
+    if (auth.value.partial) {
+      return refuse({ status: 409, code: "upload_is_partial", message: "A partial upload becomes part of a final upload; it has no preview." });
+    }
+    const closed = this.#closedRefusal(auth.value);
+    if (closed) return refuse(closed);
+    const refusal = uploadAdmissionRefusal(await findJoinToken(database(this.env), auth.value.tokenHash));
+    if (refusal) return refuse(refusal);
+    const row = this.#load()!; // re-read: the input gate opened
+    const stillOpen = this.#closedRefusal(row);
+    if (stillOpen) return refuse(stillOpen);
+    row.photoId ??= newId();
+    this.#save(row);
+    return ok({
+      uploadId: row.uploadId,
+      photoId: row.photoId,
+      eventId: row.eventId,
+      deviceId: row.deviceId,
+      r2Key: row.r2Key,
+      totalSize: row.totalSize,
+      filename: row.filename,
+      contentType: row.contentType,
+      declaredSha256: row.declaredSha256,
+    });
+  }
+
   /** Assembles a concatenation partial once all its bytes are in (idempotent). */
   async assemblePartial(caller: Caller): Promise<Outcome<SessionView>> {
     const auth = await this.#authorised(caller);
@@ -716,6 +763,8 @@ export class UploadSession extends DurableObject<Env> {
       .update(uploadSessions)
       .set({ status, failureReason: reason, receivedBytes: row.offset, multipartUploadId: multipartLeft, updatedAt: Date.now() })
       .where(and(eq(uploadSessions.id, row.uploadId), inArray(uploadSessions.status, activeUploadStatuses)));
+    // After the session's D1 status (a preview recorded from here on is refused): its original will never come.
+    if (row.photoId && !row.partial) await endPreview(this.env, row.photoId, status);
     logLine("info", "upload_closed", { upload_id: row.uploadId, event_id: row.eventId, status, bytes: row.offset });
     recordMetric(this.env, "upload_closed", { eventId: row.eventId, code: status, bytes: row.offset });
     this.#announce(row, "status");

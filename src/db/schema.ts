@@ -139,7 +139,8 @@ export const uploadSessions = sqliteTable(
   ],
 );
 
-export const photoStatuses = ["processing", "ready", "failed", "hidden", "deleted"] as const;
+/** `preview`: recorded from the guest's preview before its original arrived (core/previews.ts). */
+export const photoStatuses = ["preview", "processing", "ready", "failed", "hidden", "deleted"] as const;
 export const thumbnailStates = ["ready", "unavailable"] as const;
 
 export const photos = sqliteTable(
@@ -187,6 +188,12 @@ export const photos = sqliteTable(
     duplicateOf: text("duplicate_of"),
     /** The name its guest gave (core/words.ts); organisers see and filter by it. */
     displayName: text("display_name"),
+    /** The preview the guest's device sent before the original (served until thumbnails exist; core/previews.ts). */
+    previewKey: text("preview_key"),
+    /** dHash (16 hex digits) of the preview, compared with the original's at processing. */
+    previewPhash: text("preview_phash"),
+    /** The preview did not look like its original (or could not be compared): held for an organiser's review. */
+    previewFlagged: integer("preview_flagged", { mode: "boolean" }).notNull().default(false),
     processingAttempts: integer("processing_attempts").notNull().default(0),
     processedAt: epochMs("processed_at"),
     createdAt: createdAt(),

@@ -15,11 +15,13 @@ import { galleryOpen } from "../core/events";
 import { LocationUnremovableError, locationPatches, type Patch } from "./location";
 import { serveObject } from "./serve-object";
 
-export const variants = ["original", "scrubbed", "thumb-1024", "thumb-256"] as const;
+export const variants = ["original", "scrubbed", "thumb-1024", "thumb-256", "preview"] as const;
 export type Variant = (typeof variants)[number];
-export const guestVariants = ["scrubbed", "thumb-1024", "thumb-256"] as const satisfies Variant[];
+export const guestVariants = ["scrubbed", "thumb-1024", "thumb-256", "preview"] as const satisfies Variant[];
 /** `owner`: the device that uploaded the photo, through a claim (core/claims.ts): its own photos once processed, approved or not. */
 export type Audience = "organiser" | "guest" | "owner";
+/** Photos guests may see once approved: processed ones, and previews (whose original is on its way). */
+export const guestVisibleStatuses: PhotoRow["status"][] = ["ready", "preview", "processing"];
 
 /**
  * Signed file URLs last FILE_URL_TTL_MS (default an hour), rounded up to a sixth of that, at most
@@ -34,8 +36,16 @@ export function fileUrlExpiry(env: Pick<Env, "FILE_URL_TTL_MS">, now = Date.now(
 
 const pathPrefix: Record<Audience, string> = { organiser: "/api/v1/files/photos", guest: "/api/v1/files/gallery", owner: "/api/v1/files/own" };
 
+/**
+ * Until processing has made the photo's thumbnails (or where it could make none: HEIC without a
+ * decoder), its thumbnails are the guest's preview (core/previews.ts).
+ */
+const showsPreview = (photo: PhotoRow) => photo.previewKey !== null && (photo.status === "preview" || photo.status === "processing" || photo.thumbSmallKey === null);
+
 function objectKey(photo: PhotoRow, variant: Variant): string | null {
   switch (variant) {
+    case "preview":
+      return showsPreview(photo) ? photo.previewKey : null;
     case "original":
       return photo.originalKey;
     case "scrubbed":
@@ -52,10 +62,12 @@ export type PhotoUrls = Partial<Record<"original" | "scrubbed" | "thumb_1024" | 
 /** Absolute signed URLs of the variants `audience` may see (null where the variant does not exist). */
 export async function photoUrls(env: Env, origin: string, photo: PhotoRow, audience: Audience, now = Date.now()): Promise<PhotoUrls> {
   const expires = fileUrlExpiry(env, now);
-  const allowed: readonly Variant[] = audience === "organiser" ? variants : guestVariants;
+  const allowed = (audience === "organiser" ? variants : guestVariants).filter((variant) => variant !== "preview");
   const entries = await Promise.all(
     allowed.map(async (variant) => {
-      const url = objectKey(photo, variant) ? origin + (await signPath(env.SIGNING_SECRET, `${pathPrefix[audience]}/${photo.id}/${variant}`, expires)) : null;
+      // Its own URL, so a browser that cached the preview still fetches the thumbnails that replace it.
+      const served: Variant = variant.startsWith("thumb-") && showsPreview(photo) ? "preview" : variant;
+      const url = objectKey(photo, served) ? origin + (await signPath(env.SIGNING_SECRET, `${pathPrefix[audience]}/${photo.id}/${served}`, expires)) : null;
       return [variant.replace("-", "_"), url] as const;
     }),
   );
@@ -64,12 +76,16 @@ export async function photoUrls(env: Env, origin: string, photo: PhotoRow, audie
 
 /** The name a downloaded variant is saved under (see core/filenames.ts): thumbnails are WebP. */
 export function variantDownloadName(photo: PhotoRow, variant: Variant): string {
+  if (variant === "preview") return downloadName(photo.filename, variantContentType(photo, variant), "-preview");
   if (variant.startsWith("thumb-")) return downloadName(photo.filename, "image/webp", `-${variant.slice("thumb-".length)}`);
   return downloadName(photo.filename, photo.contentType);
 }
 
 /** What a download says it is: the type sniffed from its bytes, never the one the guest declared. */
-const variantContentType = (photo: PhotoRow, variant: Variant) => (variant.startsWith("thumb-") ? "image/webp" : (photo.contentType ?? "application/octet-stream"));
+function variantContentType(photo: PhotoRow, variant: Variant): string {
+  if (variant === "preview") return photo.previewKey?.endsWith(".jpg") ? "image/jpeg" : "image/webp";
+  return variant.startsWith("thumb-") ? "image/webp" : (photo.contentType ?? "application/octet-stream");
+}
 
 /** Serves a variant of a photo to the holder of a (verified) signed URL, if `audience` may still see it. */
 export async function servePhotoFile(env: Env, request: Request, audience: Audience, photoId: string, variant: Variant, expiresAtMs: number): Promise<Response | null> {
@@ -80,7 +96,7 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
     .where(eq(photos.id, photoId))
     .get();
   if (!found || found.photo.status === "deleted") return null;
-  const visibleToGuests = galleryOpen(found.event) && found.photo.status === "ready" && found.photo.approvedAt !== null;
+  const visibleToGuests = galleryOpen(found.event) && guestVisibleStatuses.includes(found.photo.status) && found.photo.approvedAt !== null;
   const visibleToOwner = found.photo.status === "ready" && found.event.status !== "archived";
   if (audience !== "organiser" && (variant === "original" || !(audience === "guest" ? visibleToGuests : visibleToOwner))) return null;
   const key = objectKey(found.photo, variant);

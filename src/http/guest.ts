@@ -15,6 +15,7 @@ import { emitMessageCreated } from "../webhooks/emit";
 import { displayNameField, messageField } from "../core/words";
 import { announcePhoto } from "../live/publish";
 import { createUpload } from "../core/admission";
+import { acceptPreview } from "../core/previews";
 import { appendChunk } from "../core/append";
 import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
 import { annotate, backgroundOf, type AppContext } from "./context";
@@ -309,6 +310,41 @@ guestRoutes.openapi(
   },
 );
 
+const PreviewReceipt = z.object({ photo_id: z.string(), status: z.literal("preview") }).openapi("PreviewReceipt");
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "put",
+    path: "/{token}/uploads/{id}/preview",
+    summary: "Send the upload's preview before its original (`Content-Length`, at most 256 KiB)",
+    description:
+      "A WebP or JPEG of at most 2048 px a side, sent before the original's bytes: the photo is recorded at once as `preview` and shown " +
+      "(where the event's moderation allows) until its original is processed. Sending it again replaces it while the photo is still a preview.",
+    security: security.uploadKey,
+    request: {
+      params: uploadParams,
+      body: { content: { "image/webp": { schema: binary }, "image/jpeg": { schema: binary } } },
+    },
+    responses: {
+      201: json(PreviewReceipt, "The photo, now a preview"),
+      200: json(PreviewReceipt, "The photo's preview, replaced"),
+      ...errors(400, 401, 403, 404, 409, 410, 411, 413, 415, 422, 429),
+    },
+  }),
+  async (c) => {
+    const ref = uploadRef(c);
+    await enforceGuestRateLimits(c, `upload:${ref.uploadId}`);
+    const { created, receipt } = await acceptPreview(c.env, c.executionCtx, ref, {
+      declaredLength: c.req.header("content-length"),
+      declaredType: c.req.header("content-type"),
+      body: c.req.raw.body,
+    });
+    annotate(c, { photo_id: receipt.photo_id, bytes: Number(c.req.header("content-length")), repeated: !created });
+    return created ? c.json(receipt, 201) : c.json(receipt, 200);
+  },
+);
+
 guestRoutes.openapi(
   createRoute({
     ...guest,
@@ -518,7 +554,7 @@ const ClaimedPhotos = z
       z.object({
         photo_id: z.string(),
         filename: z.string(),
-        status: z.enum(photoStatuses.filter((status) => status !== "deleted") as ["processing", "ready", "failed", "hidden"]),
+        status: z.enum(photoStatuses.filter((status) => status !== "deleted") as ["preview", "processing", "ready", "failed", "hidden"]),
         width: count.nullable(),
         height: count.nullable(),
         taken_at: instant.nullable(),

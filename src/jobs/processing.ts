@@ -65,6 +65,7 @@ export async function handlePhotoBatch(batch: MessageBatch<PhotoJob>, env: Env):
         inspect_ms: result.inspectMs,
         scrub_ms: result.scrubMs,
         thumbnails_ms: result.thumbnailsMs,
+        preview_distance: result.previewDistance,
         ms: Date.now() - started,
       });
     } catch (error) {

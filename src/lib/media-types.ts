@@ -14,12 +14,14 @@ interface MediaTypeRow {
   family: string;
   /** photon (WebAssembly, in the Worker) can decode it for thumbnails. */
   photonDecodes: boolean;
+  /** A format browsers encode, accepted for a guest's preview (core/previews.ts). */
+  preview?: true;
 }
 
 export const mediaTypes = {
-  "image/jpeg": { kind: "image", extension: "jpg", label: "JPEG", family: "jpeg", photonDecodes: true },
+  "image/jpeg": { kind: "image", extension: "jpg", label: "JPEG", family: "jpeg", photonDecodes: true, preview: true },
   "image/png": { kind: "image", extension: "png", label: "PNG", family: "png", photonDecodes: true },
-  "image/webp": { kind: "image", extension: "webp", label: "WebP", family: "webp", photonDecodes: true },
+  "image/webp": { kind: "image", extension: "webp", label: "WebP", family: "webp", photonDecodes: true, preview: true },
   "image/heic": { kind: "image", extension: "heic", label: "HEIC", family: "heif", photonDecodes: false },
   "image/heif": { kind: "image", extension: "heif", label: "HEIF", family: "heif", photonDecodes: false },
   "video/mp4": { kind: "video", extension: "mp4", label: "MP4", family: "mp4", photonDecodes: false },
@@ -43,6 +45,9 @@ export const isVideoType = (type: string | null): type is VideoType => videoType
 export const mediaType = (contentType: string) => contentType.toLowerCase().split(";")[0]!.trim();
 
 const rowOf = (type: string | null) => (type !== null && Object.hasOwn(mediaTypes, type) ? mediaTypes[type as MediaType] : null);
+
+/** Whether a guest's preview may be of this type. */
+export const isPreviewType = (type: string): type is ImageType => (rowOf(type) as MediaTypeRow | null)?.preview === true;
 
 /** The file extension for a type we accept; `bin` for anything else. */
 export const extensionOf = (type: string | null): string => rowOf(type)?.extension ?? "bin";

@@ -4,7 +4,7 @@
  * every object has a key derived from the photo, and the row only moves out of `processing`
  * once, so a redelivered message or a re-drive ends in the same rows and objects.
  */
-import { and, eq, exists, inArray, ne } from "drizzle-orm";
+import { and, eq, exists, inArray, ne, sql, type SQL } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import { releaseObjects } from "../core/photos";
 import { database } from "../db/client";
@@ -14,6 +14,7 @@ import { concatFixedLength } from "../storage/streams";
 import { extensionOf, imageFormatNames, mediaTypes, sameFamily } from "../lib/media-types";
 import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, endsWithZip, ZIP_TAIL_BYTES } from "./inspect";
 import type { PhotoMetadata } from "./metadata";
+import { dHash, hammingDistance, PREVIEW_MISMATCH_BITS } from "./phash";
 import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
 
 /** Pixels above which an image is refused before anything decodes it (a decompression bomb). */
@@ -33,6 +34,8 @@ export interface ProcessOutcome {
   inspectMs?: number;
   scrubMs?: number;
   thumbnailsMs?: number;
+  /** Bits between the guest's preview and the original's thumbnail; null when they could not be compared. */
+  previewDistance?: number | null;
 }
 
 export async function processPhoto(env: Env, photoId: string): Promise<ProcessOutcome> {
@@ -74,8 +77,8 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   }
   const metadata = inspection.metadata;
   const inspectMs = Date.now() - started;
-  // In auto mode a photo is approved as it becomes ready; in review mode an organiser approves it.
-  const recorded = { ...recordedFields(inspection, metadata, event?.keepGps ?? false), approvedAt: event?.moderationMode === "auto" ? Date.now() : null };
+  const recorded = recordedFields(inspection, metadata, event?.keepGps ?? false);
+  const autoApprove = event?.moderationMode === "auto";
   const original = await db
     .select()
     .from(photos)
@@ -89,9 +92,14 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
     )
     .orderBy(photos.createdAt)
     .get();
-  if (original && (await finish(env, photo, { ...recorded, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id }, original.id))) {
-    if (original.originalKey !== photo.originalKey) await bucket.delete(photo.originalKey);
-    return { photoId, outcome: "duplicate", bytes: inspection.size, inspectMs };
+  if (original) {
+    const thumbnail = photo.previewPhash !== null && original.thumbSmallKey ? await bucket.get(original.thumbSmallKey) : null;
+    const checked = comparePreview(photo, thumbnail ? new Uint8Array(await thumbnail.arrayBuffer()) : null, autoApprove);
+    if (await finish(env, photo, { ...recorded, ...checked.fields, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id }, original.id)) {
+      if (original.originalKey !== photo.originalKey) await bucket.delete(photo.originalKey);
+      if (photo.previewKey && thumbnail) await bucket.delete(photo.previewKey);
+      return { photoId, outcome: "duplicate", bytes: inspection.size, inspectMs, previewDistance: checked.distance };
+    }
   }
   // Not linked (the earlier photo was deleted meanwhile): a photo of its own.
 
@@ -131,8 +139,10 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
       const webp = { httpMetadata: { contentType: "image/webp" } };
       await settled([bucket.put(thumbKeys.thumbLargeKey, thumbnails.large, webp), bucket.put(thumbKeys.thumbSmallKey, thumbnails.small, webp)]);
     }
+    const checked = comparePreview(photo, thumbnails?.small ?? null, autoApprove);
     finished = await finish(env, photo, {
       ...recorded,
+      ...checked.fields,
       scrubbedKey,
       ...(thumbnails ? thumbKeys : { thumbLargeKey: null, thumbSmallKey: null }),
       thumbnailState: thumbnails ? "ready" : "unavailable",
@@ -140,6 +150,8 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
       thumbnailsSize: thumbnails ? thumbnails.large.byteLength + thumbnails.small.byteLength : null,
     });
     if (!finished) return { photoId, outcome: "skipped" };
+    // The server's own thumbnails replace the preview from here on; without any, the preview stays the photo's image.
+    if (photo.previewKey && thumbnails) await bucket.delete(photo.previewKey);
     return {
       photoId,
       outcome: "ready",
@@ -148,6 +160,7 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
       inspectMs,
       scrubMs,
       thumbnailsMs,
+      previewDistance: checked.distance,
     };
   } catch (error) {
     // A photo rejected while its thumbnails were made (undecodable pixels) keeps no scrubbed copy.
@@ -159,7 +172,29 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   }
 }
 
-type Recorded = Partial<typeof photos.$inferInsert>;
+type Insert = typeof photos.$inferInsert;
+type Recorded = { [K in keyof Insert]?: Insert[K] | SQL };
+
+/**
+ * The approval and preview fields of a photo becoming ready. In auto mode a photo is approved as
+ * it becomes ready; in review mode it keeps the approval an organiser gave (its preview may have
+ * been approved). A photo whose preview does not look like its original (a dHash distance over
+ * PREVIEW_MISMATCH_BITS, or no thumbnail to compare with) is flagged and not approved: what was
+ * approved or shown was the preview, not this original.
+ */
+function comparePreview(photo: PhotoRow, thumbnail: Uint8Array | null, autoApprove: boolean): { fields: Recorded; distance?: number | null } {
+  const approved = autoApprove ? Date.now() : sql`${photos.approvedAt}`;
+  if (photo.previewPhash === null) return { fields: { approvedAt: approved } };
+  let distance: number | null = null;
+  try {
+    if (thumbnail) distance = hammingDistance(photo.previewPhash, dHash(thumbnail));
+  } catch {
+    // A thumbnail photon cannot decode cannot vouch for the preview: flagged below.
+  }
+  const flagged = distance === null || distance > PREVIEW_MISMATCH_BITS;
+  // Kept (unverified, so flagged) where no thumbnail replaces it: better than a neutral tile for the organiser.
+  return { fields: { ...(thumbnail ? { previewKey: null } : {}), previewFlagged: flagged, approvedAt: flagged ? null : approved }, distance };
+}
 
 function recordedFields(inspection: Inspection, metadata: PhotoMetadata, keepGps: boolean): Recorded {
   return {

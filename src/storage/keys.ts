@@ -14,6 +14,8 @@ export const r2Keys = {
   photoPrefix: (eventId: string, photoId: string) => `photos/${eventId}/${photoId}/`,
   scrubbed: (eventId: string, photoId: string, extension: string) => `photos/${eventId}/${photoId}/scrubbed.${extension}`,
   thumbnail: (eventId: string, photoId: string, edge: number) => `photos/${eventId}/${photoId}/thumb-${edge}.webp`,
+  /** The preview the guest's device made, shown until the thumbnails exist. */
+  preview: (eventId: string, photoId: string, extension: string) => `photos/${eventId}/${photoId}/preview.${extension}`,
 };
 
 /** The prefixes whose objects each belong to one upload: its staged tail, or its assembled original. */

@@ -34,6 +34,8 @@ export function photoView(photo: PhotoRow, urls: SignedPhotoUrls) {
     thumbnail_state: photo.thumbnailState,
     duplicate_of: photo.duplicateOf,
     failure_reason: photo.failureReason,
+    /** Its preview did not look like its original (or could not be compared): for an organiser's review, not approved automatically. */
+    preview_flagged: photo.previewFlagged,
     urls,
   };
 }
@@ -92,6 +94,7 @@ export const PhotoView = z
     thumbnail_state: z.enum(thumbnailStates).nullable(),
     duplicate_of: z.string().nullable(),
     failure_reason: z.string().nullable(),
+    preview_flagged: z.boolean().openapi({ description: "The guest's preview did not look like the original (or could not be compared with it): held for review" }),
     urls: PhotoUrls,
   })
   .openapi("PhotoView");

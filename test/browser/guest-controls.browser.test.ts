@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type { CDPSession, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import type { CreatedEvent } from "../../scripts/lib/dev-server";
-import { admin, axeViolations, countingWakeLock, expectNoProblems, guestUpload, openPage, screenshot, setUpBrowserStack, testJpeg, waitUntilProcessed } from "./harness";
+import { admin, axeViolations, countingWakeLock, expectNoProblems, guestUpload, openPage, photoOfSize, screenshot, setUpBrowserStack, waitUntilProcessed } from "./harness";
 
 const URL_TTL_MS = 20_000;
 const env = setUpBrowserStack("browser-guest-controls-", () => ({ FILE_URL_TTL_MS: String(URL_TTL_MS) }));
@@ -17,18 +17,6 @@ const env = setUpBrowserStack("browser-guest-controls-", () => ({ FILE_URL_TTL_M
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const joinUrl = (event: CreatedEvent) => `${env().service.origin}/join/${event.join_token}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A unique JPEG of about `size` bytes: the harness's photo with high-byte filler in comment segments. */
-function photoOfSize(size: number): Buffer {
-  const jpeg = Buffer.from(testJpeg());
-  const comments: Buffer[] = [];
-  for (let left = size - jpeg.length; left > 4; left -= comments.at(-1)!.length) {
-    const payload = crypto.getRandomValues(new Uint8Array(Math.min(65_533, left - 4))).map((byte) => byte | 0x80);
-    comments.push(Buffer.concat([Buffer.from([0xff, 0xfe, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]), payload]));
-  }
-  const at = jpeg[3] === 0xe0 ? 4 + jpeg.readUInt16BE(4) : 2;
-  return Buffer.concat([jpeg.subarray(0, at), ...comments, jpeg.subarray(at)]);
-}
 
 /** The bytes the server holds for the event's uploads, all sessions together (its own count, not the page's). */
 async function bytesReceived(event: CreatedEvent): Promise<number> {

@@ -208,6 +208,18 @@ export function testJpeg(): Uint8Array {
   return makeJpeg({ width: 640 + photoCount * 8, height: 480, exif: { make: "Canon", model: "EOS R6", takenAt: "2026:06:14 17:03:22" } });
 }
 
+/** A unique JPEG of about `size` bytes: the harness's photo with high-byte filler in comment segments. */
+export function photoOfSize(size: number): Buffer {
+  const jpeg = Buffer.from(testJpeg());
+  const comments: Buffer[] = [];
+  for (let left = size - jpeg.length; left > 4; left -= comments.at(-1)!.length) {
+    const payload = crypto.getRandomValues(new Uint8Array(Math.min(65_533, left - 4))).map((byte) => byte | 0x80);
+    comments.push(Buffer.concat([Buffer.from([0xff, 0xfe, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]), payload]));
+  }
+  const at = jpeg[3] === 0xe0 ? 4 + jpeg.readUInt16BE(4) : 2;
+  return Buffer.concat([jpeg.subarray(0, at), ...comments, jpeg.subarray(at)]);
+}
+
 /** Uploads `bytes` as a guest would, in one chunk of the guest API; resolves with the photo id. */
 export async function guestUpload(service: Service, event: CreatedEvent, filename: string, bytes: Uint8Array = testJpeg()): Promise<string> {
   const base = `${service.origin}/api/v1/events/${event.join_token}/uploads`;

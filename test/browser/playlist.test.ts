@@ -23,6 +23,16 @@ describe("the slideshow's playlist", () => {
     expect(ids(playlist, 6)).toEqual(["e", "d", "b", "a", "e", "d"]);
   });
 
+  it("shows a preview replaced by its processed image in the preview's place, not as a new arrival", () => {
+    const playlist = new Playlist();
+    playlist.replaceAll(["c", "b", "a"].map(slide), null);
+    playlist.add({ photoId: "d", url: "https://example.test/d/preview" });
+    expect(playlist.next()?.slide).toEqual({ photoId: "d", url: "https://example.test/d/preview" });
+    playlist.add({ photoId: "d", url: "https://example.test/d/thumb-1024" });
+    expect(ids(playlist, 3)).toEqual(["c", "b", "a"]);
+    expect(playlist.next()?.slide).toEqual({ photoId: "d", url: "https://example.test/d/thumb-1024" });
+  });
+
   it("drops a photo that was hidden, also from the arrivals", () => {
     const playlist = new Playlist();
     playlist.replaceAll(["c", "b", "a"].map(slide), null);

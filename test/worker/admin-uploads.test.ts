@@ -42,7 +42,7 @@ describe("uploads and stats for organisers", () => {
     expect(timeline.buckets.reduce((sum, bucket) => sum + bucket.bytes, 0)).toBe(1000 + 2 * MiB + 1000 + 1000);
     expect(Date.parse(timeline.buckets[0]!.start) % 60_000).toBe(0);
     expect(stats).toEqual({
-      photos: { total: 1, ready: 0, processing: 1, failed: 0, hidden: 0, bytes: 1000 },
+      photos: { total: 1, preview: 0, ready: 0, processing: 1, failed: 0, hidden: 0, bytes: 1000 },
       uploads: { in_flight: 1, completed: 1, failed: 0, expired: 1, cancelled: 1 },
       devices: 4,
       stored_bytes: { originals: 1000, scrubbed_copies: 0, thumbnails: 0, in_flight: MiB, total: 1000 + MiB },

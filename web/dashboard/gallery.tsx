@@ -314,6 +314,7 @@ function Filters({ eventId, values, onChange }: { eventId: string; values: Filte
           <label for="filter-status">Status</label>
           <select id="filter-status" value={values.status} onChange={set("status")}>
             <option value="">Any</option>
+            <option value="preview">Preview</option>
             <option value="ready">Ready</option>
             <option value="processing">Processing</option>
             <option value="hidden">Hidden</option>

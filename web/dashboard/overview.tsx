@@ -34,7 +34,7 @@ export function Overview({ event }: { event: EventView }) {
 
 function Figures({ stats }: { stats: EventStats }) {
   const figures: [string, string, string?][] = [
-    ["Photos", stats.photos.total.toLocaleString(), `${stats.photos.ready} ready · ${stats.photos.processing} processing · ${stats.photos.hidden} hidden · ${stats.photos.failed} failed`],
+    ["Photos", stats.photos.total.toLocaleString(), `${stats.photos.preview} preview · ${stats.photos.ready} ready · ${stats.photos.processing} processing · ${stats.photos.hidden} hidden · ${stats.photos.failed} failed`],
     [
       "Stored",
       formatBytes(stats.stored_bytes.total),

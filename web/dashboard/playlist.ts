@@ -34,9 +34,17 @@ export class Playlist {
     this.position = last >= 0 ? last + 1 : 0;
   }
 
-  /** A newly approved photo: shown next, then part of the loop. */
+  /**
+   * A newly approved photo: shown next, then part of the loop. A photo already in the show (its
+   * preview replaced by the processed image) keeps its place, with the new image.
+   */
   add(slide: Slide): void {
-    this.remove(slide.photoId);
+    const index = this.slides.findIndex((other) => other.photoId === slide.photoId);
+    if (index >= 0) {
+      this.slides[index] = slide;
+      this.arrived = this.arrived.map((other) => (other.photoId === slide.photoId ? slide : other));
+      return;
+    }
     this.slides.unshift(slide);
     // The walk's place stays on the same photo although the list grew at its front.
     this.position++;

@@ -37,14 +37,16 @@ function slideOf(photo: PhotoView): Slide | null {
   return url ? { photoId: photo.photo_id, url } : null;
 }
 
-const showable = (photo: PhotoView) => photo.status === "ready" && photo.approved;
+/** Approved photos, processed or still shown from the guest's preview (whose original is on its way). */
+const showableStatuses: PhotoView["status"][] = ["ready", "preview", "processing"];
+const showable = (photo: PhotoView) => showableStatuses.includes(photo.status) && photo.approved;
 
 /** The newest approved photos, newest first, up to the playlist's bound. */
 async function approvedSlides(api: AdminApi, eventId: string): Promise<Slide[]> {
   const slides: Slide[] = [];
   let cursor: string | null = null;
   do {
-    const page = await api.listPhotos(eventId, { status: ["ready"], approved: true }, cursor, 200);
+    const page = await api.listPhotos(eventId, { status: showableStatuses, approved: true }, cursor, 200);
     slides.push(...page.items.map(slideOf).filter((slide): slide is Slide => slide !== null));
     cursor = page.next_cursor;
   } while (cursor && slides.length < MAX_SLIDES);

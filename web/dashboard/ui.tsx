@@ -28,9 +28,12 @@ export function EventStatusBadge({ status }: { status: EventStatus }) {
   return <span class={eventBadge[status]}>{status === "open" ? "Open for uploads" : status === "closed" ? "Closed" : "Archived"}</span>;
 }
 
-/** A photo's state in moderation terms: processing, failed, hidden, awaiting review, approved. */
+/** A photo's state in moderation terms: preview, processing, failed, hidden, awaiting review, approved. */
 function photoState(photo: PhotoView): { label: string; badge: string } {
   switch (photo.status) {
+    case "preview":
+      // Shown from the guest's own preview: the original is still on its way.
+      return { label: photo.approved ? "Preview · approved" : "Preview", badge: "badge badge-preview" };
     case "processing":
       return { label: "Processing", badge: "badge" };
     case "failed":
@@ -46,7 +49,16 @@ function photoState(photo: PhotoView): { label: string; badge: string } {
 
 export function PhotoStateBadge({ photo }: { photo: PhotoView }) {
   const { label, badge } = photoState(photo);
-  return <span class={badge}>{label}</span>;
+  return (
+    <>
+      <span class={badge}>{label}</span>
+      {photo.preview_flagged && (
+        <span class="badge badge-danger" title="The guest's preview did not look like the photo that arrived: check it before showing it.">
+          Preview mismatch
+        </span>
+      )}
+    </>
+  );
 }
 
 /** The server's QR code SVG, shown as an image: markup from the API is never put into the page. */

@@ -135,6 +135,11 @@ export class GuestApi {
     return headerNumber(answer.headers, "upload-offset") ?? range.end;
   }
 
+  /** Sends the file's preview ahead of its bytes (issue 15): its photo is viewable before the original arrives. */
+  async putPreview(session: SessionRef, preview: Blob, signal?: AbortSignal): Promise<void> {
+    await this.call("PUT", `${uploadPath(session)}/preview`, { headers: { ...keyHeader(session), "Content-Type": preview.type }, body: preview, signal });
+  }
+
   async uploadStatus(session: SessionRef, signal?: AbortSignal): Promise<UploadStatus> {
     return (await this.call("GET", uploadPath(session), { headers: keyHeader(session), signal })).json as UploadStatus;
   }

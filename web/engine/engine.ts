@@ -13,6 +13,7 @@ import { ChunkSizer, type ChunkPolicy } from "./chunks.ts";
 import { Gate, isAbort, linkSignals, Trigger } from "./control.ts";
 import { classify } from "./failures.ts";
 import { FileUpload, type Activity, type FileRunHost } from "./file-upload.ts";
+import { sendPreviewFirst, type PreviewMaker } from "./preview-first.ts";
 import { contentTypeOf, fingerprintOf, randomId } from "./files.ts";
 import { withRetries, type RetryTools } from "./retry.ts";
 import { MemoryStore, type SessionStore, type StoredFile } from "./store.ts";
@@ -49,6 +50,8 @@ export interface EngineOptions {
   processingPoll?: { minMs: number; maxMs: number };
   /** How chunk sizes adapt to the link (chunks.ts); `maxBytes` caps them below the server's chunk size. */
   chunking?: Partial<ChunkPolicy>;
+  /** Previews on: every picked file's preview is sent before any original's bytes (preview-first.ts). */
+  previews?: PreviewMaker;
 }
 
 export type Listener = (snapshot: EngineSnapshot) => void;
@@ -73,6 +76,7 @@ export class UploadEngine {
   /** Shared by every upload: they share the link it learns about. */
   private readonly chunks: ChunkSizer;
   private readonly processingPoll: { minMs: number; maxMs: number };
+  private readonly previews: PreviewMaker | null;
   /** Every file, in the order it was added. */
   private readonly records = new Map<string, StoredFile>();
   private readonly activities = new Map<string, Activity>();
@@ -98,6 +102,7 @@ export class UploadEngine {
     this.hashLimitBytes = options.hashLimitBytes ?? 64 * 1024 * 1024;
     this.chunks = new ChunkSizer(options.chunking);
     this.processingPoll = options.processingPoll ?? { minMs: 1_000, maxMs: 8_000 };
+    this.previews = options.previews ?? null;
     this.tools = {
       clock,
       random: options.random ?? Math.random,
@@ -289,7 +294,7 @@ export class UploadEngine {
       Object.assign(change, { state: "queued", error: undefined });
     } else if ((record.state === "refused" && !refusedHere(record)) || record.state === "cancelled") {
       // The server's word was final for that batch entry and session: start afresh.
-      Object.assign(change, { state: "queued", error: undefined, batch: undefined, session: undefined });
+      Object.assign(change, { state: "queued", error: undefined, batch: undefined, session: undefined, preview: undefined });
     }
     if (Object.keys(change).length > 0) await this.update(record.id, change);
   }
@@ -340,21 +345,30 @@ export class UploadEngine {
     }
   }
 
-  /** Starts uploads, in the order files were added, up to the concurrency. */
+  /**
+   * Starts uploads, in the order files were added, up to the concurrency. With previews on, every
+   * registered file's preview goes first: no original starts while a file still awaits its preview.
+   */
   private startUploads(): void {
     const now = this.tools.clock.now();
+    const previewing = [...this.records.values()].some((record) => this.awaitsPreview(record));
     for (const record of this.records.values()) {
       if (this.stopped || this.tasks.size >= this.concurrency) return;
       if (record.state !== "queued" || !record.batch || this.tasks.has(record.id)) continue;
       if ((this.lockedElsewhere.get(record.id) ?? 0) > now) continue;
-      this.startUpload(record.id);
+      if (previewing && !this.awaitsPreview(record)) continue;
+      this.startUpload(record.id, previewing ? "preview" : "original");
     }
   }
 
-  private startUpload(id: string): void {
+  private awaitsPreview(record: StoredFile): boolean {
+    return this.previews !== null && record.state === "queued" && record.batch !== undefined && !record.session && record.preview === undefined;
+  }
+
+  private startUpload(id: string, part: "preview" | "original"): void {
     const cancel = new AbortController();
     const run = linkSignals([cancel.signal, this.stopping.signal]);
-    const done = this.runLocked(id, run.signal, cancel.signal)
+    const done = this.runLocked(id, part, run.signal, cancel.signal)
       .catch((error) => {
         if (!(isAbort(error) && run.signal.aborted)) return this.update(id, { state: "failed", error: unexpected(error) });
       })
@@ -370,7 +384,7 @@ export class UploadEngine {
     this.tasks.set(id, { cancel, done });
   }
 
-  private async runLocked(id: string, signal: AbortSignal, cancelled: AbortSignal): Promise<void> {
+  private async runLocked(id: string, part: "preview" | "original", signal: AbortSignal, cancelled: AbortSignal): Promise<void> {
     const acquired = await this.lock(`edge-photo-uploads/${id}`, async () => {
       // Another tab may have moved this file on (opened its session, finished it) while it held the lock.
       const latest = await this.store.getFile(id);
@@ -378,7 +392,8 @@ export class UploadEngine {
       if (!current || current.state !== "queued" || signal.aborted) return;
       if (latest) this.records.set(id, { ...latest, file: current.file ?? latest.file });
       if (latest && latest.state !== "queued") return;
-      await new FileUpload(this.runHost(id, signal, cancelled)).run();
+      const host = this.runHost(id, signal, cancelled);
+      await (part === "preview" ? sendPreviewFirst(host, this.previews!) : new FileUpload(host).run());
     });
     if (!acquired) {
       this.lockedElsewhere.set(id, this.tools.clock.now() + LOCK_RETRY_MS);

@@ -159,22 +159,7 @@ export class FileUpload {
   }
 
   private async createSession(signal: AbortSignal): Promise<NonNullable<StoredFile["session"]>> {
-    const record = this.current;
-    const created = await this.host.api.createUpload(
-      {
-        filename: record.name,
-        size: record.size,
-        content_type: record.type,
-        device_id: this.host.deviceId,
-        ...(this.host.displayName() ? { display_name: this.host.displayName() } : {}),
-        ...(record.sha256 ? { sha256: record.sha256 } : {}),
-        ...(record.batch ? { batch_id: record.batch.batchId, batch_file_id: record.batch.fileId } : {}),
-      },
-      record.batch?.batchKey ?? null,
-      signal,
-    );
-    const session = { uploadId: created.upload_id, uploadKey: created.upload_key, chunkSize: created.chunk_size };
-    await this.host.save({ session });
+    const session = await openSession(this.host, signal);
     this.slotWaits = 0;
     return session;
   }
@@ -274,4 +259,25 @@ function endedSession(status: UploadStatus): ApiFailure | null {
     default:
       return null;
   }
+}
+
+/** Opens the file's upload session on the server and saves it. */
+export async function openSession(host: FileRunHost, signal: AbortSignal): Promise<NonNullable<StoredFile["session"]>> {
+  const record = host.current();
+  const created = await host.api.createUpload(
+    {
+      filename: record.name,
+      size: record.size,
+      content_type: record.type,
+      device_id: host.deviceId,
+      ...(host.displayName() ? { display_name: host.displayName() } : {}),
+      ...(record.sha256 ? { sha256: record.sha256 } : {}),
+      ...(record.batch ? { batch_id: record.batch.batchId, batch_file_id: record.batch.fileId } : {}),
+    },
+    record.batch?.batchKey ?? null,
+    signal,
+  );
+  const session = { uploadId: created.upload_id, uploadKey: created.upload_key, chunkSize: created.chunk_size };
+  await host.save({ session });
+  return session;
 }

@@ -105,6 +105,11 @@ export async function makeVideoPoster(file: Blob, size: PreviewSize = previewSiz
   }
 }
 
+/** The preview a picked file gets ahead of its original (the engine's `previews`): a photo's preview, or a video's poster frame. */
+export function makePreview(file: File): Promise<Blob | null> {
+  return file.type.startsWith("video/") ? makeVideoPoster(file) : makePhotoPreview(file);
+}
+
 /** True once `video` fires `event`; false on an error or when it takes too long. */
 function settles(video: HTMLVideoElement, event: "loadeddata" | "seeked"): Promise<boolean> {
   return new Promise((resolve) => {

@@ -27,6 +27,8 @@ export interface StoredFile {
   sha256?: string | null;
   batch?: { batchId: string; batchKey: string; fileId: string };
   session?: { uploadId: string; uploadKey: string; chunkSize: number };
+  /** With previews on: whether the file's preview went ahead of its original, or none could; undefined until tried. */
+  preview?: "sent" | "none";
   state: StoredState;
   /** Why the file was refused or failed. */
   error?: ErrorInfo;

@@ -184,7 +184,7 @@ function ClaimedTile({ photo, onTakeBack }: { photo: Photo; onTakeBack: () => vo
   const when = photo.taken_at ?? photo.uploaded_at;
   const shownWhen = when ? formatDateTime(when) : null;
   const thumbnail = photo.urls?.thumb_256 ?? photo.urls?.thumb_1024 ?? photo.urls?.scrubbed;
-  const state = { processing: t.claimPhotoProcessing, hidden: t.claimPhotoHidden, failed: t.claimPhotoFailed, ready: null }[photo.status];
+  const state = { preview: t.claimPhotoProcessing, processing: t.claimPhotoProcessing, hidden: t.claimPhotoHidden, failed: t.claimPhotoFailed, ready: null }[photo.status];
   return (
     <li class="tile tile-own">
       {thumbnail ? (

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { MemoryStore, UploadEngine, type EngineOptions, type EngineSnapshot } from "../engine/index.ts";
 import { IdbStore } from "../engine/idb-store.ts";
+import { makePreview } from "../engine/previews.ts";
 import { webLocks } from "../engine/web-locks.ts";
 
 export interface EngineView {
@@ -12,7 +13,8 @@ export interface EngineView {
  * The upload engine for this event, opened on the device's IndexedDB so a reloaded or reopened
  * page carries on with every unfinished file, and told about the browser's connectivity so
  * going offline pauses and coming back resumes with no tap. The guest's own pause is remembered
- * too: a reloaded or reopened page stays paused until they resume. Null until it is open.
+ * too: a reloaded or reopened page stays paused until they resume. Every picked photo's preview
+ * (a video's poster) goes before any original's bytes. Null until it is open.
  *
  * `concurrency` is read when the engine opens; it does not reopen when the event's limits change.
  * `displayName`, the guest's name, goes with what the engine creates from then on.
@@ -31,7 +33,7 @@ export function useUploadEngine(joinToken: string, concurrency: number, displayN
     // As stored; kept in step with the engine's snapshots, so storage is written only when it changes.
     let pausedByGuest = guestPaused(joinToken);
 
-    void openEngine({ origin: location.origin, joinToken, concurrency, lock: webLocks() ?? undefined, paused: pausedByGuest, displayName: displayName.trim() || undefined }).then((opened) => {
+    void openEngine({ origin: location.origin, joinToken, concurrency, lock: webLocks() ?? undefined, paused: pausedByGuest, displayName: displayName.trim() || undefined, previews: makePreview }).then((opened) => {
       if (closed) return void opened.stop();
       engine = opened;
       onConnectivity();

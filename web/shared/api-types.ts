@@ -1996,7 +1996,7 @@ export interface paths {
                             results: {
                                 error?: {
                                     /** @enum {string} */
-                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
+                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required" | "invalid_preview" | "preview_dimensions_too_large" | "preview_too_large";
                                     message: string;
                                 } & {
                                     [key: string]: unknown;
@@ -6703,6 +6703,170 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{token}/uploads/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Send the upload's preview before its original (`Content-Length`, at most 256 KiB)
+         * @description A WebP or JPEG of at most 2048 px a side, sent before the original's bytes: the photo is recorded at once as `preview` and shown (where the event's moderation allows) until its original is processed. Sending it again replaces it while the photo is still a preview.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "image/jpeg": string;
+                    "image/webp": string;
+                };
+            };
+            responses: {
+                /** @description The photo's preview, replaced */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PreviewReceipt"];
+                    };
+                };
+                /** @description The photo, now a preview */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PreviewReceipt"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description In conflict with the resource's state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A length is required */
+                411: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Refused for the photo's own sake */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limited; `Retry-After` says when to try again */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files/events/{eventId}/photos-by-name.zip": {
         parameters: {
             query?: never;
@@ -6868,7 +7032,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A photo file for guests (scrubbed, thumb-1024, thumb-256) */
+        /** A photo file for guests (scrubbed, thumb-1024, thumb-256, preview) */
         get: {
             parameters: {
                 query: {
@@ -7078,7 +7242,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A photo file for organisers (original, scrubbed, thumb-1024, thumb-256) */
+        /** A photo file for organisers (original, scrubbed, thumb-1024, thumb-256, preview) */
         get: {
             parameters: {
                 query: {
@@ -7402,7 +7566,7 @@ export interface components {
                 height: number | null;
                 photo_id: string;
                 /** @enum {string} */
-                status: "processing" | "ready" | "failed" | "hidden";
+                status: "preview" | "processing" | "ready" | "failed" | "hidden";
                 /**
                  * Format: date-time
                  * @example 2026-06-20T14:00:00.000Z
@@ -7682,7 +7846,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required";
+                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required" | "invalid_preview" | "preview_dimensions_too_large" | "preview_too_large";
                 issues?: string[];
                 message: string;
                 request_id: string;
@@ -7739,6 +7903,7 @@ export interface components {
                 bytes: number;
                 failed: number;
                 hidden: number;
+                preview: number;
                 processing: number;
                 ready: number;
                 total: number;
@@ -7912,9 +8077,11 @@ export interface components {
             height: number | null;
             /** @example 0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a */
             photo_id: string;
+            /** @description The guest's preview did not look like the original (or could not be compared with it): held for review */
+            preview_flagged: boolean;
             size: number;
             /** @enum {string} */
-            status: "processing" | "ready" | "failed" | "hidden" | "deleted";
+            status: "preview" | "processing" | "ready" | "failed" | "hidden" | "deleted";
             /**
              * Format: date-time
              * @example 2026-06-20T14:00:00.000Z
@@ -7929,6 +8096,11 @@ export interface components {
             uploaded_at: string | null;
             urls: components["schemas"]["PhotoUrls"];
             width: number | null;
+        };
+        PreviewReceipt: {
+            photo_id: string;
+            /** @enum {string} */
+            status: "preview";
         };
         /** @example {} */
         RedriveBody: {
