@@ -28,6 +28,9 @@ export function eventView(event: EventRow) {
     uploads_close_at: isoOrNull(event.uploadsCloseAt),
     moderation_mode: event.moderationMode,
     gallery_enabled: event.galleryEnabled,
+    videos_allowed: event.videosAllowed,
+    max_video_size: event.maxVideoSize,
+    max_video_duration_s: event.maxVideoDurationSeconds,
     created_at: isoOrNull(event.createdAt),
     updated_at: isoOrNull(event.updatedAt),
   };
@@ -51,6 +54,9 @@ export const EventView = z
     uploads_close_at: instant.nullable(),
     moderation_mode: z.enum(moderationModes),
     gallery_enabled: z.boolean(),
+    videos_allowed: z.boolean(),
+    max_video_size: z.number().int(),
+    max_video_duration_s: z.number().int(),
     created_at: instant.nullable(),
     updated_at: instant.nullable(),
   })

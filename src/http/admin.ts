@@ -82,6 +82,9 @@ const settingsFields = {
   uploads_close_at: instant.nullable(),
   moderation_mode: z.enum(["auto", "review"]),
   gallery_enabled: z.boolean(),
+  videos_allowed: z.boolean(),
+  max_video_size: z.number().int().min(1).max(hardLimits.maxFileSize),
+  max_video_duration_s: z.number().int().min(1).max(hardLimits.maxVideoDurationSeconds),
 };
 const createEventBody = z
   .object(settingsFields)
@@ -112,6 +115,9 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
     uploadsCloseAt: body.uploads_close_at,
     moderationMode: body.moderation_mode,
     galleryEnabled: body.gallery_enabled,
+    videosAllowed: body.videos_allowed,
+    maxVideoSize: body.max_video_size,
+    maxVideoDurationSeconds: body.max_video_duration_s,
   };
 }
 
