@@ -94,6 +94,8 @@ export interface Messages {
   galleryYours: string;
   photoAlt: (when: string) => string;
   photoFallbackAlt: string;
+  videoAlt: (when: string) => string;
+  videoFallbackAlt: string;
 
   detailsSummary: string;
   deviceIdLabel: string;
@@ -198,6 +200,8 @@ const en: Messages = {
   galleryYours: "Yours",
   photoAlt: (when) => `Photo from ${when}`,
   photoFallbackAlt: "Photo",
+  videoAlt: (when) => `Video from ${when}`,
+  videoFallbackAlt: "Video",
 
   detailsSummary: "Details for the organisers",
   deviceIdLabel: "Device id",
@@ -302,6 +306,8 @@ const de: Messages = {
   galleryYours: "Deins",
   photoAlt: (when) => `Foto vom ${when}`,
   photoFallbackAlt: "Foto",
+  videoAlt: (when) => `Video vom ${when}`,
+  videoFallbackAlt: "Video",
 
   detailsSummary: "Angaben für die Veranstalter",
   deviceIdLabel: "Geräte-ID",

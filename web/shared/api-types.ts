@@ -6258,6 +6258,8 @@ export interface components {
             keep_gps?: boolean;
             max_concurrent_uploads_per_device?: number;
             max_file_size?: number;
+            max_video_duration_s?: number;
+            max_video_size?: number;
             /** @enum {string} */
             moderation_mode?: "auto" | "review";
             name: string;
@@ -6270,6 +6272,7 @@ export interface components {
             uploads_close_at?: string | null;
             /** Format: date-time */
             uploads_open_at?: string | null;
+            videos_allowed?: boolean;
         };
         /**
          * @example {
@@ -6355,6 +6358,9 @@ export interface components {
                 max_concurrent_anonymous_uploads_per_address: number;
                 max_concurrent_uploads_per_device: number;
                 max_file_size: number;
+                max_video_duration_s: number;
+                max_video_size: number;
+                videos_allowed: boolean;
             };
             name: string;
             /**
@@ -6434,6 +6440,8 @@ export interface components {
             keep_gps: boolean;
             max_concurrent_uploads_per_device: number;
             max_file_size: number;
+            max_video_duration_s: number;
+            max_video_size: number;
             /** @enum {string} */
             moderation_mode: "auto" | "review";
             /** @example Ana & Ben's wedding */
@@ -6461,6 +6469,7 @@ export interface components {
              * @example 2026-06-20T14:00:00.000Z
              */
             uploads_open_at: string | null;
+            videos_allowed: boolean;
         };
         FileError: {
             code: string;
@@ -6469,7 +6478,10 @@ export interface components {
         GalleryPage: {
             next_cursor: string | null;
             photos: {
+                duration_s: number | null;
                 height: number | null;
+                /** @enum {string} */
+                media_kind: "image" | "video";
                 photo_id: string;
                 /**
                  * Format: date-time
@@ -6525,6 +6537,7 @@ export interface components {
             device_id: string;
             download_name: string;
             duplicate_of: string | null;
+            duration_s: number | null;
             failure_reason: string | null;
             filename: string;
             gps: {
@@ -6532,6 +6545,8 @@ export interface components {
                 longitude: number;
             } | null;
             height: number | null;
+            /** @enum {string} */
+            media_kind: "image" | "video";
             /** @example 0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a */
             photo_id: string;
             size: number;
@@ -6584,6 +6599,8 @@ export interface components {
             keep_gps?: boolean;
             max_concurrent_uploads_per_device?: number;
             max_file_size?: number;
+            max_video_duration_s?: number;
+            max_video_size?: number;
             /** @enum {string} */
             moderation_mode?: "auto" | "review";
             name?: string;
@@ -6596,6 +6613,7 @@ export interface components {
             uploads_close_at?: string | null;
             /** Format: date-time */
             uploads_open_at?: string | null;
+            videos_allowed?: boolean;
         };
         /**
          * @example {
