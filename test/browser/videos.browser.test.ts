@@ -2,7 +2,7 @@
  * Videos in the dashboard (issue 15), in headless Chromium against `wrangler dev`: a guest's MP4
  * is processed to a video with its duration; its tile shows a play mark and the length on a
  * neutral tile (no poster yet); the photo view plays it from its signed URL; the slideshow plays
- * it muted, then moves on to the next photo.
+ * it muted, then moves on to the next photo; the guest gallery plays the guests' copy.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 const page = () => watched.page;
 
-describe("videos in the dashboard", () => {
+describe("videos in the web apps", () => {
   it("are processed as videos with their duration, no server thumbnails", async () => {
     photoId = await guestUpload(env().service, event, "before.jpg");
     videoId = await guestUpload(env().service, event, "first-dance.mp4", new Uint8Array(clip), "video/mp4");
@@ -69,6 +69,19 @@ describe("videos in the dashboard", () => {
     // After its 2 s (well under the 30 s cap), the next photo.
     await expect.poll(() => page().locator("img.slide.slide-front").getAttribute("data-photo-id"), { timeout: 15_000 }).toBe(photoId);
     expect(await page().locator("video.slide").evaluate((element) => (element as unknown as { paused: boolean }).paused)).toBe(true);
+  });
+
+  it("the guest gallery plays the guests' copy, and the guest app states the video caps", async () => {
+    await admin(env().service, "PATCH", `/events/${event.event_id}`, { gallery_enabled: true });
+    await page().goto(`${env().service.origin}/join/${event.join_token}`);
+    await expect.poll(() => page().getByText(/Videos up to 524 MB and 10 min each\./).isVisible()).toBe(true);
+    await page().getByRole("link", { name: "Photos" }).click();
+    const video = page().locator(".gallery-grid video");
+    await video.waitFor();
+    expect(await video.getAttribute("src")).toMatch(new RegExp(`/api/v1/files/gallery/${videoId}/scrubbed\\?`));
+    await video.evaluate((element) => (element as unknown as { muted: boolean; play: () => Promise<void> }).play().catch(() => {}));
+    await expect.poll(() => video.evaluate((element) => (element as unknown as { currentTime: number }).currentTime), { timeout: 15_000 }).toBeGreaterThan(0.3);
+    await screenshot(page(), "guest-gallery-video");
   });
 
   it("had no uncaught errors or CSP violations", () => {
