@@ -11,6 +11,7 @@ import type { PhotoJob } from "../../src/core/completion";
 import { FIXTURE_LOCATION, videos } from "../fixtures/videos";
 import { call, createEvent, createUploadRequest, errorCode, sha256Hex } from "./helpers";
 import { deliver, uploadPhoto } from "./photo-helpers";
+import { addWebhook, captureWebhookQueue, deliveriesOf } from "./webhook-helpers";
 
 const bootstrap = { authorization: `Bearer ${env.ADMIN_TOKEN}`, "content-type": "application/json" };
 const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
@@ -110,6 +111,23 @@ describe("a video through the guest API", () => {
     const { job, photoId } = await uploadPhoto(Uint8Array.from([...videos.h264(), ...zip]), { token: event.join_token, contentType: "video/mp4" });
     await deliver([job]);
     expect(await photoView(event.event_id, photoId)).toMatchObject({ status: "failed", failure_reason: expect.stringMatching(/^the file is not a plain video: /) });
+  });
+});
+
+describe("a video's webhooks", () => {
+  captureWebhookQueue();
+
+  it("photo.ready and photo.failed go out for videos too, saying it is a video and how long", async () => {
+    const event = await createEvent({ max_video_duration_s: 30 });
+    const hook = await addWebhook(event.event_id, { url: "https://hooks.example.com/videos", event_types: ["photo.ready", "photo.failed"] });
+    const ready = await uploadPhoto(videos.h264(), { token: event.join_token, contentType: "video/mp4" });
+    const tooLong = await uploadPhoto(withDuration(videos.h264(), 45), { token: event.join_token, contentType: "video/mp4" });
+    await deliver([ready.job, tooLong.job]);
+    const bodies = (await deliveriesOf(hook.webhook_id)).map((row) => JSON.parse(row.payload) as { type: string; data: Record<string, unknown> });
+    expect(bodies).toEqual([
+      expect.objectContaining({ type: "photo.ready", data: expect.objectContaining({ photo_id: ready.photoId, media_kind: "video", duration_s: 1 }) }),
+      expect.objectContaining({ type: "photo.failed", data: expect.objectContaining({ photo_id: tooLong.photoId, failure_reason: expect.stringContaining("over this event's limit of 30 s") }) }),
+    ]);
   });
 });
 
