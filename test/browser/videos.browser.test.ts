@@ -84,6 +84,21 @@ describe("videos in the web apps", () => {
     await screenshot(page(), "guest-gallery-video");
   });
 
+  it("the settings form sets the video caps and turns videos off", async () => {
+    await page().goto(`${env().service.origin}/admin/#/events/${event.event_id}/settings`);
+    await page().getByLabel("Largest video (MiB)").fill("200");
+    await page().getByLabel("Longest video (minutes)").fill("2.5");
+    await page().getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(() => page().getByRole("status").filter({ hasText: "Saved." }).count()).toBe(1);
+    expect(await admin(env().service, "GET", `/events/${event.event_id}`)).toMatchObject({ videos_allowed: true, max_video_size: 200 * 1024 * 1024, max_video_duration_s: 150 });
+
+    await page().getByLabel("Guests may upload videos (MP4, QuickTime)").uncheck();
+    expect(await page().getByLabel("Largest video (MiB)").isDisabled()).toBe(true);
+    await page().getByRole("button", { name: "Save settings" }).click();
+    await expect.poll(async () => (await admin(env().service, "GET", `/events/${event.event_id}`)).videos_allowed).toBe(false);
+    await screenshot(page(), "dashboard-settings-videos");
+  });
+
   it("had no uncaught errors or CSP violations", () => {
     // The dashboard's first look before signing in is a 401, as in dashboard.browser.test.ts.
     expectNoProblems(watched, /status of 401 \(Unauthorized\)/);
