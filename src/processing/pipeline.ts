@@ -11,6 +11,7 @@ import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
 import { concatFixedLength } from "../storage/streams";
+import { hexOf } from "../lib/crypto";
 import { extensionOf, imageFormatNames, isVideoType, mediaTypes, sameFamily, videoFormatNames, type VideoType } from "../lib/media-types";
 import { inspect, sniffMedia, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, endsWithZip, ZIP_TAIL_BYTES } from "./inspect";
 import { inspectVideo, NotAVideoError, r2Source } from "./video";
@@ -209,7 +210,7 @@ async function processVideo(env: Env, photo: PhotoRow, type: VideoType, rules: V
   if (!body) throw new PhotoRejected("the uploaded original is missing");
   const digest = new crypto.DigestStream("SHA-256");
   await body.body.pipeTo(digest);
-  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const sha256 = hexOf(await digest.digest);
   if (photo.declaredSha256 && photo.declaredSha256 !== sha256) throw new PhotoRejected("the stored bytes do not match the SHA-256 the guest declared");
   const inspectMs = Date.now() - rules.started;
   const turned = inspection.rotation === 90 || inspection.rotation === 270;
