@@ -31,6 +31,9 @@ export function eventView(event: EventRow) {
     slideshow_messages: event.slideshowMessages,
     gallery_opens_at: isoOrNull(event.galleryOpensAt),
     max_photos_per_guest: event.maxPhotosPerGuest,
+    videos_allowed: event.videosAllowed,
+    max_video_size: event.maxVideoSize,
+    max_video_duration_s: event.maxVideoDurationSeconds,
     created_at: isoOrNull(event.createdAt),
     updated_at: isoOrNull(event.updatedAt),
   };
@@ -59,6 +62,9 @@ export const EventView = z
     gallery_opens_at: instant.nullable(),
     /** Photos one device may upload to the whole event; null: no such limit. */
     max_photos_per_guest: z.number().int().nullable(),
+    videos_allowed: z.boolean(),
+    max_video_size: z.number().int(),
+    max_video_duration_s: z.number().int(),
     created_at: instant.nullable(),
     updated_at: instant.nullable(),
   })

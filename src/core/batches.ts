@@ -19,7 +19,7 @@ import { newId, randomSecret, secretMatches, sha256Hex } from "../lib/crypto";
 import { photoLimitRefusal, photosUsed } from "./allowance";
 import { ApiError, type Refusal } from "./errors";
 import { cleanFilename } from "./filenames";
-import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
+import { acceptedTypes, fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { mediaType } from "../lib/media-types";
 
 export interface BatchFileInput {
@@ -85,7 +85,7 @@ export async function registerBatch(env: Env, joinToken: string, deviceId: strin
       position,
       filename: cleanFilename(file.filename),
       size: file.size,
-      contentType: event.allowedContentTypes.includes(contentType) ? contentType : UNACCEPTED_TYPE,
+      contentType: acceptedTypes(event).includes(contentType) ? contentType : UNACCEPTED_TYPE,
       refusalCode: refusal?.code ?? null,
       refusalMessage: refusal?.message ?? null,
       uploadId: null,

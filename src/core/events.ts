@@ -3,7 +3,7 @@ import { eq } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { events, joinTokens, type EventRow, type JoinTokenRow } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
-import { mediaType } from "../lib/media-types";
+import { isVideoType, mediaType, videoTypes } from "../lib/media-types";
 import { ApiError, refusals, type Refusal } from "./errors";
 import { isoOrNull } from "../lib/time";
 import { uploaderLimits } from "./limits";
@@ -97,25 +97,41 @@ export function uploadsClosedRefusal(event: EventRow, now = Date.now()): Refusal
   return null;
 }
 
+/** The types an event takes: its image types, and the video types while it allows videos. */
+export function acceptedTypes(event: Pick<EventRow, "allowedContentTypes" | "videosAllowed">): string[] {
+  return event.videosAllowed ? [...event.allowedContentTypes, ...videoTypes] : event.allowedContentTypes;
+}
+
+/** The largest file the event takes of this type; of any type it takes when the type is not known yet (a tus partial). */
+export function maxSizeFor(event: Pick<EventRow, "maxFileSize" | "maxVideoSize" | "videosAllowed">, contentType: string | null): number {
+  if (contentType === null) return event.videosAllowed ? Math.max(event.maxFileSize, event.maxVideoSize) : event.maxFileSize;
+  return isVideoType(mediaType(contentType)) ? event.maxVideoSize : event.maxFileSize;
+}
+
 /**
  * Why the event refuses a file of this size and type (type unchecked when null), or null if it
  * takes it. The type is the client's claim here; processing sniffs the bytes.
  */
 export function fileRefusal(event: EventRow, size: number, contentType: string | null): Refusal | null {
-  if (contentType !== null && !event.allowedContentTypes.includes(mediaType(contentType))) {
+  const type = contentType === null ? null : mediaType(contentType);
+  const accepted = acceptedTypes(event);
+  if (type !== null && !accepted.includes(type)) {
+    const videosOff = isVideoType(type) && !event.videosAllowed;
     return {
       status: 415,
       code: "unsupported_type",
-      message: `Only ${event.allowedContentTypes.join(", ")} can be uploaded.`,
-      details: { allowed: event.allowedContentTypes },
+      message: videosOff ? "This event does not take videos." : `Only ${accepted.join(", ")} can be uploaded.`,
+      details: { allowed: accepted, ...(videosOff ? { videos_allowed: false } : {}) },
     };
   }
-  if (size > event.maxFileSize) {
+  const limit = maxSizeFor(event, type);
+  if (size > limit) {
+    const video = type !== null && isVideoType(type);
     return {
       status: 413,
       code: "upload_limit",
-      message: `Files may be at most ${event.maxFileSize} bytes; this one is ${size}.`,
-      details: { limit: "max_file_size", max_file_size: event.maxFileSize },
+      message: `${video ? "Videos" : "Files"} may be at most ${limit} bytes; this one is ${size}.`,
+      details: video ? { limit: "max_video_size", max_video_size: limit } : { limit: "max_file_size", max_file_size: limit },
     };
   }
   return null;
@@ -147,7 +163,10 @@ export async function guestEventInfo(env: Env, token: string) {
     limits: {
       max_file_size: event.maxFileSize,
       chunk_size: event.chunkSize,
-      allowed_content_types: event.allowedContentTypes,
+      allowed_content_types: acceptedTypes(event),
+      videos_allowed: event.videosAllowed,
+      max_video_size: event.maxVideoSize,
+      max_video_duration_s: event.maxVideoDurationSeconds,
       max_concurrent_uploads_per_device: event.maxConcurrentPerDevice,
       daily_upload_cap_per_device: event.dailyCapPerDevice,
       // What all uploads without a device id from one IP address share (tus / IETF clients that send none).

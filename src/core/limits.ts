@@ -16,6 +16,10 @@ export const eventDefaults = {
   slideshowMessages: false,
   galleryOpensAt: null,
   maxPhotosPerGuest: null,
+  /** Videos: taken unless the organiser turns them off, with their own caps (a phone films ~100 MB a minute in 1080p). */
+  videosAllowed: true,
+  maxVideoSize: 500 * MiB,
+  maxVideoDurationSeconds: 10 * 60,
 } as const;
 
 /** Hard ceilings no event setting may exceed. */
@@ -25,6 +29,8 @@ export const hardLimits = {
   minChunkSize: 256 * 1024,
   maxChunkSize: 100 * MiB,
   maxSessionTtlSeconds: 7 * 24 * 60 * 60,
+  /** A video's duration cap may be set up to a day (processing/video.ts refuses longer claims anyway). */
+  maxVideoDurationSeconds: 24 * 60 * 60,
 } as const;
 
 /**

@@ -79,6 +79,8 @@ export async function listGallery(env: Env, joinToken: string, origin: string, p
     photos: await Promise.all(
       pageRows.map(async (photo) => ({
         photo_id: photo.id,
+        media_kind: photo.mediaKind,
+        duration_s: photo.durationSeconds,
         width: photo.width,
         height: photo.height,
         taken_at: isoOrNull(photo.takenAt),

@@ -41,6 +41,10 @@ export const events = sqliteTable("events", {
   maxPhotosPerGuest: integer("max_photos_per_guest"),
   /** Whether the slideshow shows approved guestbook messages between photos. */
   slideshowMessages: integer("slideshow_messages", { mode: "boolean" }).notNull().default(false),
+  /** Videos (issue 15): whether guests may upload them, and their own size and duration caps. */
+  videosAllowed: integer("videos_allowed", { mode: "boolean" }).notNull().default(true),
+  maxVideoSize: integer("max_video_size").notNull().default(500 * 1024 * 1024),
+  maxVideoDurationSeconds: integer("max_video_duration_s").notNull().default(600),
   createdAt: createdAt(),
   updatedAt: epochMs("updated_at").notNull(),
 });
@@ -142,6 +146,7 @@ export const uploadSessions = sqliteTable(
 /** `preview`: recorded from the guest's preview before its original arrived (core/previews.ts). */
 export const photoStatuses = ["preview", "processing", "ready", "failed", "hidden", "deleted"] as const;
 export const thumbnailStates = ["ready", "unavailable"] as const;
+export const mediaKinds = ["image", "video"] as const;
 
 export const photos = sqliteTable(
   "photos",
@@ -164,6 +169,9 @@ export const photos = sqliteTable(
     failureReason: text("failure_reason"),
     /** Set by processing: the type sniffed from the bytes and the hash of the stored original. */
     contentType: text("content_type"),
+    /** The sniffed type's kind (media-types.ts); a video has its duration too. */
+    mediaKind: text("media_kind", { enum: mediaKinds }).notNull().default("image"),
+    durationSeconds: real("duration_s"),
     sha256: text("sha256"),
     width: integer("width"),
     height: integer("height"),

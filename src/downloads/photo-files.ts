@@ -49,7 +49,8 @@ function objectKey(photo: PhotoRow, variant: Variant): string | null {
     case "original":
       return photo.originalKey;
     case "scrubbed":
-      return photo.scrubbedKey;
+      // A video's guests' copy is its original, served with its location blanked in place (servePhotoFile).
+      return photo.mediaKind === "video" ? photo.originalKey : photo.scrubbedKey;
     case "thumb-1024":
       return photo.thumbLargeKey;
     case "thumb-256":
@@ -107,9 +108,13 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
     disposition: variant === "original" ? "attachment" : "inline",
     maxAgeSeconds: (expiresAtMs - Date.now()) / 1000,
     // The scrubbed copy and thumbnails have no location; the original keeps it only if the event does.
-    patches: variant === "original" && !found.event.keepGps ? await originalWithoutLocation(env.PHOTOS, found.photo) : [],
+    patches: blankedAsServed(found.photo, variant, found.event.keepGps) ? await originalWithoutLocation(env.PHOTOS, found.photo) : [],
   });
 }
+
+/** Whether the variant is the original's bytes served without their location: a video's guests' copy always, an original unless the event keeps GPS. */
+const blankedAsServed = (photo: PhotoRow, variant: Variant, keepGps: boolean) =>
+  (variant === "scrubbed" && photo.mediaKind === "video") || (variant === "original" && !keepGps);
 
 /** The patches that take the location out of a photo's original (location.ts); refused if that cannot be done for certain. */
 async function originalWithoutLocation(bucket: R2Bucket, photo: Pick<PhotoRow, "originalKey" | "contentType">): Promise<Patch[]> {

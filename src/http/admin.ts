@@ -91,6 +91,9 @@ const settingsFields = {
   slideshow_messages: z.boolean(),
   gallery_opens_at: instant.nullable(),
   max_photos_per_guest: z.number().int().min(1).max(100_000).nullable(),
+  videos_allowed: z.boolean(),
+  max_video_size: z.number().int().min(1).max(hardLimits.maxFileSize),
+  max_video_duration_s: z.number().int().min(1).max(hardLimits.maxVideoDurationSeconds),
 };
 const createEventBody = z
   .object(settingsFields)
@@ -124,6 +127,9 @@ function toSettings(body: z.infer<typeof updateEventBody>): EventSettings {
     slideshowMessages: body.slideshow_messages,
     galleryOpensAt: body.gallery_opens_at,
     maxPhotosPerGuest: body.max_photos_per_guest,
+    videosAllowed: body.videos_allowed,
+    maxVideoSize: body.max_video_size,
+    maxVideoDurationSeconds: body.max_video_duration_s,
   };
 }
 

@@ -22,7 +22,7 @@ import { annotate, backgroundOf, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 import { issuedIdPattern, uploadBody } from "./validation";
 import { PhotoUrls, exampleId, instant } from "../views/photos";
-import { photoStatuses, uploadStatuses } from "../db/schema";
+import { mediaKinds, photoStatuses, uploadStatuses } from "../db/schema";
 import { binary, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
 const deviceId = z
@@ -142,6 +142,10 @@ const EventInfo = z
       max_file_size: count,
       chunk_size: count,
       allowed_content_types: z.array(z.string()),
+      videos_allowed: z.boolean(),
+      /** Videos have their own caps: bytes, and seconds (a longer one fails in processing). */
+      max_video_size: count,
+      max_video_duration_s: count,
       max_concurrent_uploads_per_device: count,
       daily_upload_cap_per_device: count,
       /** What all uploads without a device id from one IP address share (tus / IETF clients that send none). */
@@ -211,6 +215,9 @@ const GalleryPage = z
     photos: z.array(
       z.object({
         photo_id: z.string(),
+        /** A video plays its `scrubbed` URL: the original with its location blanked. */
+        media_kind: z.enum(mediaKinds),
+        duration_s: z.number().nullable(),
         width: count.nullable(),
         height: count.nullable(),
         taken_at: instant.nullable(),

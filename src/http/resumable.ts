@@ -9,7 +9,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../core/errors";
-import { resolveJoinToken } from "../core/events";
+import { maxSizeFor, resolveJoinToken } from "../core/events";
 import { createUpload } from "../core/admission";
 import { appendStream, type AppendResult } from "../core/append";
 import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
@@ -144,7 +144,7 @@ resumableRoutes.openapi(
   async (c) => {
     const version = interopVersion(c);
     const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
-    c.header("Upload-Limit", `min-size=0, ${uploadLimit(version, event.maxFileSize)}`);
+    c.header("Upload-Limit", `min-size=0, ${uploadLimit(version, maxSizeFor(event, null))}`);
     recommendChunkSize(c, event.chunkSize);
     return c.body(null, 204);
   },
@@ -194,12 +194,13 @@ resumableRoutes.openapi(
     if (size === 0) refuse(400, "invalid_request", "An upload needs at least one byte.");
     const token = c.req.param("token")!;
     const filename = c.req.header("content-disposition")?.match(/filename="?([^";]+)"?/)?.[1];
+    const contentType = c.req.header("content-type") ?? "application/octet-stream";
     const uploader = await uploaderFor(c, c.req.header("x-device-id"));
     await enforceGuestRateLimits(c, `device:${uploader.deviceId}`);
     const created = await createUpload(c.env, token, {
       filename: filename ? decodedFilename(filename) : "upload",
       size,
-      contentType: c.req.header("content-type") ?? "application/octet-stream",
+      contentType,
       clientId: clientIdFrom(c.req.header("x-client-id")),
       displayName: displayNameFrom(percentDecoded(c.req.header("x-display-name")), "invalid_request"),
       ...uploader,
@@ -208,7 +209,7 @@ resumableRoutes.openapi(
     const location = `${new URL(c.req.url).origin}/api/v1/events/${token}/resumable/${capabilitySegment(created)}`;
     c.header("Location", location);
     const { event } = await resolveJoinToken(database(c.env), token);
-    c.header("Upload-Limit", uploadLimit(version, event.maxFileSize, created.expires_at));
+    c.header("Upload-Limit", uploadLimit(version, maxSizeFor(event, contentType), created.expires_at));
     recommendChunkSize(c, created.chunk_size);
     const ref: UploadRef = { joinToken: token, uploadId: created.upload_id, uploadKey: created.upload_key };
     const result = await append(c, ref, 0);

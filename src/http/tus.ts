@@ -7,7 +7,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { resolveJoinToken } from "../core/events";
+import { maxSizeFor, resolveJoinToken } from "../core/events";
 import { createUpload } from "../core/admission";
 import { appendChunk, appendStream, type AppendOptions, type AppendResult } from "../core/append";
 import { createConcatenated } from "../core/concatenation";
@@ -167,7 +167,7 @@ async function discovery(c: AppContext) {
   c.header("Tus-Extension", EXTENSIONS);
   c.header("Tus-Checksum-Algorithm", Object.keys(CHECKSUM_ALGORITHMS).join(","));
   const { event } = await resolveJoinToken(database(c.env), c.req.param("token")!);
-  c.header("Tus-Max-Size", String(event.maxFileSize));
+  c.header("Tus-Max-Size", String(maxSizeFor(event, null)));
   recommendChunkSize(c, event.chunkSize);
   return c.body(null, 204);
 }

@@ -18,9 +18,11 @@ export function newId(): string {
   return crypto.randomUUID();
 }
 
+/** Bytes (a digest) as lowercase hex. */
+export const hexOf = (bytes: ArrayBuffer): string => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
 export async function sha256Hex(value: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(value));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hexOf(await crypto.subtle.digest("SHA-256", encoder.encode(value)));
 }
 
 /** Compares two equal-length hex digests without leaking where they differ. */

@@ -62,3 +62,9 @@ export function imageFormatNames(): string {
     .map((type) => mediaTypes[type].label);
   return `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
 }
+
+/** "MP4 or QuickTime": the video formats, one name per type. */
+export function videoFormatNames(): string {
+  const names = videoTypes.map((type) => mediaTypes[type].label);
+  return `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+}

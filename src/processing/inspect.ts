@@ -13,6 +13,7 @@
 import { noMetadata, readExif, readHeifExifItem, type PhotoMetadata } from "./metadata";
 import { MAX_STRUCTURES, PullReader } from "./pull-reader";
 import { crc32 } from "../lib/crc32";
+import { hexOf } from "../lib/crypto";
 import { isVideoType, videoTypes, type ImageType, type VideoType } from "../lib/media-types";
 
 export { isVideoType, videoTypes, type VideoType };
@@ -247,7 +248,7 @@ export async function inspect(stream: ReadableStream<Uint8Array>, type: ImageTyp
     throw error;
   }
   await digestWriter.close();
-  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const sha256 = hexOf(await digest.digest);
   const threats = [...result.threats];
   if (markup.found) threats.push(`it contains markup (${markup.found})`);
   return { type, size: reader.offset, sha256, ...result, threats, truncated: result.truncated ? truncation(reader) : null, metadata: result.metadata ?? noMetadata };

@@ -11,8 +11,10 @@ import { database } from "../db/client";
 import { events, photos, type PhotoRow } from "../db/schema";
 import { r2Keys } from "../storage/keys";
 import { concatFixedLength } from "../storage/streams";
-import { extensionOf, imageFormatNames, mediaTypes, sameFamily } from "../lib/media-types";
-import { inspect, sniffType, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, endsWithZip, ZIP_TAIL_BYTES } from "./inspect";
+import { hexOf } from "../lib/crypto";
+import { extensionOf, imageFormatNames, isVideoType, mediaTypes, sameFamily, videoFormatNames, type VideoType } from "../lib/media-types";
+import { inspect, sniffMedia, TooManyPixelsError, NotAnImageError, type Inspection, type ScrubPiece, endsWithZip, ZIP_TAIL_BYTES } from "./inspect";
+import { inspectVideo, NotAVideoError, r2Source } from "./video";
 import type { PhotoMetadata } from "./metadata";
 import { dHash, hammingDistance, PREVIEW_MISMATCH_BITS } from "./phash";
 import { ThumbnailUnavailableError, thumbnailPath, thumbnailsWithImages, thumbnailsWithPhoton, THUMBNAIL_SIZES, type Thumbnails } from "./thumbnails";
@@ -42,7 +44,14 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
   const db = database(env);
   const photo = await db.select().from(photos).where(eq(photos.id, photoId)).get();
   if (!photo || photo.status !== "processing") return { photoId, outcome: "skipped" };
-  const event = await db.select({ keepGps: events.keepGps, moderationMode: events.moderationMode }).from(events).where(eq(events.id, photo.eventId)).get();
+  const event = await db
+    .select({ keepGps: events.keepGps, moderationMode: events.moderationMode, videosAllowed: events.videosAllowed, maxVideoDurationSeconds: events.maxVideoDurationSeconds })
+    .from(events)
+    .where(eq(events.id, photo.eventId))
+    .get();
+  // In auto mode a photo is approved as it becomes ready; in review mode it keeps what an organiser
+  // decided (its preview may have been approved already).
+  const approvedAt = () => (event?.moderationMode === "auto" ? Date.now() : sql`${photos.approvedAt}`);
   const bucket = env.PHOTOS;
   const get = async (range?: R2Range) => {
     const object = await bucket.get(photo.originalKey, range ? { range } : {});
@@ -54,10 +63,16 @@ export async function processPhoto(env: Env, photoId: string): Promise<ProcessOu
 
   const started = Date.now();
   const [head, tail] = await Promise.all([read({ offset: 0, length: SNIFF_BYTES }), read({ suffix: Math.min(ZIP_TAIL_BYTES, photo.size) })]);
-  const type = sniffType(head);
-  if (!type) throw new PhotoRejected(`the file is not a ${imageFormatNames()} image`);
+  const type = sniffMedia(head);
+  const videosAllowed = event?.videosAllowed ?? false;
+  if (!type) throw new PhotoRejected(`the file is not a ${imageFormatNames()} image${videosAllowed ? ` or ${videoFormatNames()} video` : ""}`);
+  if (isVideoType(type) && !videosAllowed) throw new PhotoRejected("the file is a video, and this event does not take videos");
   if (!sameFamily(type, photo.declaredContentType)) {
     throw new PhotoRejected(`the file was declared ${photo.declaredContentType} but its bytes are ${type}`);
+  }
+  if (isVideoType(type)) {
+    const maxSeconds = event?.maxVideoDurationSeconds ?? 0;
+    return processVideo(env, photo, type, { keepGps: event?.keepGps ?? false, maxSeconds, approvedAt, started });
   }
   let inspection: Inspection;
   try {
@@ -196,7 +211,82 @@ function comparePreview(photo: PhotoRow, thumbnail: Uint8Array | null, autoAppro
   return { fields: { ...(thumbnail ? { previewKey: null } : {}), previewFlagged: flagged, approvedAt: flagged ? null : approved }, distance };
 }
 
-function recordedFields(inspection: Inspection, metadata: PhotoMetadata, keepGps: boolean): Recorded {
+/**
+ * Links the photo to an earlier ready or hidden one of the event with the same bytes (sharing
+ * its objects) and removes its own original; false if there is none (or it went meanwhile).
+ */
+async function linkedToEarlierCopy(env: Env, photo: PhotoRow, recorded: Recorded & { sha256: string }): Promise<boolean> {
+  const original = await database(env)
+    .select()
+    .from(photos)
+    .where(and(eq(photos.eventId, photo.eventId), eq(photos.sha256, recorded.sha256), inArray(photos.status, ["ready", "hidden"]), ne(photos.id, photo.id)))
+    .orderBy(photos.createdAt)
+    .get();
+  if (!original || !(await finish(env, photo, { ...recorded, ...sharedObjects(original), duplicateOf: original.duplicateOf ?? original.id }, original.id))) return false;
+  if (original.originalKey !== photo.originalKey) await env.PHOTOS.delete(photo.originalKey);
+  return true;
+}
+
+interface VideoRules {
+  keepGps: boolean;
+  /** The event's duration cap (max_video_duration_s). */
+  maxSeconds: number;
+  approvedAt: () => number | SQL;
+  started: number;
+}
+
+/**
+ * A video: its container's metadata (video.ts: a few ranged reads, never the media), the
+ * event's duration cap, and its hash from one streaming pass. No server thumbnails: it is
+ * `thumbnail_state: unavailable` until a poster arrives (the guest's browser makes one and sends
+ * it as the video's preview; production could make one here instead, with Cloudflare's media
+ * transformations, writing the thumbnail keys as photos do). There is no stored guests' copy:
+ * guests get the original with its location blanked in place as it is served (downloads/location.ts).
+ */
+async function processVideo(env: Env, photo: PhotoRow, type: VideoType, rules: VideoRules): Promise<ProcessOutcome> {
+  const bucket = env.PHOTOS;
+  const stored = await bucket.head(photo.originalKey);
+  if (!stored) throw new PhotoRejected("the uploaded original is missing");
+  let inspection;
+  try {
+    inspection = await inspectVideo(r2Source(bucket, photo.originalKey, stored.size), type, { maxPixels: MAX_PIXELS });
+  } catch (error) {
+    if (error instanceof NotAVideoError) throw new PhotoRejected(`the video cannot be read: ${error.message}`);
+    throw error;
+  }
+  if (inspection.threats.length) throw new PhotoRejected(`the file is not a plain video: ${inspection.threats.join("; ")}`);
+  if (inspection.truncated) throw new PhotoRejected(inspection.truncated);
+  if (inspection.durationSeconds > rules.maxSeconds) {
+    throw new PhotoRejected(`the video is ${Math.ceil(inspection.durationSeconds)} s long, over this event's limit of ${rules.maxSeconds} s`);
+  }
+  const body = await bucket.get(photo.originalKey);
+  if (!body) throw new PhotoRejected("the uploaded original is missing");
+  const digest = new crypto.DigestStream("SHA-256");
+  await body.body.pipeTo(digest);
+  const sha256 = hexOf(await digest.digest);
+  if (photo.declaredSha256 && photo.declaredSha256 !== sha256) throw new PhotoRejected("the stored bytes do not match the SHA-256 the guest declared");
+  const inspectMs = Date.now() - rules.started;
+  const turned = inspection.rotation === 90 || inspection.rotation === 270;
+  const recorded = {
+    contentType: type,
+    mediaKind: "video" as const,
+    durationSeconds: inspection.durationSeconds,
+    sha256,
+    // As it is shown (players apply the track's rotation).
+    width: turned ? inspection.height : inspection.width,
+    height: turned ? inspection.width : inspection.height,
+    takenAt: inspection.createdAt,
+    gpsLatitude: rules.keepGps ? (inspection.gps?.latitude ?? null) : null,
+    gpsLongitude: rules.keepGps ? (inspection.gps?.longitude ?? null) : null,
+    approvedAt: rules.approvedAt(),
+  };
+  if (await linkedToEarlierCopy(env, photo, recorded)) return { photoId: photo.id, outcome: "duplicate", bytes: inspection.size, inspectMs };
+  const finished = await finish(env, photo, { ...recorded, scrubbedKey: null, thumbLargeKey: null, thumbSmallKey: null, thumbnailState: "unavailable", scrubbedSize: null, thumbnailsSize: null });
+  if (!finished) return { photoId: photo.id, outcome: "skipped" };
+  return { photoId: photo.id, outcome: "ready", bytes: inspection.size, thumbnailPath: "unavailable", inspectMs };
+}
+
+function recordedFields(inspection: Inspection, metadata: PhotoMetadata, keepGps: boolean): Recorded & { sha256: string } {
   return {
     contentType: inspection.type,
     sha256: inspection.sha256,

@@ -4,7 +4,7 @@
  * state them for the API's contract (http/openapi.ts).
  */
 import { z } from "@hono/zod-openapi";
-import { photoStatuses, thumbnailStates, uploadStatuses, type PhotoRow, type UploadSessionRow } from "../db/schema";
+import { mediaKinds, photoStatuses, thumbnailStates, uploadStatuses, type PhotoRow, type UploadSessionRow } from "../db/schema";
 import type { PhotoUrls as SignedPhotoUrls } from "../downloads/photo-files";
 import { downloadName } from "../core/filenames";
 import { isoOrNull } from "../lib/time";
@@ -22,6 +22,8 @@ export function photoView(photo: PhotoRow, urls: SignedPhotoUrls) {
     /** The name to save it under: never the guest's extension, always the sniffed type's. */
     download_name: downloadName(photo.filename, photo.contentType),
     content_type: photo.contentType ?? photo.declaredContentType,
+    media_kind: photo.mediaKind,
+    duration_s: photo.durationSeconds,
     size: photo.size,
     width: photo.width,
     height: photo.height,
@@ -82,6 +84,9 @@ export const PhotoView = z
     filename: z.string(),
     download_name: z.string(),
     content_type: z.string(),
+    /** `video`: MP4 or QuickTime, with its duration in seconds (null for images). */
+    media_kind: z.enum(mediaKinds),
+    duration_s: z.number().nullable(),
     size: z.number().int(),
     width: z.number().int().nullable(),
     height: z.number().int().nullable(),

@@ -22,6 +22,8 @@ export function photoData(photo: PhotoRow) {
     approved: photo.approvedAt !== null,
     filename: photo.filename,
     content_type: photo.contentType ?? photo.declaredContentType,
+    media_kind: photo.mediaKind,
+    duration_s: photo.durationSeconds,
     size: photo.size,
     width: photo.width,
     height: photo.height,

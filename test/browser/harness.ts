@@ -221,12 +221,12 @@ export function photoOfSize(size: number): Buffer {
 }
 
 /** Uploads `bytes` as a guest would, in one chunk of the guest API; resolves with the photo id. */
-export async function guestUpload(service: Service, event: CreatedEvent, filename: string, bytes: Uint8Array = testJpeg()): Promise<string> {
+export async function guestUpload(service: Service, event: CreatedEvent, filename: string, bytes: Uint8Array = testJpeg(), contentType = "image/jpeg"): Promise<string> {
   const base = `${service.origin}/api/v1/events/${event.join_token}/uploads`;
   const created = await fetch(base, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ filename, size: bytes.length, content_type: "image/jpeg", device_id: `browser-test-${photoCount}-${Date.now()}` }),
+    body: JSON.stringify({ filename, size: bytes.length, content_type: contentType, device_id: `browser-test-${photoCount}-${Date.now()}` }),
   });
   expect(created.status, await created.clone().text()).toBe(201);
   const { upload_id: uploadId, upload_key: uploadKey } = (await created.json()) as { upload_id: string; upload_key: string };

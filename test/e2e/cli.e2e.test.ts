@@ -5,7 +5,7 @@
  * with the reasons.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -75,6 +75,23 @@ it("uploads a folder through a Ctrl-C and a kill, resuming from the state file, 
   expect(finished.lines.at(-1)).toBe("8 of 8 photos uploaded, 0 refused, 0 failed.");
   await expectArrivedOnce(e2e, event.event_id, photos);
   expect(uploadsOf(e2e, event.event_id).filter((row) => row.status === "completed")).toHaveLength(8);
+});
+
+it("picks up a card's videos (.MP4 as cameras name them) beside its photos; they arrive as videos", async () => {
+  const folder = path.join(e2e.stack.dir, "video-card");
+  mkdirSync(path.join(folder, "DCIM", "101"), { recursive: true });
+  const [photo] = await noisePhotos(1, 200_000, 300_000, "VID_");
+  const clip = { name: "CLIP0001.MP4", bytes: readFileSync(path.join(root, "test/fixtures/poster-quadrant.mp4")) };
+  writeFileSync(path.join(folder, photo!.name), photo!.bytes);
+  writeFileSync(path.join(folder, "DCIM", "101", clip.name), clip.bytes);
+  const event = await e2e.service.createEvent({ name: "videographer's card" });
+  const run = await upload([`${e2e.service.origin}/join/${event.join_token}`, folder, "--state", path.join(e2e.stack.dir, "video-card-state.json")]);
+  expect(run.code, run.lines.join("\n")).toBe(0);
+  expect(run.lines.at(-1)).toBe("2 of 2 photos uploaded, 0 refused, 0 failed.");
+  await expectArrivedOnce(e2e, event.event_id, [photo!, clip]);
+  await expect
+    .poll(() => e2e.stack.query<{ media_kind: string; status: string }>(`SELECT media_kind, status FROM photos WHERE event_id = '${event.event_id}' AND filename = '${clip.name}'`)[0], { timeout: 30_000 })
+    .toEqual({ media_kind: "video", status: "ready" });
 });
 
 it("says which photos were refused and why, and exits non-zero", async () => {

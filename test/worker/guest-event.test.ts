@@ -22,7 +22,11 @@ describe("GET /api/v1/events/{token}: what a guest sees first", () => {
         max_file_size: 10 * MiB,
         // The part size: the server's chunk size unless the event sets another.
         chunk_size: 5 * MiB,
-        allowed_content_types: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+        // Videos are allowed by default, with their own caps.
+        allowed_content_types: ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "video/mp4", "video/quicktime"],
+        videos_allowed: true,
+        max_video_size: 500 * MiB,
+        max_video_duration_s: 600,
         max_concurrent_uploads_per_device: 2,
         daily_upload_cap_per_device: 500,
         max_concurrent_anonymous_uploads_per_address: 50,

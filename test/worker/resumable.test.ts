@@ -140,7 +140,7 @@ describe("IETF resumable uploads: refusals", () => {
   });
 
   it("OPTIONS advertises the limits; DELETE cancels and the upload is then gone", async () => {
-    const base = await resumableEvent({ max_file_size: 5 * MiB });
+    const base = await resumableEvent({ max_file_size: 5 * MiB, max_video_size: 4 * MiB });
     const options = await call(base, { method: "OPTIONS", headers: interop(9) });
     expect(options.status).toBe(204);
     expect(options.headers.get("upload-limit")).toBe(`min-size=0, max-size=${5 * MiB}`);

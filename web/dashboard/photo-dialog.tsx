@@ -5,7 +5,7 @@
  */
 import { useEffect, useRef } from "preact/hooks";
 import type { ModerationAction, PhotoView } from "../shared/admin-api";
-import { formatBytes, formatDateTime } from "../shared/format";
+import { formatBytes, formatDateTime, formatDuration } from "../shared/format";
 import { PhotoStateBadge } from "./ui";
 
 export function PhotoDialog(props: {
@@ -40,6 +40,7 @@ export function PhotoDialog(props: {
     ["File name", photo.filename],
     ["Type", photo.content_type],
     ["Size", formatBytes(photo.size)],
+    ...(photo.duration_s !== null ? [["Duration", formatDuration(photo.duration_s)] as [string, string]] : []),
     ["Dimensions", photo.width && photo.height ? `${photo.width} × ${photo.height}` : "—"],
     ["Taken", formatDateTime(photo.taken_at)],
     ["Camera", photo.camera ?? "—"],
@@ -52,12 +53,16 @@ export function PhotoDialog(props: {
 
   const canApprove = (photo.status === "ready" && !photo.approved) || photo.status === "hidden";
   const preview = photo.urls.thumb_1024;
+  // A ready video plays from its signed URL (range requests seek); the poster, when there is one, shows first.
+  const video = photo.media_kind === "video" && photo.status !== "processing" ? (photo.urls.original ?? photo.urls.scrubbed ?? null) : null;
 
   return (
     <dialog ref={dialog} class="photo-dialog" aria-labelledby="photo-dialog-title" onClose={onClose} onKeyDown={onKeyDown}>
       <div class="photo-dialog-body">
         <div class="photo-dialog-image">
-          {preview ? (
+          {video ? (
+            <video key={photo.photo_id} src={video} poster={preview ?? undefined} controls preload="metadata" aria-label={`Video ${photo.filename}`} />
+          ) : preview ? (
             <img src={preview} alt={`Photo ${photo.filename}`} />
           ) : (
             <p class="muted">{photo.status === "processing" ? "Still processing: no preview yet." : "No preview for this photo; download the original to see it."}</p>

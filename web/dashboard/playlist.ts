@@ -7,6 +7,8 @@
 export interface Slide {
   photoId: string;
   url: string;
+  /** A video plays (muted) from `url` for its length, up to the slideshow's cap. */
+  video?: { durationSeconds: number | null };
 }
 
 /** The newest approved photos the slideshow cycles through; older ones rest. */

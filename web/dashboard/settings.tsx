@@ -33,6 +33,9 @@ interface FormValues {
   keep_gps: boolean;
   chunk_size_kib: string;
   session_ttl_hours: string;
+  videos_allowed: boolean;
+  max_video_size_mib: string;
+  max_video_duration_min: string;
 }
 
 function formValues(event: EventView): FormValues {
@@ -55,6 +58,9 @@ function formValues(event: EventView): FormValues {
     keep_gps: event.keep_gps,
     chunk_size_kib: String(Math.round(event.chunk_size / KiB)),
     session_ttl_hours: String(Math.round((event.session_ttl_seconds / 3600) * 100) / 100),
+    videos_allowed: event.videos_allowed,
+    max_video_size_mib: String(Math.round((event.max_video_size / MiB) * 100) / 100),
+    max_video_duration_min: String(Math.round((event.max_video_duration_s / 60) * 100) / 100),
   };
 }
 
@@ -79,6 +85,9 @@ function settingsOf(values: FormValues): Required<EventSettings> {
     keep_gps: values.keep_gps,
     chunk_size: Math.round(Number(values.chunk_size_kib) * KiB),
     session_ttl_seconds: Math.round(Number(values.session_ttl_hours) * 3600),
+    videos_allowed: values.videos_allowed,
+    max_video_size: Math.round(Number(values.max_video_size_mib) * MiB),
+    max_video_duration_s: Math.round(Number(values.max_video_duration_min) * 60),
   };
 }
 
@@ -196,6 +205,34 @@ export function EventSettingsForm({ event, onSaved }: { event: EventView; onSave
           <div class="field">
             <label for="setting-max-size">Largest photo (MiB)</label>
             <input id="setting-max-size" type="number" min="0.01" step="any" required value={values.max_file_size_mib} onInput={text("max_file_size_mib")} />
+          </div>
+        </fieldset>
+
+        <fieldset class="fields fields-2">
+          <legend>Videos</legend>
+          <div class="field">
+            <label class="check">
+              <input type="checkbox" checked={values.videos_allowed} onChange={(input) => set("videos_allowed", input.currentTarget.checked)} />
+              Guests may upload videos (MP4, QuickTime)
+            </label>
+          </div>
+          <div class="field">
+            <label for="setting-max-video-size">Largest video (MiB)</label>
+            <input id="setting-max-video-size" type="number" min="0.01" step="any" required disabled={!values.videos_allowed} value={values.max_video_size_mib} onInput={text("max_video_size_mib")} />
+          </div>
+          <div class="field">
+            <label for="setting-max-video-duration">Longest video (minutes)</label>
+            <input
+              id="setting-max-video-duration"
+              type="number"
+              min="0.1"
+              max="1440"
+              step="any"
+              required
+              disabled={!values.videos_allowed}
+              value={values.max_video_duration_min}
+              onInput={text("max_video_duration_min")}
+            />
           </div>
         </fieldset>
 

@@ -4,7 +4,8 @@
  *
  * Built to run for hours: two <img> elements take turns (the next photo loads and decodes in the
  * hidden one, then the two swap), nothing else is created per photo, no object URLs are made,
- * and the playlist is bounded. Signed photo URLs last about an hour, so the list is read again
+ * and the playlist is bounded. Videos play muted in one <video> element for their length, up to
+ * VIDEO_CAP_S, then the show moves on. Signed photo URLs last about an hour, so the list is read again
  * at every new loop, every half hour, after a reconnect, and when a photo fails to load.
  * When the event's `slideshow_messages` is on, an approved guestbook message takes every fourth turn.
  */
@@ -31,8 +32,15 @@ async function slideshowMessages(api: AdminApi, eventId: string): Promise<Messag
   if (!event.slideshow_messages) return [];
   return (await api.listMessages(eventId, { status: "visible", approved: true }, null, MAX_MESSAGES)).items;
 }
+/** A video plays at most this long on the projector, then the show moves on. */
+export const VIDEO_CAP_S = 30;
 
 function slideOf(photo: PhotoView): Slide | null {
+  if (photo.media_kind === "video") {
+    // The guests' copy (no location): the projector is a public screen.
+    const url = photo.urls.scrubbed ?? photo.urls.original;
+    return url ? { photoId: photo.photo_id, url, video: { durationSeconds: photo.duration_s } } : null;
+  }
   const url = photo.urls.thumb_1024;
   return url ? { photoId: photo.photo_id, url } : null;
 }
@@ -71,6 +79,7 @@ function toggleFullscreen(): void {
 export function Slideshow({ eventId }: { eventId: string }) {
   const api = useApi();
   const slots = [useRef<HTMLImageElement>(null), useRef<HTMLImageElement>(null)];
+  const videoSlot = useRef<HTMLVideoElement>(null);
   const [eventName, setEventName] = useState("");
   const [link, setLink] = useState<CreatedJoinLink | null>(null);
   const [empty, setEmpty] = useState(false);
@@ -126,17 +135,34 @@ export function Slideshow({ eventId }: { eventId: string }) {
       }
     };
 
-    /** Loads `slide` into the hidden image, then crossfades to it. */
-    const show = async (slide: Slide) => {
+    /** The element on screen: one of the two images, or the video. */
+    let onScreen: HTMLElement | null = null;
+    const bringForward = (next: HTMLElement, slide: Slide) => {
+      next.dataset.photoId = slide.photoId;
+      next.classList.add("slide-front");
+      if (onScreen && onScreen !== next) onScreen.classList.remove("slide-front");
+      if (onScreen instanceof HTMLVideoElement && onScreen !== next) onScreen.pause();
+      onScreen = next;
+      shownId = slide.photoId;
+      shownAt = Date.now();
+    };
+
+    /** Loads `slide` into the hidden image (or the video), then crossfades to it; answers how long it stays (ms). */
+    const show = async (slide: Slide): Promise<number> => {
+      if (slide.video) {
+        const video = videoSlot.current!;
+        video.src = slide.url;
+        await video.play();
+        bringForward(video, slide);
+        const length = Number.isFinite(video.duration) ? video.duration : (slide.video.durationSeconds ?? VIDEO_CAP_S);
+        return Math.min(length, VIDEO_CAP_S) * 1000;
+      }
       const next = slots[1 - front]!.current!;
       next.src = slide.url;
       await next.decode();
-      next.dataset.photoId = slide.photoId;
-      next.classList.add("slide-front");
-      slots[front]!.current!.classList.remove("slide-front");
+      bringForward(next, slide);
       front = 1 - front;
-      shownId = slide.photoId;
-      shownAt = Date.now();
+      return secondsRef.current * 1000;
     };
 
     const turn = async () => {
@@ -156,16 +182,17 @@ export function Slideshow({ eventId }: { eventId: string }) {
       const step = playlist.next();
       if (step?.wrapped) await refresh();
       setEmpty(playlist.size === 0);
+      let stay = secondsRef.current * 1000;
       if (step) {
         try {
-          await show(step.slide);
+          stay = await show(step.slide);
         } catch {
           // Expired URL or a photo gone meanwhile: read the list again before the next turn.
           await refresh();
         }
       }
       turning = false;
-      if (!stopped) schedule(secondsRef.current * 1000);
+      if (!stopped) schedule(stay);
     };
 
     const closeChannel = openLiveChannel(api, eventId, {
@@ -230,6 +257,7 @@ export function Slideshow({ eventId }: { eventId: string }) {
     <main class={`slideshow${idle ? " slideshow-idle" : ""}`} data-live={live} aria-label={`Slideshow of ${eventName || "the event"}`}>
       <img ref={slots[0]} class="slide" alt="" />
       <img ref={slots[1]} class="slide" alt="" />
+      <video ref={videoSlot} class="slide" muted playsInline preload="auto" aria-hidden="true" />
       {message && (
         <figure class="slideshow-message" aria-live="polite">
           <blockquote class="breakable">{message.body}</blockquote>

@@ -1,7 +1,7 @@
 /** Small pieces several dashboard screens use. */
 import type { ComponentChildren } from "preact";
 import type { AdminApiError, EventStatus, PhotoView } from "../shared/admin-api";
-import { svgDataUrl } from "../shared/format";
+import { formatDuration, svgDataUrl } from "../shared/format";
 
 /** The message names every field a refused request got wrong ("field: problem; …"), so it is all there is to show. */
 export function ErrorNotice({ error, children }: { error: AdminApiError | null; children?: ComponentChildren }) {
@@ -66,6 +66,18 @@ export function QrImage({ svg, alt, class: className }: { svg: string; alt: stri
   return <img class={className ?? "qr"} src={svgDataUrl(svg)} alt={alt} />;
 }
 
+/** A video's play mark and length over its tile (a neutral tile until it has a poster). */
+function VideoMark({ photo }: { photo: PhotoView }) {
+  return (
+    <span class="tile-video-mark" aria-label={photo.duration_s === null ? "Video" : `Video, ${formatDuration(photo.duration_s)}`}>
+      <span class="tile-play" aria-hidden="true">
+        ▶
+      </span>
+      {photo.duration_s !== null && <span class="tile-duration">{formatDuration(photo.duration_s)}</span>}
+    </span>
+  );
+}
+
 /** A photo's thumbnail (or why there is none) with its file name and state, as the grids show it. */
 export function PhotoTileContent({ photo }: { photo: PhotoView }) {
   return (
@@ -73,10 +85,11 @@ export function PhotoTileContent({ photo }: { photo: PhotoView }) {
       {photo.urls.thumb_256 ? (
         <img class="tile-image" src={photo.urls.thumb_256} alt="" loading="lazy" decoding="async" />
       ) : (
-        <span class="tile-image tile-placeholder" aria-hidden="true">
-          {photo.status === "processing" ? "Processing…" : "No preview"}
+        <span class={`tile-image tile-placeholder${photo.media_kind === "video" ? " tile-video" : ""}`} aria-hidden="true">
+          {photo.status === "processing" ? "Processing…" : photo.media_kind === "video" ? "" : "No preview"}
         </span>
       )}
+      {photo.media_kind === "video" && <VideoMark photo={photo} />}
       <span class="tile-caption">
         {photo.display_name && <span class="tile-guest breakable">{photo.display_name}</span>}
         <span class="tile-name breakable">{photo.filename}</span>

@@ -14,11 +14,11 @@ import { parseCliArgs, usage } from "./cli-args.ts";
 import { ProgressRenderer, summary } from "./cli-render.ts";
 import { systemClock } from "./clock.ts";
 import { UploadEngine } from "./engine.ts";
-import { hasImageExtension } from "./files.ts";
+import { hasMediaExtension } from "./files.ts";
 import { JsonFileStore } from "./node-store.ts";
 import { isSettled } from "./views.ts";
 
-/** Photos under the given paths: folders searched recursively by extension, named files taken as they are. */
+/** Photos and videos under the given paths: folders searched recursively by extension, named files taken as they are. */
 async function collectPhotos(paths: string[]): Promise<string[]> {
   const found: string[] = [];
   for (const given of paths) {
@@ -29,7 +29,7 @@ async function collectPhotos(paths: string[]): Promise<string[]> {
       continue;
     }
     const entries = await readdir(given, { recursive: true, withFileTypes: true });
-    const photos = entries.filter((entry) => entry.isFile() && hasImageExtension(entry.name)).map((entry) => path.join(entry.parentPath, entry.name));
+    const photos = entries.filter((entry) => entry.isFile() && hasMediaExtension(entry.name)).map((entry) => path.join(entry.parentPath, entry.name));
     found.push(...photos.sort());
   }
   return found;

@@ -1,13 +1,17 @@
 /** What the engine knows about a picked file before the server sees it: identity, type, digest. */
 
-/** The photo formats guests upload, by file extension (lower case, no dot). */
-export const imageTypesByExtension: Readonly<Record<string, string>> = {
+/** The photo and video formats guests upload, by file extension (lower case, no dot). */
+export const mediaTypesByExtension: Readonly<Record<string, string>> = {
   jpg: "image/jpeg",
   jpeg: "image/jpeg",
   png: "image/png",
   webp: "image/webp",
   heic: "image/heic",
   heif: "image/heif",
+  // Phones and cameras write these on their cards (MP4 and QuickTime, H.264 or HEVC).
+  mp4: "video/mp4",
+  m4v: "video/mp4",
+  mov: "video/quicktime",
 };
 
 function extensionOf(name: string): string {
@@ -15,9 +19,9 @@ function extensionOf(name: string): string {
   return dot < 0 ? "" : name.slice(dot + 1).toLowerCase();
 }
 
-/** True when the name ends in a photo extension the engine knows. */
-export function hasImageExtension(name: string): boolean {
-  return extensionOf(name) in imageTypesByExtension;
+/** True when the name ends in a photo or video extension the engine knows. */
+export function hasMediaExtension(name: string): boolean {
+  return extensionOf(name) in mediaTypesByExtension;
 }
 
 /**
@@ -25,7 +29,7 @@ export function hasImageExtension(name: string): boolean {
  * (some phones hand HEIC files over with an empty type).
  */
 export function contentTypeOf(file: { name: string; type: string }): string {
-  return file.type || imageTypesByExtension[extensionOf(file.name)] || "application/octet-stream";
+  return file.type || mediaTypesByExtension[extensionOf(file.name)] || "application/octet-stream";
 }
 
 /** Same name, size and modification time: the same file picked again. */

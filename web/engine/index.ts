@@ -6,5 +6,5 @@ export { fileStates, isSettled, type EngineSnapshot, type FileState, type FileVi
 export { systemClock, type Clock } from "./clock.ts";
 export type { PauseReason } from "./control.ts";
 export type { RetryPolicy } from "./backoff.ts";
-export { hasImageExtension, imageTypesByExtension } from "./files.ts";
+export { hasMediaExtension, mediaTypesByExtension } from "./files.ts";
 export { canMakePhotoPreviews, makePhotoPreview, makeVideoPoster, previewSizes, type PreviewSize } from "./previews.ts";

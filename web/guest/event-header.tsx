@@ -12,7 +12,9 @@ export function EventHeader({ info }: { info: EventInfo }) {
       </p>
       {info.accepting_uploads ? (
         <p class="small muted">
-          {t.limits(formatSize(limits.max_file_size), t.typeList(limits.allowed_content_types.map(typeName)))} {t.dailyLimit(limits.daily_upload_cap_per_device)}
+          {t.limits(formatSize(limits.max_file_size), t.typeList(limits.allowed_content_types.filter((type) => type.startsWith("image/")).map(typeName)))}{" "}
+          {limits.videos_allowed && `${t.videoLimits(formatSize(limits.max_video_size), String(Math.round((limits.max_video_duration_s / 60) * 10) / 10))} `}
+          {t.dailyLimit(limits.daily_upload_cap_per_device)}
           {info.uploads_close_at && ` ${t.closesAt(formatDateTime(info.uploads_close_at))}`}
         </p>
       ) : (

@@ -26,9 +26,9 @@ export function fileStatus(file: FileView, pausedBy: PauseReason | null, limits:
     case "done":
       return { text: file.duplicateOf ? t.stateDuplicate : t.stateDone, tone: "ok" };
     case "refused":
-      return { text: t.stateRefused(reasonFor(file.error, file.size, limits)), tone: "danger" };
+      return { text: t.stateRefused(reasonFor(file.error, file, limits)), tone: "danger" };
     case "failed":
-      return { text: t.stateFailed(reasonFor(file.error, file.size, limits)), tone: "danger" };
+      return { text: t.stateFailed(reasonFor(file.error, file, limits)), tone: "danger" };
     case "cancelled":
       return { text: t.stateCancelled, tone: "quiet" };
   }
@@ -44,10 +44,13 @@ function percentSent(file: FileView): number {
  * file's size against the event's cap decides; a too-many-at-once limit never ends up here,
  * the engine waits for a free slot instead.
  */
-function reasonFor(error: ErrorInfo | null, size: number, limits: EventInfo["limits"]): string {
+function reasonFor(error: ErrorInfo | null, file: Pick<FileView, "size" | "type">, limits: EventInfo["limits"]): string {
   switch (error?.code) {
-    case "upload_limit":
-      return size > limits.max_file_size ? t.reasonTooLarge(formatSize(limits.max_file_size)) : t.reasonDailyLimit(limits.daily_upload_cap_per_device);
+    case "upload_limit": {
+      // Videos have their own cap.
+      const cap = file.type.startsWith("video/") ? limits.max_video_size : limits.max_file_size;
+      return file.size > cap ? t.reasonTooLarge(formatSize(cap)) : t.reasonDailyLimit(limits.daily_upload_cap_per_device);
+    }
     case "photo_limit":
       return t.reasonPhotoLimit(limits.max_photos_per_guest ?? 0);
     case "unsupported_type":

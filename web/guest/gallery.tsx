@@ -64,11 +64,24 @@ interface TakeBack {
 function GalleryTile({ photo, takeBack, onImageError }: { photo: GalleryPhoto; takeBack: TakeBack | null; onImageError: (url: string) => void }) {
   const when = photo.taken_at ?? photo.uploaded_at;
   const shownWhen = when ? formatDateTime(when) : null;
-  const thumbnail = photo.urls.thumb_256 ?? photo.urls.thumb_1024 ?? photo.urls.scrubbed;
+  const video = photo.media_kind === "video" ? photo.urls.scrubbed : null;
+  const thumbnail = photo.urls.thumb_256 ?? photo.urls.thumb_1024 ?? (video ? null : photo.urls.scrubbed);
   const large = photo.urls.thumb_1024 ?? photo.urls.scrubbed ?? thumbnail;
   return (
     <li class={takeBack ? "tile tile-own" : "tile"}>
-      {thumbnail && (
+      {video ? (
+        // The guests' copy: the location is blanked as it is served. A neutral tile until a poster arrives.
+        <video
+          class="tile-video"
+          src={video}
+          poster={photo.urls.thumb_1024 ?? photo.urls.thumb_256 ?? undefined}
+          controls
+          playsInline
+          preload="metadata"
+          aria-label={shownWhen ? t.videoAlt(shownWhen) : t.videoFallbackAlt}
+          onError={() => onImageError(video)}
+        />
+      ) : thumbnail && (
         <a href={large ?? thumbnail} target="_blank" rel="noopener">
           <img
             src={thumbnail}

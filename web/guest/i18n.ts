@@ -28,6 +28,7 @@ export interface Messages {
   closedAt: (when: string) => string;
   closesAt: (when: string) => string;
   limits: (maxSize: string, types: string) => string;
+  videoLimits: (maxSize: string, minutes: string) => string;
   dailyLimit: (count: number) => string;
   typeList: (types: string[]) => string;
 
@@ -94,6 +95,8 @@ export interface Messages {
   galleryYours: string;
   photoAlt: (when: string) => string;
   photoFallbackAlt: string;
+  videoAlt: (when: string) => string;
+  videoFallbackAlt: string;
 
   detailsSummary: string;
   deviceIdLabel: string;
@@ -174,6 +177,7 @@ const en: Messages = {
   closedAt: (when) => `Uploads closed ${when}.`,
   closesAt: (when) => `Uploads close ${when}.`,
   limits: (maxSize, types) => `Photos up to ${maxSize} each, as ${types}.`,
+  videoLimits: (maxSize, minutes) => `Videos up to ${maxSize} and ${minutes} min each.`,
   dailyLimit: (count) => `Up to ${count} photos a day from this phone.`,
   typeList: (types) => new Intl.ListFormat("en", { type: "disjunction" }).format(types),
 
@@ -240,6 +244,8 @@ const en: Messages = {
   galleryYours: "Yours",
   photoAlt: (when) => `Photo from ${when}`,
   photoFallbackAlt: "Photo",
+  videoAlt: (when) => `Video from ${when}`,
+  videoFallbackAlt: "Video",
 
   detailsSummary: "Details for the organisers",
   deviceIdLabel: "Device id",
@@ -320,6 +326,7 @@ const de: Messages = {
   closedAt: (when) => `Uploads wurden am ${when} geschlossen.`,
   closesAt: (when) => `Uploads schließen am ${when}.`,
   limits: (maxSize, types) => `Fotos bis ${maxSize} pro Datei, als ${types}.`,
+  videoLimits: (maxSize, minutes) => `Videos bis ${maxSize} und ${minutes} Min. pro Datei.`,
   dailyLimit: (count) => `Bis zu ${count} Fotos am Tag von diesem Telefon.`,
   typeList: (types) => new Intl.ListFormat("de", { type: "disjunction" }).format(types),
 
@@ -386,6 +393,8 @@ const de: Messages = {
   galleryYours: "Deins",
   photoAlt: (when) => `Foto vom ${when}`,
   photoFallbackAlt: "Foto",
+  videoAlt: (when) => `Video vom ${when}`,
+  videoFallbackAlt: "Video",
 
   detailsSummary: "Angaben für die Veranstalter",
   deviceIdLabel: "Geräte-ID",
@@ -479,7 +488,15 @@ export function formatDateTime(iso: string): string {
   return dateTime.format(new Date(iso));
 }
 
-const typeNames: Record<string, string> = { "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/heic": "HEIC", "image/heif": "HEIF" };
+const typeNames: Record<string, string> = {
+  "image/jpeg": "JPEG",
+  "image/png": "PNG",
+  "image/webp": "WebP",
+  "image/heic": "HEIC",
+  "image/heif": "HEIF",
+  "video/mp4": "MP4",
+  "video/quicktime": "MOV",
+};
 
 /** "image/jpeg" → "JPEG": the names people know the formats by. */
 export function typeName(contentType: string): string {

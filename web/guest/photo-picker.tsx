@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { imageTypesByExtension } from "../engine/index.ts";
+import { mediaTypesByExtension } from "../engine/index.ts";
 import { t } from "./i18n.ts";
 
 /**
@@ -61,7 +61,7 @@ export function PhotoPicker({ allowedTypes, onPick }: { allowedTypes: string[]; 
  * HEIC photos over without a type and would grey them out.
  */
 function acceptList(allowedTypes: string[]): string {
-  const extensions = Object.entries(imageTypesByExtension)
+  const extensions = Object.entries(mediaTypesByExtension)
     .filter(([, type]) => allowedTypes.includes(type))
     .map(([extension]) => `.${extension}`);
   return [...allowedTypes, ...extensions].join(",");

@@ -7741,6 +7741,8 @@ export interface components {
             max_concurrent_uploads_per_device?: number;
             max_file_size?: number;
             max_photos_per_guest?: number | null;
+            max_video_duration_s?: number;
+            max_video_size?: number;
             /** @enum {string} */
             moderation_mode?: "auto" | "review";
             name: string;
@@ -7754,6 +7756,7 @@ export interface components {
             uploads_close_at?: string | null;
             /** Format: date-time */
             uploads_open_at?: string | null;
+            videos_allowed?: boolean;
         };
         /**
          * @example {
@@ -7877,6 +7880,9 @@ export interface components {
                 max_concurrent_uploads_per_device: number;
                 max_file_size: number;
                 max_photos_per_guest: number | null;
+                max_video_duration_s: number;
+                max_video_size: number;
+                videos_allowed: boolean;
             };
             name: string;
             /**
@@ -7963,6 +7969,8 @@ export interface components {
             max_concurrent_uploads_per_device: number;
             max_file_size: number;
             max_photos_per_guest: number | null;
+            max_video_duration_s: number;
+            max_video_size: number;
             /** @enum {string} */
             moderation_mode: "auto" | "review";
             /** @example Ana & Ben's wedding */
@@ -7991,6 +7999,7 @@ export interface components {
              * @example 2026-06-20T14:00:00.000Z
              */
             uploads_open_at: string | null;
+            videos_allowed: boolean;
         };
         FileError: {
             code: string;
@@ -7999,7 +8008,10 @@ export interface components {
         GalleryPage: {
             next_cursor: string | null;
             photos: {
+                duration_s: number | null;
                 height: number | null;
+                /** @enum {string} */
+                media_kind: "image" | "video";
                 photo_id: string;
                 /**
                  * Format: date-time
@@ -8068,6 +8080,7 @@ export interface components {
             display_name: string | null;
             download_name: string;
             duplicate_of: string | null;
+            duration_s: number | null;
             failure_reason: string | null;
             filename: string;
             gps: {
@@ -8075,6 +8088,8 @@ export interface components {
                 longitude: number;
             } | null;
             height: number | null;
+            /** @enum {string} */
+            media_kind: "image" | "video";
             /** @example 0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a */
             photo_id: string;
             /** @description The guest's preview did not look like the original (or could not be compared with it): held for review */
@@ -8137,6 +8152,8 @@ export interface components {
             max_concurrent_uploads_per_device?: number;
             max_file_size?: number;
             max_photos_per_guest?: number | null;
+            max_video_duration_s?: number;
+            max_video_size?: number;
             /** @enum {string} */
             moderation_mode?: "auto" | "review";
             name?: string;
@@ -8150,6 +8167,7 @@ export interface components {
             uploads_close_at?: string | null;
             /** Format: date-time */
             uploads_open_at?: string | null;
+            videos_allowed?: boolean;
         };
         /**
          * @example {

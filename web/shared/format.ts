@@ -14,6 +14,14 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(digits)} ${units[unit]}`;
 }
 
+/** A video's length: 75.4 → "1:15", 3725 → "1:02:05" (seconds rounded up, so a short clip is never "0:00"). */
+export function formatDuration(seconds: number): string {
+  const total = Math.ceil(seconds);
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
 /** 0.0345 → "3.5%". */
 export function formatPercent(ratio: number): string {
   return `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.1 ? 1 : 0)}%`;

@@ -18,8 +18,9 @@ export function contentSecurityPolicy(apiOrigin?: string): string {
     "style-src": ["'self'"],
     // data: for the QR code SVGs the API returns, blob: for the guest app's local previews.
     "img-src": ["'self'", "data:", "blob:", ...api.slice(0, 1)],
-    // blob: for the poster frames the guest app draws from picked videos (engine/previews.ts).
-    "media-src": ["'self'", "blob:"],
+    // blob: for the poster frames the guest app draws from picked videos (engine/previews.ts);
+    // the API's origin for videos played from their signed URLs (dashboard, slideshow, gallery).
+    "media-src": ["'self'", "blob:", ...api.slice(0, 1)],
     "connect-src": ["'self'", ...api],
     "font-src": ["'self'"],
     "manifest-src": ["'self'"],
