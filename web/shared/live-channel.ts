@@ -8,44 +8,17 @@
  *   - the browser comes back online (reconnect at once, without waiting out the backoff).
  */
 import type { AdminApi, PhotoView, UploadView } from "./admin-api";
+import type { DeviceHealth, HealthSummary } from "../../src/live/health-summary";
+
+/** The event's upload health, sent on connect and whenever it changes (src/live/health-summary.ts). */
+export type UploadHealth = HealthSummary;
+export type { DeviceHealth };
 
 export type LiveMessage =
   | { type: "hello"; event_id: string }
   | { type: "upload"; upload: UploadView }
   | { type: "photo"; photo: PhotoView }
   | { type: "health"; health: UploadHealth };
-
-/**
- * The event's upload health, sent on connect and whenever it changes (the shape of
- * src/live/upload-health.ts's HealthSummary; the live channel is not part of the OpenAPI document).
- */
-export interface UploadHealth {
-  generated_at: string;
-  stall_after_seconds: number;
-  window_minutes: number;
-  devices_in_flight: number;
-  devices_stalled: number;
-  devices_retrying: number;
-  devices_failed: number;
-  uploads: { in_flight: number; stalled: number; retrying: number; failed: number };
-  /** Many devices stalled at once: the venue's network, most likely. */
-  overloaded: { stalled_devices: number } | null;
-  /** Oldest first, the current minute last. */
-  minutes: Array<{ minute: string; arrived: number; failed: number }>;
-  /** The troubled first; `devices_listed_of` in all. */
-  devices: DeviceHealth[];
-  devices_listed_of: number;
-}
-
-export interface DeviceHealth {
-  device_id: string;
-  state: "stalled" | "retrying" | "uploading" | "failed";
-  in_flight: number;
-  stalled: number;
-  retrying: number;
-  failed: number;
-  last_bytes_at: string | null;
-}
 
 export type LiveState = "connecting" | "open" | "reconnecting";
 
