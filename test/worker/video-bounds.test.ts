@@ -14,7 +14,9 @@ const bytes = (value: string) => Uint8Array.from(value, (ch) => ch.charCodeAt(0)
 const join = (...parts: Uint8Array[]) => isoBox("____", ...parts).subarray(8);
 /** Where box `type` starts (its size field): the first occurrence, or the last. */
 const boxAt = (file: Uint8Array, type: string, last = false) => (last ? text(file).lastIndexOf(type) : text(file).indexOf(type)) - 4;
-const TIME_BOUND_MS = 1000;
+// A guard against a parse that runs away (minutes), not a speed target: benchmarks measure speed, and a
+// loaded CI machine makes tight wall-clock bounds flaky.
+const TIME_BOUND_MS = 5000;
 
 /** Inspects, expecting a rejection matching `reason`, within the time bound, having read at most `maxBytesRead`. */
 async function rejects(file: Uint8Array, reason: RegExp, maxBytesRead = 256 * 1024, type: "video/mp4" | "video/quicktime" = "video/quicktime") {
