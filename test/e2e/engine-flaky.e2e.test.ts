@@ -112,4 +112,4 @@ it("tus-js-client: every file arrives byte-identical as one photo, with no actio
   // A creation whose answer was dropped leaves an unused session, never a second photo.
   const rows = uploadsOf(e2e, event.event_id);
   for (const photo of photos) expect(rows.filter((row) => row.filename === photo.name && row.photo_id), photo.name).toHaveLength(1);
-});
+}, 360_000); // 50 photos through a cutting proxy, six at a time: minutes on a loaded machine
