@@ -20,6 +20,7 @@ import { hmacHex } from "../lib/signing";
 import { isoOrNull } from "../lib/time";
 import { ApiError, refusals, type Refusal } from "./errors";
 import { resolveJoinToken } from "./events";
+import { isAnonymousDevice } from "./limits";
 import { deletePhoto } from "./photos";
 
 /** No 0/O, 1/I/L: a code read off one screen and typed on another survives it. */
@@ -67,6 +68,15 @@ export async function createClaim(env: Env, joinToken: string, uploadId: string,
     .get();
   if (!upload || upload.partial) throw new ApiError(refusals.uploadNotFound());
   if (!(await secretMatches(uploadKey, upload.keyHash))) throw new ApiError(refusals.invalidUploadKey());
+  // An anonymous id stands for every device behind one address (a venue's wifi): a claim on it
+  // would open other guests' photos.
+  if (isAnonymousDevice(upload.deviceId)) {
+    throw new ApiError({
+      status: 409,
+      code: "claim_needs_device_id",
+      message: "This upload was made without a device id, so it cannot be told from other uploads from its network; no claim can be made on it.",
+    });
+  }
 
   const code = newClaimCode();
   const now = Date.now();

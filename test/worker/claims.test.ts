@@ -1,0 +1,38 @@
+/** Claims ("my uploads on any phone") against the people who would abuse them. */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, createEvent, errorCode } from "./helpers";
+import { seedPhotos } from "./photo-helpers";
+
+const venue = { "cf-connecting-ip": "198.51.100.20", "user-agent": "tus-js-client/4.3.1" };
+
+/** A stock tus client's create (no device id): its upload id and key, from the upload URL. */
+async function anonymousTusUpload(token: string) {
+  const response = await call(`/api/v1/events/${token}/tus/`, {
+    method: "POST",
+    headers: { "tus-resumable": "1.0.0", "upload-length": "1000", "upload-metadata": `filetype ${btoa("image/jpeg")}`, ...venue },
+  });
+  expect(response.status).toBe(201);
+  const [id, key] = response.headers.get("location")!.split("/").pop()!.split(".");
+  return { id: id!, key: key! };
+}
+
+describe("claims and anonymous uploads", () => {
+  it("makes no claim on an upload without a device id, which would open every guest's photos behind the same address", async () => {
+    const event = await createEvent();
+    const first = await anonymousTusUpload(event.join_token);
+    const anonymousId = await env.DB.prepare("SELECT device_id FROM upload_sessions WHERE id = ?").bind(first.id).first<string>("device_id");
+    // Another guest on the venue's wifi already has photos under the same anonymous id.
+    await seedPhotos(event.event_id, 2, { device: anonymousId! });
+
+    const attacker = await anonymousTusUpload(event.join_token);
+    const made = await call(`/api/v1/events/${event.join_token}/claims`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "upload-key": attacker.key, ...venue },
+      body: JSON.stringify({ upload_id: attacker.id }),
+    });
+    expect(made.status).toBe(409);
+    expect(await errorCode(made)).toBe("claim_needs_device_id");
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM claims WHERE event_id = ?").bind(event.event_id).first("n")).toBe(0);
+  });
+});
