@@ -47,9 +47,12 @@ export function appendChunk(
     const caller = await callerOf(ref);
     // A chunk smaller than any part is read first and handed to the session with its bytes: if it
     // stays inside its part, that one call stores it. (A checksummed one streams through the digest.)
-    const inMemory = length < R2_MIN_PART_SIZE && !options.checksum ? await readChunk(env, ref, caller, body, length) : null;
+    const endRead = length < R2_MIN_PART_SIZE && !options.checksum ? startInMemoryRead(ref.uploadId, caller.keyHash) : null;
+    let inMemory: Awaited<ReturnType<typeof readChunk>> | null = null;
     try {
+      inMemory = endRead ? await readChunk(env, ref, caller, body, length) : null;
       const opened = inMemory ? await appendInPart(env, ref, caller, start, inMemory.bytes, options) : await openAppend(env, ref, caller, start, length, options);
+      rememberCaller(ref.uploadId, caller.keyHash);
       if ("appended" in opened) {
         if (opened.firstBytes) background(mirrorProgress(env, ref, start + length, null));
         return { ...opened.appended, replayed: false };
@@ -83,8 +86,32 @@ export function appendChunk(
       }
     } finally {
       inMemory?.held.release();
+      endRead?.();
     }
   });
+}
+
+/**
+ * Uploads whose key this isolate has seen their session accept, and whether a chunk of theirs is
+ * being read into memory now. A body is read before its session checks it only for such a caller,
+ * one chunk at a time per upload: a stranger with the join link (wrong key, made-up upload id) or
+ * one guest's many chunks at once cannot hold the isolate's body budget with bodies that trickle
+ * in to be refused. Others go through `beginChunk`, which refuses before any byte is read.
+ */
+const knownCallers = new Map<string, { keyHash: string; reading: boolean }>();
+const KNOWN_CALLERS = 1000;
+
+function startInMemoryRead(uploadId: string, keyHash: string): (() => void) | null {
+  const known = knownCallers.get(uploadId);
+  if (!known || known.keyHash !== keyHash || known.reading) return null;
+  known.reading = true;
+  return () => (known.reading = false);
+}
+
+function rememberCaller(uploadId: string, keyHash: string): void {
+  if (knownCallers.get(uploadId)?.keyHash === keyHash) return;
+  if (knownCallers.size >= KNOWN_CALLERS) knownCallers.delete(knownCallers.keys().next().value!);
+  knownCallers.set(uploadId, { keyHash, reading: false });
 }
 
 /** Reads a whole chunk under the isolate's memory budget; one cut off is told to its session (a retry follows). */
