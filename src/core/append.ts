@@ -12,7 +12,7 @@ import { R2_MIN_PART_SIZE } from "../storage/part-size";
 import { BodyReadError, BodyTooShortError, PieceReader, readExactly } from "../storage/streams";
 import { ApiError, refusals } from "./errors";
 import { assertUploadsAdmitted } from "./events";
-import { callerOf, sessionStub, unwrap, type SessionStub, type UploadRef } from "./session-client";
+import { callerOf, rememberCaller, sessionStub, startInMemoryRead, unwrap, type SessionStub, type UploadRef } from "./session-client";
 import type { Caller, ChunkGrant, SessionView } from "./upload-session";
 
 /** How an adapter wants bytes appended. */
@@ -89,29 +89,6 @@ export function appendChunk(
       endRead?.();
     }
   });
-}
-
-/**
- * Uploads whose key this isolate has seen their session accept, and whether a chunk of theirs is
- * being read into memory now. A body is read before its session checks it only for such a caller,
- * one chunk at a time per upload: a stranger with the join link (wrong key, made-up upload id) or
- * one guest's many chunks at once cannot hold the isolate's body budget with bodies that trickle
- * in to be refused. Others go through `beginChunk`, which refuses before any byte is read.
- */
-const knownCallers = new Map<string, { keyHash: string; reading: boolean }>();
-const KNOWN_CALLERS = 1000;
-
-function startInMemoryRead(uploadId: string, keyHash: string): (() => void) | null {
-  const known = knownCallers.get(uploadId);
-  if (!known || known.keyHash !== keyHash || known.reading) return null;
-  known.reading = true;
-  return () => (known.reading = false);
-}
-
-function rememberCaller(uploadId: string, keyHash: string): void {
-  if (knownCallers.get(uploadId)?.keyHash === keyHash) return;
-  if (knownCallers.size >= KNOWN_CALLERS) knownCallers.delete(knownCallers.keys().next().value!);
-  knownCallers.set(uploadId, { keyHash, reading: false });
 }
 
 /** Reads a whole chunk under the isolate's memory budget; one cut off is told to its session (a retry follows). */
