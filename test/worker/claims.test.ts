@@ -1,8 +1,9 @@
 /** Claims ("my uploads on any phone") against the people who would abuse them. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, createEvent, errorCode } from "./helpers";
-import { seedPhotos } from "./photo-helpers";
+import { makeJpeg } from "../fixtures/photos";
+import { call, createEvent, errorCode, newDevice } from "./helpers";
+import { deliver, seedPhotos, uploadPhoto } from "./photo-helpers";
 
 const venue = { "cf-connecting-ip": "198.51.100.20", "user-agent": "tus-js-client/4.3.1" };
 
@@ -34,5 +35,32 @@ describe("claims and anonymous uploads", () => {
     expect(made.status).toBe(409);
     expect(await errorCode(made)).toBe("claim_needs_device_id");
     expect(await env.DB.prepare("SELECT count(*) AS n FROM claims WHERE event_id = ?").bind(event.event_id).first("n")).toBe(0);
+  });
+});
+
+describe("a revoked claim", () => {
+  it("stops the file URLs it handed out at once, not when they expire", async () => {
+    const event = await createEvent();
+    const mine = await uploadPhoto(makeJpeg({ width: 64, height: 48 }), { token: event.join_token, extra: { device_id: newDevice() } });
+    await deliver([mine.job]);
+    const made = await call(`/api/v1/events/${event.join_token}/claims`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "upload-key": mine.upload.key },
+      body: JSON.stringify({ upload_id: mine.upload.id }),
+    });
+    const claim = await made.json<{ claim_id: string; code: string }>();
+    const page = await (await call(`/api/v1/events/${event.join_token}/claims/photos`, { headers: { "claim-code": claim.code } })).json<{
+      photos: Array<{ urls: { thumb_256: string; scrubbed: string } }>;
+    }>();
+    const urls = [page.photos[0]!.urls.thumb_256, page.photos[0]!.urls.scrubbed].map((url) => new URL(url));
+    for (const url of urls) expect((await call(url.pathname + url.search)).status).toBe(200);
+
+    // The code leaked; the organiser withdraws it.
+    const revoked = await call(`/api/v1/admin/events/${event.event_id}/claims/${claim.claim_id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
+    });
+    expect(revoked.status).toBe(200);
+    for (const url of urls) expect((await call(url.pathname + url.search)).status).toBe(404);
   });
 });
