@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { BODY_BUFFER_BUDGET, bodyBuffers } from "../../src/storage/memory-budget";
-import { createEvent, errorCode, fileBytes, manualChunk, MiB, sendChunk, startUpload } from "./helpers";
+import { completedBytes, createEvent, errorCode, fileBytes, manualChunk, MiB, sendChunk, sessionOf, sha256Hex, startUpload } from "./helpers";
 
 const settled = (response: Promise<Response>, ms = 1000) =>
   Promise.race([response, new Promise<null>((resolve) => setTimeout(() => resolve(null), ms))]);
@@ -43,5 +43,27 @@ describe("bodies read before the session is asked", () => {
     expect(answered && (await errorCode(answered))).toBe("chunk_out_of_order");
     await Promise.all([...trickling, third].map((chunk) => chunk.writer.abort().catch(() => {})));
     await Promise.all([...trickling, third].map((chunk) => chunk.response.catch(() => {})));
+  });
+});
+
+describe("a lapsed lease and a chunk stored in one call", () => {
+  it("the lapsed chunk cannot commit over bytes the session accepted after it", async () => {
+    const { join_token } = await createEvent();
+    const size = 3 * MiB;
+    const file = fileBytes(size, 11);
+    const upload = await startUpload(join_token, size);
+    // A chunk began (its Worker then went silent: no heartbeats) ...
+    const caller = { uploadId: upload.id, tokenHash: await sha256Hex(new TextEncoder().encode(join_token)), keyHash: await sha256Hex(new TextEncoder().encode(upload.key)) };
+    const begun = await sessionOf(upload.id).beginChunk(caller, { start: 0, length: MiB, total: size, acceptReplay: true });
+    if (!begun.ok || !("grant" in begun.value)) throw new Error("no grant");
+    await new Promise((resolve) => setTimeout(resolve, 1600)); // CHUNK_LEASE_MS in the test config
+    // ... so the guest's retry is stored, in one call, and acknowledged.
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
+    // The silent Worker wakes and commits other bytes for the same range: refused, its turn was lost.
+    const other = fileBytes(MiB, 99);
+    const late = await sessionOf(upload.id).commitChunk(begun.value.grant.leaseId, MiB, { parts: [], wroteObject: false, tail: other, multipartUploadId: null, consumedStaging: [] });
+    expect(late.ok).toBe(false);
+    for (let offset = MiB; offset < size; offset += MiB) expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
+    expect(await completedBytes(upload)).toBe(await sha256Hex(file));
   });
 });
