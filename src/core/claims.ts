@@ -15,7 +15,7 @@ import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { afterCursor, toPage } from "../db/pagination";
 import { claimGuesses, claims, photos, uploadSessions, type ClaimRow, type EventRow, type PhotoRow } from "../db/schema";
 import { photoUrls } from "../downloads/photo-files";
-import { newId, secretMatches, sha256Hex } from "../lib/crypto";
+import { newId, secretMatches } from "../lib/crypto";
 import { hmacHex } from "../lib/signing";
 import { isoOrNull } from "../lib/time";
 import { ApiError, refusals, type Refusal } from "./errors";
@@ -99,7 +99,8 @@ async function openClaim(env: Env, event: EventRow, presented: string | undefine
   const db = database(env);
   const now = Date.now();
   const since = now - CLAIM_GUESS_LIMITS.windowMs;
-  const addressHash = await sha256Hex(address);
+  // Keyed, as a plain hash of an IPv4 address is undone by trying all 2^32.
+  const addressHash = await hmacHex(env.SIGNING_SECRET, `claim guesses\n${address}`);
   const guessesFrom = (scope: ReturnType<typeof eq>) => sql`(select count(*) from ${claimGuesses} where ${scope} and ${claimGuesses.at} > ${since})`;
   const attempt = { id: newId(), eventId: event.id, addressHash, at: now };
   const [, recorded] = await env.DB.batch([

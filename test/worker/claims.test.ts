@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { makeJpeg } from "../fixtures/photos";
-import { call, createEvent, errorCode, newDevice } from "./helpers";
+import { call, createEvent, errorCode, newDevice, sha256Hex } from "./helpers";
 import { deliver, seedPhotos, uploadPhoto } from "./photo-helpers";
 
 const venue = { "cf-connecting-ip": "198.51.100.20", "user-agent": "tus-js-client/4.3.1" };
@@ -62,5 +62,18 @@ describe("a revoked claim", () => {
     });
     expect(revoked.status).toBe(200);
     for (const url of urls) expect((await call(url.pathname + url.search)).status).toBe(404);
+  });
+});
+
+describe("wrong claim codes", () => {
+  it("are counted against the address without storing anything that gives the address back", async () => {
+    const event = await createEvent();
+    const address = "203.0.113.77";
+    const guessed = await call(`/api/v1/events/${event.join_token}/claims/photos`, { headers: { "claim-code": "2222-2222", "cf-connecting-ip": address } });
+    expect(await errorCode(guessed)).toBe("invalid_claim_code");
+    const stored = await env.DB.prepare("SELECT address_hash FROM claim_guesses WHERE event_id = ?").bind(event.event_id).first<string>("address_hash");
+    expect(stored).toMatch(/^[0-9a-f]{64}$/);
+    // A plain SHA-256 of an IPv4 address is undone by hashing all 2^32 of them.
+    expect(stored).not.toBe(await sha256Hex(new TextEncoder().encode(address)));
   });
 });
