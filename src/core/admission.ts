@@ -17,7 +17,7 @@ import { authorizeBatchFile, linkBatchUpload, type BatchFileClaim } from "./batc
 import { fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { cleanFilename } from "./filenames";
 import { ANON_FIRST_BYTES_MS, uploaderLimits, type UploaderLimits } from "./limits";
-import { closeUnstartedSession, sessionStub } from "./session-client";
+import { closeUnstartedSession, rememberCaller, sessionStub } from "./session-client";
 
 export interface NewUpload {
   filename: string;
@@ -159,6 +159,7 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     throw error;
   }
   if (input.batch) await linkBatchUpload(db, input.batch.fileId, uploadId);
+  rememberCaller(uploadId, keyHash);
   recordMetric(env, "upload_created", { eventId: event.id, bytes: input.size, code: partial ? "partial" : undefined });
   return {
     upload_id: uploadId,

@@ -12,7 +12,7 @@ import { R2_MIN_PART_SIZE } from "../storage/part-size";
 import { BodyReadError, BodyTooShortError, PieceReader, readExactly } from "../storage/streams";
 import { ApiError, refusals } from "./errors";
 import { assertUploadsAdmitted } from "./events";
-import { callerOf, sessionStub, unwrap, type SessionStub, type UploadRef } from "./session-client";
+import { callerOf, rememberCaller, sessionStub, startInMemoryRead, unwrap, type SessionStub, type UploadRef } from "./session-client";
 import type { Caller, ChunkGrant, SessionView } from "./upload-session";
 
 /** How an adapter wants bytes appended. */
@@ -47,9 +47,12 @@ export function appendChunk(
     const caller = await callerOf(ref);
     // A chunk smaller than any part is read first and handed to the session with its bytes: if it
     // stays inside its part, that one call stores it. (A checksummed one streams through the digest.)
-    const inMemory = length < R2_MIN_PART_SIZE && !options.checksum ? await readChunk(env, ref, caller, body, length) : null;
+    const endRead = length < R2_MIN_PART_SIZE && !options.checksum ? startInMemoryRead(ref.uploadId, caller.keyHash) : null;
+    let inMemory: Awaited<ReturnType<typeof readChunk>> | null = null;
     try {
+      inMemory = endRead ? await readChunk(env, ref, caller, body, length) : null;
       const opened = inMemory ? await appendInPart(env, ref, caller, start, inMemory.bytes, options) : await openAppend(env, ref, caller, start, length, options);
+      rememberCaller(ref.uploadId, caller.keyHash);
       if ("appended" in opened) {
         if (opened.firstBytes) background(mirrorProgress(env, ref, start + length, null));
         return { ...opened.appended, replayed: false };
@@ -83,6 +86,7 @@ export function appendChunk(
       }
     } finally {
       inMemory?.held.release();
+      endRead?.();
     }
   });
 }

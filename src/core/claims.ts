@@ -15,11 +15,12 @@ import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { afterCursor, toPage } from "../db/pagination";
 import { claimGuesses, claims, photos, uploadSessions, type ClaimRow, type EventRow, type PhotoRow } from "../db/schema";
 import { photoUrls } from "../downloads/photo-files";
-import { newId, secretMatches, sha256Hex } from "../lib/crypto";
+import { newId, secretMatches } from "../lib/crypto";
 import { hmacHex } from "../lib/signing";
 import { isoOrNull } from "../lib/time";
 import { ApiError, refusals, type Refusal } from "./errors";
 import { resolveJoinToken } from "./events";
+import { isAnonymousDevice } from "./limits";
 import { deletePhoto } from "./photos";
 
 /** No 0/O, 1/I/L: a code read off one screen and typed on another survives it. */
@@ -67,6 +68,15 @@ export async function createClaim(env: Env, joinToken: string, uploadId: string,
     .get();
   if (!upload || upload.partial) throw new ApiError(refusals.uploadNotFound());
   if (!(await secretMatches(uploadKey, upload.keyHash))) throw new ApiError(refusals.invalidUploadKey());
+  // An anonymous id stands for every device behind one address (a venue's wifi): a claim on it
+  // would open other guests' photos.
+  if (isAnonymousDevice(upload.deviceId)) {
+    throw new ApiError({
+      status: 409,
+      code: "claim_needs_device_id",
+      message: "This upload was made without a device id, so it cannot be told from other uploads from its network; no claim can be made on it.",
+    });
+  }
 
   const code = newClaimCode();
   const now = Date.now();
@@ -89,7 +99,8 @@ async function openClaim(env: Env, event: EventRow, presented: string | undefine
   const db = database(env);
   const now = Date.now();
   const since = now - CLAIM_GUESS_LIMITS.windowMs;
-  const addressHash = await sha256Hex(address);
+  // Keyed, as a plain hash of an IPv4 address is undone by trying all 2^32.
+  const addressHash = await hmacHex(env.SIGNING_SECRET, `claim guesses\n${address}`);
   const guessesFrom = (scope: ReturnType<typeof eq>) => sql`(select count(*) from ${claimGuesses} where ${scope} and ${claimGuesses.at} > ${since})`;
   const attempt = { id: newId(), eventId: event.id, addressHash, at: now };
   const [, recorded] = await env.DB.batch([

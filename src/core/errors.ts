@@ -7,7 +7,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 export const errorCodes = [
   "admin_token_not_found", "assembly_failed", "batch_device_mismatch", "batch_file_refused", "batch_not_found",
   "beyond_upload_length", "body_too_large", "checksum_mismatch", "chunk_interrupted", "chunk_out_of_order",
-  "chunk_too_small", "claim_not_found", "claim_revoked", "event_archived", "event_closed", "event_not_found", "file_not_found", "final_upload",
+  "chunk_too_small", "claim_needs_device_id", "claim_not_found", "claim_revoked", "event_archived", "event_closed", "event_not_found", "file_not_found", "final_upload",
   "forbidden", "gallery_disabled", "gallery_not_open", "inconsistent_upload_length", "internal_error", "invalid_batch_key",
   "invalid_claim_code", "invalid_cursor", "invalid_json", "invalid_metadata", "invalid_request", "invalid_signature",
   "invalid_upload_key", "invalid_webhook_url", "join_link_expired", "join_link_not_found", "length_required", "link_expired",

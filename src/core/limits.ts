@@ -63,6 +63,10 @@ export function anonDevicesPerAddress(env: Pick<Env, "ANON_DEVICES_PER_ADDRESS">
  */
 export const ANON_FIRST_BYTES_MS = 5 * 60 * 1000;
 
+/** The id an anonymous uploader gets: `anon-` and its address, hashed (http/capability.ts `uploaderFor`). */
+export const ANONYMOUS_DEVICE_PREFIX = "anon-";
+export const isAnonymousDevice = (deviceId: string) => deviceId.startsWith(ANONYMOUS_DEVICE_PREFIX);
+
 /** The limits an upload's creator counts against: its device's, or its address's when anonymous. */
 export interface UploaderLimits {
   scope: "device" | "address";

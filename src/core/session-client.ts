@@ -58,3 +58,27 @@ export async function abortUpload(env: Env, ref: UploadRef): Promise<SessionView
 export async function assemblePartial(env: Env, ref: UploadRef): Promise<SessionView> {
   return unwrap(await sessionStub(env, ref.uploadId).assemblePartial(await callerOf(ref)));
 }
+
+/**
+ * Uploads whose key this isolate has made (at their create) or seen their session accept, and
+ * whether a chunk of theirs is being read into memory now. A body is read before its session
+ * checks it (core/append.ts) only for such a caller, one chunk at a time per upload: a stranger
+ * with the join link (wrong key, made-up upload id) or one guest's many chunks at once cannot
+ * hold the isolate's body budget with bodies that trickle in to be refused. Others go through
+ * `beginChunk`, which refuses before any byte is read.
+ */
+const knownCallers = new Map<string, { keyHash: string; reading: boolean }>();
+const KNOWN_CALLERS = 1000;
+
+export function startInMemoryRead(uploadId: string, keyHash: string): (() => void) | null {
+  const known = knownCallers.get(uploadId);
+  if (!known || known.keyHash !== keyHash || known.reading) return null;
+  known.reading = true;
+  return () => (known.reading = false);
+}
+
+export function rememberCaller(uploadId: string, keyHash: string): void {
+  if (knownCallers.get(uploadId)?.keyHash === keyHash) return;
+  if (knownCallers.size >= KNOWN_CALLERS) knownCallers.delete(knownCallers.keys().next().value!);
+  knownCallers.set(uploadId, { keyHash, reading: false });
+}

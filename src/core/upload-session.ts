@@ -258,6 +258,8 @@ export class UploadSession extends DurableObject<Env> {
     const end = request.start + bytes.byteLength;
     if (end >= this.#partEnd(row)) return this.#grant(row, request);
     const firstBytes = row.offset === 0;
+    // Admitted, so any lease had lapsed: its chunk must not commit over these bytes later.
+    this.#lease = null;
     this.ctx.storage.transactionSync(() => {
       this.#storeTail(request.start, bytes);
       row.offset = end;

@@ -3,11 +3,12 @@
  * originals included; guests get the scrubbed copy and thumbnails, only of approved photos and
  * only while the event's gallery is open (on, and past its reveal time); a claim's holder gets
  * them of the claimed device's own processed photos. Checked again when the URL is used, so
- * hiding a photo or closing the gallery takes effect at once, not when old URLs expire.
+ * hiding a photo, closing the gallery or revoking a claim takes effect at once, not when old URLs
+ * expire.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import { database } from "../db/client";
-import { events, photos, type PhotoRow } from "../db/schema";
+import { claims, events, photos, type PhotoRow } from "../db/schema";
 import { expiryFor, signPath } from "../lib/signing";
 import { downloadName } from "../core/filenames";
 import { ApiError, refusals } from "../core/errors";
@@ -98,7 +99,7 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
     .get();
   if (!found || found.photo.status === "deleted") return null;
   const visibleToGuests = galleryOpen(found.event) && guestVisibleStatuses.includes(found.photo.status) && found.photo.approvedAt !== null;
-  const visibleToOwner = found.photo.status === "ready" && found.event.status !== "archived";
+  const visibleToOwner = found.photo.status === "ready" && found.event.status !== "archived" && (audience !== "owner" || (await hasLiveClaim(env, found.photo)));
   if (audience !== "organiser" && (variant === "original" || !(audience === "guest" ? visibleToGuests : visibleToOwner))) return null;
   const key = objectKey(found.photo, variant);
   if (!key) return null;
@@ -115,6 +116,17 @@ export async function servePhotoFile(env: Env, request: Request, audience: Audie
 /** Whether the variant is the original's bytes served without their location: a video's guests' copy always, an original unless the event keeps GPS. */
 const blankedAsServed = (photo: PhotoRow, variant: Variant, keepGps: boolean) =>
   (variant === "scrubbed" && photo.mediaKind === "video") || (variant === "original" && !keepGps);
+
+/** Whether the photo's device still has a claim the organiser has not revoked (nor a newer code replaced). */
+async function hasLiveClaim(env: Env, photo: Pick<PhotoRow, "eventId" | "deviceId">): Promise<boolean> {
+  const live = await database(env)
+    .select({ id: claims.id })
+    .from(claims)
+    .where(and(eq(claims.eventId, photo.eventId), eq(claims.deviceId, photo.deviceId), isNull(claims.revokedAt)))
+    .limit(1)
+    .get();
+  return live !== undefined;
+}
 
 /** The patches that take the location out of a photo's original (location.ts); refused if that cannot be done for certain. */
 async function originalWithoutLocation(bucket: R2Bucket, photo: Pick<PhotoRow, "originalKey" | "contentType">): Promise<Patch[]> {

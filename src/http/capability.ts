@@ -4,6 +4,7 @@
  * limits when a stock client sends none.
  */
 import { displayNameField } from "../core/words";
+import { ANONYMOUS_DEVICE_PREFIX } from "../core/limits";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ApiError, refusals, type ErrorCode, type Refusal } from "../core/errors";
 import type { CreatedUpload } from "../core/admission";
@@ -87,7 +88,7 @@ export function declaredLength(c: AppContext): number | null {
 export async function uploaderFor(c: AppContext, given: string | undefined): Promise<{ deviceId: string; anonymous: boolean }> {
   if (given && /^[A-Za-z0-9._:-]{8,128}$/.test(given)) return { deviceId: given, anonymous: false };
   const address = await sha256Hex(`${c.env.SIGNING_SECRET}\nanonymous uploader\n${c.req.header("cf-connecting-ip") ?? ""}`);
-  return { deviceId: `anon-${address.slice(0, 24)}`, anonymous: true };
+  return { deviceId: `${ANONYMOUS_DEVICE_PREFIX}${address.slice(0, 24)}`, anonymous: true };
 }
 
 /** A client's own id for a file (tus metadata `client_id`, IETF `X-Client-Id`), when it sent one. */

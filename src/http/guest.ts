@@ -587,7 +587,7 @@ guestRoutes.openapi(
     security: security.uploadKey,
     middleware: [jsonRequest()],
     request: { params: tokenParams, body: jsonBody(createClaimBody) },
-    responses: { 201: json(CreatedClaim, "The claim and its code (shown this once)"), ...errors(400, 401, 404, 410, 415, 429) },
+    responses: { 201: json(CreatedClaim, "The claim and its code (shown this once)"), ...errors(400, 401, 404, 409, 410, 415, 429) },
   }),
   async (c) => {
     const { upload_id } = c.req.valid("json");

@@ -9,6 +9,7 @@ import { webhookAttempts, webhookDeliveries, webhookEndpoints, type WebhookEndpo
 import { ApiError } from "../core/errors";
 import { newId } from "../lib/crypto";
 import { isoOrNull } from "../lib/time";
+import { isNonPublicHost } from "./public-hosts";
 
 /** Endpoints per event, and global ones: a cap on the deliveries one emission fans out to. */
 export const MAX_ENDPOINTS_PER_SCOPE = 10;
@@ -34,7 +35,7 @@ function insecureHosts(env: Pick<Env, "WEBHOOK_INSECURE_HOSTS">): string[] {
     .filter(Boolean);
 }
 
-/** The URL as it will be called: https (or http to a listed dev host), no credentials in it. */
+/** The URL as it will be called: https to a public host (or http to a listed dev host), no credentials in it. */
 function checkEndpointUrl(env: Pick<Env, "WEBHOOK_INSECURE_HOSTS">, raw: string): string {
   if (raw.length > MAX_URL_LENGTH) throw invalidUrl(`The URL is longer than ${MAX_URL_LENGTH} characters.`);
   let url: URL;
@@ -44,8 +45,9 @@ function checkEndpointUrl(env: Pick<Env, "WEBHOOK_INSECURE_HOSTS">, raw: string)
     throw invalidUrl("The URL is not an absolute URL.");
   }
   if (url.username || url.password) throw invalidUrl("The URL must not carry a user name or password; the signature authenticates each delivery.");
-  const plainAllowed = url.protocol === "http:" && insecureHosts(env).includes(url.hostname.toLowerCase());
-  if (url.protocol !== "https:" && !plainAllowed) throw invalidUrl("The URL must use https.");
+  const listed = insecureHosts(env).includes(url.hostname.toLowerCase());
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && listed)) throw invalidUrl("The URL must use https.");
+  if (!listed && isNonPublicHost(url.hostname)) throw invalidUrl("The URL must name a public host, not localhost or a private, link-local or reserved address.");
   if (url.hash) throw invalidUrl("The URL must not have a fragment.");
   return url.href;
 }
