@@ -118,6 +118,31 @@ describe("preview first", () => {
     expect(await sizesOn(5_000_000)).toEqual(Array(10).fill(previewSizes.normal.targetBytes));
   });
 
+  it("starts making previews as soon as files are picked, two at once, while their batch is still being registered", async () => {
+    const server = fakeServer();
+    let register!: () => void;
+    const registered = new Promise<void>((resolve) => (register = resolve));
+    const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input).endsWith("/batches") && init?.method === "POST") await registered;
+      return server.fetch(input, init);
+    };
+    const making: string[] = [];
+    const previews = (file: File) =>
+      new Promise<Blob | null>((resolve) => {
+        making.push(file.name);
+        void registered.then(() => resolve(new Blob([new Uint8Array(100)], { type: "image/webp" })));
+      });
+    const engine = await UploadEngine.open({ origin: "https://photos.example", joinToken: "join", fetch, previews, processingPoll: { minMs: 1, maxMs: 1 } });
+    await engine.add([picked("a.jpg"), picked("bb.jpg"), picked("ccc.jpg")]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(making).toEqual(["a.jpg", "bb.jpg"]);
+    register();
+    expect((await engine.settled()).files.map((file) => file.state)).toEqual(["done", "done", "done"]);
+    await engine.stop();
+    expect(making).toEqual(["a.jpg", "bb.jpg", "ccc.jpg"]);
+    expect(server.calls.filter((call) => call.startsWith("preview"))).toHaveLength(3);
+  });
+
   it("sends originals only, as before, without a preview maker", async () => {
     const server = fakeServer();
     const engine = await UploadEngine.open({ origin: "https://photos.example", joinToken: "join", fetch: server.fetch, processingPoll: { minMs: 1, maxMs: 1 } });

@@ -168,6 +168,8 @@ export class UploadEngine {
         ...refusedHere(file),
       };
       this.records.set(record.id, record);
+      // Its preview is made while the picked files are still being stored (IndexedDB takes a while for many photos).
+      if (record.state === "queued") this.previews?.prepare(record.id, file);
       await this.store.putFile(record);
       ids.push(record.id);
     }
