@@ -186,8 +186,11 @@ describe("photo previews", () => {
     expect(Math.max(made.width, made.height)).toBeLessThan(1024);
     expect(Math.max(made.width, made.height)).toBeGreaterThanOrEqual(256);
     expect(made.width / made.height).toBeCloseTo(4 / 3, 1);
-    // Decoded and encoded in the preview worker; the page never stalled meanwhile.
-    expect(page.workers().map((worker) => new URL(worker.url()).pathname)).toEqual([expect.stringMatching(/preview-worker/)]);
+    // Decoded and encoded in a preview worker (there are two at most, taking photos in turn); the page never stalled meanwhile.
+    const workers = page.workers().map((worker) => new URL(worker.url()).pathname);
+    expect(workers.length).toBeGreaterThanOrEqual(1);
+    expect(workers.length).toBeLessThanOrEqual(2);
+    expect(workers.every((path) => /preview-worker/.test(path))).toBe(true);
     expect(made.longestTaskMs).toBeLessThan(200);
     expect(cornersOf(made)).toEqual({ topLeft: "red", topRight: "green", bottomLeft: "blue", bottomRight: "white" });
 

@@ -5,12 +5,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { UploadEngine } from "../../web/engine/engine.ts";
+import { previewSizes, type PreviewSize } from "../../web/engine/preview-sizes.ts";
 
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 /** A guest API in memory; `calls` lists what reached it, in order ("create a.jpg", "preview a.jpg", "chunk a.jpg", ...). */
-function fakeServer() {
+function fakeServer(previewBytesPerSecond = Infinity) {
   const calls: string[] = [];
+  let link: Promise<unknown> = Promise.resolve();
   const sessions = new Map<string, { fileId: string; file: string; size: number; offset: number; preview: boolean; done: boolean }>();
   const inFlight = () => [...sessions.values()].filter((s) => !s.done && (s.offset > 0 || !s.preview)).length;
   const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
@@ -33,6 +35,13 @@ function fakeServer() {
     const session = sessions.get(id ?? "");
     if (session && route.startsWith("PUT") && action === "preview") {
       expect(new Headers(init!.headers).get("content-type")).toBe("image/webp");
+      // The link, shared: previews cross it one after another, each taking as long as its bytes need at this rate.
+      if (previewBytesPerSecond !== Infinity) {
+        const bytes = (init!.body as Blob).size;
+        const crossed = link.then(() => new Promise((resolve) => setTimeout(resolve, (bytes * 1000) / previewBytesPerSecond)));
+        link = crossed;
+        await crossed;
+      }
       session.preview = true;
       calls.push(`preview ${session.file}`);
       return json(201, { photo_id: `photo-${id}`, status: "preview" });
@@ -84,6 +93,54 @@ describe("preview first", () => {
     expect(lastPreview).toBeLessThan(firstChunk);
     // Each file has one session: the original's bytes go on the session its preview opened.
     expect(server.calls.filter((call) => call.startsWith("create")).sort()).toEqual(["a.jpg", "bb.heic", "ccc.jpg", "dddd.jpg", "eeeee.jpg"].map((name) => `create ${name}`));
+  });
+
+  it("makes smaller previews once the first preview sends show a slow link, and keeps the usual size on a fast one", async () => {
+    const sizesOn = async (bytesPerSecond: number) => {
+      const server = fakeServer(bytesPerSecond);
+      const asked: number[] = [];
+      const previews = async (_file: File, size: PreviewSize) => {
+        asked.push(size.targetBytes);
+        return new Blob([new Uint8Array(size.targetBytes)], { type: "image/webp" });
+      };
+      const engine = await UploadEngine.open({ origin: "https://photos.example", joinToken: "join", fetch: server.fetch, previews, processingPoll: { minMs: 1, maxMs: 1 } });
+      await engine.add(["a", "bb", "ccc", "dddd", "eeeee", "ffffff", "ggggggg", "hhhhhhhh", "iiiiiiiii", "jjjjjjjjjj"].map((name) => picked(`${name}.jpg`)));
+      expect((await engine.settled()).files.every((file) => file.state === "done")).toBe(true);
+      await engine.stop();
+      return asked;
+    };
+    // 2 Mbit/s: the previews made before any send finished are the usual 50 KB; the rest are 25 KB.
+    const slow = await sizesOn(250_000);
+    expect(slow).toHaveLength(10);
+    expect(slow[0]).toBe(previewSizes.normal.targetBytes);
+    expect(slow.slice(-4)).toEqual(Array(4).fill(previewSizes.slow.targetBytes));
+    // 40 Mbit/s: every preview at the usual size.
+    expect(await sizesOn(5_000_000)).toEqual(Array(10).fill(previewSizes.normal.targetBytes));
+  });
+
+  it("starts making previews as soon as files are picked, two at once, while their batch is still being registered", async () => {
+    const server = fakeServer();
+    let register!: () => void;
+    const registered = new Promise<void>((resolve) => (register = resolve));
+    const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input).endsWith("/batches") && init?.method === "POST") await registered;
+      return server.fetch(input, init);
+    };
+    const making: string[] = [];
+    const previews = (file: File) =>
+      new Promise<Blob | null>((resolve) => {
+        making.push(file.name);
+        void registered.then(() => resolve(new Blob([new Uint8Array(100)], { type: "image/webp" })));
+      });
+    const engine = await UploadEngine.open({ origin: "https://photos.example", joinToken: "join", fetch, previews, processingPoll: { minMs: 1, maxMs: 1 } });
+    await engine.add([picked("a.jpg"), picked("bb.jpg"), picked("ccc.jpg")]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(making).toEqual(["a.jpg", "bb.jpg"]);
+    register();
+    expect((await engine.settled()).files.map((file) => file.state)).toEqual(["done", "done", "done"]);
+    await engine.stop();
+    expect(making).toEqual(["a.jpg", "bb.jpg", "ccc.jpg"]);
+    expect(server.calls.filter((call) => call.startsWith("preview"))).toHaveLength(3);
   });
 
   it("sends originals only, as before, without a preview maker", async () => {

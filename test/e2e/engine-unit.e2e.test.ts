@@ -1,7 +1,7 @@
 /**
  * The upload engine's pure parts, fast and without a server: backoff with jitter, chunk
  * planning, the failure decision table, how files show, batch answers, the CLI's arguments and
- * output, and the Node state file.
+ * output, the Node state file, and how previews are paced.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +19,8 @@ import { classify } from "../../web/engine/failures.ts";
 import { UploadEngine } from "../../web/engine/engine.ts";
 import { contentTypeOf, fingerprintOf } from "../../web/engine/files.ts";
 import { JsonFileStore } from "../../web/engine/node-store.ts";
+import { connectionLooksSlow, PREVIEW_WAIT_MS, PreviewLink, PreviewPipeline } from "../../web/engine/preview-pipeline.ts";
+import { previewSizes, type PreviewSize } from "../../web/engine/preview-sizes.ts";
 import { Retries } from "../../web/engine/retry.ts";
 import type { StoredFile } from "../../web/engine/store.ts";
 import { fileView, totalsOf, type EngineSnapshot } from "../../web/engine/views.ts";
@@ -437,5 +439,68 @@ describe("the Node state file", () => {
   it("refuses a file it was not given by path, since it could not find it again", async () => {
     const store = await JsonFileStore.open(path.join(dir, "other.json"));
     await expect(store.putFile(stored({ file: new File(["x"], "x.jpg") }))).rejects.toThrow(/openFile/);
+  });
+});
+
+describe("preview pacing", () => {
+  const photo = (name: string) => new File([new Uint8Array(10)], name, { type: "image/jpeg" });
+
+  it("calls a link slow from the preview sends together, not from one send's share of it", () => {
+    const link = new PreviewLink(undefined);
+    expect(link.previewSize()).toEqual(previewSizes.normal);
+    // Two 50 KB previews crossing at once in 150 ms: about 670 KB/s together, fast.
+    link.sent(50_000, 0, 150);
+    link.sent(50_000, 0, 150);
+    expect(link.isSlow()).toBe(false);
+    // Then four more, 200 ms each one after another: 250 KB/s, a 2 Mbit/s link.
+    for (let i = 0; i < 4; i++) link.sent(50_000, 150 + i * 200, 350 + i * 200);
+    expect(link.bytesPerSecond()).toBe(250_000);
+    expect(link.previewSize()).toEqual(previewSizes.slow);
+  });
+
+  it("starts small when the browser reports a slow or data-saving connection, until sends measure the link", () => {
+    expect(connectionLooksSlow(undefined)).toBeUndefined();
+    expect(connectionLooksSlow({ effectiveType: "3g" })).toBe(true);
+    expect(connectionLooksSlow({ saveData: true, effectiveType: "4g" })).toBe(true);
+    expect(connectionLooksSlow({ effectiveType: "4g", downlink: 1.5 })).toBe(true);
+    expect(connectionLooksSlow({ effectiveType: "4g", downlink: 10 })).toBe(false);
+    const link = new PreviewLink(true);
+    expect(link.previewSize()).toEqual(previewSizes.slow);
+    link.sent(50_000, 0, 50);
+    expect(link.previewSize()).toEqual(previewSizes.normal);
+  });
+
+  it("makes two previews at once, a few ahead, each sized for the link as it is when its making starts", async () => {
+    const started: Array<{ name: string; size: PreviewSize; finish: (preview: Blob | null) => void }> = [];
+    const make = (file: File, size: PreviewSize) => new Promise<Blob | null>((finish) => started.push({ name: file.name, size, finish }));
+    const pipeline = new PreviewPipeline(make, new ManualClock(), new PreviewLink(undefined));
+    for (const name of ["a", "b", "c", "d", "e", "f"]) pipeline.prepare(name, photo(name));
+    expect(started.map((job) => job.name)).toEqual(["a", "b"]);
+    started[0]!.finish(new Blob(["a"]));
+    started[1]!.finish(new Blob(["b"]));
+    await settledWithin(Promise.resolve());
+    // Four made or being made, none taken yet: no further ahead.
+    expect(started.map((job) => job.name)).toEqual(["a", "b", "c", "d"]);
+    expect(started.every((job) => job.size === previewSizes.normal)).toBe(true);
+    pipeline.link.sent(50_000, 0, 1_000);
+    started[2]!.finish(new Blob(["c"]));
+    started[3]!.finish(new Blob(["d"]));
+    await settledWithin(Promise.resolve());
+    expect(started).toHaveLength(4);
+    const signal = new AbortController().signal;
+    expect(await (await pipeline.take("a", photo("a"), signal))?.text()).toBe("a");
+    // Taken, so the next one starts, small: the link measured slow meanwhile.
+    expect(started.map((job) => job.name)).toEqual(["a", "b", "c", "d", "e"]);
+    expect(started[4]!.size).toEqual(previewSizes.slow);
+  });
+
+  it("gives up on a preview that takes too long, so its original is not held up", async () => {
+    const clock = new ManualClock();
+    const pipeline = new PreviewPipeline(() => new Promise<Blob | null>(() => {}), clock, new PreviewLink(undefined));
+    const taken = pipeline.take("stuck", photo("stuck.jpg"), new AbortController().signal);
+    clock.advance(PREVIEW_WAIT_MS - 1);
+    expect(await settledWithin(taken)).toBe(false);
+    clock.advance(1);
+    expect(await taken).toBeNull();
   });
 });

@@ -13,7 +13,8 @@ import { ChunkSizer, type ChunkPolicy } from "./chunks.ts";
 import { Gate, isAbort, linkSignals, Trigger } from "./control.ts";
 import { classify } from "./failures.ts";
 import { FileUpload, type Activity, type FileRunHost } from "./file-upload.ts";
-import { sendPreviewFirst, type PreviewMaker } from "./preview-first.ts";
+import { sendPreviewFirst } from "./preview-first.ts";
+import { PreviewPipeline, type PreviewMaker } from "./preview-pipeline.ts";
 import { contentTypeOf, fingerprintOf, randomId } from "./files.ts";
 import { withRetries, type RetryTools } from "./retry.ts";
 import { MemoryStore, type SessionStore, type StoredFile } from "./store.ts";
@@ -50,7 +51,7 @@ export interface EngineOptions {
   processingPoll?: { minMs: number; maxMs: number };
   /** How chunk sizes adapt to the link (chunks.ts); `maxBytes` caps them below the server's chunk size. */
   chunking?: Partial<ChunkPolicy>;
-  /** Previews on: every picked file's preview is sent before any original's bytes (preview-first.ts). */
+  /** Previews on: every picked file's preview is sent before any original's bytes (preview-first.ts), made ahead and sized for the link (preview-pipeline.ts). */
   previews?: PreviewMaker;
 }
 
@@ -76,7 +77,7 @@ export class UploadEngine {
   /** Shared by every upload: they share the link it learns about. */
   private readonly chunks: ChunkSizer;
   private readonly processingPoll: { minMs: number; maxMs: number };
-  private readonly previews: PreviewMaker | null;
+  private readonly previews: PreviewPipeline | null;
   /** Every file, in the order it was added. */
   private readonly records = new Map<string, StoredFile>();
   private readonly activities = new Map<string, Activity>();
@@ -102,7 +103,7 @@ export class UploadEngine {
     this.hashLimitBytes = options.hashLimitBytes ?? 64 * 1024 * 1024;
     this.chunks = new ChunkSizer(options.chunking);
     this.processingPoll = options.processingPoll ?? { minMs: 1_000, maxMs: 8_000 };
-    this.previews = options.previews ?? null;
+    this.previews = options.previews ? new PreviewPipeline(options.previews, clock) : null;
     this.tools = {
       clock,
       random: options.random ?? Math.random,
@@ -167,6 +168,8 @@ export class UploadEngine {
         ...refusedHere(file),
       };
       this.records.set(record.id, record);
+      // Its preview is made while the picked files are still being stored (IndexedDB takes a while for many photos).
+      if (record.state === "queued") this.previews?.prepare(record.id, file);
       await this.store.putFile(record);
       ids.push(record.id);
     }
@@ -352,12 +355,27 @@ export class UploadEngine {
   private startUploads(): void {
     const now = this.tools.clock.now();
     const previewing = [...this.records.values()].some((record) => this.awaitsPreview(record));
+    this.preparePreviews();
     for (const record of this.records.values()) {
       if (this.stopped || this.tasks.size >= this.concurrency) return;
       if (record.state !== "queued" || !record.batch || this.tasks.has(record.id)) continue;
       if ((this.lockedElsewhere.get(record.id) ?? 0) > now) continue;
       if (previewing && !this.awaitsPreview(record)) continue;
       this.startUpload(record.id, previewing ? "preview" : "original");
+    }
+  }
+
+  /**
+   * Starts making previews as soon as files are picked, while their batch is still being
+   * registered; drops those made ahead for files that no longer want one (cancelled, refused).
+   */
+  private preparePreviews(): void {
+    if (!this.previews || this.stopped) return;
+    for (const record of this.records.values()) {
+      // A running file has taken its preview already, or takes it itself.
+      if (this.tasks.has(record.id)) continue;
+      if (record.file && record.state === "queued" && !record.session && record.preview === undefined) this.previews.prepare(record.id, record.file);
+      else this.previews.forget(record.id);
     }
   }
 

@@ -4,19 +4,9 @@
  * JPEG), at a modest quality, stepping the quality and then the size down until it fits the
  * byte target of its preset.
  */
+import type { PreviewSize } from "./preview-sizes.ts";
 
-export interface PreviewSize {
-  /** The longest side to start from, in pixels (smaller images are not enlarged). */
-  longestSide: number;
-  /** What a preview should weigh at most; the steps down stop at the first that fits. */
-  targetBytes: number;
-}
-
-/** `normal` for a usual link; `slow` for a crowded or slow one, where every preview queues behind the others. */
-export const previewSizes = {
-  normal: { longestSide: 1024, targetBytes: 50_000 },
-  slow: { longestSide: 640, targetBytes: 25_000 },
-} as const satisfies Record<string, PreviewSize>;
+export { previewSizes, type PreviewSize } from "./preview-sizes.ts";
 
 /** Modest qualities, tried in turn at each size before the size steps down. */
 const QUALITIES = [0.72, 0.6, 0.48];

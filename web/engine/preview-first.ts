@@ -8,26 +8,31 @@
 import { isAbort } from "./control.ts";
 import { openSession, type FileRunHost } from "./file-upload.ts";
 import { sha256Hex } from "./files.ts";
+import type { PreviewPipeline } from "./preview-pipeline.ts";
 import { withRetries } from "./retry.ts";
 
-/** Makes a picked file's preview: a small upright WebP or JPEG, or null where none can be made. */
-export type PreviewMaker = (file: File) => Promise<Blob | null>;
-
-/** Sends the file's preview on a new session (hashing it first, so the session declares its SHA-256), and records how that went. */
-export async function sendPreviewFirst(host: FileRunHost, make: PreviewMaker): Promise<void> {
-  const { file } = host.current();
+/**
+ * Sends the file's preview on a new session (hashing it first, so the session declares its
+ * SHA-256), records how that went, and tells `previews` how fast the send was.
+ */
+export async function sendPreviewFirst(host: FileRunHost, previews: PreviewPipeline): Promise<void> {
+  const { file, id } = host.current();
   if (!file) return host.save({ preview: "none" });
   try {
     if (host.current().sha256 === undefined) await host.save({ sha256: await sha256Hex(file, host.hashLimitBytes) });
     const sha256 = host.current().sha256;
     // The same bytes arrived before: the original's run will skip the file, so it needs no photo of its own.
     if (sha256 && host.arrivedWithSameBytes(sha256)) return host.save({ preview: "none" });
-    const preview = await make(file).catch(() => null);
+    const preview = await previews.take(id, file, host.signal);
     host.signal.throwIfAborted();
     if (!preview) return host.save({ preview: "none" });
     // Like the original's create: not abandoned midway for a pause, so no session is opened unheard of.
     const session = host.current().session ?? (await openSession(host, host.cancelled));
-    await withRetries(host.tools, host.signal, (signal) => host.api.putPreview(session, preview, signal));
+    await withRetries(host.tools, host.signal, async (signal) => {
+      const startedAt = host.tools.clock.now();
+      await host.api.putPreview(session, preview, signal);
+      previews.link.sent(preview.size, startedAt, host.tools.clock.now());
+    });
     await host.save({ preview: "sent" });
   } catch (error) {
     // Stopped or cancelled: the next run decides again.

@@ -1,7 +1,7 @@
 /**
  * Previews of picked files, made on the guest's device so a photo can be seen within seconds,
  * long before its original arrives over venue Wi-Fi (issue 15): about 50 KB, upright, WebP where
- * the browser encodes it. Photos are decoded and encoded off the main thread, in a worker;
+ * the browser encodes it. Photos are decoded and encoded off the main thread, in two workers;
  * video posters need a <video> element, so they are drawn on the main thread, after a seek.
  * Either answers null for what the browser cannot decode or play: the file then has no preview.
  */
@@ -17,32 +17,42 @@ const VIDEO_STEP_TIMEOUT_MS = 10_000;
 /** The poster frame: a tenth into the video, and no later than this (past a shaky start, before the scene changes). */
 const POSTER_LATEST_S = 1;
 
-let worker: Worker | null = null;
+/** Photos made at once, each in its own worker: each decode of a 12-megapixel photo holds about 48 MB. */
+const PHOTO_WORKERS = 2;
+
 let nextId = 0;
 const waiting = new Map<number, (preview: Blob | null) => void>();
-// One photo at a time: each decode of a 12-megapixel photo holds about 48 MB.
-let queue: Promise<unknown> = Promise.resolve();
+/** The workers, each with the ids it is working on; a slot is empty until first needed, or after its worker was dropped. */
+const pool: Array<{ worker: Worker; ids: Set<number> } | null> = Array.from({ length: PHOTO_WORKERS }, () => null);
+/** Each slot's queue: one photo at a time per worker. */
+const queues: Array<Promise<unknown>> = Array.from({ length: PHOTO_WORKERS }, () => Promise.resolve());
+let nextSlot = 0;
 
-function previewWorker(): Worker {
-  if (!worker) {
+function previewWorker(slot: number) {
+  let entry = pool[slot];
+  if (!entry) {
     const started = new Worker(new URL("./preview-worker.ts", import.meta.url), { type: "module", name: "previews" });
+    const made = { worker: started, ids: new Set<number>() };
     started.addEventListener("message", (event: MessageEvent<PreviewAnswer>) => answer(event.data.id, event.data.preview));
-    // A worker that could not start (or crashed) answers nothing: everyone waiting gets none, and the next call starts afresh.
-    started.addEventListener("error", () => dropWorker(started));
-    worker = started;
+    // A worker that could not start (or crashed) answers nothing: everyone waiting on it gets none, and the next call starts afresh.
+    started.addEventListener("error", () => dropWorker(slot, started));
+    entry = pool[slot] = made;
   }
-  return worker;
+  return entry;
 }
 
 function answer(id: number, preview: Blob | null): void {
   waiting.get(id)?.(preview);
   waiting.delete(id);
+  for (const entry of pool) entry?.ids.delete(id);
 }
 
-function dropWorker(stuck: Worker): void {
+function dropWorker(slot: number, stuck: Worker): void {
   stuck.terminate();
-  if (worker === stuck) worker = null;
-  for (const id of [...waiting.keys()]) answer(id, null);
+  const entry = pool[slot];
+  if (entry?.worker !== stuck) return;
+  pool[slot] = null;
+  for (const id of [...entry.ids]) answer(id, null);
 }
 
 /** Whether this browser can make photo previews off the main thread at all. */
@@ -53,25 +63,34 @@ export function canMakePhotoPreviews(): boolean {
 /** A preview of a photo (orientation applied), or null where the browser cannot decode it (HEIC in most) or make previews. */
 export function makePhotoPreview(file: Blob, size: PreviewSize = previewSizes.normal): Promise<Blob | null> {
   if (!canMakePhotoPreviews()) return Promise.resolve(null);
-  const made = queue.then(
+  const slot = nextSlot;
+  nextSlot = (nextSlot + 1) % PHOTO_WORKERS;
+  const made = queues[slot]!.then(
     () =>
       new Promise<Blob | null>((resolve) => {
         const id = nextId++;
+        let entry: ReturnType<typeof previewWorker>;
+        try {
+          entry = previewWorker(slot);
+        } catch {
+          // No worker allowed here (a CSP without worker-src 'self', say).
+          return resolve(null);
+        }
         // A worker that does not answer in time is stuck on this file: a fresh one takes the next.
-        const timer = setTimeout(() => worker && dropWorker(worker), PHOTO_TIMEOUT_MS);
+        const timer = setTimeout(() => dropWorker(slot, entry.worker), PHOTO_TIMEOUT_MS);
+        entry.ids.add(id);
         waiting.set(id, (preview) => {
           clearTimeout(timer);
           resolve(preview);
         });
         try {
-          previewWorker().postMessage({ id, file, size } satisfies PreviewRequest);
+          entry.worker.postMessage({ id, file, size } satisfies PreviewRequest);
         } catch {
-          // No worker allowed here (a CSP without worker-src 'self', say).
           answer(id, null);
         }
       }),
   );
-  queue = made;
+  queues[slot] = made;
   return made;
 }
 
@@ -106,8 +125,8 @@ export async function makeVideoPoster(file: Blob, size: PreviewSize = previewSiz
 }
 
 /** The preview a picked file gets ahead of its original (the engine's `previews`): a photo's preview, or a video's poster frame. */
-export function makePreview(file: File): Promise<Blob | null> {
-  return file.type.startsWith("video/") ? makeVideoPoster(file) : makePhotoPreview(file);
+export function makePreview(file: File, size: PreviewSize = previewSizes.normal): Promise<Blob | null> {
+  return file.type.startsWith("video/") ? makeVideoPoster(file, size) : makePhotoPreview(file, size);
 }
 
 /** True once `video` fires `event`; false on an error or when it takes too long. */
