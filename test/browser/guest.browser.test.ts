@@ -181,9 +181,9 @@ describe("the guest app", () => {
     await expectAccessible(page);
 
     // With the keyboard, through the phone's own picker.
-    await page.getByRole("button", { name: "Choose photos" }).focus();
+    // Focus and key in one step: the page may re-render between a separate focus and press.
     const chooser = page.waitForEvent("filechooser");
-    await page.keyboard.press("Enter");
+    await page.getByRole("button", { name: "Choose photos" }).press("Enter");
     await (await chooser).setFiles(onDisk(sources));
     await expect.poll(() => page.locator("#overall-count").textContent()).toMatch(/ of 20 photos, /);
     await expect.poll(() => page.getByRole("status").textContent()).toBe("20 photos added.");
