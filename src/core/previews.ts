@@ -90,6 +90,14 @@ export async function acceptPreview(
             ${sql.identifier("updated_at")} = excluded.${sql.identifier("updated_at")}
         where ${photos.status} = 'preview'`,
     ),
+    // The photo carries the name its guest gave at create, from its first moment (as completion does).
+    d1Statement(
+      env.DB,
+      db
+        .update(photos)
+        .set({ displayName: sql`(select ${uploadSessions.displayName} from ${uploadSessions} where ${uploadSessions.id} = ${claim.uploadId})` })
+        .where(eq(photos.id, claim.photoId)),
+    ),
     // In auto mode it is shown as soon as it exists, like a processed photo; in review mode, once approved.
     d1Statement(
       env.DB,

@@ -111,6 +111,15 @@ describe("a guest's preview", () => {
     live.socket.close(1000, "done");
   });
 
+  it("carries the name its guest gave from its first moment, before the original arrives", async () => {
+    const event = await createEvent();
+    const upload = await startUpload(event.join_token, original().byteLength, { content_type: "image/jpeg", display_name: "Ana" });
+    const response = await sendPreview(upload, matchingPreview());
+    expect(response.status, await response.clone().text()).toBe(201);
+    const { photo_id } = await response.json<{ photo_id: string }>();
+    expect(await photoOf(event.event_id, photo_id)).toMatchObject({ status: "preview", display_name: "Ana" });
+  });
+
   it("is replaced by the server's thumbnails once the original is processed, on the same photo", async () => {
     const event = await createEvent();
     const bytes = original();
