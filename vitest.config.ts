@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
@@ -45,6 +46,9 @@ export default defineConfig(async () => {
       // The fuzz test's knobs (test/worker/fuzz.test.ts): npm run fuzz scales it up; a failure prints its seed and path.
       provide: { FUZZ_RUNS: process.env.FUZZ_RUNS ?? "", FUZZ_SEED: process.env.FUZZ_SEED ?? "", FUZZ_PATH: process.env.FUZZ_PATH ?? "" },
       testTimeout: 60_000,
+      // vitest's default (one fewer than the CPUs) runs the files one at a time on a 2-core machine;
+      // each file waits on workerd as much as it computes, so two at a time halves the suite.
+      maxWorkers: Math.max(2, availableParallelism() - 1),
     },
   };
 });
