@@ -22,7 +22,7 @@ import { JsonFileStore } from "../../web/engine/node-store.ts";
 import { connectionLooksSlow, PREVIEW_WAIT_MS, PreviewLink, PreviewPipeline } from "../../web/engine/preview-pipeline.ts";
 import { previewSizes, type PreviewSize } from "../../web/engine/preview-sizes.ts";
 import { Retries } from "../../web/engine/retry.ts";
-import type { StoredFile } from "../../web/engine/store.ts";
+import { MemoryStore, type StoredFile } from "../../web/engine/store.ts";
 import { fileView, totalsOf, type EngineSnapshot } from "../../web/engine/views.ts";
 
 const policy: RetryPolicy = { baseDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 4 };
@@ -282,6 +282,43 @@ const stored = (change: Partial<StoredFile> = {}): StoredFile => ({
   file: null,
   state: "queued",
   ...change,
+});
+
+describe("picking files", () => {
+  it("registers the picked files while the device is still storing them, and saves each file's later changes after its first save", async () => {
+    // A phone's IndexedDB takes seconds for twenty photos: nothing waits for it.
+    const saves: Array<{ file: StoredFile; done: () => void }> = [];
+    const saved: StoredFile[] = [];
+    const slowStore = Object.assign(new MemoryStore(), {
+      putFile(file: StoredFile) {
+        return new Promise<void>((resolve) => saves.push({ file, done: () => (saved.push(file), resolve()) }));
+      },
+    });
+    let registeredAfterSaves: number | null = null;
+    const fakeFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      if (init?.method === "POST" && new URL(String(input)).pathname.endsWith("/batches")) {
+        registeredAfterSaves ??= saved.length;
+        const { files } = JSON.parse(String(init.body)) as { files: Array<{ client_id: string }> };
+        const answer = { batch_id: "batch-1", batch_key: "key", files: files.map((file, i) => ({ client_id: file.client_id, file_id: `file-${i}`, state: "registered" })) };
+        return new Response(JSON.stringify(answer), { status: 201, headers: { "content-type": "application/json" } });
+      }
+      return new Response(JSON.stringify({ error: { code: "unavailable", message: "not in this test" } }), { status: 503, headers: { "content-type": "application/json" } });
+    };
+    const engine = await UploadEngine.open({ origin: "https://photos.example", joinToken: "join-token-of-the-event", fetch: fakeFetch, store: slowStore, concurrency: 1 });
+    const picked = [1, 2, 3].map((n) => new File([new Uint8Array([n])], `IMG_000${n}.jpg`, { type: "image/jpeg", lastModified: n }));
+    const adding = engine.add(picked);
+    for (let i = 0; i < 50 && registeredAfterSaves === null; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(registeredAfterSaves).toBe(0);
+    expect(await settledWithin(adding)).toBe(false);
+    // The store finishes in order: each file's first save (its bytes), then the batch it joined.
+    for (let i = 0; i < 50 && saves.length < 6; i++) await new Promise((resolve) => setTimeout(resolve, 1));
+    for (const save of saves.splice(0)) save.done();
+    await adding;
+    await engine.stop();
+    const firstSaves = saved.slice(0, 3);
+    expect(firstSaves.map((file) => [file.name, file.batch])).toEqual(picked.map((file) => [file.name, undefined]));
+    expect(saved.slice(3).every((file) => file.batch?.batchId === "batch-1")).toBe(true);
+  }, 5_000);
 });
 
 describe("what the UI is shown", () => {

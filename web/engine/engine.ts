@@ -149,6 +149,7 @@ export class UploadEngine {
    */
   async add(files: Iterable<File>): Promise<FileView[]> {
     const ids: string[] = [];
+    const stored: Array<Promise<void>> = [];
     for (const file of files) {
       const existing = this.findByFingerprint(fingerprintOf(file));
       if (existing) {
@@ -168,12 +169,15 @@ export class UploadEngine {
         ...refusedHere(file),
       };
       this.records.set(record.id, record);
-      // Its preview is made while the picked files are still being stored (IndexedDB takes a while for many photos).
       if (record.state === "queued") this.previews?.prepare(record.id, file);
-      await this.store.putFile(record);
+      stored.push(this.store.putFile(record));
       ids.push(record.id);
     }
+    // Registered and previewed while the picked files are still being stored: IndexedDB takes
+    // seconds for twenty photos, which the guest would otherwise wait before anything is sent.
+    // A later save of the same file is written after this one (the store keeps their order).
     this.kick();
+    await Promise.all(stored);
     const pausedBy = this.tools.gate.pausedBy;
     return ids.map((id) => fileView(this.records.get(id)!, this.activities.get(id), pausedBy));
   }

@@ -51,8 +51,14 @@ export class IdbStore implements SessionStore {
       });
       this.blobsStored.delete(file.id);
     } else if (blob && !this.blobsStored.has(file.id)) {
-      await setMany([[this.key("file", file.id), record], [this.key("blob", file.id), blob]], this.db);
+      // Marked before the write, so a save made while it runs does not copy the photo again.
       this.blobsStored.add(file.id);
+      try {
+        await setMany([[this.key("file", file.id), record], [this.key("blob", file.id), blob]], this.db);
+      } catch (error) {
+        this.blobsStored.delete(file.id);
+        throw error;
+      }
     } else {
       await set(this.key("file", file.id), record, this.db);
     }

@@ -47,6 +47,7 @@ export interface SessionStore {
   load(): Promise<StoredSession>;
   /** The file as last saved (possibly by another tab sharing the store). */
   getFile(id: string): Promise<StoredFile | undefined>;
+  /** Saves of the same file land in the order they were made, even while an earlier one is still being written. */
   putFile(file: StoredFile): Promise<void>;
   deleteFile(id: string): Promise<void>;
   putDeviceId(deviceId: string): Promise<void>;

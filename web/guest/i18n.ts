@@ -190,7 +190,7 @@ const en: Messages = {
   dropHint: "Pick as many as you like, or drop them here.",
   dropHere: "Drop your photos here",
   keepOpenHint: "Keep this page open while your photos upload. If the connection drops, they carry on by themselves.",
-  addFailed: (reason) => `Not all photos could be added; this phone may be short of space (${reason}).`,
+  addFailed: (reason) => `Your photos are being sent, but this phone could not keep them for after a reload; it may be short of space (${reason}). Keep this page open until they have arrived.`,
 
   yourUploads: "Your uploads",
   filesProgress: (arrived, total) => `${arrived} of ${total} ${total === 1 ? "photo" : "photos"}`,
@@ -339,7 +339,7 @@ const de: Messages = {
   dropHint: "Wähle so viele, wie du magst, oder zieh sie hierher.",
   dropHere: "Fotos hier ablegen",
   keepOpenHint: "Lass diese Seite offen, während deine Fotos hochgeladen werden. Bricht die Verbindung ab, geht es von selbst weiter.",
-  addFailed: (reason) => `Nicht alle Fotos konnten hinzugefügt werden; vielleicht ist der Speicher dieses Telefons voll (${reason}).`,
+  addFailed: (reason) => `Deine Fotos werden gesendet, aber dieses Telefon konnte sie nicht für ein Neuladen behalten; vielleicht ist sein Speicher voll (${reason}). Lass diese Seite offen, bis sie angekommen sind.`,
 
   yourUploads: "Deine Uploads",
   filesProgress: (arrived, total) => `${arrived} von ${total} ${total === 1 ? "Foto" : "Fotos"}`,
