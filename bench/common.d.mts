@@ -22,6 +22,7 @@ export interface Operations {
 }
 export function startCountedService(stack: DevStack): Promise<Service>;
 export function operations(service: Service, options?: { reset?: boolean }): Promise<Operations>;
+export function photoJobs(service: Service, action: "hold" | "release"): Promise<{ held?: number; released?: number }>;
 export function r2ByClass(r2: Record<string, number>): { A: number; B: number; free: number; byOperation: string };
 export const PRICES: Record<string, number | string>;
 export const COMMERCIAL_PER_1000_UPLOADS: number;

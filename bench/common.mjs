@@ -129,6 +129,13 @@ export async function operations(service, { reset = false } = {}) {
   return response.json();
 }
 
+/** Holds the counted build's photo jobs (`hold`), or sends those held (`release`). */
+export async function photoJobs(service, action) {
+  const response = await fetch(`${service.origin}/api/__bench/queue/${action}`, { method: "POST" });
+  if (response.status !== 200) throw new Error(`the service is not the counted build: /api/__bench/queue/${action} answered ${response.status}`);
+  return response.json();
+}
+
 /** R2's operation classes (https://developers.cloudflare.com/r2/pricing/): deletes and aborts are free. */
 const R2_CLASSES = {
   put: "A", createMultipartUpload: "A", uploadPart: "A", completeMultipartUpload: "A", list: "A",

@@ -60,12 +60,9 @@ async function run(service: Service, browser: Browser, photos: Array<{ name: str
   await page.goto(`${service.origin}/join/${event.join_token}`);
   await page.getByRole("button", { name: "Choose photos" }).waitFor();
   // The guest's pick is the input's change event: Playwright's copying of the files into the page before it is no part of it.
-  await page.evaluate(() => {
-    const input = document.querySelector('input[type="file"]')!;
-    input.addEventListener("change", () => ((window as unknown as { pickedAt: number }).pickedAt = Date.now()), { capture: true, once: true });
-  });
+  await page.evaluate(`document.querySelector('input[type="file"]').addEventListener("change", () => (window.pickedAt = Date.now()), { capture: true, once: true })`);
   await page.setInputFiles('input[type="file"]', photos);
-  const pickedAt = await page.evaluate(() => (window as unknown as { pickedAt: number }).pickedAt);
+  const pickedAt = await page.evaluate<number>("window.pickedAt");
   const deadline = pickedAt + 15 * 60_000;
   while (live.viewableAt.size < photos.length) {
     if (Date.now() > deadline) throw new Error(`only ${live.viewableAt.size} of ${photos.length} photos became viewable`);

@@ -8,7 +8,7 @@
  * stub, and alarms), R2 operations by name, D1 rows read and written (from D1's own `meta`;
  * drizzle reads selects through `raw()`, which hides `meta`, so those count the rows returned:
  * a lower bound), the upload sessions' SQLite rows read and written, queue messages sent and
- * delivered, Images transformations.
+ * delivered, Images transformations. Photo jobs can be held back (see `heldJobs`).
  */
 import worker, { EventHub as RealEventHub, UploadSession as RealUploadSession } from "../../src/index";
 import type { PhotoJob } from "../../src/core/completion";
@@ -128,10 +128,21 @@ function countedNamespace<T extends object>(namespace: T): T {
   return intercept(namespace, (name, _args, call) => (name === "get" || name === "getByName" ? countedStub(call() as object) : call()));
 }
 
+/**
+ * Photo jobs held back while `npm run load` measures uploads alone: locally the queue consumer runs
+ * in the Worker's own isolate, on the one thread that also serves the uploads, where production
+ * gives it isolates of its own. `POST /api/__bench/queue/hold` holds, `…/release` sends them.
+ */
+let heldJobs: Array<() => Promise<unknown>> | null = null;
+
 function countedQueue<T>(queue: Queue<T>): Queue<T> {
   return intercept(queue, (name, args, call) => {
     if (name === "send") ops.queue.sent += 1;
     if (name === "sendBatch") ops.queue.sent += [...(args[0] as Iterable<unknown>)].length;
+    if (heldJobs && (name === "send" || name === "sendBatch")) {
+      heldJobs.push(call as () => Promise<unknown>);
+      return Promise.resolve();
+    }
     return call();
   });
 }
@@ -201,9 +212,20 @@ export class EventHub extends RealEventHub {
 
 export default {
   async fetch(request, env, ctx) {
-    if (new URL(request.url).pathname === "/api/__bench/ops") {
+    const { pathname } = new URL(request.url);
+    if (pathname === "/api/__bench/ops") {
       if (request.method === "DELETE") ops = fresh();
       return Response.json(ops);
+    }
+    if (pathname === "/api/__bench/queue/hold" && request.method === "POST") {
+      heldJobs ??= [];
+      return Response.json({ held: heldJobs.length });
+    }
+    if (pathname === "/api/__bench/queue/release" && request.method === "POST") {
+      const sends = heldJobs ?? [];
+      heldJobs = null;
+      await Promise.all(sends.map((send) => send()));
+      return Response.json({ released: sends.length });
     }
     ops.workerRequests += 1;
     return worker.fetch(request, countedEnv(env), ctx);

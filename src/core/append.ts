@@ -131,6 +131,9 @@ export function appendStream(
     const pieceBytes = Math.max(1, Math.min(layout.partSize, declaredLength ?? layout.partSize, layout.totalSize - start));
     let held: { release(): void } | null = null;
     const stored = sessionBytes(opened);
+    // A body of declared length ends with the piece that reaches it: that piece's commit gives the lease back.
+    const bodyEnd = declaredLength === null ? null : start + declaredLength;
+    let leaseHeld = true;
     try {
       held = await bodyBuffers.reserve(pieceBytes);
       const pieces = new PieceReader(body, pieceBytes);
@@ -147,9 +150,11 @@ export function appendStream(
             await admit(env, ref);
             const end = offset + piece.bytes.byteLength;
             const { written } = await writeChunk(env.PHOTOS, stored, layout, offset, end, piece.bytes);
-            const committed = await commit(env, ref, session, leaseId, layout, end, written, true, background);
+            const last = end === bodyEnd || end === layout.totalSize;
+            const committed = await commit(env, ref, session, leaseId, layout, end, written, !last, background);
             ({ view, layout } = committed);
             offset = end;
+            leaseHeld = !last;
           }
           if (piece.failure) throw piece.failure;
           if (piece.ended || reachesEnd) break;
@@ -168,7 +173,7 @@ export function appendStream(
         : error;
     }
     held.release();
-    await session.releaseChunk(leaseId, false);
+    if (leaseHeld) await session.releaseChunk(leaseId, false);
     return { ...(view ?? unwrap(await session.view(await callerOf(ref)))), replayed: false };
   });
 }

@@ -149,15 +149,16 @@ export async function writeChunk(
       const bodyStart = target.end - target.bodyBytes;
       const heldTail = bodyStart > target.start ? await readHeldTail(bucket, session, layout, result) : null;
       try {
-        const sources = [...(heldTail?.sources ?? []), async () => bodySlice(target.bodyBytes)];
-        const { readable, copied } = concatFixedLength(target.end - target.start, sources);
+        // Bytes in memory that make the whole target go as they are; anything else is streamed, joined.
+        const whole = !heldTail && body instanceof Uint8Array ? { value: body.subarray(bodyOffset, bodyOffset + target.bodyBytes), copied: Promise.resolve() } : null;
+        const { value, copied } = whole ?? joined(target.end - target.start, [...(heldTail?.sources ?? []), async () => bodySlice(target.bodyBytes)]);
         if (target.kind === "part") {
           result.multipartUploadId ??= await session.multipartUploadId();
           const multipart = bucket.resumeMultipartUpload(layout.r2Key, result.multipartUploadId);
-          const part = await settleBoth(multipart.uploadPart(target.partNumber, readable), copied);
+          const part = await settleBoth(multipart.uploadPart(target.partNumber, value), copied);
           result.parts.push({ partNumber: part.partNumber, etag: part.etag, size: target.end - target.start });
         } else {
-          await settleBoth(bucket.put(layout.r2Key, readable), copied);
+          await settleBoth(bucket.put(layout.r2Key, value), copied);
           result.wroteObject = true;
         }
       } finally {
@@ -171,6 +172,11 @@ export async function writeChunk(
     if (!(body instanceof Uint8Array)) await (slicer ?? body).cancel(error).catch(() => {});
     throw error;
   }
+}
+
+function joined(length: number, sources: Array<() => Promise<ReadableStream<Uint8Array>>>) {
+  const { readable, copied } = concatFixedLength(length, sources);
+  return { value: readable, copied };
 }
 
 /** The bytes held for the part a chunk starts inside: the old engine's staged segments, then the stored tail. */
