@@ -254,6 +254,12 @@ export const batches = sqliteTable(
   ],
 );
 
+/**
+ * Why a batch file will get no upload, as its guest's app said before it had a session: its
+ * bytes had arrived before from this device (`duplicate`), or its guest cancelled it.
+ */
+export const batchFileWithdrawals = ["duplicate", "cancelled"] as const;
+
 export const batchFiles = sqliteTable(
   "batch_files",
   {
@@ -272,6 +278,8 @@ export const batchFiles = sqliteTable(
     refusalMessage: text("refusal_message"),
     /** The file's latest upload session (a new one replaces an expired one). */
     uploadId: text("upload_id"),
+    /** Withdrawn before it had a session: it takes none from then on (core/batches.ts). */
+    withdrawn: text("withdrawn", { enum: batchFileWithdrawals }),
   },
   (t) => [uniqueIndex("batch_files_client").on(t.batchId, t.clientId)],
 );

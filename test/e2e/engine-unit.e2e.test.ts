@@ -379,7 +379,7 @@ describe("batch answers", () => {
     const snapshot: BatchSnapshot = {
       batch_id: "b1",
       created_at: "2026-06-20T14:00:00.000Z",
-      counts: { total: 4, waiting: 0, uploading: 1, processing: 1, done: 1, failed: 1, refused: 0, cancelled: 0 },
+      counts: { total: 4, waiting: 0, uploading: 1, processing: 1, done: 1, failed: 1, refused: 0, cancelled: 0, skipped: 0 },
       files: [entry("bf1", "done", { photo_id: "p1" }), entry("bf2", "failed", { error: { code: "processing_failed", message: "not a photo" } }), entry("bf3", "processing"), entry("bf4", "uploading")],
     };
     const byFileId = new Map(["bf1", "bf2", "bf3", "bf4"].map((fileId) => [fileId, stored({ id: `local-${fileId}`, state: "processing" })]));
