@@ -5,11 +5,12 @@
  * file as the device's concurrency slots free up, and linked to their batch file.
  *
  * What one join link can make D1 hold is bounded without letting anyone lock the others out:
- * only files still waiting for their upload count. A device may have a quota of them (in batches
- * active within the last hour); the event holds at most its quota, and a registration that needs
- * room takes it from the least recently active batches, whose waiting files are let go (their
- * guests register them again). Files that got an upload are bounded by the upload limits; the
- * sweeper deletes batches (with their files) after a while.
+ * only files without an upload count (those still waiting, and those refused or withdrawn, which
+ * never get one). A device may have a quota of them (in batches active within the last hour); the
+ * event holds at most its quota, and a registration that needs room takes it from the least
+ * recently active batches, whose files without an upload are let go (their guests register them
+ * again). Files that got an upload are bounded by the upload limits; the sweeper deletes batches
+ * (with their files) after a while.
  */
 import { and, asc, eq, inArray, isNull, lt, notExists, sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
@@ -198,7 +199,8 @@ export async function withdrawBatchFile(env: Env, joinToken: string, batchId: st
   const found = await read();
   if (!found) throw new ApiError(batchNotFound());
   if (!(await secretMatches(batchKey, found.batch.batchKeyHash))) throw new ApiError(invalidBatchKey());
-  // One conditional statement, so a create racing this one either links its session first (and this is refused) or finds the file withdrawn.
+  // Conditional, so it never marks a file with a session or a refusal. A create that read the file
+  // before this and links its session after it: the snapshot shows that session while it lives.
   await db
     .update(batchFiles)
     .set({ withdrawn: withdrawal })

@@ -238,7 +238,7 @@ export const batches = sqliteTable(
     deviceId: text("device_id").notNull(),
     /** SHA-256 (hex) of the Batch-Key, the capability for reading the batch and adding its uploads. */
     batchKeyHash: text("batch_key_hash").notNull(),
-    /** Its files with no upload yet (refused ones included): what the quotas on registered files sum. */
+    /** Its files with no upload yet (refused and withdrawn ones included): what the quotas on registered files sum. */
     waitingFiles: integer("waiting_files").notNull().default(0),
     /** When it was registered or a file of it last got an upload: the least recently active give way first. */
     activeAt: epochMs("active_at").notNull().default(0),

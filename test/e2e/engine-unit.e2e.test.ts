@@ -294,8 +294,8 @@ describe("batch entries that will get no session", () => {
 
   /**
    * A guest API in memory: batches of `batch-N` with files `batch-N-file-I`, uploads that go
-   * through and are processed at once. `hold` keeps a route's answer back until it is aborted or
-   * released; `withdrawAnswers` are the statuses withdrawals get, in turn (then 200).
+   * through and are processed at once. `hold` keeps the first answer of a route back until it is
+   * aborted or released; `withdrawAnswers` are the statuses withdrawals get, in turn (then 200).
    */
   function fakeServer(options: { hold?: string; withdrawAnswers?: number[] } = {}) {
     const withdrawals: Withdrawal[] = [];
@@ -317,13 +317,14 @@ describe("batch entries that will get no session", () => {
       if (route === "POST /uploads") return json(201, { upload_id: "upload-1", upload_key: "upload-key", chunk_size: 5 * 1024 * 1024, expires_at: new Date(Date.now() + 60_000).toISOString(), event_id: "event" });
       if (route === "PUT /uploads/upload-1/chunk") return new Response(null, { status: 204, headers: { "upload-offset": "3" } });
       if (route === "POST /uploads/upload-1/complete") return json(201, { photo_id: "photo-1", file_path: "/p", thumbnail_path: null, status: "processing" });
-      if (route === "GET /batches/batch-1") return json(200, { files: [{ file_id: "batch-1-file-0", state: "done", photo_id: "photo-1", error: null }] });
+      const polled = route.match(/^GET \/batches\/(batch-\d+)$/);
+      if (polled) return json(200, { files: [{ file_id: `${polled[1]}-file-0`, state: "done", photo_id: "photo-1", error: null }] });
       return json(404, { error: { code: "not_found", message: route } });
     };
     const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
       const route = `${init?.method ?? "GET"} ${new URL(String(input)).pathname.replace(/^\/api\/v1\/events\/[^/]+/, "")}`;
       calls.push(route);
-      if (route === options.hold) {
+      if (route === options.hold && calls.indexOf(route) === calls.length - 1) {
         const release = Promise.withResolvers<void>();
         held.resolve(() => release.resolve());
         await Promise.race([release.promise, new Promise((_, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal!.reason), { once: true }))]);
@@ -370,6 +371,22 @@ describe("batch entries that will get no session", () => {
       ["POST /batches/batch-1/files/batch-1-file-0/withdraw", "cancelled"],
     ]);
     expect(server.calls).not.toContain("DELETE /uploads/upload-1");
+  });
+
+  it("a file cancelled before its session and picked again is registered anew and uploads (its withdrawn entry stays withdrawn)", async () => {
+    const server = fakeServer({ hold: "POST /uploads" });
+    const engine = await open(server.fetch);
+    const [picked] = await engine.add([photo("IMG_0004.jpg", 5)]);
+    await server.held;
+    await engine.cancel(picked!.id);
+    await eventually(() => server.withdrawals.length > 0);
+    await engine.add([photo("IMG_0004.jpg", 5)]);
+    const settled = await engine.settled();
+    await engine.stop();
+    expect(settled.files.map((file) => [file.id, file.state])).toEqual([[picked!.id, "done"]]);
+    expect(server.calls.filter((route) => route === "POST /batches")).toHaveLength(2);
+    expect(server.calls).toContain("POST /uploads/upload-1/complete");
+    expect(server.withdrawals.map((call) => call.path)).toEqual(["POST /batches/batch-1/files/batch-1-file-0/withdraw"]);
   });
 
   it("tells the server a file cancelled while its registration was on the way", async () => {
