@@ -5,16 +5,17 @@
  * file as the device's concurrency slots free up, and linked to their batch file.
  *
  * What one join link can make D1 hold is bounded without letting anyone lock the others out:
- * only files still waiting for their upload count. A device may have a quota of them (in batches
- * active within the last hour); the event holds at most its quota, and a registration that needs
- * room takes it from the least recently active batches, whose waiting files are let go (their
- * guests register them again). Files that got an upload are bounded by the upload limits; the
- * sweeper deletes batches (with their files) after a while.
+ * only files without an upload count (those still waiting, and those refused or withdrawn, which
+ * never get one). A device may have a quota of them (in batches active within the last hour); the
+ * event holds at most its quota, and a registration that needs room takes it from the least
+ * recently active batches, whose files without an upload are let go (their guests register them
+ * again). Files that got an upload are bounded by the upload limits; the sweeper deletes batches
+ * (with their files) after a while.
  */
 import { and, asc, eq, inArray, isNull, lt, notExists, sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { d1Statement, insertWhere } from "../db/conditional-insert";
-import { batches, batchFiles, photos, uploadSessions, type EventRow } from "../db/schema";
+import { batches, batchFiles, batchFileWithdrawals, photos, uploadSessions, type BatchFileRow, type EventRow } from "../db/schema";
 import { newId, randomSecret, secretMatches, sha256Hex } from "../lib/crypto";
 import { photoLimitRefusal, photosUsed } from "./allowance";
 import { ApiError, type Refusal } from "./errors";
@@ -29,8 +30,10 @@ export interface BatchFileInput {
   contentType: string;
 }
 
-/** A file's state as the guest understands it. */
-export type BatchFileState = "waiting" | "uploading" | "processing" | "done" | "failed" | "refused" | "cancelled";
+/** A file's state as the guest understands it (`skipped`: withdrawn as a duplicate, core/batches.ts `withdrawBatchFile`). */
+export const batchFileStates = ["waiting", "uploading", "processing", "done", "failed", "refused", "cancelled", "skipped"] as const;
+export type BatchFileState = (typeof batchFileStates)[number];
+export type BatchFileWithdrawal = (typeof batchFileWithdrawals)[number];
 
 const batchNotFound = (): Refusal => ({
   status: 404,
@@ -161,10 +164,61 @@ export async function authorizeBatchFile(db: Database, event: EventRow, claim: B
   if (found.batch.deviceId !== claim.deviceId) {
     throw new ApiError({ status: 403, code: "batch_device_mismatch", message: "This batch belongs to another device." });
   }
-  if (found.file.refusalCode) {
-    throw new ApiError({ status: 409, code: "batch_file_refused", message: `This file was refused: ${found.file.refusalMessage}` });
-  }
+  if (found.file.refusalCode) throw new ApiError(fileRefused(found.file));
+  // Withdrawn for good: the snapshot never turns back from `skipped` or `cancelled` (the app registers a file it takes up again anew).
+  if (found.file.withdrawn) throw new ApiError(fileWithdrawn(found.file.withdrawn));
   return found.batch.displayName;
+}
+
+const fileRefused = (file: BatchFileRow): Refusal => ({ status: 409, code: "batch_file_refused", message: `This file was refused: ${file.refusalMessage}` });
+const fileWithdrawn = (withdrawn: BatchFileWithdrawal): Refusal => ({
+  status: 409,
+  code: "batch_file_withdrawn",
+  message: `This batch file was withdrawn (${withdrawn}) and takes no upload: register the file again to send it.`,
+  details: { withdrawn },
+});
+
+/**
+ * The guest's app withdraws a batch file that will never get a session: it was skipped as a
+ * duplicate of bytes this device sent before, or cancelled. The batch key is the capability.
+ * Idempotent; a file that has a session is refused (its session's state tells where it stands).
+ * Nothing grows: the row exists already, and it still counts against the registration quotas
+ * (`waiting_files`, as refused files do), so withdrawing frees no room to register more.
+ */
+export async function withdrawBatchFile(env: Env, joinToken: string, batchId: string, fileId: string, batchKey: string | undefined, withdrawal: BatchFileWithdrawal) {
+  const db = database(env);
+  const { event } = await resolveJoinToken(db, joinToken);
+  const ofThisBatch = and(eq(batchFiles.id, fileId), eq(batchFiles.batchId, batchId));
+  const read = () =>
+    db
+      .select({ batch: batches, file: batchFiles })
+      .from(batchFiles)
+      .innerJoin(batches, eq(batches.id, batchFiles.batchId))
+      .where(and(ofThisBatch, eq(batches.eventId, event.id)))
+      .get();
+  const found = await read();
+  if (!found) throw new ApiError(batchNotFound());
+  if (!(await secretMatches(batchKey, found.batch.batchKeyHash))) throw new ApiError(invalidBatchKey());
+  // Conditional, so it never marks a file with a session or a refusal. A create that read the file
+  // before this and links its session after it: the snapshot shows that session while it lives.
+  await db
+    .update(batchFiles)
+    .set({ withdrawn: withdrawal })
+    .where(and(ofThisBatch, isNull(batchFiles.uploadId), isNull(batchFiles.refusalCode), isNull(batchFiles.withdrawn)));
+  const after = await read();
+  if (!after) throw new ApiError(batchNotFound());
+  const { file } = after;
+  if (file.refusalCode) throw new ApiError(fileRefused(file));
+  if (file.uploadId) {
+    throw new ApiError({
+      status: 409,
+      code: "batch_file_has_upload",
+      message: "This file has an upload session: its state tells where it stands (end the session with DELETE on the upload to cancel it).",
+      details: { upload_id: file.uploadId },
+    });
+  }
+  if (file.withdrawn !== withdrawal) throw new ApiError(fileWithdrawn(file.withdrawn!));
+  return fileView(file, null, null);
 }
 
 /**
@@ -213,33 +267,41 @@ export async function batchSnapshot(env: Env, joinToken: string, batchId: string
     .leftJoin(photos, eq(photos.uploadId, batchFiles.uploadId))
     .where(eq(batchFiles.batchId, batch.id))
     .orderBy(asc(batchFiles.position));
-  const counts: Record<BatchFileState | "total", number> = { total: 0, waiting: 0, uploading: 0, processing: 0, done: 0, failed: 0, refused: 0, cancelled: 0 };
+  const counts = { total: 0, ...Object.fromEntries(batchFileStates.map((state) => [state, 0])) } as Record<BatchFileState | "total", number>;
   const files = rows.map(({ file, upload, photo }) => {
-    const { state, error } = fileState(file.refusalCode, file.refusalMessage, upload, photo);
+    const view = fileView(file, upload, photo);
     counts.total++;
-    counts[state]++;
-    return {
-      file_id: file.id,
-      client_id: file.clientId,
-      filename: cleanFilename(file.filename),
-      size: file.size,
-      state,
-      upload_id: upload?.id ?? null,
-      received_bytes: upload?.receivedBytes ?? 0,
-      photo_id: photo?.id ?? null,
-      error,
-    };
+    counts[view.state]++;
+    return view;
   });
   return { batch_id: batch.id, created_at: new Date(batch.createdAt).toISOString(), counts, files };
 }
 
+type UploadOfFile = { id: string; status: string; receivedBytes: number; failureReason: string | null };
+type PhotoOfFile = { id: string; status: string; failureReason: string | null };
+
+/** One file of a batch snapshot. */
+function fileView(file: BatchFileRow, upload: UploadOfFile | null, photo: PhotoOfFile | null) {
+  const { state, error } = fileState(file, upload, photo);
+  return {
+    file_id: file.id,
+    client_id: file.clientId,
+    filename: cleanFilename(file.filename),
+    size: file.size,
+    state,
+    upload_id: upload?.id ?? null,
+    received_bytes: upload?.receivedBytes ?? 0,
+    photo_id: photo?.id ?? null,
+    error,
+  };
+}
+
 function fileState(
-  refusalCode: string | null,
-  refusalMessage: string | null,
-  upload: { status: string; failureReason: string | null } | null,
-  photo: { status: string; failureReason: string | null } | null,
+  file: BatchFileRow,
+  upload: UploadOfFile | null,
+  photo: PhotoOfFile | null,
 ): { state: BatchFileState; error: { code: string; message: string } | null } {
-  if (refusalCode) return { state: "refused", error: { code: refusalCode, message: refusalMessage ?? "" } };
+  if (file.refusalCode) return { state: "refused", error: { code: file.refusalCode, message: file.refusalMessage ?? "" } };
   if (photo) {
     if (photo.status === "processing") return { state: "processing", error: null };
     if (photo.status === "failed") return { state: "failed", error: { code: "processing_failed", message: photo.failureReason ?? "The photo could not be processed." } };
@@ -249,6 +311,8 @@ function fileState(
   switch (upload?.status) {
     case undefined:
     case "expired":
+      // Withdrawn (a create that raced the withdrawal may have linked a session, which tells while it lives).
+      if (file.withdrawn) return { state: file.withdrawn === "duplicate" ? "skipped" : "cancelled", error: null };
       // An expired session is replaced by a new one: the file is waiting for it.
       return { state: "waiting", error: null };
     case "failed":

@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
  * OpenAPI document's ErrorBody, so a client can switch on them.
  */
 export const errorCodes = [
-  "admin_token_not_found", "assembly_failed", "batch_device_mismatch", "batch_file_refused", "batch_not_found",
+  "admin_token_not_found", "assembly_failed", "batch_device_mismatch", "batch_file_has_upload", "batch_file_refused", "batch_file_withdrawn", "batch_not_found",
   "beyond_upload_length", "body_too_large", "checksum_mismatch", "chunk_interrupted", "chunk_out_of_order",
   "chunk_too_small", "claim_needs_device_id", "claim_not_found", "claim_revoked", "event_archived", "event_closed", "event_not_found", "file_not_found", "final_upload",
   "forbidden", "gallery_disabled", "gallery_not_open", "inconsistent_upload_length", "internal_error", "invalid_batch_key",

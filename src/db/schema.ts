@@ -238,7 +238,7 @@ export const batches = sqliteTable(
     deviceId: text("device_id").notNull(),
     /** SHA-256 (hex) of the Batch-Key, the capability for reading the batch and adding its uploads. */
     batchKeyHash: text("batch_key_hash").notNull(),
-    /** Its files with no upload yet (refused ones included): what the quotas on registered files sum. */
+    /** Its files with no upload yet (refused and withdrawn ones included): what the quotas on registered files sum. */
     waitingFiles: integer("waiting_files").notNull().default(0),
     /** When it was registered or a file of it last got an upload: the least recently active give way first. */
     activeAt: epochMs("active_at").notNull().default(0),
@@ -253,6 +253,12 @@ export const batches = sqliteTable(
     index("batches_active").on(t.eventId, t.activeAt),
   ],
 );
+
+/**
+ * Why a batch file will get no upload, as its guest's app said before it had a session: its
+ * bytes had arrived before from this device (`duplicate`), or its guest cancelled it.
+ */
+export const batchFileWithdrawals = ["duplicate", "cancelled"] as const;
 
 export const batchFiles = sqliteTable(
   "batch_files",
@@ -272,6 +278,8 @@ export const batchFiles = sqliteTable(
     refusalMessage: text("refusal_message"),
     /** The file's latest upload session (a new one replaces an expired one). */
     uploadId: text("upload_id"),
+    /** Withdrawn before it had a session: it takes none from then on (core/batches.ts). */
+    withdrawn: text("withdrawn", { enum: batchFileWithdrawals }),
   },
   (t) => [uniqueIndex("batch_files_client").on(t.batchId, t.clientId)],
 );

@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError, refusals } from "../core/errors";
 import { hardLimits } from "../core/limits";
-import { batchSnapshot, registerBatch } from "../core/batches";
+import { batchFileStates, batchSnapshot, registerBatch, withdrawBatchFile } from "../core/batches";
 import { guestEventInfo } from "../core/events";
 import { listGallery, takeBackPhoto } from "../core/photos";
 import { deviceAllowance } from "../core/allowance";
@@ -22,7 +22,7 @@ import { annotate, backgroundOf, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 import { issuedIdPattern, uploadBody } from "./validation";
 import { PhotoUrls, exampleId, instant } from "../views/photos";
-import { mediaKinds, photoStatuses, uploadStatuses } from "../db/schema";
+import { batchFileWithdrawals, mediaKinds, photoStatuses, uploadStatuses } from "../db/schema";
 import { binary, contractRouter, errors, json, jsonBody, jsonRequest, pathParams, security } from "./openapi";
 
 const deviceId = z
@@ -179,7 +179,6 @@ export const PhotoReceipt = z
   .object({ photo_id: z.string(), file_path: z.string(), thumbnail_path: z.string().nullable(), status: z.literal("processing") })
   .openapi("PhotoReceipt");
 
-const batchFileStates = ["waiting", "uploading", "processing", "done", "failed", "refused", "cancelled"] as const;
 const CreatedBatch = z
   .object({
     batch_id: z.string(),
@@ -189,26 +188,36 @@ const CreatedBatch = z
   })
   .openapi("CreatedBatch");
 
+const BatchFileView = z
+  .object({
+    file_id: z.string(),
+    client_id: z.string(),
+    filename: z.string(),
+    size: count,
+    /** `skipped`: its guest's app withdrew it as a duplicate of bytes the device sent before; `cancelled` also when withdrawn before it had a session. */
+    state: z.enum(batchFileStates),
+    upload_id: z.string().nullable(),
+    received_bytes: count,
+    photo_id: z.string().nullable(),
+    error: FileError.nullable(),
+  })
+  .openapi("BatchFile");
+
 const BatchSnapshot = z
   .object({
     batch_id: z.string(),
     created_at: instant,
     counts: z.object({ total: count, ...Object.fromEntries(batchFileStates.map((state) => [state, count])) as Record<(typeof batchFileStates)[number], typeof count> }),
-    files: z.array(
-      z.object({
-        file_id: z.string(),
-        client_id: z.string(),
-        filename: z.string(),
-        size: count,
-        state: z.enum(batchFileStates),
-        upload_id: z.string().nullable(),
-        received_bytes: count,
-        photo_id: z.string().nullable(),
-        error: FileError.nullable(),
-      }),
-    ),
+    files: z.array(BatchFileView),
   })
   .openapi("BatchSnapshot");
+
+// Strict: the app knows which earlier photo a duplicate matched, but the server takes no photo id
+// from it, so a batch key can never be used to link a photo to a device.
+const withdrawBatchFileBody = z
+  .object({ reason: z.enum(batchFileWithdrawals) })
+  .strict()
+  .openapi("WithdrawBatchFileBody", { example: { reason: "duplicate" } });
 
 const GalleryPage = z
   .object({
@@ -464,6 +473,34 @@ guestRoutes.openapi(
     annotate(c, { batch_id: batchId });
     c.header("Cache-Control", "no-store");
     return c.json(await batchSnapshot(c.env, c.req.param("token"), batchId, c.req.header("batch-key")), 200);
+  },
+);
+
+guestRoutes.openapi(
+  createRoute({
+    ...guest,
+    method: "post",
+    path: "/{token}/batches/{batchId}/files/{fileId}/withdraw",
+    summary: "Withdraw a batch file that never had a session: skipped as a duplicate, or cancelled (idempotent)",
+    description:
+      "The file shows `skipped` (reason `duplicate`) or `cancelled` in the batch's snapshot from then on, and a create naming it is refused " +
+      "(`batch_file_withdrawn`): a file taken up again is registered anew. A file with an upload session is refused (`batch_file_has_upload`).",
+    security: security.batchKey,
+    middleware: [jsonRequest()],
+    request: { params: pathParams("token", "batchId", "fileId"), body: jsonBody(withdrawBatchFileBody) },
+    responses: { 200: json(BatchFileView, "The file, withdrawn"), ...errors(400, 401, 404, 409, 410, 413, 415, 429) },
+  }),
+  async (c) => {
+    const { batchId, fileId } = c.req.param();
+    if (!issuedIdPattern.test(batchId) || !issuedIdPattern.test(fileId)) {
+      throw new ApiError({ status: 404, code: "batch_not_found", message: "No such batch or batch file for this event." });
+    }
+    annotate(c, { batch_id: batchId, batch_file_id: fileId });
+    await enforceGuestRateLimits(c, `batch:${batchId}`);
+    const { reason } = c.req.valid("json");
+    const file = await withdrawBatchFile(c.env, c.req.param("token"), batchId, fileId, c.req.header("batch-key"), reason);
+    annotate(c, { reason });
+    return c.json(file, 200);
   },
 );
 

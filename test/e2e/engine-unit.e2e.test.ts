@@ -236,8 +236,9 @@ describe("the decision table", () => {
     expect(classify(failure(400, "range_mismatch"))).toEqual({ kind: "failed" });
   });
 
-  it("registers a file again whose waiting batch entry was let go (the event's batch quota was full)", () => {
+  it("registers a file again whose waiting batch entry was let go (the event's batch quota was full), or withdrawn before it was taken up again", () => {
     expect(classify(failure(404, "batch_not_found"))).toEqual({ kind: "register_again" });
+    expect(classify(failure(409, "batch_file_withdrawn"))).toEqual({ kind: "register_again" });
   });
 
   it("the engine registers that file again and uploads it, rather than failing it", async () => {
@@ -282,6 +283,125 @@ const stored = (change: Partial<StoredFile> = {}): StoredFile => ({
   file: null,
   state: "queued",
   ...change,
+});
+
+describe("batch entries that will get no session", () => {
+  interface Withdrawal {
+    path: string;
+    batchKey: string | null;
+    reason: unknown;
+  }
+
+  /**
+   * A guest API in memory: batches of `batch-N` with files `batch-N-file-I`, uploads that go
+   * through and are processed at once. `hold` keeps the first answer of a route back until it is
+   * aborted or released; `withdrawAnswers` are the statuses withdrawals get, in turn (then 200).
+   */
+  function fakeServer(options: { hold?: string; withdrawAnswers?: number[] } = {}) {
+    const withdrawals: Withdrawal[] = [];
+    const calls: string[] = [];
+    const held = Promise.withResolvers<() => void>();
+    let batches = 0;
+    const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+    const answer = (route: string, init: RequestInit | undefined): Response => {
+      if (route === "POST /batches") {
+        const { files } = JSON.parse(String(init!.body)) as { files: Array<{ client_id: string }> };
+        const batchId = `batch-${++batches}`;
+        return json(201, { batch_id: batchId, batch_key: `key-of-${batchId}`, files: files.map((file, i) => ({ client_id: file.client_id, file_id: `${batchId}-file-${i}`, state: "waiting", error: null })) });
+      }
+      if (route.endsWith("/withdraw")) {
+        withdrawals.push({ path: route, batchKey: new Headers(init?.headers).get("batch-key"), reason: (JSON.parse(String(init!.body)) as { reason: unknown }).reason });
+        const status = options.withdrawAnswers?.shift() ?? 200;
+        return status === 200 ? json(200, {}) : json(status, { error: { code: `http_${status}`, message: "not now" } });
+      }
+      if (route === "POST /uploads") return json(201, { upload_id: "upload-1", upload_key: "upload-key", chunk_size: 5 * 1024 * 1024, expires_at: new Date(Date.now() + 60_000).toISOString(), event_id: "event" });
+      if (route === "PUT /uploads/upload-1/chunk") return new Response(null, { status: 204, headers: { "upload-offset": "3" } });
+      if (route === "POST /uploads/upload-1/complete") return json(201, { photo_id: "photo-1", file_path: "/p", thumbnail_path: null, status: "processing" });
+      const polled = route.match(/^GET \/batches\/(batch-\d+)$/);
+      if (polled) return json(200, { files: [{ file_id: `${polled[1]}-file-0`, state: "done", photo_id: "photo-1", error: null }] });
+      return json(404, { error: { code: "not_found", message: route } });
+    };
+    const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const route = `${init?.method ?? "GET"} ${new URL(String(input)).pathname.replace(/^\/api\/v1\/events\/[^/]+/, "")}`;
+      calls.push(route);
+      if (route === options.hold && calls.indexOf(route) === calls.length - 1) {
+        const release = Promise.withResolvers<void>();
+        held.resolve(() => release.resolve());
+        await Promise.race([release.promise, new Promise((_, reject) => init?.signal?.addEventListener("abort", () => reject(init.signal!.reason), { once: true }))]);
+      }
+      return answer(route, init);
+    };
+    return { fetch, calls, withdrawals, held: held.promise };
+  }
+
+  const photo = (name: string, lastModified: number) => new File([new Uint8Array([1, 2, 3])], name, { type: "image/jpeg", lastModified });
+  const open = (fetch: typeof globalThis.fetch) =>
+    UploadEngine.open({ origin: "https://photos.example", joinToken: "join-token-of-the-event", fetch, processingPoll: { minMs: 1, maxMs: 1 }, retry: { baseDelayMs: 1 } });
+  async function eventually(check: () => boolean) {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(check()).toBe(true);
+  }
+
+  it("tells the server a file skipped as a duplicate of bytes this device sent, by its batch entry and key", async () => {
+    const server = fakeServer();
+    const engine = await open(server.fetch);
+    await engine.add([photo("IMG_0001.jpg", 1)]);
+    await engine.settled();
+    const [copy] = await engine.add([photo("IMG_0001 (copy).jpg", 2)]);
+    const settled = await engine.settled();
+    await eventually(() => server.withdrawals.length > 0);
+    await engine.stop();
+    expect(settled.files.find((file) => file.id === copy!.id)).toMatchObject({ state: "done", duplicateOf: settled.files[0]!.id });
+    expect(server.withdrawals).toEqual([{ path: "POST /batches/batch-2/files/batch-2-file-0/withdraw", batchKey: "key-of-batch-2", reason: "duplicate" }]);
+    // Skipped before a session: the copy opened none.
+    expect(server.calls.filter((route) => route === "POST /uploads")).toHaveLength(1);
+  });
+
+  it("tells the server a file cancelled before its session opened, retrying a failed call without holding the guest up", async () => {
+    const server = fakeServer({ hold: "POST /uploads", withdrawAnswers: [503] });
+    const engine = await open(server.fetch);
+    const [picked] = await engine.add([photo("IMG_0002.jpg", 3)]);
+    await server.held;
+    await engine.cancel(picked!.id);
+    expect(engine.snapshot().files[0]!.state).toBe("cancelled");
+    await eventually(() => server.withdrawals.length === 2);
+    await engine.stop();
+    expect(server.withdrawals.map((call) => [call.path, call.reason])).toEqual([
+      ["POST /batches/batch-1/files/batch-1-file-0/withdraw", "cancelled"],
+      ["POST /batches/batch-1/files/batch-1-file-0/withdraw", "cancelled"],
+    ]);
+    expect(server.calls).not.toContain("DELETE /uploads/upload-1");
+  });
+
+  it("a file cancelled before its session and picked again is registered anew and uploads (its withdrawn entry stays withdrawn)", async () => {
+    const server = fakeServer({ hold: "POST /uploads" });
+    const engine = await open(server.fetch);
+    const [picked] = await engine.add([photo("IMG_0004.jpg", 5)]);
+    await server.held;
+    await engine.cancel(picked!.id);
+    await eventually(() => server.withdrawals.length > 0);
+    await engine.add([photo("IMG_0004.jpg", 5)]);
+    const settled = await engine.settled();
+    await engine.stop();
+    expect(settled.files.map((file) => [file.id, file.state])).toEqual([[picked!.id, "done"]]);
+    expect(server.calls.filter((route) => route === "POST /batches")).toHaveLength(2);
+    expect(server.calls).toContain("POST /uploads/upload-1/complete");
+    expect(server.withdrawals.map((call) => call.path)).toEqual(["POST /batches/batch-1/files/batch-1-file-0/withdraw"]);
+  });
+
+  it("tells the server a file cancelled while its registration was on the way", async () => {
+    const server = fakeServer({ hold: "POST /batches" });
+    const engine = await open(server.fetch);
+    const adding = engine.add([photo("IMG_0003.jpg", 4)]);
+    const release = await server.held;
+    await engine.cancel(engine.snapshot().files[0]!.id);
+    release();
+    await adding;
+    await eventually(() => server.withdrawals.length > 0);
+    await engine.stop();
+    expect(server.withdrawals).toEqual([{ path: "POST /batches/batch-1/files/batch-1-file-0/withdraw", batchKey: "key-of-batch-1", reason: "cancelled" }]);
+    expect(server.calls).not.toContain("POST /uploads");
+  });
 });
 
 describe("picking files", () => {
@@ -379,7 +499,7 @@ describe("batch answers", () => {
     const snapshot: BatchSnapshot = {
       batch_id: "b1",
       created_at: "2026-06-20T14:00:00.000Z",
-      counts: { total: 4, waiting: 0, uploading: 1, processing: 1, done: 1, failed: 1, refused: 0, cancelled: 0 },
+      counts: { total: 4, waiting: 0, uploading: 1, processing: 1, done: 1, failed: 1, refused: 0, cancelled: 0, skipped: 0 },
       files: [entry("bf1", "done", { photo_id: "p1" }), entry("bf2", "failed", { error: { code: "processing_failed", message: "not a photo" } }), entry("bf3", "processing"), entry("bf4", "uploading")],
     };
     const byFileId = new Map(["bf1", "bf2", "bf3", "bf4"].map((fileId) => [fileId, stored({ id: `local-${fileId}`, state: "processing" })]));

@@ -69,9 +69,10 @@ it("uploads ten photos of 1–5 MB: each arrives byte-identical, as exactly one 
   expect(ready).toHaveLength(photos.length);
 });
 
-it("a file added again, or the same bytes under another name, is not uploaded twice", async () => {
+it("a file added again, or the same bytes under another name, is not uploaded twice; the copy's batch entry shows skipped, not waiting", async () => {
   const [photo] = await noisePhotos(1, 500_000, 500_000, "AGAIN_");
-  const { event, engine } = await engineFor({});
+  const store = new MemoryStore();
+  const { event, engine } = await engineFor({}, { store });
   const [first] = await engine.add([fileOf(photo!)]);
   await settledWithin(engine, e2e.service.server);
   const [again] = await engine.add([fileOf(photo!)]);
@@ -82,6 +83,10 @@ it("a file added again, or the same bytes under another name, is not uploaded tw
   expect(final.get("COPY.jpg")).toMatchObject({ state: "done", duplicateOf: first!.id, photoId: final.get(photo!.name)!.photoId });
   expect(uploadsOf(e2e, event.event_id)).toHaveLength(1);
   expect(renamed!.id).not.toBe(first!.id);
+  // The server hears of the skip in the background.
+  const { batch } = (await store.getFile(renamed!.id))!;
+  const copyOnServer = async () => (await engine.api.batch(batch!.batchId, batch!.batchKey)).files.find((file) => file.file_id === batch!.fileId)?.state;
+  await expect.poll(copyOnServer, { timeout: 10_000 }).toBe("skipped");
 });
 
 it("a new engine on the same store resumes from the server's offset without sending accepted bytes again", async () => {

@@ -59,7 +59,7 @@ async function fixture() {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ device_id: "contract-device-1", files: [{ client_id: "f1", filename: "a.jpg", size: 1000, content_type: "image/jpeg" }] }),
   });
-  const { batch_id, batch_key } = await batch.json<{ batch_id: string; batch_key: string }>();
+  const { batch_id, batch_key, files } = await batch.json<{ batch_id: string; batch_key: string; files: Array<{ file_id: string }> }>();
   // An endpoint of the event's (the global routes find no such global one); nothing listens on port 9.
   const webhook = await call(`/api/v1/admin/events/${event.event_id}/webhooks`, {
     method: "POST",
@@ -80,6 +80,7 @@ async function fixture() {
     upload: `${upload.id}.${upload.key}`,
     linkId,
     batchId: batch_id,
+    fileId: files[0]!.file_id,
     photoId: crypto.randomUUID(),
     messageId: crypto.randomUUID(),
     deviceId: "contract-device-1",

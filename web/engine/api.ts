@@ -22,6 +22,14 @@ export type BatchFileRequest = Schemas["CreateBatchBody"]["files"][number];
 export type CreatedBatch = Schemas["CreatedBatch"];
 export type BatchSnapshot = Schemas["BatchSnapshot"];
 export type BatchFileState = BatchSnapshot["files"][number]["state"];
+/** Why a batch file will get no session: skipped as a duplicate, or cancelled. */
+export type WithdrawReason = Schemas["WithdrawBatchFileBody"]["reason"];
+/** The capability for one file of a registered batch. */
+export interface BatchFileRef {
+  batchId: string;
+  batchKey: string;
+  fileId: string;
+}
 export type UploadRequest = Schemas["CreateUploadBody"];
 export type MessageRequest = Schemas["CreateMessageBody"];
 export type CreatedMessage = Schemas["CreatedMessage"];
@@ -116,6 +124,13 @@ export class GuestApi {
 
   async batch(batchId: string, batchKey: string, signal?: AbortSignal): Promise<BatchSnapshot> {
     return (await this.call("GET", `/batches/${encodeURIComponent(batchId)}`, { headers: { "Batch-Key": batchKey }, signal })).json as BatchSnapshot;
+  }
+
+  /** Tells the server a batch file will get no session, so its snapshot settles (`skipped` or `cancelled`) rather than stays `waiting`. */
+  async withdrawBatchFile(file: BatchFileRef, reason: WithdrawReason, signal?: AbortSignal): Promise<void> {
+    const call = jsonCall({ reason }, signal);
+    const path = `/batches/${encodeURIComponent(file.batchId)}/files/${encodeURIComponent(file.fileId)}/withdraw`;
+    await this.call("POST", path, { ...call, headers: { ...call.headers, "Batch-Key": file.batchKey } });
   }
 
   async createUpload(request: UploadRequest, batchKey: string | null, signal?: AbortSignal): Promise<CreatedUpload> {

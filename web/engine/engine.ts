@@ -5,7 +5,7 @@
  * framework and no platform API beyond fetch, Blob and AbortController: the guest app, the CLI
  * and the load tests drive it alike, with their own store, lock and clock.
  */
-import { ApiFailure, GuestApi, type ErrorInfo, type SessionRef } from "./api.ts";
+import { ApiFailure, GuestApi, type ErrorInfo, type SessionRef, type WithdrawReason } from "./api.ts";
 import { defaultRetryPolicy, type RetryPolicy } from "./backoff.ts";
 import { BATCH_LIMIT, batchFileRequest, processingChanges, registrationChanges } from "./batches.ts";
 import { systemClock, type Clock } from "./clock.ts";
@@ -214,10 +214,24 @@ export class UploadEngine {
     await task?.done;
     const record = this.records.get(id);
     // The run may have finished the upload just before it stopped: then there is nothing to abort.
-    if (record?.state !== "cancelled" || !record.session) return;
+    if (record?.state !== "cancelled") return;
+    if (!record.session) return this.withdraw(id, "cancelled");
     const session = record.session;
     withRetries(this.tools, this.stopping.signal, (signal) => this.api.abort(session, signal)).catch(() => {
       // Unreachable or stopped: the session expires on its own.
+    });
+  }
+
+  /**
+   * Tells the server that a file's batch entry will get no session (skipped as a duplicate, or
+   * cancelled before it had one), so the batch's snapshot says so rather than `waiting`. Best
+   * effort, in the background: a failure leaves the entry `waiting`, which is all it costs.
+   */
+  private withdraw(id: string, reason: WithdrawReason): void {
+    const { batch, session } = this.records.get(id) ?? {};
+    if (!batch || session) return;
+    withRetries(this.tools, this.stopping.signal, (signal) => this.api.withdrawBatchFile(batch, reason, signal)).catch(() => {
+      // Unreachable, refused (a session was opened after all: its own state tells) or stopped.
     });
   }
 
@@ -348,6 +362,8 @@ export class UploadEngine {
         changes = new Map(group.map((record) => [record.id, change]));
       }
       await Promise.all(group.map((record) => this.update(record.id, changes.get(record.id) ?? lostInBatch)));
+      // Cancelled while its registration was on the way: its new entry will get no session.
+      for (const record of group) if (this.records.get(record.id)?.state === "cancelled") this.withdraw(record.id, "cancelled");
       this.startUploads();
     }
   }
@@ -442,6 +458,7 @@ export class UploadEngine {
       },
       arrivedWithSameBytes: (sha256: string) =>
         [...this.records.values()].find((record) => record.id !== id && record.state === "done" && record.sha256 === sha256),
+      withdraw: (reason: WithdrawReason) => this.withdraw(id, reason),
     };
   }
 

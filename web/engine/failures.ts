@@ -13,7 +13,7 @@ export type Disposition =
   | { kind: "wait_for_slot" }
   /** The session is gone (expired, unknown, key no longer valid): start a new one for the file. */
   | { kind: "new_session" }
-  /** The file's batch entry is gone (let go while it waited, for the event's batch quota): register the file again. */
+  /** The file's batch entry is gone (let go while it waited, for the event's batch quota) or was withdrawn: register the file again. */
   | { kind: "register_again" }
   /** Every byte is already there: complete. */
   | { kind: "complete" }
@@ -60,6 +60,8 @@ export function classify(failure: ApiFailure, chunkStart: number | null = null):
     case "invalid_upload_key":
       return { kind: "new_session" };
     case "batch_not_found":
+    // Withdrawn (skipped or cancelled) by this device, yet queued here again: only a new entry takes a session.
+    case "batch_file_withdrawn":
       return { kind: "register_again" };
     case "upload_completed":
       return { kind: "complete" };

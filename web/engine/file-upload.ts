@@ -4,7 +4,7 @@
  * leaves the queue (processing, or a final state) or when it is stopped (cancel, engine stop),
  * in which case what it saved lets the next run resume.
  */
-import { ApiFailure, type ErrorInfo, type GuestApi, type UploadStatus } from "./api.ts";
+import { ApiFailure, type ErrorInfo, type GuestApi, type UploadStatus, type WithdrawReason } from "./api.ts";
 import { retryDelay } from "./backoff.ts";
 import { nextChunk, type ByteRange, type ChunkSizer } from "./chunks.ts";
 import { isAbort, linkSignals, type Trigger } from "./control.ts";
@@ -45,6 +45,8 @@ export interface FileRunHost {
   show(activity: Activity): void;
   /** A file with these bytes that already arrived, if any. */
   arrivedWithSameBytes(sha256: string): StoredFile | undefined;
+  /** Tells the server, in the background, that the file's batch entry will get no session (see UploadEngine). */
+  withdraw(reason: WithdrawReason): void;
 }
 
 type Next = "again" | "finished";
@@ -117,6 +119,7 @@ export class FileUpload {
     const earlier = sha256 ? this.host.arrivedWithSameBytes(sha256) : undefined;
     if (earlier) {
       await this.host.save({ state: "done", duplicateOf: earlier.id, photoId: earlier.photoId });
+      this.host.withdraw("duplicate");
       return false;
     }
     return true;

@@ -3,7 +3,7 @@
  * picked (and the bytes, or a way back to them), their batch and session capabilities, and how
  * each one ended. Byte offsets are not kept: the server's offset is the truth, asked on resume.
  */
-import type { ErrorInfo } from "./api.ts";
+import type { BatchFileRef, ErrorInfo } from "./api.ts";
 
 /**
  * `queued` is everything still to do on this side (hash, session, bytes, complete);
@@ -25,7 +25,7 @@ export interface StoredFile {
   file: File | null;
   /** Hex SHA-256; null when it cannot be computed here, undefined until it is. */
   sha256?: string | null;
-  batch?: { batchId: string; batchKey: string; fileId: string };
+  batch?: BatchFileRef;
   session?: { uploadId: string; uploadKey: string; chunkSize: number };
   /** With previews on: whether the file's preview went ahead of its original, or none could; undefined until tried. */
   preview?: "sent" | "none";

@@ -1996,7 +1996,7 @@ export interface paths {
                             results: {
                                 error?: {
                                     /** @enum {string} */
-                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_needs_device_id" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required" | "invalid_preview" | "preview_dimensions_too_large" | "preview_too_large";
+                                    code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_has_upload" | "batch_file_refused" | "batch_file_withdrawn" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_needs_device_id" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required" | "invalid_preview" | "preview_dimensions_too_large" | "preview_too_large";
                                     message: string;
                                 } & {
                                     [key: string]: unknown;
@@ -4242,6 +4242,134 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{token}/batches/{batchId}/files/{fileId}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Withdraw a batch file that never had a session: skipped as a duplicate, or cancelled (idempotent)
+         * @description The file shows `skipped` (reason `duplicate`) or `cancelled` in the batch's snapshot from then on, and a create naming it is refused (`batch_file_withdrawn`): a file taken up again is registered anew. A file with an upload session is refused (`batch_file_has_upload`).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    batchId: string;
+                    fileId: string;
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WithdrawBatchFileBody"];
+                };
+            };
+            responses: {
+                /** @description The file, withdrawn */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BatchFile"];
+                    };
+                };
+                /** @description The request is malformed (`invalid_request` lists the problems in `issues`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Missing or wrong credentials */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not found (or not yours to see) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description In conflict with the resource's state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Gone: expired, cancelled or used up */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Rate limited; `Retry-After` says when to try again */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Something went wrong on our side */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -7524,6 +7652,18 @@ export interface components {
              */
             revoked_at: string | null;
         };
+        BatchFile: {
+            client_id: string;
+            error: components["schemas"]["FileError"];
+            file_id: string;
+            filename: string;
+            photo_id: string | null;
+            received_bytes: number;
+            size: number;
+            /** @enum {string} */
+            state: "waiting" | "uploading" | "processing" | "done" | "failed" | "refused" | "cancelled" | "skipped";
+            upload_id: string | null;
+        };
         BatchSnapshot: {
             batch_id: string;
             counts: {
@@ -7532,6 +7672,7 @@ export interface components {
                 failed: number;
                 processing: number;
                 refused: number;
+                skipped: number;
                 total: number;
                 uploading: number;
                 waiting: number;
@@ -7541,18 +7682,7 @@ export interface components {
              * @example 2026-06-20T14:00:00.000Z
              */
             created_at: string;
-            files: {
-                client_id: string;
-                error: components["schemas"]["FileError"];
-                file_id: string;
-                filename: string;
-                photo_id: string | null;
-                received_bytes: number;
-                size: number;
-                /** @enum {string} */
-                state: "waiting" | "uploading" | "processing" | "done" | "failed" | "refused" | "cancelled";
-                upload_id: string | null;
-            }[];
+            files: components["schemas"]["BatchFile"][];
         };
         /**
          * @example {
@@ -7858,7 +7988,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_refused" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_needs_device_id" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required" | "invalid_preview" | "preview_dimensions_too_large" | "preview_too_large";
+                code: "admin_token_not_found" | "assembly_failed" | "batch_device_mismatch" | "batch_file_has_upload" | "batch_file_refused" | "batch_file_withdrawn" | "batch_not_found" | "beyond_upload_length" | "body_too_large" | "checksum_mismatch" | "chunk_interrupted" | "chunk_out_of_order" | "chunk_too_small" | "claim_needs_device_id" | "claim_not_found" | "claim_revoked" | "event_archived" | "event_closed" | "event_not_found" | "file_not_found" | "final_upload" | "forbidden" | "gallery_disabled" | "gallery_not_open" | "inconsistent_upload_length" | "internal_error" | "invalid_batch_key" | "invalid_claim_code" | "invalid_cursor" | "invalid_json" | "invalid_metadata" | "invalid_request" | "invalid_signature" | "invalid_upload_key" | "invalid_webhook_url" | "join_link_expired" | "join_link_not_found" | "length_required" | "link_expired" | "location_unremovable" | "message_limit" | "message_not_found" | "method_not_allowed" | "not_found" | "origin_not_allowed" | "partial_not_complete" | "photo_limit" | "photo_not_found" | "photo_not_hidden" | "photo_not_ready" | "range_mismatch" | "rate_limited" | "server_busy" | "session_expired" | "ticket_used" | "unauthorized" | "unsupported_checksum" | "unsupported_interop_version" | "unsupported_media_type" | "unsupported_tus_version" | "unsupported_type" | "upload_cancelled" | "upload_completed" | "upload_failed" | "upload_incomplete" | "upload_is_partial" | "upload_limit" | "upload_not_found" | "upload_not_partial" | "webhook_limit" | "webhook_not_found" | "websocket_required" | "invalid_preview" | "preview_dimensions_too_large" | "preview_too_large";
                 issues?: string[];
                 message: string;
                 request_id: string;
@@ -8289,6 +8419,15 @@ export interface components {
             /** @example https://hooks.example.com/photos */
             url: string;
             webhook_id: string;
+        };
+        /**
+         * @example {
+         *       "reason": "duplicate"
+         *     }
+         */
+        WithdrawBatchFileBody: {
+            /** @enum {string} */
+            reason: "duplicate" | "cancelled";
         };
         ZipDownload: components["schemas"]["SignedUrl"] & {
             bytes: number;
