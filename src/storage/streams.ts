@@ -62,6 +62,8 @@ export class BodyReadError extends Error {
  * one part). A stream that ends early is a BodyTooShortError, one that breaks a BodyReadError.
  */
 export async function readExactly(source: ReadableStream<Uint8Array>, length: number): Promise<Uint8Array> {
+  const byob = byobReader(source);
+  if (byob) return readExactlyInto(byob, length);
   const buffer = new Uint8Array(length);
   const reader = source.getReader();
   let filled = 0;
@@ -86,6 +88,46 @@ export async function readExactly(source: ReadableStream<Uint8Array>, length: nu
     }
   }
   if (filled < length) throw new BodyTooShortError();
+  return buffer;
+}
+
+/** A reader that fills a buffer of ours, for a byte stream (a request body); null for another stream. */
+function byobReader(source: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | null {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `readExactly` for a byte stream: the runtime fills the buffer in one call (`readAtLeast`), where
+ * a default reader hands over a request body in pieces of a few KiB, each a turn of JavaScript
+ * (a fifth of the isolate's time under 1 MiB chunks, profiled).
+ */
+async function readExactlyInto(reader: ReadableStreamBYOBReader, length: number): Promise<Uint8Array> {
+  const read = (min: number, view: Uint8Array) =>
+    reader.readAtLeast(min, view).catch((cause: unknown) => {
+      throw new BodyReadError(cause);
+    });
+  let buffer: Uint8Array = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    // The view's buffer is handed to the stream and comes back in the answer.
+    const { value, done } = await read(length - filled, new Uint8Array(buffer.buffer, filled, length - filled));
+    if (value) {
+      buffer = new Uint8Array(value.buffer, 0, length);
+      filled += value.byteLength;
+    }
+    if (done) break;
+  }
+  if (filled < length) throw new BodyTooShortError();
+  // A slice ends exactly here; a whole body must also end here.
+  const after = await read(1, new Uint8Array(1));
+  if (!after.done) {
+    await reader.cancel().catch(() => {});
+    throw new BodyReadError("the body is longer than its declared length");
+  }
   return buffer;
 }
 
