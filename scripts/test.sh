@@ -34,6 +34,13 @@ suite() {
 echo "== in-runtime tests (workerd, local D1/R2/DO/Queues)"
 suite worker vitest.config.ts
 
+# Debian's ffmpeg makes the 60 MB test video at test time (test/fixtures/large-video.ts), for
+# the end-to-end and browser suites; CI runs as root.
+if [ ! -x /usr/bin/ffmpeg ]; then
+  { apt-get install -y ffmpeg || { apt-get update && apt-get install -y ffmpeg; }; } >test-results/apt-ffmpeg.log 2>&1 \
+    || { echo "  installing ffmpeg failed: test-results/apt-ffmpeg.log"; status=1; }
+fi
+
 echo "== end-to-end tests (tus-js-client against wrangler dev, killed and restarted too)"
 suite e2e vitest.e2e.config.ts
 

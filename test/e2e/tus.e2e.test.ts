@@ -1,7 +1,12 @@
-/** tus-js-client (Node) against `wrangler dev`: whole uploads, chunked and not, with and without checksums. */
+/**
+ * tus-js-client (Node) against `wrangler dev`: whole uploads, chunked and not, with and without
+ * checksums; and a phone's 60 MB video (made with ffmpeg at test time: test/fixtures/large-video.ts).
+ */
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { HttpRequest } from "tus-js-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { largeVideo, largeVideoFile } from "../fixtures/large-video";
 import { expectStored, MiB, photoMetadata, startE2e, startUpload, type E2e } from "./helpers";
 
 let e2e: E2e;
@@ -86,5 +91,71 @@ describe("tus-js-client uploads a 25 MiB photo", () => {
     const posts = run.exchanges.filter((exchange) => exchange.method === "POST");
     expect(posts.map((post) => post.status)).toEqual([201, 201, 201, 201]);
     await expectStored(e2e, run.upload.url!, bytes);
+  });
+});
+
+interface AdminPhoto {
+  filename: string;
+  status: string;
+  media_kind: string;
+  content_type: string;
+  duration_s: number | null;
+  width: number | null;
+  height: number | null;
+  size: number;
+  taken_at: string | null;
+  gps: { latitude: number; longitude: number } | null;
+  failure_reason: string | null;
+}
+
+/** A photo of the event by its file name, as the admin API shows it to organisers. */
+async function adminPhoto(filename: string): Promise<AdminPhoto | undefined> {
+  const response = await fetch(`${e2e.service.origin}/api/v1/admin/events/${e2e.event.event_id}/photos?limit=200`, {
+    headers: { authorization: `Bearer ${e2e.service.adminToken}` },
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { photos: AdminPhoto[] }).photos.find((photo) => photo.filename === filename);
+}
+
+describe("tus-js-client uploads a phone's 60 MB video", () => {
+  it("in 8 MiB PATCHes, byte for byte, processed as a video with its duration, dimensions and creation time", async () => {
+    // Shares this file's service (one wrangler start fewer for the suite); the event takes videos by default.
+    const video = readFileSync(largeVideoFile());
+    const filename = "VID_20260614_170322.mp4";
+    const run = startUpload(video, {
+      endpoint: e2e.endpoint,
+      metadata: { filename, filetype: "video/mp4", device_id: `e2e-video-${Date.now()}` },
+      chunkSize: 8 * MiB,
+      retryDelays: null,
+    });
+    await run.finished;
+
+    const patches = run.exchanges.filter((exchange) => exchange.method === "PATCH");
+    expect(patches).toHaveLength(Math.ceil(video.length / (8 * MiB)));
+    expect(patches.every((patch) => patch.status === 204)).toBe(true);
+    await expectStored(e2e, run.upload.url!, video);
+
+    let photo: AdminPhoto | undefined;
+    await expect
+      .poll(
+        async () => {
+          photo = await adminPhoto(filename);
+          return photo?.status;
+        },
+        { timeout: 60_000, interval: 250 },
+      )
+      .toBe("ready");
+    expect(photo).toMatchObject({
+      media_kind: "video",
+      content_type: "video/mp4",
+      duration_s: largeVideo.durationSeconds,
+      width: largeVideo.width,
+      height: largeVideo.height,
+      size: video.length,
+      taken_at: largeVideo.takenAt,
+      failure_reason: null,
+    });
+    // The event does not keep GPS (the default): the video's location is not recorded.
+    expect(photo!.gps).toBeNull();
   });
 });
