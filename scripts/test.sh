@@ -11,6 +11,18 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p test-results
 rm -f test-results/{worker,e2e,browser}.{json,log}
 
+# Debian's chromium (playwright-core drives it in the browser suite) and ffmpeg (it makes the
+# 60 MB test video, test/fixtures/large-video.ts), installed when missing while the first suites
+# run; CI runs as root.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/ffmpeg ] || missing+=(ffmpeg)
+apt_pid=
+if [ ${#missing[@]} -gt 0 ]; then
+  { apt-get install -y "${missing[@]}" || { apt-get update && apt-get install -y "${missing[@]}"; }; } >test-results/apt.log 2>&1 &
+  apt_pid=$!
+fi
+
 status=0
 echo "== typecheck"
 npm run --silent typecheck || status=1
@@ -34,22 +46,15 @@ suite() {
 echo "== in-runtime tests (workerd, local D1/R2/DO/Queues)"
 suite worker vitest.config.ts
 
-# Debian's ffmpeg makes the 60 MB test video at test time (test/fixtures/large-video.ts), for
-# the end-to-end and browser suites; CI runs as root.
-if [ ! -x /usr/bin/ffmpeg ]; then
-  { apt-get install -y ffmpeg || { apt-get update && apt-get install -y ffmpeg; }; } >test-results/apt-ffmpeg.log 2>&1 \
-    || { echo "  installing ffmpeg failed: test-results/apt-ffmpeg.log"; status=1; }
+if [ -n "$apt_pid" ] && ! wait "$apt_pid"; then
+  echo "  installing ${missing[*]} failed: test-results/apt.log"
+  status=1
 fi
 
 echo "== end-to-end tests (tus-js-client against wrangler dev, killed and restarted too)"
 suite e2e vitest.e2e.config.ts
 
 echo "== browser tests (the dashboard and the guest app in headless Chromium against wrangler dev)"
-# Debian's chromium, which playwright-core drives; CI runs as root.
-if [ ! -x /usr/bin/chromium ]; then
-  { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } >test-results/apt.log 2>&1 \
-    || { echo "  installing chromium failed: test-results/apt.log"; status=1; }
-fi
 suite browser vitest.browser.config.ts
 
 node scripts/test-totals.mjs test-results/worker.json test-results/e2e.json test-results/browser.json || status=1
