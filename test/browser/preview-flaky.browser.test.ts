@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreatedEvent, Service } from "../../scripts/lib/dev-server";
 import { FlakyProxy } from "../e2e/lib/flaky-proxy";
 import { makeUnlikeJpeg } from "../fixtures/photos";
-import { admin, expectNoProblems, openPage, photoOfSize, screenshot, setUpBrowserStack, signIn, testJpeg } from "./harness";
+import { admin, expectNoProblems, openPage, photoOfSize, screenshot, setUpBrowserStack, signIn, testJpeg, type WatchedPage } from "./harness";
 
 const env = setUpBrowserStack("browser-preview-flaky-");
 
@@ -21,11 +21,11 @@ const env = setUpBrowserStack("browser-preview-flaky-");
 const UPLOAD_BYTES_PER_SECOND = 250_000;
 const PHOTOS = 20;
 /** Small enough for the whole run to take well under a minute and a half on a busy machine. */
-const PHOTO_BYTES = 400_000;
+const PHOTO_BYTES = 500_000;
 
 let proxy: FlakyProxy;
 beforeAll(async () => {
-  // Each connection carries 0.6–1.6 MB a way before it is cut: the 8 MB of originals over the
+  // Each connection carries 0.6–1.6 MB a way before it is cut: the 10 MB of originals over the
   // browser's few connections to one host are cut several times, and each piece (a preview,
   // a chunk of at most one photo) still fits in most allowances, so retries make progress.
   proxy = await FlakyProxy.start({ target: env().service.origin, cutAfterBytes: () => 600_000 + Math.floor(Math.random() * 1_000_000), dropResponseChance: 0.02 });
@@ -47,9 +47,12 @@ interface ListedPhoto {
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/** The organiser's live view of the event, signed in on the service's own origin. */
-async function openLiveView(service: Service, event: CreatedEvent): Promise<Awaited<ReturnType<typeof openPage>>> {
-  const dashboard = await openPage(env().browser);
+/**
+ * The organiser's live view of the event, signed in on the service's own origin, on a screen
+ * tall enough for twenty tiles at once.
+ */
+async function openLiveView(service: Service, event: CreatedEvent): Promise<WatchedPage> {
+  const dashboard = await openPage(env().browser, { viewport: { width: 1280, height: 1800 } });
   await signIn(dashboard.page, service);
   await dashboard.page.goto(`${service.origin}/admin/#/events/${event.event_id}/links`);
   await dashboard.page.getByRole("navigation", { name: "Event sections" }).getByRole("link", { name: "Live" }).click();
@@ -59,6 +62,17 @@ async function openLiveView(service: Service, event: CreatedEvent): Promise<Awai
 
 const photosOf = async (service: Service, event: CreatedEvent) =>
   (await admin<{ photos: ListedPhoto[] }>(service, "GET", `/events/${event.event_id}/photos?limit=50`)).photos;
+
+/**
+ * In the page: which of `sources` were not fetched (200, per the resource timing entries: a tile
+ * may have moved on to its thumbnail since), and which tiles still showing a preview have not
+ * decoded it.
+ */
+function previewsNotLoaded(sources: string[]): string[] {
+  const unfetched = sources.filter((source) => !performance.getEntriesByName(source).some((entry) => (entry as PerformanceResourceTiming).responseStatus === 200));
+  const undecoded = [...document.querySelectorAll<HTMLImageElement>(".live-photo img.tile-image")].filter((image) => image.src.includes("/preview?") && !(image.complete && image.naturalWidth > 0));
+  return [...unfetched.map((source) => `not fetched: ${source}`), ...undecoded.map((image) => `not decoded: ${image.src}`)];
+}
 
 const tilesWith = (page: Page, badge: string) => page.locator(".live-photo").filter({ has: page.locator(badge) });
 
@@ -97,10 +111,18 @@ describe("preview first through a flaky, throttled link", () => {
     const when = `previews shown after ${previewsShownAfterMs} ms, ${receivedThen} of ${total} bytes received; proxy ${JSON.stringify(proxy.stats)}`;
     expect(receivedThen, when).toBeLessThan(total / 2);
     expect(previewsShownAfterMs, when).toBeLessThan(originalsTransferMs / 2);
-    for (const image of await page.locator(".live-photo img.tile-image").all()) {
-      expect(await image.getAttribute("src")).toMatch(/\/preview\?/);
-      await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
-    }
+    // Read at once: the first originals may turn into processed photos while the previews load.
+    const previewSources = await page.locator(".live-photo img.tile-image").evaluateAll((images) => images.map((image) => (image as HTMLImageElement).src));
+    expect(previewSources).toHaveLength(PHOTOS);
+    for (const source of previewSources) expect(source).toMatch(/\/preview\?/);
+    // Tile images load lazily, as they come into view: the organiser looks at the photos.
+    const latestPhotos = page.locator(".live-photos");
+    await expect
+      .poll(async () => {
+        await latestPhotos.scrollIntoViewIfNeeded();
+        return page.evaluate(previewsNotLoaded, previewSources);
+      })
+      .toEqual([]);
     await screenshot(page, "preview-flaky-live-previews");
 
     // Then every original arrives, through the cuts, and is processed: the same twenty tiles.
