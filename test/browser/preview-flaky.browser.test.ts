@@ -132,12 +132,14 @@ describe("preview first through a flaky, throttled link", () => {
     expect(await page.getByText("Preview mismatch").count()).toBe(0);
     await expect.poll(() => guest.page.getByText("All your photos have arrived. Thank you!").isVisible()).toBe(true);
     await screenshot(page, "preview-flaky-live-processed");
-    // The engine's retries were needed: the proxy broke connections mid-way.
-    expect(proxy.breaks, JSON.stringify(proxy.stats)).toBeGreaterThan(0);
+    // The engine's retries were needed: the proxy cut connections, chunks among them (the server
+    // saw their bodies end early), and every file still arrived whole, below.
+    expect(proxy.stats.cuts, JSON.stringify(proxy.stats)).toBeGreaterThan(0);
+    expect(service.server.logs.filter((entry) => entry.outcome === "chunk_interrupted").length).toBeGreaterThan(0);
 
     const stored = await photosOf(service, event);
     expect(stored.map((photo) => photo.filename).sort()).toEqual(photos.map((photo) => photo.name));
-    expect(stored.every((photo) => photo.status === "ready" && photo.approved && !photo.preview_flagged)).toBe(true);
+    expect(stored.filter((photo) => photo.status !== "ready" || !photo.approved || photo.preview_flagged)).toEqual([]);
     for (const photo of stored) {
       const original = new Uint8Array(await (await fetch(photo.urls.original)).arrayBuffer());
       expect(sha256(original), photo.filename).toBe(sha256(photos.find((source) => source.name === photo.filename)!.buffer));
