@@ -1,11 +1,10 @@
 /** Preview first (issue 15): a guest's preview makes a photo viewable before its original arrives. */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { PhotonImage } from "@cf-wasm/photon";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { PhotoJob } from "../../src/core/completion";
-import { makeHeic, makeJpeg, makePng, makeWebp } from "../fixtures/photos";
+import { makeHeic, makeJpeg, makePng, makeUnlikeJpeg, makeWebp } from "../fixtures/photos";
 import { call, createEvent, createUploadRequest, errorCode, expireSession, fileBytes, sendChunk, sendInChunks, startUpload, uploadCall, type Upload } from "./helpers";
 import { listen, ticket } from "./live-helpers";
 import { deliver } from "./photo-helpers";
@@ -26,23 +25,6 @@ interface Photo {
 const original = () => makeJpeg({ width: 800, height: 600 });
 /** The same picture as `original`, smaller, as the guest's browser makes it. */
 const matchingPreview = () => makeWebp({ width: 400, height: 300 });
-
-/** A picture unlike `original`: dark-to-light stripes across, instead of its four coloured quarters. */
-function otherPicture(width: number, height: number): Uint8Array {
-  const pixels = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const shade = Math.round(((x * 7 + y * 3) % width) / width * 255);
-      pixels.set([shade, 255 - shade, (y * 255) / height, 255], (y * width + x) * 4);
-    }
-  }
-  const image = new PhotonImage(pixels, width, height);
-  try {
-    return image.get_bytes_jpeg(80);
-  } finally {
-    image.free();
-  }
-}
 
 /** A body of unknown length (sent chunked). */
 const streamOf = (bytes: Uint8Array) =>
@@ -143,7 +125,7 @@ describe("a guest's preview", () => {
     const event = await createEvent({ gallery_enabled: true });
     const bytes = original();
     const upload = await startUpload(event.join_token, bytes.byteLength, { content_type: "image/jpeg" });
-    const sent = await sendPreview(upload, otherPicture(400, 300), { "content-type": "image/jpeg" });
+    const sent = await sendPreview(upload, makeUnlikeJpeg(400, 300), { "content-type": "image/jpeg" });
     expect(sent.status).toBe(201);
     const { photo_id } = await sent.json<{ photo_id: string }>();
 
