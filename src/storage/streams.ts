@@ -169,15 +169,21 @@ export function concatFixedLength(
 /**
  * Reads a byte stream in pieces of at most a given size, into one reused buffer. A read error
  * does not throw: the bytes that did arrive are returned with the failure, so they can be kept.
+ * A byte stream (a request body) is read in blocks of at least BLOCK_BYTES, each one runtime call
+ * (a default reader would hand it over a few KiB at a time, each a turn of JavaScript); a body cut
+ * off loses the block it was in the middle of, at most BLOCK_BYTES of what had arrived.
  */
 export class PieceReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #buffer: Uint8Array;
+  static readonly BLOCK_BYTES = 64 * 1024;
+  readonly #byob: ReadableStreamBYOBReader | null;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | null;
+  #buffer: Uint8Array;
   #pending: Uint8Array | null = null;
   #ended = false;
 
   constructor(source: ReadableStream<Uint8Array>, maxPiece: number) {
-    this.#reader = source.getReader();
+    this.#byob = byobReader(source);
+    this.#reader = this.#byob ? null : source.getReader();
     this.#buffer = new Uint8Array(maxPiece);
   }
 
@@ -190,7 +196,18 @@ export class PieceReader {
       if (!chunk) {
         if (this.#ended) break;
         try {
-          const read = await this.#reader.read();
+          if (this.#byob) {
+            // The view's buffer is handed to the stream and comes back in the answer.
+            const view = new Uint8Array(this.#buffer.buffer, filled, max - filled);
+            const read = await this.#byob.readAtLeast(Math.min(PieceReader.BLOCK_BYTES, max - filled), view);
+            if (read.value) {
+              this.#buffer = new Uint8Array(read.value.buffer);
+              filled += read.value.byteLength;
+            }
+            if (read.done) this.#ended = true;
+            continue;
+          }
+          const read = await this.#reader!.read();
           if (read.done) {
             this.#ended = true;
             break;
@@ -212,10 +229,10 @@ export class PieceReader {
   async hasMore(): Promise<boolean> {
     if (this.#pending) return true;
     if (this.#ended) return false;
-    const read = await this.#reader.read().catch(() => ({ done: true as const, value: undefined }));
-    if (read.done) {
-      this.#ended = true;
-      return false;
+    const read = await (this.#byob ? this.#byob.read(new Uint8Array(1)) : this.#reader!.read()).catch(() => ({ done: true as const, value: undefined }));
+    if (read.done || !read.value?.byteLength) {
+      this.#ended ||= read.done;
+      return !read.done && this.hasMore();
     }
     this.#pending = read.value;
     return true;
