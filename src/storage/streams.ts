@@ -170,8 +170,9 @@ export function concatFixedLength(
  * Reads a byte stream in pieces of at most a given size, into one reused buffer. A read error
  * does not throw: the bytes that did arrive are returned with the failure, so they can be kept.
  * A byte stream (a request body) is read in blocks of at least BLOCK_BYTES, each one runtime call
- * (a default reader would hand it over a few KiB at a time, each a turn of JavaScript); a body cut
- * off loses the block it was in the middle of, at most BLOCK_BYTES of what had arrived.
+ * (a default reader would hand it over a few KiB at a time, each a turn of JavaScript). Of a body
+ * cut off midway, workerd hands over the block's bytes that arrived (tus.test.ts keeps every
+ * byte); a runtime that dropped them would lose at most BLOCK_BYTES.
  */
 export class PieceReader {
   static readonly BLOCK_BYTES = 64 * 1024;
