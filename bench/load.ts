@@ -16,7 +16,7 @@
 // Photo jobs are held (bench/counted/) until every upload of a run has its last byte, then sent at
 // once: locally the queue consumer shares the one isolate thread that serves the uploads, which
 // production never does, so uploads are measured alone and processing after them ("released →
-// ready", the photo seen ready by polling every 250 ms). Guests' engines poll their batches as on
+// ready", from D1's processed_at). Guests' engines poll their batches as on
 // phones (every 1–8 s). Latencies are measured at the client (fetch), so they include the local
 // network stack.
 import { randomBytes } from "node:crypto";
@@ -110,9 +110,9 @@ function workerdPids(stack: DevStack, server: DevServer): number[] {
   return workerds.map((entry) => entry.pid);
 }
 
-/** Polls the admin API until every named photo of the event is ready; records when each was first seen ready. */
-async function readyTimes(service: Service, eventId: string, names: string[], limitMs = 600_000): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
+/** Polls the admin API until every named photo of the event is ready. */
+async function untilReady(service: Service, eventId: string, names: string[], limitMs = 600_000): Promise<void> {
+  const seen = new Set<string>();
   const started = Date.now();
   while (seen.size < names.length) {
     if (Date.now() - started > limitMs) throw new Error(`only ${seen.size} of ${names.length} photos ready after ${limitMs} ms`);
@@ -122,14 +122,13 @@ async function readyTimes(service: Service, eventId: string, names: string[], li
         headers: { authorization: `Bearer ${service.adminToken}` },
       });
       const page = (await response.json()) as { photos: Array<{ filename: string; status: string }>; next_cursor: string | null };
-      for (const photo of page.photos) if (photo.status === "ready" && !seen.has(photo.filename)) seen.set(photo.filename, Date.now());
+      for (const photo of page.photos) if (photo.status === "ready") seen.add(photo.filename);
       const failed = page.photos.find((photo) => photo.status === "failed");
       if (failed) throw new Error(`${failed.filename} failed processing`);
       cursor = page.next_cursor;
     } while (cursor);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return seen;
 }
 
 /** Each photo's stored original (found through D1, read through bench/bare) has its source's bytes. */
@@ -145,7 +144,7 @@ async function expectStoredOriginals(stack: DevStack, bare: DevServer, eventId: 
 }
 
 /** The guests at once through the upload engine; counts the billed operations from the first create until every photo is ready. */
-async function guestApiRun(service: Service, photos: Photo[], chunkChoice: number | null) {
+async function guestApiRun(service: Service, stack: DevStack, photos: Photo[], chunkChoice: number | null) {
   const event = await service.createEvent({ name: `load: guest API, ${choiceLabel(chunkChoice)}` });
   await operations(service, { reset: true });
   await photoJobs(service, "hold");
@@ -188,10 +187,16 @@ async function guestApiRun(service: Service, photos: Photo[], chunkChoice: numbe
     if (final.files.some((file) => file.state !== "done")) failures++;
     await engine.stop();
   }
-  // Every engine settled: each photo is ready (or failed), and the bench's own polling below is not counted.
+  // Every engine settled: each photo is ready (or failed); nothing of the bench's own is counted.
   const counted: Operations = await operations(service);
-  const ready = await readyTimes(service, event.event_id, photos.map((photo) => photo.name));
+  const ready = processedTimes(stack, event.event_id);
   return { event, latencies, failures, uploadedMs, counted, toReady: photos.map((photo) => ready.get(photo.name)! - releasedAt) };
+}
+
+/** When each photo of the event was processed (D1's `processed_at`, read from the local state). */
+function processedTimes(stack: DevStack, eventId: string): Map<string, number> {
+  const rows = stack.query<{ filename: string; processed_at: number }>(`SELECT filename, processed_at FROM photos WHERE event_id = '${eventId}' AND processed_at IS NOT NULL`);
+  return new Map(rows.map((row) => [row.filename, row.processed_at]));
 }
 
 /** Resolves when the engine's file is no longer on its way up: arrived (processing or done), or failed or refused. */
@@ -206,7 +211,7 @@ function bytesArrived(engine: UploadEngine): Promise<void> {
   });
 }
 
-async function tusRun(service: Service, photos: Photo[]) {
+async function tusRun(service: Service, stack: DevStack, photos: Photo[]) {
   const event = await service.createEvent({ name: "load: tus" });
   await photoJobs(service, "hold");
   const latencies = { create: [] as number[], patch: [] as number[] };
@@ -244,7 +249,8 @@ async function tusRun(service: Service, photos: Photo[]) {
   const uploadedMs = Math.max(...lastByteAt.values()) - started;
   const releasedAt = Date.now();
   await photoJobs(service, "release");
-  const ready = await readyTimes(service, event.event_id, [...lastByteAt.keys()]);
+  await untilReady(service, event.event_id, [...lastByteAt.keys()]);
+  const ready = processedTimes(stack, event.event_id);
   return { event, latencies, failures, uploadedMs, toReady: [...lastByteAt.keys()].map((name) => ready.get(name)! - releasedAt) };
 }
 
@@ -293,11 +299,11 @@ await runOnStack("load-", async (stack: DevStack) => {
 
   const guestRuns = [];
   for (const choice of chunkChoices) {
-    const run = await peakRss(service.server, stack, () => guestApiRun(service, photos, choice));
+    const run = await peakRss(service.server, stack, () => guestApiRun(service, stack, photos, choice));
     await expectStoredOriginals(stack, bare, run.result.event.event_id, photos);
     guestRuns.push({ choice, ...run });
   }
-  const tus = await peakRss(service.server, stack, () => tusRun(service, photos));
+  const tus = await peakRss(service.server, stack, () => tusRun(service, stack, photos));
   await expectStoredOriginals(stack, bare, tus.result.event.event_id, photos);
   const reference = await bareRun(bare, photos);
   const tusMBps = mbps(totalBytes, tus.result.uploadedMs);
