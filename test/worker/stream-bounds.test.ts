@@ -1,0 +1,67 @@
+/**
+ * A streamed PATCH (tus, IETF) ends at its Content-Length: its last piece gives the lease back,
+ * so nothing it reads after that may reach storage. (Over HTTP the framing ends the body there;
+ * a body handed over in-process may run on, and must not write over another PATCH's part.)
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { MiB, call, createEvent, fileBytes, sha256Hex, tusHeaders, tusMetadata } from "./helpers";
+
+async function newTusUpload(size: number) {
+  const { join_token } = await createEvent();
+  const created = await call(`/api/v1/events/${join_token}/tus/`, {
+    method: "POST",
+    headers: { ...tusHeaders, "upload-length": String(size), "upload-metadata": tusMetadata("tus-device-bounds") },
+  });
+  expect(created.status, await created.clone().text()).toBe(201);
+  return new URL(created.headers.get("location")!).pathname;
+}
+
+const patch = (url: string, offset: number, body: BodyInit, headers: Record<string, string> = {}) =>
+  call(url, { method: "PATCH", headers: { ...tusHeaders, "content-type": "application/offset+octet-stream", "upload-offset": String(offset), ...headers }, body });
+
+const offsetOf = async (url: string) => Number((await call(url, { method: "HEAD", headers: tusHeaders })).headers.get("upload-offset"));
+
+async function storedSha(url: string) {
+  const uploadId = url.split("/").pop()!.split(".")[0]!;
+  const row = await env.DB.prepare("SELECT r2_key, status FROM upload_sessions WHERE id = ?").bind(uploadId).first<{ r2_key: string; status: string }>();
+  const object = await env.PHOTOS.get(row!.r2_key);
+  return { status: row!.status, sha: object ? await sha256Hex(object.body) : null };
+}
+
+describe("a streamed PATCH ends at its Content-Length", () => {
+  it("bytes past the declared length never overwrite the part another PATCH sent after the lease came back", async () => {
+    const file = fileBytes(12 * MiB, 61);
+    const url = await newTusUpload(file.byteLength);
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    // Declares exactly part 1; its last piece commits and gives the lease back.
+    const first = patch(url, 0, readable, { "content-length": String(5 * MiB) });
+    void writer.write(file.slice(0, 5 * MiB)).catch(() => {});
+    for (let i = 0; i < 200 && (await offsetOf(url)) !== 5 * MiB; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(await offsetOf(url)).toBe(5 * MiB);
+
+    // The next PATCH sends part 2 while the first request is still open.
+    expect((await patch(url, 5 * MiB, file.slice(5 * MiB, 10 * MiB))).status).toBe(204);
+    // The first request's body runs on past its Content-Length with other bytes.
+    void writer.write(new Uint8Array(5 * MiB).fill(0xee)).then(() => writer.close()).catch(() => {});
+    const firstAnswer = await first;
+
+    const last = await patch(url, 10 * MiB, file.slice(10 * MiB));
+    expect(await storedSha(url)).toEqual({ status: "completed", sha: await sha256Hex(file) });
+    expect(last.status).toBe(204);
+    // The first PATCH ended where it said it would, with its bytes committed.
+    expect(firstAnswer.status).toBe(204);
+  });
+
+  it("a PATCH declaring no bytes stores none, whatever follows it", async () => {
+    const file = fileBytes(2 * MiB, 62);
+    const url = await newTusUpload(file.byteLength);
+    const response = await patch(url, 0, new Blob([file.slice(0, 4096)]).stream().pipeThrough(new TransformStream()), { "content-length": "0" });
+    expect(response.status).toBe(204);
+    expect(response.headers.get("upload-offset")).toBe("0");
+    expect(await offsetOf(url)).toBe(0);
+    expect((await patch(url, 0, file)).status).toBe(204);
+    expect(await storedSha(url)).toEqual({ status: "completed", sha: await sha256Hex(file) });
+  });
+});
