@@ -3,8 +3,11 @@
  * so nothing it reads after that may reach storage. (Over HTTP the framing ends the body there;
  * a body handed over in-process may run on, and must not write over another PATCH's part.)
  */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { PieceReader } from "../../src/storage/streams";
 import { MiB, call, createEvent, fileBytes, sha256Hex, tusHeaders, tusMetadata } from "./helpers";
 
 async function newTusUpload(size: number) {
@@ -62,6 +65,46 @@ describe("a streamed PATCH ends at its Content-Length", () => {
     expect(response.headers.get("upload-offset")).toBe("0");
     expect(await offsetOf(url)).toBe(0);
     expect((await patch(url, 0, file)).status).toBe(204);
+    expect(await storedSha(url)).toEqual({ status: "completed", sha: await sha256Hex(file) });
+  });
+});
+
+describe("a streamed PATCH cut off midway", () => {
+  it("keeps the bytes that arrived before the break (all but the failed read's), answers chunk_interrupted with the exact offset, and resumes from there", async () => {
+    const file = fileBytes(9 * MiB, 63);
+    const url = await newTusUpload(file.byteLength);
+    // A body the runtime reads block by block (a byte stream, as a request body is), which breaks
+    // well inside part 2: the connection dropped.
+    const cutAt = 5 * MiB + 300_000;
+    let sent = 0;
+    const body = new ReadableStream({
+      type: "bytes",
+      async pull(controller) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        if (sent >= cutAt) return controller.error(new Error("connection lost"));
+        const next = file.slice(sent, Math.min(sent + 100_000, cutAt));
+        sent += next.byteLength;
+        controller.enqueue(next);
+      },
+    });
+    const request = new Request(`https://photos.test${url}`, {
+      method: "PATCH",
+      headers: { ...tusHeaders, "content-type": "application/offset+octet-stream", "upload-offset": "0" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(request, env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: { code: "chunk_interrupted" } });
+    // All of part 2 that arrived is kept but for the read the break failed (it never came back).
+    const kept = Number(response.headers.get("upload-offset"));
+    expect(kept).toBeLessThanOrEqual(cutAt);
+    expect(kept).toBeGreaterThan(cutAt - PieceReader.READ_BYTES);
+    expect(await offsetOf(url)).toBe(kept);
+    expect((await patch(url, kept, file.slice(kept))).status).toBe(204);
     expect(await storedSha(url)).toEqual({ status: "completed", sha: await sha256Hex(file) });
   });
 });
