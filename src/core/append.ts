@@ -135,7 +135,7 @@ export function appendStream(
     const bodyEnd = declaredLength === null ? null : start + declaredLength;
     let leaseHeld = true;
     try {
-      held = await bodyBuffers.reserve(pieceBytes);
+      held = await bodyBuffers.reserve(PieceReader.bytesHeld(pieceBytes));
       const pieces = new PieceReader(body, pieceBytes);
       await withHeartbeat(opened, async () => {
         for (;;) {

@@ -186,6 +186,11 @@ export class PieceReader {
   #pending: Uint8Array | null = null;
   #ended = false;
 
+  /** The memory a reader of pieces of at most `maxPiece` bytes holds: the piece and a read's block. */
+  static bytesHeld(maxPiece: number): number {
+    return maxPiece + Math.min(PieceReader.READ_BYTES, maxPiece);
+  }
+
   constructor(source: ReadableStream<Uint8Array>, maxPiece: number) {
     this.#byob = byobReader(source);
     this.#reader = this.#byob ? null : source.getReader();

@@ -7,6 +7,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
+import { BODY_BUFFER_BUDGET, bodyBuffers } from "../../src/storage/memory-budget";
 import { PieceReader } from "../../src/storage/streams";
 import { MiB, call, createEvent, fileBytes, sha256Hex, tusHeaders, tusMetadata } from "./helpers";
 
@@ -106,5 +107,25 @@ describe("a streamed PATCH cut off midway", () => {
     expect(await offsetOf(url)).toBe(kept);
     expect((await patch(url, kept, file.slice(kept))).status).toBe(204);
     expect(await storedSha(url)).toEqual({ status: "completed", sha: await sha256Hex(file) });
+  });
+});
+
+describe("a streamed PATCH and the isolate's memory budget", () => {
+  it("holds its piece and its read block while it streams, and gives both back", async () => {
+    const file = fileBytes(MiB, 64);
+    const url = await newTusUpload(file.byteLength);
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const declared = 64 * 1024;
+    const response = patch(url, 0, readable, { "content-length": String(declared) });
+    void writer.write(file.slice(0, 10)).catch(() => {});
+    for (let i = 0; i < 100 && bodyBuffers.free === BODY_BUFFER_BUDGET; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Many small PATCHes at once must not hold more memory than the budget counts.
+    expect(BODY_BUFFER_BUDGET - bodyBuffers.free).toBe(2 * declared);
+    await writer.write(file.slice(10, declared));
+    await writer.close();
+    expect((await response).status).toBe(204);
+    expect(bodyBuffers.free).toBe(BODY_BUFFER_BUDGET);
+    expect(await offsetOf(url)).toBe(declared);
   });
 });
