@@ -135,13 +135,14 @@ export function appendStream(
     const bodyEnd = declaredLength === null ? null : start + declaredLength;
     let leaseHeld = true;
     try {
-      held = await bodyBuffers.reserve(pieceBytes);
+      held = await bodyBuffers.reserve(PieceReader.bytesHeld(pieceBytes));
       const pieces = new PieceReader(body, pieceBytes);
       await withHeartbeat(opened, async () => {
         for (;;) {
           const partEnd = Math.min((layout.partsDone + 1) * layout.partSize, layout.totalSize);
-          // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it.
-          const piece = await pieces.next(Math.min(pieceBytes, partEnd - offset));
+          // Pieces never straddle a part boundary, so a piece that completes a part goes straight into it;
+          // nor the declared end: the lease goes back there, so nothing read past it may be stored.
+          const piece = await pieces.next(Math.min(pieceBytes, partEnd - offset, (bodyEnd ?? Infinity) - offset));
           const reachesEnd = offset + piece.bytes.byteLength === layout.totalSize;
           // An overlong body is refused before its last in-bounds piece, so the upload never completes with it.
           if (reachesEnd && !piece.failure && (await pieces.hasMore())) throw new ApiError(refusals.beyondEnd(layout.totalSize));
@@ -157,7 +158,7 @@ export function appendStream(
             leaseHeld = !last;
           }
           if (piece.failure) throw piece.failure;
-          if (piece.ended || reachesEnd) break;
+          if (piece.ended || reachesEnd || offset === bodyEnd) break;
         }
       });
     } catch (error) {

@@ -170,22 +170,32 @@ export function concatFixedLength(
  * Reads a byte stream in pieces of at most a given size, into one reused buffer. A read error
  * does not throw: the bytes that did arrive are returned with the failure, so they can be kept.
  * A byte stream (a request body) is read in blocks of at least BLOCK_BYTES, each one runtime call
- * (a default reader would hand it over a few KiB at a time, each a turn of JavaScript). Of a body
- * cut off midway, workerd hands over the block's bytes that arrived (tus.test.ts keeps every
- * byte); a runtime that dropped them would lose at most BLOCK_BYTES.
+ * (a default reader would hand it over a few KiB at a time, each a turn of JavaScript), into a
+ * buffer of READ_BYTES of its own, then copied: a read hands its buffer to the stream, and a read
+ * that fails does not give it back (stream-bounds.test.ts). Of a body cut off midway, workerd
+ * hands over the bytes that arrived (tus.test.ts keeps every byte); a read that failed loses at
+ * most READ_BYTES.
  */
 export class PieceReader {
   static readonly BLOCK_BYTES = 64 * 1024;
+  static readonly READ_BYTES = 256 * 1024;
   readonly #byob: ReadableStreamBYOBReader | null;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | null;
   #buffer: Uint8Array;
+  #block: Uint8Array;
   #pending: Uint8Array | null = null;
   #ended = false;
+
+  /** The memory a reader of pieces of at most `maxPiece` bytes holds: the piece and a read's block. */
+  static bytesHeld(maxPiece: number): number {
+    return maxPiece + Math.min(PieceReader.READ_BYTES, maxPiece);
+  }
 
   constructor(source: ReadableStream<Uint8Array>, maxPiece: number) {
     this.#byob = byobReader(source);
     this.#reader = this.#byob ? null : source.getReader();
     this.#buffer = new Uint8Array(maxPiece);
+    this.#block = new Uint8Array(this.#byob ? Math.min(PieceReader.READ_BYTES, maxPiece) : 0);
   }
 
   /** The next piece of at most `max` bytes; its `bytes` are valid until the next call. */
@@ -198,22 +208,21 @@ export class PieceReader {
         if (this.#ended) break;
         try {
           if (this.#byob) {
-            // The view's buffer is handed to the stream and comes back in the answer.
-            const view = new Uint8Array(this.#buffer.buffer, filled, max - filled);
-            const read = await this.#byob.readAtLeast(Math.min(PieceReader.BLOCK_BYTES, max - filled), view);
-            if (read.value) {
-              this.#buffer = new Uint8Array(read.value.buffer);
-              filled += read.value.byteLength;
-            }
+            // The view's buffer is handed to the stream and comes back in the answer (not if the read fails).
+            const view = new Uint8Array(this.#block.buffer, 0, Math.min(this.#block.byteLength, max - filled));
+            const read = await this.#byob.readAtLeast(Math.min(PieceReader.BLOCK_BYTES, view.byteLength), view);
+            if (read.value) this.#block = new Uint8Array(read.value.buffer);
             if (read.done) this.#ended = true;
-            continue;
+            if (!read.value?.byteLength) continue;
+            chunk = read.value;
+          } else {
+            const read = await this.#reader!.read();
+            if (read.done) {
+              this.#ended = true;
+              break;
+            }
+            chunk = read.value;
           }
-          const read = await this.#reader!.read();
-          if (read.done) {
-            this.#ended = true;
-            break;
-          }
-          chunk = read.value;
         } catch (cause) {
           return { bytes: this.#buffer.subarray(0, filled), ended: true, failure: new BodyReadError(cause) };
         }

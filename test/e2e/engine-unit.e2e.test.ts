@@ -402,6 +402,29 @@ describe("batch entries that will get no session", () => {
     expect(server.withdrawals).toEqual([{ path: "POST /batches/batch-1/files/batch-1-file-0/withdraw", batchKey: "key-of-batch-1", reason: "cancelled" }]);
     expect(server.calls).not.toContain("POST /uploads");
   });
+
+  it("a picked file the device cannot store (storage full) still uploads after its registration; the guest is told", async () => {
+    const server = fakeServer();
+    // Every save carrying the photo's bytes is refused, as a full IndexedDB refuses them.
+    const fullStore = Object.assign(new MemoryStore(), {
+      async putFile(file: StoredFile) {
+        if (file.file) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+      },
+    });
+    const engine = await UploadEngine.open({
+      origin: "https://photos.example",
+      joinToken: "join-token-of-the-event",
+      fetch: server.fetch,
+      store: fullStore,
+      processingPoll: { minMs: 1, maxMs: 1 },
+      retry: { baseDelayMs: 1 },
+    });
+    await expect(engine.add([photo("IMG_0005.jpg", 6)])).rejects.toThrow(/quota/);
+    const settled = await Promise.race([engine.settled(), new Promise<null>((resolve) => setTimeout(() => resolve(null), 2_000))]);
+    await engine.stop();
+    expect(server.calls).toContain("POST /uploads/upload-1/complete");
+    expect(settled?.files.map((file) => file.state)).toEqual(["done"]);
+  });
 });
 
 describe("picking files", () => {

@@ -327,7 +327,9 @@ export class UploadEngine {
     const next = { ...current, ...change };
     this.records.set(id, next);
     this.emit();
-    await this.store.putFile(next);
+    // A save the device refuses (its storage full) does not stop the file: this run holds its bytes,
+    // and the guest was told when it was picked (`add`); it is just not kept past a reload.
+    await this.store.putFile(next).catch(() => {});
     if (next.state !== "queued") this.checkSettled();
     if (change.state === "processing") this.followProcessing();
   }
