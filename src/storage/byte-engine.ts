@@ -150,8 +150,10 @@ export async function writeChunk(
       const heldTail = bodyStart > target.start ? await readHeldTail(bucket, session, layout, result) : null;
       try {
         // Bytes in memory that make the whole target go as they are; anything else is streamed, joined.
-        const whole = !heldTail && body instanceof Uint8Array ? { value: body.subarray(bodyOffset, bodyOffset + target.bodyBytes), copied: Promise.resolve() } : null;
-        const { value, copied } = whole ?? joined(target.end - target.start, [...(heldTail?.sources ?? []), async () => bodySlice(target.bodyBytes)]);
+        const { readable: value, copied } =
+          !heldTail && body instanceof Uint8Array
+            ? { readable: body.subarray(bodyOffset, bodyOffset + target.bodyBytes), copied: Promise.resolve() }
+            : concatFixedLength(target.end - target.start, [...(heldTail?.sources ?? []), async () => bodySlice(target.bodyBytes)]);
         if (target.kind === "part") {
           result.multipartUploadId ??= await session.multipartUploadId();
           const multipart = bucket.resumeMultipartUpload(layout.r2Key, result.multipartUploadId);
@@ -172,11 +174,6 @@ export async function writeChunk(
     if (!(body instanceof Uint8Array)) await (slicer ?? body).cancel(error).catch(() => {});
     throw error;
   }
-}
-
-function joined(length: number, sources: Array<() => Promise<ReadableStream<Uint8Array>>>) {
-  const { readable, copied } = concatFixedLength(length, sources);
-  return { value: readable, copied };
 }
 
 /** The bytes held for the part a chunk starts inside: the old engine's staged segments, then the stored tail. */
