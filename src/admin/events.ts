@@ -1,5 +1,5 @@
 /** Organisers' side of events and their join links. */
-import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { renderSVG } from "uqr";
 import type { Database } from "../db/client";
 import { inList } from "../db/lists";
@@ -61,7 +61,10 @@ export async function updateEvent(db: Database, eventId: string, settings: Event
   if (next.uploadsOpenAt !== null && next.uploadsCloseAt !== null && next.uploadsOpenAt >= next.uploadsCloseAt) {
     throw new ApiError({ status: 400, code: "invalid_request", message: "The upload window must open before it closes." });
   }
-  const update = db.update(events).set({ ...changes, updatedAt: Date.now() }).where(eq(events.id, eventId));
+  // updated_at moves on with every change, even two in one millisecond: a guest's create checks
+  // the event unchanged since it was read by it (core/admission.ts).
+  const updatedAt = sql`max(${Date.now()}, ${events.updatedAt} + 1)`;
+  const update = db.update(events).set({ ...changes, updatedAt }).where(eq(events.id, eventId));
   if (changes.keepGps === false) {
     // Not keeping locations means forgetting those recorded while the event kept them.
     await db.batch([update, db.update(photos).set({ gpsLatitude: null, gpsLongitude: null }).where(eq(photos.eventId, eventId))]);

@@ -150,9 +150,11 @@ export interface BatchFileClaim {
   deviceId: string;
 }
 
-/** Checks that a create names a file of a batch of this event and device, with the batch's key. */
-/** Checks the claim to a batch file; the batch's display name, which its uploads carry by default. */
-export async function authorizeBatchFile(db: Database, event: EventRow, claim: BatchFileClaim): Promise<string | null> {
+/**
+ * Checks that a create names a file of a batch of this event and device, with the batch's key,
+ * and that the file may still take an upload; refuses it with the reason otherwise.
+ */
+export async function authorizeBatchFile(db: Database, event: EventRow, claim: BatchFileClaim): Promise<void> {
   const found = await db
     .select({ batch: batches, file: batchFiles })
     .from(batchFiles)
@@ -167,7 +169,35 @@ export async function authorizeBatchFile(db: Database, event: EventRow, claim: B
   if (found.file.refusalCode) throw new ApiError(fileRefused(found.file));
   // Withdrawn for good: the snapshot never turns back from `skipped` or `cancelled` (the app registers a file it takes up again anew).
   if (found.file.withdrawn) throw new ApiError(fileWithdrawn(found.file.withdrawn));
-  return found.batch.displayName;
+}
+
+/**
+ * What `authorizeBatchFile` checks, as a condition of the create's own statement (the key by its
+ * hash, `sha256Hex(claim.batchKey)`); a create it fails is checked again by `authorizeBatchFile`.
+ */
+export function batchFileClaimHolds(db: Database, eventId: string, claim: BatchFileClaim, batchKeyHash: string): SQL {
+  const file = db
+    .select({ one: sql`1` })
+    .from(batchFiles)
+    .innerJoin(batches, eq(batches.id, batchFiles.batchId))
+    .where(
+      and(
+        eq(batchFiles.id, claim.fileId),
+        eq(batches.id, claim.batchId),
+        eq(batches.eventId, eventId),
+        eq(batches.batchKeyHash, batchKeyHash),
+        eq(batches.deviceId, claim.deviceId),
+        isNull(batchFiles.refusalCode),
+        isNull(batchFiles.withdrawn),
+      ),
+    );
+  return sql`exists ${file}`;
+}
+
+/** The batch's display name, which its uploads carry unless they give their own. */
+export function batchDisplayName(db: Database, batchId: string): SQL {
+  // drizzle puts a subquery in parentheses of its own.
+  return sql`${db.select({ name: batches.displayName }).from(batches).where(eq(batches.id, batchId))}`;
 }
 
 const fileRefused = (file: BatchFileRow): Refusal => ({ status: 409, code: "batch_file_refused", message: `This file was refused: ${file.refusalMessage}` });
@@ -241,15 +271,20 @@ function letGoOfLeastActive(db: Database, eventId: string, needed: SQL, when: SQ
 }
 
 /** Records the upload a batch file now has: the file no longer waits, and its batch was just active. */
-export async function linkBatchUpload(db: Database, fileId: string, uploadId: string) {
+/**
+ * The statements that link a batch file to its new upload, for the batch of statements that
+ * inserts the upload: each takes effect only if the insert did.
+ */
+export function batchUploadLinks(db: Database, fileId: string, uploadId: string) {
   const stillWaiting = db.select({ n: sql`count(*)` }).from(batchFiles).where(and(eq(batchFiles.id, fileId), isNull(batchFiles.uploadId)));
-  await db.batch([
+  const inserted = sql`exists ${db.select({ one: sql`1` }).from(uploadSessions).where(eq(uploadSessions.id, uploadId))}`;
+  return [
     db
       .update(batches)
       .set({ activeAt: Date.now(), waitingFiles: sql`${batches.waitingFiles} - (${stillWaiting})` })
-      .where(inArray(batches.id, db.select({ id: batchFiles.batchId }).from(batchFiles).where(eq(batchFiles.id, fileId)))),
-    db.update(batchFiles).set({ uploadId }).where(eq(batchFiles.id, fileId)),
-  ]);
+      .where(and(inArray(batches.id, db.select({ id: batchFiles.batchId }).from(batchFiles).where(eq(batchFiles.id, fileId))), inserted)),
+    db.update(batchFiles).set({ uploadId }).where(and(eq(batchFiles.id, fileId), inserted)),
+  ];
 }
 
 /** Where each file of a batch stands, from its upload session and photo. */

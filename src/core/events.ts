@@ -24,9 +24,19 @@ export async function resolveJoinToken(db: Database, token: string, now = Date.n
   if (!joinTokenPattern.test(token)) throw new ApiError(eventNotFound());
   const tokenHash = await sha256Hex(token);
   const found = await findJoinToken(db, tokenHash);
+  rememberJoinedEvent(tokenHash, found, now);
   const refusal = joinTokenRefusal(found, now);
   if (refusal) throw new ApiError(refusal);
   return { ...found!, tokenHash };
+}
+
+/**
+ * The join link with this hash and its event as this isolate last read them, however long ago,
+ * or undefined: for a statement that checks them unchanged as it runs (core/admission.ts).
+ */
+export function rememberedJoinedEvent(tokenHash: string): JoinedEvent | undefined {
+  const found = joinedEvents.get(tokenHash)?.found;
+  return found && { ...found, tokenHash };
 }
 
 /** The join token with this hash and its event, or null. */
@@ -65,8 +75,15 @@ export function uploadRecheckMs(env: Pick<Env, "UPLOAD_RECHECK_MS">): number {
   return Number.isFinite(configured) && configured >= 0 ? Math.min(configured, 60_000) : 5_000;
 }
 
-const admissionCache = new Map<string, { readAt: number; found: Omit<JoinedEvent, "tokenHash"> | undefined }>();
-const ADMISSION_CACHE_ENTRIES = 1000;
+/** What this isolate last read of each join link and its event (by token hash), the newest last. */
+const joinedEvents = new Map<string, { readAt: number; found: Omit<JoinedEvent, "tokenHash"> | undefined }>();
+const JOINED_EVENTS_KEPT = 1000;
+
+function rememberJoinedEvent(tokenHash: string, found: Omit<JoinedEvent, "tokenHash"> | undefined, readAt: number) {
+  joinedEvents.delete(tokenHash);
+  if (joinedEvents.size >= JOINED_EVENTS_KEPT) joinedEvents.delete(joinedEvents.keys().next().value!);
+  joinedEvents.set(tokenHash, { readAt, found });
+}
 
 /**
  * Refuses more bytes for an upload made through `joinToken` when a new create would be refused
@@ -75,12 +92,10 @@ const ADMISSION_CACHE_ENTRIES = 1000;
  */
 export async function assertUploadsAdmitted(env: Env, joinToken: string, now = Date.now()): Promise<void> {
   const tokenHash = await sha256Hex(joinToken);
-  let cached = admissionCache.get(tokenHash);
+  let cached = joinedEvents.get(tokenHash);
   if (!cached || now - cached.readAt >= uploadRecheckMs(env)) {
     cached = { readAt: now, found: await findJoinToken(database(env), tokenHash) };
-    admissionCache.delete(tokenHash);
-    if (admissionCache.size >= ADMISSION_CACHE_ENTRIES) admissionCache.delete(admissionCache.keys().next().value!);
-    admissionCache.set(tokenHash, cached);
+    rememberJoinedEvent(tokenHash, cached.found, now);
   }
   const refusal = uploadAdmissionRefusal(cached.found, now);
   if (refusal) throw new ApiError(refusal);

@@ -5,11 +5,14 @@
 import { SQL, getTableColumns, is, sql } from "drizzle-orm";
 import { SQLiteAsyncDialect, type SQLiteTable } from "drizzle-orm/sqlite-core";
 
+/** A row to insert, where any value may be an SQL expression (a subquery, say). */
+type InsertRow<T extends SQLiteTable> = { [K in keyof T["$inferInsert"]]: T["$inferInsert"][K] | SQL };
+
 /**
  * `insert into table (...) select <rows> where condition`, as one statement (mind D1's 100 bound
  * parameters). Columns are those the first row sets; every row sets the same ones.
  */
-export function insertWhere<T extends SQLiteTable>(table: T, rows: T["$inferInsert"] | Array<T["$inferInsert"]>, condition: SQL): SQL {
+export function insertWhere<T extends SQLiteTable>(table: T, rows: InsertRow<T> | Array<InsertRow<T>>, condition: SQL): SQL {
   const list = Array.isArray(rows) ? rows : [rows];
   const columns = getTableColumns(table) as Record<string, { name: string }>;
   const first = list[0] as Record<string, unknown>;
