@@ -12,6 +12,7 @@
 //
 // Knobs: BENCH_FILES (8), BENCH_FILE_MIB (20), BENCH_CONCURRENCY (4 files or puts in flight),
 // BENCH_CHUNKS ("1,default": chunk sizes in MiB, "default" = the server's chunk_size),
+// BENCH_REPETITIONS (3: each times every path; ratios are per repetition, then their median),
 // BENCH_OPS_FILE_MIB (25: the upload whose R2 operations are counted).
 import { randomBytes } from "node:crypto";
 import { call, guestUpload, MiB, operations, pool, positiveInt, putInit, r2ByClass, runOnStack, sha256, startCountedService, wranglerVersion } from "./common.mjs";
@@ -21,6 +22,7 @@ const fileCount = positiveInt("BENCH_FILES", 8);
 const fileSize = positiveInt("BENCH_FILE_MIB", 20) * MiB;
 const concurrency = positiveInt("BENCH_CONCURRENCY", 4);
 const opsFileSize = positiveInt("BENCH_OPS_FILE_MIB", 25) * MiB;
+const repetitionCount = positiveInt("BENCH_REPETITIONS", 3);
 /** Chunk sizes in bytes; null: the server's chunk_size. */
 const chunkChoices = (process.env.BENCH_CHUNKS ?? "1,default").split(",").map((value) => {
   if (value.trim() === "default") return null;
@@ -44,6 +46,16 @@ function percentile(values, p) {
 async function barePut(bare, key, bytes, times) {
   await call(times, `bare put ${key}`, `${bare.origin}/${key}`, putInit(bytes), 204);
   return key;
+}
+
+/** All files through the bare Worker, whole, then cut into 1 MiB objects, timed; keys of repetition `r`. */
+async function bareRound(bare, files, slices, r) {
+  const started = performance.now();
+  const keys = await pool(files, concurrency, (file, i) => barePut(bare, `bench/${r}/files/${i}`, file.bytes));
+  const seconds = (performance.now() - started) / 1000;
+  const chunkTimes = [];
+  const sliceKeys = await pool(slices, concurrency, (slice, i) => barePut(bare, `bench/${r}/chunks/${i}`, slice, chunkTimes));
+  return { seconds, keys, chunkTimes, sliceKeys };
 }
 
 /** Reads `key` back through the bare Worker (it sees the service's bucket) and compares digests. */
@@ -128,58 +140,74 @@ async function main(stack) {
   for (const choice of chunkChoices) await guestUpload(uploadsUrl, { name: "warm-up.jpg", bytes: warm, sha256: sha256(warm) }, choice);
   await pool([0, 1, 2, 3], concurrency, (i) => barePut(bare, `bench/warm-up/${i}`, warm));
 
-  const rounds = [];
-  for (const choice of chunkChoices) rounds.push(await guestRound(service, uploadsUrl, files, choice));
+  // Repetitions, each with every guest round and the bare puts, the bare puts first in one and
+  // last in the next: the bare put's speed drifts over a run (27–39 MB/s on one machine), so each
+  // ratio compares paths measured minutes apart at most, and the median of the ratios is reported.
+  const repetitions = [];
+  for (let r = 0; r < repetitionCount; r++) {
+    const bareFirst = r % 2 === 0;
+    const bareRun = bareFirst ? await bareRound(bare, files, slices, r) : null;
+    const rounds = [];
+    for (const choice of chunkChoices) rounds.push(await guestRound(service, uploadsUrl, files, choice));
+    repetitions.push({ rounds, bare: bareRun ?? (await bareRound(bare, files, slices, r)) });
+  }
 
-  let started = performance.now();
-  const bareKeys = await pool(files, concurrency, (file, i) => barePut(bare, `bench/files/${i}`, file.bytes));
-  const bareSeconds = (performance.now() - started) / 1000;
-  const bareChunkTimes = [];
-  const sliceKeys = await pool(slices, concurrency, (slice, i) => barePut(bare, `bench/chunks/${i}`, slice, bareChunkTimes));
-
-  const guestKeys = rounds.flatMap((round) => round.uploads.map((upload) => upload.key));
+  const guestKeys = repetitions.flatMap((rep) => rep.rounds.flatMap((round) => round.uploads.map((upload) => upload.key)));
+  const bareKeys = repetitions.flatMap((rep) => rep.bare.keys);
   await pool([...guestKeys, ...bareKeys], concurrency, (key, i) => verify(bare, key, files[i % fileCount].sha256));
-  await pool(sliceKeys, concurrency, (key, i) => verify(bare, key, sha256(slices[i])));
+  const sliceKeys = repetitions.flatMap((rep) => rep.bare.sliceKeys);
+  await pool(sliceKeys, concurrency, (key, i) => verify(bare, key, sha256(slices[i % slices.length])));
 
   const opsRuns = [];
   for (const choice of chunkChoices) opsRuns.push(await r2OperationsOfOneUpload(service, bare, uploadsUrl, opsFileSize, choice));
 
   // Read only now, so that the log lines of the timed uploads have surely arrived.
-  const workerMs = rounds.map((round) => workerTimes(service, round, files));
+  const workerMs = repetitions.map((rep) => rep.rounds.map((round) => workerTimes(service, round, files)));
 
   const totalBytes = fileCount * fileSize;
-  const bareRate = totalBytes / 1e6 / bareSeconds;
-  const bareChunkP50 = percentile(bareChunkTimes, 50);
+  const rate = (seconds) => totalBytes / 1e6 / seconds;
+  const median = (values) => percentile(values, 50);
   const p = (values, q) => percentile(values, q).toFixed(1);
   const columns = (label, cells) => `  ${label.padEnd(30)}${cells.map((cell, i) => cell.padStart(i % 2 ? 8 : 12)).join("")}`;
   const latencyRow = (label, client, worker) =>
     columns(label, [p(client, 50), p(client, 95), worker ? p(worker, 50) : "-", worker ? p(worker, 95) : "-"]);
+  const eachRep = (values, digits = 2) => `${median(values).toFixed(digits)} (${values.map((value) => value.toFixed(digits)).join(", ")})`;
+  /** Per choice: every repetition's rounds and Worker times of that choice. */
+  const byChoice = chunkChoices.map((choice, c) => ({
+    choice,
+    chunkSize: repetitions[0].rounds[c].chunkSize,
+    rounds: repetitions.map((rep) => rep.rounds[c]),
+    workerMs: workerMs.map((rep) => rep[c]),
+  }));
+  const all = (lists) => lists.flat();
+  const bareChunkTimes = all(repetitions.map((rep) => rep.bare.chunkTimes));
 
   console.log(`
-upload bench: ${fileCount} files x ${mibLabel(fileSize)}, ${concurrency} in flight (local wrangler dev ${wranglerVersion()}, node ${process.version})
+upload bench: ${fileCount} files x ${mibLabel(fileSize)}, ${concurrency} in flight, ${repetitionCount} repetitions (local wrangler dev ${wranglerVersion()}, node ${process.version})
 
-throughput (MB = 10^6 bytes; guest includes create and complete)
-${rounds.map((round) => {
-    const rate = totalBytes / 1e6 / round.seconds;
-    return `  guest API, ${choiceLabel(round.chunkChoice, round.chunkSize).padEnd(20)}${rate.toFixed(1).padStart(7)} MB/s  (${round.seconds.toFixed(2)} s)  ratio to bare ${(rate / bareRate).toFixed(2)}`;
+throughput (MB = 10^6 bytes; guest includes create and complete): median (each repetition)
+${byChoice.map(({ choice, chunkSize, rounds }) => {
+    const rates = rounds.map((round) => rate(round.seconds));
+    const ratios = rounds.map((round, r) => rate(round.seconds) / rate(repetitions[r].bare.seconds));
+    return `  guest API, ${choiceLabel(choice, chunkSize).padEnd(20)}${eachRep(rates, 1)} MB/s, ratio to bare ${eachRep(ratios)}`;
   }).join("\n")}
-  bare R2 put, whole file        ${bareRate.toFixed(1).padStart(7)} MB/s  (${bareSeconds.toFixed(2)} s)
+  bare R2 put, whole file        ${eachRep(repetitions.map((rep) => rate(rep.bare.seconds)), 1)} MB/s
   (issue 13 targets: 1 MiB chunks >= 0.6 of bare, default chunks >= 0.9)
 
-latency in ms (Worker = the service's own log \`ms\`)
+latency in ms, all repetitions (Worker = the service's own log \`ms\`)
 ${columns("", ["client p50", "p95", "Worker p50", "p95"])}
-${rounds.map((round, i) => [
-    latencyRow(`create`, round.times.create, workerMs[i].create),
-    latencyRow(`chunk, ${choiceLabel(round.chunkChoice, round.chunkSize)}`, round.times.chunk, workerMs[i].chunk),
-    latencyRow(`complete`, round.times.complete, workerMs[i].complete),
-    `  chunk p50 / bare 1 MiB put p50: ${(percentile(round.times.chunk, 50) / bareChunkP50).toFixed(2)}x  (target for 1 MiB chunks <= 0.6x)`,
+${byChoice.map(({ choice, chunkSize, rounds, workerMs: worker }) => [
+    latencyRow(`create`, all(rounds.map((round) => round.times.create)), all(worker.map((w) => w.create))),
+    latencyRow(`chunk, ${choiceLabel(choice, chunkSize)}`, all(rounds.map((round) => round.times.chunk)), all(worker.map((w) => w.chunk))),
+    latencyRow(`complete`, all(rounds.map((round) => round.times.complete)), all(worker.map((w) => w.complete))),
+    `  chunk p50 / bare 1 MiB put p50, same repetition: ${eachRep(rounds.map((round, r) => median(round.times.chunk) / median(repetitions[r].bare.chunkTimes)))}x  (target for 1 MiB chunks <= 0.6x)`,
   ].join("\n")).join("\n")}
 ${latencyRow("bare put (1 MiB)", bareChunkTimes)}
 
 R2 operations for one ${mibLabel(opsFileSize)} upload, alone (counted in the bench build; target <= 7 class A, <= 1 class B)
 ${opsRuns.map((run, i) => `  ${choiceLabel(chunkChoices[i], run.chunkSize).padEnd(20)} class A ${String(run.A).padStart(3)}, class B ${String(run.B).padStart(3)}, free ${String(run.free).padStart(3)}  (${run.byOperation}); Durable Object requests ${run.durableObjectRequests}`).join("\n")}
 
-verified SHA-256 of ${guestKeys.length} guest uploads, ${fileCount} bare files, ${slices.length} bare 1 MiB objects and ${opsRuns.length} counted uploads: all match
+verified SHA-256 of ${guestKeys.length} guest uploads, ${bareKeys.length} bare files, ${sliceKeys.length} bare 1 MiB objects and ${opsRuns.length} counted uploads: all match
 `);
 }
 

@@ -2,14 +2,38 @@
  * The bench's reference path: `PUT /<key>` streams the body into one R2 `put` (the request's
  * Content-Length gives R2 a known length) and answers 204; `GET /<key>` returns the object, so the
  * bench can check what either path stored; `GET /?prefix=` lists keys (tests: no staging left behind).
+ * `POST /__create` is the least an upload session's create can be: one D1 insert, then one new
+ * SQLite Durable Object written once.
  */
+import { DurableObject } from "cloudflare:workers";
+
 interface Env {
   BUCKET: R2Bucket;
+  DB: D1Database;
+  SESSIONS: DurableObjectNamespace<BareSession>;
 }
+
+export class BareSession extends DurableObject<Env> {
+  init(id: string, at: number): void {
+    this.ctx.storage.sql.exec("create table if not exists session (id text primary key, at integer)");
+    this.ctx.storage.sql.exec("insert into session values (?, ?)", id, at);
+  }
+}
+
+let tableMade: Promise<unknown> | undefined;
 
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
+    if (url.pathname === "/__create" && request.method === "POST") {
+      tableMade ??= env.DB.prepare("create table if not exists sessions (id text primary key, at integer)").run();
+      await tableMade;
+      const id = crypto.randomUUID();
+      const at = Date.now();
+      if (url.searchParams.get("only") !== "do") await env.DB.prepare("insert into sessions values (?, ?)").bind(id, at).run();
+      if (url.searchParams.get("only") !== "d1") await env.SESSIONS.get(env.SESSIONS.idFromName(id)).init(id, at);
+      return Response.json({ id }, { status: 201 });
+    }
     const key = decodeURIComponent(url.pathname.slice(1));
     if (!key && request.method === "GET" && url.searchParams.has("prefix")) {
       const keys: string[] = [];
