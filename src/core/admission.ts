@@ -13,7 +13,7 @@ import { mediaType } from "../lib/media-types";
 import { recordMetric } from "../lib/metrics";
 import { ApiError, type Refusal } from "./errors";
 import { countedStatuses, photoLimitRefusal, photosUsed } from "./allowance";
-import { authorizeBatchFile, batchDisplayName, batchFileClaimHolds, batchUploadLinks, type BatchFileClaim } from "./batches";
+import { authorizeBatchFile, batchDisplayName, batchFileClaimHolds, batchUploadLinks, batchUploadUnlinks, type BatchFileClaim } from "./batches";
 import { fileRefusal, joinTokenPattern, rememberedJoinedEvent, resolveJoinToken, uploadsClosedRefusal, type JoinedEvent } from "./events";
 import { cleanFilename } from "./filenames";
 import { ANON_FIRST_BYTES_MS, uploaderLimits, type UploaderLimits } from "./limits";
@@ -193,11 +193,13 @@ async function admit(env: Env, joined: JoinedEvent, input: NewUpload, now: numbe
       createdAt: now,
     });
   } catch (error) {
-    // Free the device's slot rather than hold it until the sweeper's expiry.
-    await db
+    // Free the device's slot rather than hold it until the sweeper's expiry, and let the batch
+    // file wait for the guest's next create as it did before this one.
+    const failed = db
       .update(uploadSessions)
       .set({ status: "failed", failureReason: "session could not be started", updatedAt: Date.now() })
       .where(eq(uploadSessions.id, uploadId));
+    await (input.batch ? db.batch([failed, ...batchUploadUnlinks(db, input.batch.fileId, uploadId)]) : failed);
     throw error;
   }
   rememberCaller(uploadId, keyHash);
