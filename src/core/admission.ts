@@ -13,7 +13,7 @@ import { mediaType } from "../lib/media-types";
 import { recordMetric } from "../lib/metrics";
 import { ApiError, type Refusal } from "./errors";
 import { countedStatuses, photoLimitRefusal, photosUsed } from "./allowance";
-import { authorizeBatchFile, batchDisplayName, batchFileClaimHolds, batchUploadLinks, type BatchFileClaim } from "./batches";
+import { authorizeBatchFile, batchDisplayName, batchFileClaimHolds, batchUploadLinks, batchUploadUnlinks, type BatchFileClaim } from "./batches";
 import { fileRefusal, joinTokenPattern, rememberedJoinedEvent, resolveJoinToken, uploadsClosedRefusal, type JoinedEvent } from "./events";
 import { cleanFilename } from "./filenames";
 import { ANON_FIRST_BYTES_MS, uploaderLimits, type UploaderLimits } from "./limits";
@@ -58,7 +58,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * checks everything else as it inserts (the link unrevoked, the event unchanged since, the batch
  * file's claim, no earlier session of the same file in flight, the creator's limits). A create that
  * statement refuses is made again the careful way, from fresh reads, so that it is refused with
- * its reason or, once the sessions it replaces are ended, admitted.
+ * its reason or, once the sessions it replaces are ended, admitted; an insert refused there is
+ * told by reading afresh once more (the link, event or batch file may have changed meanwhile).
  */
 export async function createUpload(env: Env, joinToken: string, input: NewUpload): Promise<CreatedUpload> {
   const now = Date.now();
@@ -68,15 +69,26 @@ export async function createUpload(env: Env, joinToken: string, input: NewUpload
     if (created) return created;
   }
   const db = database(env);
-  const joined = await resolveJoinToken(db, joinToken, now);
-  const refusal = admissionRefusal(joined, input, now);
-  if (refusal) throw new ApiError(refusal);
-  if (input.batch) await authorizeBatchFile(db, joined.event, input.batch);
-  await endReplacedSessions(env, joined.event.id, input);
-  const created = await admit(env, joined, input, now, { noEarlierSession: false });
-  if (!created) throw new ApiError(await whichLimit(env, joined.event, input, now));
-  return created;
+  let refusedWith: JoinedEvent | null = null;
+  for (let attempt = 1; ; attempt++) {
+    const joined = await resolveJoinToken(db, joinToken, now);
+    const refusal = admissionRefusal(joined, input, now);
+    if (refusal) throw new ApiError(refusal);
+    if (input.batch) await authorizeBatchFile(db, joined.event, input.batch);
+    // An insert refused with the link, event and batch file as they still are was refused by a
+    // limit; one refused because the event changed since its read is tried with the event as it is.
+    if (joined.event.updatedAt === refusedWith?.event.updatedAt || attempt > CREATE_ATTEMPTS) {
+      throw new ApiError(await whichLimit(env, joined.event, input, now));
+    }
+    if (!refusedWith) await endReplacedSessions(env, joined.event.id, input);
+    const created = await admit(env, joined, input, now, { noEarlierSession: false });
+    if (created) return created;
+    refusedWith = joined;
+  }
 }
+
+/** How many inserts a create tries from fresh reads, while its event keeps changing between its read and its insert. */
+const CREATE_ATTEMPTS = 3;
 
 /** Why the event refuses this create, as far as the link and event as read tell. */
 function admissionRefusal({ event }: JoinedEvent, input: NewUpload, now: number): Refusal | null {
@@ -181,11 +193,13 @@ async function admit(env: Env, joined: JoinedEvent, input: NewUpload, now: numbe
       createdAt: now,
     });
   } catch (error) {
-    // Free the device's slot rather than hold it until the sweeper's expiry.
-    await db
+    // Free the device's slot rather than hold it until the sweeper's expiry, and let the batch
+    // file wait for the guest's next create as it did before this one.
+    const failed = db
       .update(uploadSessions)
       .set({ status: "failed", failureReason: "session could not be started", updatedAt: Date.now() })
       .where(eq(uploadSessions.id, uploadId));
+    await (input.batch ? db.batch([failed, ...batchUploadUnlinks(db, input.batch.fileId, uploadId)]) : failed);
     throw error;
   }
   rememberCaller(uploadId, keyHash);

@@ -270,10 +270,10 @@ function letGoOfLeastActive(db: Database, eventId: string, needed: SQL, when: SQ
   ];
 }
 
-/** Records the upload a batch file now has: the file no longer waits, and its batch was just active. */
 /**
- * The statements that link a batch file to its new upload, for the batch of statements that
- * inserts the upload: each takes effect only if the insert did.
+ * The statements that link a batch file to its new upload (the file no longer waits, and its
+ * batch was just active), for the batch of statements that inserts the upload: each takes effect
+ * only if the insert did.
  */
 export function batchUploadLinks(db: Database, fileId: string, uploadId: string) {
   const stillWaiting = db.select({ n: sql`count(*)` }).from(batchFiles).where(and(eq(batchFiles.id, fileId), isNull(batchFiles.uploadId)));
@@ -285,6 +285,21 @@ export function batchUploadLinks(db: Database, fileId: string, uploadId: string)
       .where(and(inArray(batches.id, db.select({ id: batchFiles.batchId }).from(batchFiles).where(eq(batchFiles.id, fileId))), inserted)),
     db.update(batchFiles).set({ uploadId }).where(and(eq(batchFiles.id, fileId), inserted)),
   ];
+}
+
+/**
+ * Undoes `batchUploadLinks` for an upload whose session could not be started: the file waits
+ * again (unless a later create has linked its own upload since).
+ */
+export function batchUploadUnlinks(db: Database, fileId: string, uploadId: string) {
+  const linked = and(eq(batchFiles.id, fileId), eq(batchFiles.uploadId, uploadId));
+  return [
+    db
+      .update(batches)
+      .set({ waitingFiles: sql`${batches.waitingFiles} + 1` })
+      .where(inArray(batches.id, db.select({ id: batchFiles.batchId }).from(batchFiles).where(linked))),
+    db.update(batchFiles).set({ uploadId: null }).where(linked),
+  ] as const;
 }
 
 /** Where each file of a batch stands, from its upload session and photo. */

@@ -76,10 +76,12 @@ export function uploadRecheckMs(env: Pick<Env, "UPLOAD_RECHECK_MS">): number {
 }
 
 /** What this isolate last read of each join link and its event (by token hash), the newest last. */
-const joinedEvents = new Map<string, { readAt: number; found: Omit<JoinedEvent, "tokenHash"> | undefined }>();
+const joinedEvents = new Map<string, { readAt: number; found: Omit<JoinedEvent, "tokenHash"> }>();
 const JOINED_EVENTS_KEPT = 1000;
 
 function rememberJoinedEvent(tokenHash: string, found: Omit<JoinedEvent, "tokenHash"> | undefined, readAt: number) {
+  // Links are never deleted, so an unknown one is a stranger's guess: it must not push real ones out.
+  if (!found) return;
   joinedEvents.delete(tokenHash);
   if (joinedEvents.size >= JOINED_EVENTS_KEPT) joinedEvents.delete(joinedEvents.keys().next().value!);
   joinedEvents.set(tokenHash, { readAt, found });
@@ -92,12 +94,13 @@ function rememberJoinedEvent(tokenHash: string, found: Omit<JoinedEvent, "tokenH
  */
 export async function assertUploadsAdmitted(env: Env, joinToken: string, now = Date.now()): Promise<void> {
   const tokenHash = await sha256Hex(joinToken);
-  let cached = joinedEvents.get(tokenHash);
+  const cached = joinedEvents.get(tokenHash);
+  let found = cached?.found;
   if (!cached || now - cached.readAt >= uploadRecheckMs(env)) {
-    cached = { readAt: now, found: await findJoinToken(database(env), tokenHash) };
-    rememberJoinedEvent(tokenHash, cached.found, now);
+    found = await findJoinToken(database(env), tokenHash);
+    rememberJoinedEvent(tokenHash, found, now);
   }
-  const refusal = uploadAdmissionRefusal(cached.found, now);
+  const refusal = uploadAdmissionRefusal(found, now);
   if (refusal) throw new ApiError(refusal);
 }
 

@@ -52,6 +52,47 @@ describe("a create after the organiser changes the event", () => {
     expect([create.status, await errorCode(create)]).toEqual([403, "event_closed"]);
   });
 
+  // Each change the organiser can make that refuses a create, made after this isolate read the
+  // event taking the file: the very next create (same device, same file) is refused with its code.
+  const refusingChanges: Array<[string, Record<string, unknown>, Record<string, unknown>, [number, string, string?]]> = [
+    ["closing the event", { status: "closed" }, {}, [403, "event_closed"]],
+    ["archiving it", { archive: true }, {}, [403, "event_closed"]],
+    ["ending its upload window", { uploads_close_at: new Date(Date.now() - 1000).toISOString() }, {}, [403, "event_closed"]],
+    ["moving its window's opening later", { uploads_open_at: new Date(Date.now() + 3_600_000).toISOString() }, {}, [403, "event_closed"]],
+    ["lowering the size cap", { max_file_size: 500 }, {}, [413, "upload_limit", "max_file_size"]],
+    ["lowering the video size cap", { max_video_size: 500 }, { content_type: "video/mp4", filename: "a.mp4" }, [413, "upload_limit", "max_video_size"]],
+    ["turning videos off", { videos_allowed: false }, { content_type: "video/mp4", filename: "a.mp4" }, [415, "unsupported_type"]],
+    ["narrowing the image types", { allowed_content_types: ["image/png"] }, {}, [415, "unsupported_type"]],
+    ["lowering the daily cap", { daily_upload_cap_per_device: 1 }, {}, [429, "upload_limit", "daily_uploads"]],
+    ["setting a photo allowance", { max_photos_per_guest: 1 }, {}, [403, "photo_limit", "photos_per_guest"]],
+  ];
+  it.each(refusingChanges)("is refused after %s", async (_change, settings, file, [status, code, limit]) => {
+    const { event_id, join_token } = await createEvent({ max_concurrent_uploads_per_device: 10 });
+    const device = newDevice();
+    await startUpload(join_token, 1000, { device_id: device, ...file });
+    const { archive, ...patch } = settings;
+    if (archive) {
+      const archived = await call(`/api/v1/admin/events/${event_id}/archive`, { method: "POST", headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+      expect(archived.status).toBe(200);
+    } else {
+      await patchEvent(event_id, patch);
+    }
+    const create = await createUploadRequest(join_token, { size: 1000, device_id: device, ...file });
+    const body = await create.json<{ error: { code: string; limit?: string } }>();
+    expect([create.status, body.error.code, body.error.limit]).toEqual([status, code, limit]);
+  });
+
+  it("is refused once its link is revoked, though the isolate read it valid", async () => {
+    const { event_id, join_token } = await createEvent();
+    await startUpload(join_token, 1000);
+    const links = await call(`/api/v1/admin/events/${event_id}/join-links`, { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    const [link] = (await links.json<{ join_links: Array<{ id: string }> }>()).join_links;
+    const revoked = await call(`/api/v1/admin/events/${event_id}/join-links/${link!.id}`, { method: "DELETE", headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    expect(revoked.status, await revoked.clone().text()).toBe(200);
+    const create = await createUploadRequest(join_token, { size: 1000 });
+    expect([create.status, await errorCode(create)]).toEqual([410, "join_link_expired"]);
+  });
+
   it("sees two changes made in the same millisecond as two versions of the event", async () => {
     const { event_id } = await createEvent();
     const db = database(env);
