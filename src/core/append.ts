@@ -54,7 +54,7 @@ export function appendChunk(
       const opened = inMemory ? await appendInPart(env, ref, caller, start, inMemory.bytes, options) : await openAppend(env, ref, caller, start, length, options);
       rememberCaller(ref.uploadId, caller.keyHash);
       if ("appended" in opened) {
-        if (opened.firstBytes) background(mirrorProgress(env, ref, start + length, null));
+        if (opened.mirrorProgress) background(mirrorProgress(env, ref, start + length, null));
         return { ...opened.appended, replayed: false };
       }
       if ("replayed" in opened) {
@@ -212,7 +212,7 @@ async function appendInPart(
   start: number,
   bytes: Uint8Array,
   options: AppendOptions,
-): Promise<Opened | { appended: SessionView; firstBytes: boolean }> {
+): Promise<Opened | { appended: SessionView; mirrorProgress: boolean }> {
   const session = sessionStub(env, ref.uploadId);
   const request = { start, length: bytes.byteLength, total: options.total, acceptReplay: options.acceptReplay };
   const answer = unwrap(await session.appendInPart(caller, request, bytes));
@@ -264,10 +264,10 @@ async function commit(
     await discard(env, layout, written, sessionClosedCodes.has(committed.refusal.code));
     throw new ApiError(committed.refusal);
   }
-  // D1 mirrors progress for listings: when the upload starts (pending → uploading) and when a part
-  // fills, never more than once per part.
+  // D1 mirrors progress for listings when the session says so (UploadSession `#mirrorDue`): when
+  // the upload starts, at its first part, then at most every 10 s of filled parts.
   if (written.consumedStaging.length) background(env.PHOTOS.delete(written.consumedStaging)); // TRANSITION
-  if (layout.offset === 0 || written.parts.length > 0 || written.wroteObject) background(mirrorProgress(env, ref, end, written.multipartUploadId));
+  if (committed.value.mirrorProgress) background(mirrorProgress(env, ref, end, written.multipartUploadId));
   return committed.value;
 }
 

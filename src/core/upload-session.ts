@@ -119,13 +119,18 @@ export interface ChunkGrant {
 }
 
 /** What the session answers a chunk that arrives with its bytes (`appendInPart`). */
-export type InPartAnswer = { appended: SessionView; firstBytes: boolean } | { grant: ChunkGrant } | { replayed: SessionView };
+export type InPartAnswer = { appended: SessionView; mirrorProgress: boolean } | { grant: ChunkGrant } | { replayed: SessionView };
 
 /** The largest row of stored tail bytes (SQLite-backed Durable Objects hold at most 2 MB a row). */
 export const TAIL_ROW_BYTES = 1024 * 1024;
 
 /** Progress reaches dashboards at most this often per upload; status changes at once. */
 const PROGRESS_INTERVAL_MS = 1000;
+/**
+ * D1's copy of an upload's progress (for listings; the session is the authority) follows its
+ * filled parts at most this often per upload: each copy is a D1 write, once per 5 MiB otherwise.
+ */
+const PROGRESS_MIRROR_MS = 10_000;
 /** After a publish nobody heard, progress is not published for this long. */
 const NO_LISTENERS_BACKOFF_MS = 5000;
 /** A device re-sending chunks reaches the event's upload health at most this often per upload, listened to or not. */
@@ -186,6 +191,8 @@ export class UploadSession extends DurableObject<Env> {
   /** When the client last sent a chunk that brought nothing new (see `#noteRetry`), and when that was last announced. */
   #retriedAt: number | null = null;
   #retryAnnouncedAt = 0;
+  /** When this session last had D1's copy of its progress written (`#mirrorDue`). */
+  #progressMirroredAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -268,7 +275,7 @@ export class UploadSession extends DurableObject<Env> {
       this.#save(row);
     });
     this.#announce(row, firstBytes ? "status" : "progress");
-    return ok({ appended: this.#view(row), firstBytes });
+    return ok({ appended: this.#view(row), mirrorProgress: this.#mirrorDue(firstBytes, false) });
   }
 
   /** The checks every chunk passes before it may write: key, state, offset, size, turn. */
@@ -335,7 +342,7 @@ export class UploadSession extends DurableObject<Env> {
     end: number,
     written: ChunkWriteResult,
     keepLease = false,
-  ): Promise<Outcome<{ view: SessionView; layout: ByteLayout }>> {
+  ): Promise<Outcome<{ view: SessionView; layout: ByteLayout; mirrorProgress: boolean }>> {
     const row = this.#load();
     if (!row) return refuse(refusals.uploadNotFound());
     if (this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
@@ -359,7 +366,10 @@ export class UploadSession extends DurableObject<Env> {
     });
     this.#announce(row, end === row.totalSize || wasPending ? "status" : "progress");
     this.#lease = keepLease && end < row.totalSize ? { id: leaseId, expiresAt: Date.now() + this.#leaseMs } : null;
-    return ok({ view: this.#view(row), layout: this.#layout(row) });
+    // The first part's commit names the multipart upload, which the sweeper's last net reads from D1.
+    const firstPart = written.parts.some((part) => part.partNumber === 1);
+    const mirrorProgress = this.#mirrorDue(wasPending || firstPart, written.parts.length > 0 || written.wroteObject);
+    return ok({ view: this.#view(row), layout: this.#layout(row), mirrorProgress });
   }
 
   /** The stored tail, in order, for the leased chunk that fills its part. */
@@ -788,6 +798,18 @@ export class UploadSession extends DurableObject<Env> {
    * every PROGRESS_INTERVAL_MS (less while nobody listens), a retry at once and then at most every
    * RETRY_ANNOUNCE_INTERVAL_MS until progress is announced again. Partials are internal.
    */
+  /**
+   * Whether the chunk just committed should copy the progress to D1: always when `now` (the upload
+   * started, or its multipart upload was just named), else after a filled part, at most every
+   * PROGRESS_MIRROR_MS.
+   */
+  #mirrorDue(now: boolean, filledPart: boolean): boolean {
+    const at = Date.now();
+    if (!now && !(filledPart && at - this.#progressMirroredAt >= PROGRESS_MIRROR_MS)) return false;
+    this.#progressMirroredAt = at;
+    return true;
+  }
+
   #announce(row: SessionRow, news: "status" | "progress" | "retry"): void {
     const now = Date.now();
     if (row.partial) return;

@@ -4,7 +4,7 @@
  */
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { UploadSession } from "../../src/core/upload-session";
 import { r2Keys } from "../../src/storage/keys";
@@ -91,7 +91,11 @@ describe("the tail lives in the session's storage", () => {
 });
 
 describe("the D1 mirror of progress", () => {
-  it("is written when the upload starts and when a part fills, not for chunks inside a part", async () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("is written when the upload starts and at its first part, not for chunks inside a part", async () => {
     const { join_token } = await createEvent();
     const file = fileBytes(12 * MiB, 37);
     const upload = await startUpload(join_token, file.byteLength);
@@ -106,6 +110,23 @@ describe("the D1 mirror of progress", () => {
     expect(await mirrored()).toEqual({ status: "uploading", received_bytes: 5 * MiB });
     // The session itself always knows the exact offset.
     expect(await (await uploadCall(upload, "GET")).json()).toMatchObject({ received_bytes: 7 * MiB });
+  });
+
+  it("follows later parts at most every 10 s", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(15 * MiB, 38);
+    const upload = await startUpload(join_token, file.byteLength);
+    const mirrored = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // written after the response
+      return (await env.DB.prepare("SELECT received_bytes FROM upload_sessions WHERE id = ?").bind(upload.id).first<{ received_bytes: number }>())!.received_bytes;
+    };
+    for (const offset of [0, 5 * MiB]) expect((await sendChunk(upload, file, offset, offset + 5 * MiB)).status).toBe(204);
+    // Part 1 was mirrored; part 2 filled within 10 s of it.
+    expect(await mirrored()).toBe(5 * MiB);
+    const later = Date.now() + 10_001;
+    vi.spyOn(Date, "now").mockImplementation(() => later);
+    expect((await sendChunk(upload, file, 10 * MiB, 15 * MiB)).status).toBe(204);
+    expect(await mirrored()).toBe(15 * MiB);
   });
 });
 
