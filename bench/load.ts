@@ -8,7 +8,8 @@
 //      counted through the bench build's wrapped bindings (bench/counted/) and priced at list
 //      prices (bench/common.mjs, PRICES);
 //   2. the same photos through tus-js-client (1 MiB PATCHes), at the same concurrency;
-//   3. the same bytes through bench/bare (one R2 put per file), at the same concurrency, and as
+//   3. the same bytes through bench/bare (one R2 put per file), at the same concurrency, before
+//      and after the runs above (the ratios are to the mean of the two), and as
 //      many bare creates at once (one D1 insert and one new SQLite Durable Object each: the floor
 //      under the guest API's create latency on this machine);
 //   4. a LOAD_BIG_MIB (250) MiB upload next to a 25 MiB one (the event's size cap raised): peak
@@ -259,14 +260,14 @@ async function tusRun(service: Service, stack: DevStack, photos: Photo[]) {
   return { event, latencies, failures, uploadedMs, toReady: [...lastByteAt.keys()].map((name) => ready.get(name)! - releasedAt) };
 }
 
-async function bareRun(bare: DevServer, photos: Photo[]) {
+async function bareRun(bare: DevServer, photos: Photo[], label: string) {
   const started = Date.now();
   const latencies: number[] = [];
   let failures = 0;
   await Promise.all(
     photos.map(async (photo, index) => {
       const begun = performance.now();
-      const response = await fetch(`${bare.origin}/load/${index}`, { method: "PUT", body: photo.bytes });
+      const response = await fetch(`${bare.origin}/load/${label}/${index}`, { method: "PUT", body: photo.bytes });
       latencies.push(performance.now() - begun);
       if (response.status !== 204) failures++;
     }),
@@ -321,6 +322,9 @@ await runOnStack("load-", async (stack: DevStack) => {
   const totalBytes = photos.reduce((sum, photo) => sum + photo.bytes.length, 0);
   console.log(`  ${(totalBytes / 1e6).toFixed(0)} MB in all`);
 
+  // The bare puts before and after the other runs: their speed drifts over a run (15–21 MB/s
+  // between two runs here), so the ratios are to the mean of the two.
+  const bareBefore = await bareRun(bare, photos, "before");
   const guestRuns = [];
   for (const choice of chunkChoices) {
     const run = await peakRss(service.server, stack, () => guestApiRun(service, stack, photos, choice));
@@ -329,10 +333,11 @@ await runOnStack("load-", async (stack: DevStack) => {
   }
   const tus = await peakRss(service.server, stack, () => tusRun(service, stack, photos));
   await expectStoredOriginals(stack, bare, tus.result.event.event_id, photos);
-  const reference = await bareRun(bare, photos);
+  const bareAfter = await bareRun(bare, photos, "after");
   const bareCreate = await bareCreates(bare, guests);
   const tusMBps = mbps(totalBytes, tus.result.uploadedMs);
-  const bareMBps = mbps(totalBytes, reference.uploadedMs);
+  const bareRates = [bareBefore, bareAfter].map((run) => mbps(totalBytes, run.uploadedMs));
+  const bareMBps = (bareRates[0]! + bareRates[1]!) / 2;
 
   for (const { choice, result, peakMiB } of guestRuns) {
     const guestMBps = mbps(totalBytes, result.uploadedMs);
@@ -355,9 +360,9 @@ tus-js-client (${TUS_CHUNK / MiB} MiB PATCHes): failures ${tus.result.failures}
   ${tusMBps.toFixed(1)} MB/s aggregate, ${(tusMBps / bareMBps).toFixed(2)} of bare
   processing, jobs released after the last byte → ready ${p50p95(tus.result.toReady)}
   workerd peak RSS ${tus.peakMiB.toFixed(0)} MiB
-bare (one R2 put per file): failures ${reference.failures}
-  put      ${p50p95(reference.latencies)}
-  ${bareMBps.toFixed(1)} MB/s aggregate
+bare (one R2 put per file, before and after the runs above): failures ${bareBefore.failures + bareAfter.failures}
+  put      ${p50p95([...bareBefore.latencies, ...bareAfter.latencies])}
+  ${bareMBps.toFixed(1)} MB/s aggregate (${bareRates.map((rate) => rate.toFixed(1)).join(" before, ")} after; the ratios above are to their mean)
   create (one D1 insert, one new SQLite Durable Object; ${guests} at once, no other traffic) ${p50p95(bareCreate)}
 stored originals: SHA-256 of all ${photos.length * (guestRuns.length + 1)} identical to their sources`);
 
@@ -369,6 +374,6 @@ memory flat in size (guest API, one upload at a time):
   ${bigSize / MiB} MiB: workerd peak RSS ${large.peakMiB.toFixed(0)} MiB (uploaded and looked at in ${(large.ms / 1000).toFixed(1)} s, stored bytes ${large.digestOk ? "identical" : "DIFFERENT"})
   ratio ${(large.peakMiB / small.peakMiB).toFixed(2)} (target ≤ 1.1)`);
 
-  const failed = guestRuns.reduce((sum, run) => sum + run.result.failures, 0) + tus.result.failures + reference.failures;
+  const failed = guestRuns.reduce((sum, run) => sum + run.result.failures, 0) + tus.result.failures + bareBefore.failures + bareAfter.failures;
   if (failed || !small.digestOk || !large.digestOk) throw new Error(`${failed} uploads failed or stored bytes differ`);
 });
