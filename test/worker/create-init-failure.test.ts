@@ -5,24 +5,13 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, newDevice, createEvent } from "./helpers";
+import { call, newDevice, createEvent, registerOneFile } from "./helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function registerOne(token: string, device: string) {
-  const response = await call(`/api/v1/events/${token}/batches`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ device_id: device, files: [{ client_id: "a", filename: "a.jpg", size: 1000, content_type: "image/jpeg" }] }),
-  });
-  expect(response.status, await response.clone().text()).toBe(201);
-  const batch = await response.json<{ batch_id: string; batch_key: string; files: Array<{ file_id: string }> }>();
-  return { ...batch, fileId: batch.files[0]!.file_id };
-}
-
-type Batch = Awaited<ReturnType<typeof registerOne>>;
+type Batch = Awaited<ReturnType<typeof registerOneFile>>;
 
 const createFor = (token: string, device: string, batch: Batch) =>
   call(`/api/v1/events/${token}/uploads`, {
@@ -44,7 +33,7 @@ describe("a create whose session cannot be started", () => {
   it("leaves its batch file waiting, and the next create takes it", async () => {
     const { join_token } = await createEvent();
     const device = newDevice();
-    const batch = await registerOne(join_token, device);
+    const batch = await registerOneFile(join_token, device);
     const get = env.UPLOAD_SESSIONS.get.bind(env.UPLOAD_SESSIONS);
     vi.spyOn(env.UPLOAD_SESSIONS, "get").mockImplementationOnce((id) => {
       const stub = get(id);

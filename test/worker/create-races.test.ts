@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { database } from "../../src/db/client";
 import { revokeJoinLink, updateEvent } from "../../src/admin/events";
 import { withdrawBatchFile } from "../../src/core/batches";
-import { call, createEvent, createUploadRequest, errorCode, newDevice } from "./helpers";
+import { call, createEvent, createUploadRequest, errorCode, newDevice, registerOneFile } from "./helpers";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -25,17 +25,6 @@ function beforeInserts(...changes: Array<() => Promise<unknown>>) {
     await changes.shift()?.();
     return batch(statements);
   });
-}
-
-async function registerOne(token: string, device: string) {
-  const response = await call(`/api/v1/events/${token}/batches`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ device_id: device, files: [{ client_id: "a", filename: "a.jpg", size: 1000, content_type: "image/jpeg" }] }),
-  });
-  expect(response.status, await response.clone().text()).toBe(201);
-  const batch = await response.json<{ batch_id: string; batch_key: string; files: Array<{ file_id: string }> }>();
-  return { ...batch, fileId: batch.files[0]!.file_id };
 }
 
 describe("a change made while a create reads afresh", () => {
@@ -58,7 +47,7 @@ describe("a change made while a create reads afresh", () => {
   it("withdrawing the batch file refuses the create as withdrawn", async () => {
     const { event_id, join_token } = await createEvent();
     const device = newDevice();
-    const batch = await registerOne(join_token, device);
+    const batch = await registerOneFile(join_token, device);
     beforeInserts(
       // The remembered event is out of date: the fast path's insert is refused, and the create reads afresh.
       () => updateEvent(database(env), event_id, { name: "Renamed" }),

@@ -37,6 +37,18 @@ export function createUploadRequest(token: string, body: Record<string, unknown>
   });
 }
 
+/** Registers a batch of one 1000-byte JPEG ("a.jpg") for `device`; the batch, with its file's id as `fileId`. */
+export async function registerOneFile(token: string, device: string) {
+  const response = await call(`/api/v1/events/${token}/batches`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ device_id: device, files: [{ client_id: "a", filename: "a.jpg", size: 1000, content_type: "image/jpeg" }] }),
+  });
+  expect(response.status, await response.clone().text()).toBe(201);
+  const batch = await response.json<{ batch_id: string; batch_key: string; files: Array<{ file_id: string }> }>();
+  return { ...batch, fileId: batch.files[0]!.file_id };
+}
+
 export async function startUpload(token: string, size: number, extra: Record<string, unknown> = {}): Promise<Upload> {
   const response = await createUploadRequest(token, { size, ...extra });
   expect(response.status, await response.clone().text()).toBe(201);

@@ -90,6 +90,12 @@ describe("the tail lives in the session's storage", () => {
   });
 });
 
+/** D1's copy of an upload's progress, once the write that follows the response has had its moment. */
+async function mirroredProgress(uploadId: string) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return (await env.DB.prepare("SELECT status, received_bytes FROM upload_sessions WHERE id = ?").bind(uploadId).first<{ status: string; received_bytes: number }>())!;
+}
+
 describe("the D1 mirror of progress", () => {
   afterEach(() => {
     vi.restoreAllMocks();
@@ -99,10 +105,7 @@ describe("the D1 mirror of progress", () => {
     const { join_token } = await createEvent();
     const file = fileBytes(12 * MiB, 37);
     const upload = await startUpload(join_token, file.byteLength);
-    const mirrored = async () => {
-      await new Promise((resolve) => setTimeout(resolve, 100)); // written after the response
-      return (await env.DB.prepare("SELECT status, received_bytes FROM upload_sessions WHERE id = ?").bind(upload.id).first())!;
-    };
+    const mirrored = () => mirroredProgress(upload.id);
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
     expect(await mirrored()).toEqual({ status: "uploading", received_bytes: MiB });
     for (let offset = MiB; offset < 7 * MiB; offset += MiB) expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
@@ -116,10 +119,7 @@ describe("the D1 mirror of progress", () => {
     const { join_token } = await createEvent();
     const file = fileBytes(15 * MiB, 38);
     const upload = await startUpload(join_token, file.byteLength);
-    const mirrored = async () => {
-      await new Promise((resolve) => setTimeout(resolve, 100)); // written after the response
-      return (await env.DB.prepare("SELECT received_bytes FROM upload_sessions WHERE id = ?").bind(upload.id).first<{ received_bytes: number }>())!.received_bytes;
-    };
+    const mirrored = async () => (await mirroredProgress(upload.id)).received_bytes;
     for (const offset of [0, 5 * MiB]) expect((await sendChunk(upload, file, offset, offset + 5 * MiB)).status).toBe(204);
     // Part 1 was mirrored; part 2 filled within 10 s of it.
     expect(await mirrored()).toBe(5 * MiB);
