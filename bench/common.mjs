@@ -74,8 +74,10 @@ export function putInit(bytes, headers = {}) {
 }
 
 /**
- * One file through the guest API: create, sequential chunks of `chunkChoice` bytes (null: the
- * server's chunk_size), complete. Returns its R2 key, upload id and the chunk size it used.
+ * One file through the guest API, as the upload engine sends it: create, sequential chunks of
+ * `chunkChoice` bytes (null: the server's chunk_size), the last one completing the upload
+ * (`Upload-Complete: ?1`). Times go to `times.create`, `times.chunk` and `times.last` (the last
+ * chunk with the completion). Returns its R2 key, upload id and the chunk size it used.
  */
 export async function guestUpload(uploadsUrl, { name, bytes, sha256: digest }, chunkChoice, times, deviceId = "bench-device-0001") {
   const created = await call(times?.create, `create ${name}`, uploadsUrl, {
@@ -85,24 +87,21 @@ export async function guestUpload(uploadsUrl, { name, bytes, sha256: digest }, c
   }, 201);
   const { upload_id: id, upload_key: key, chunk_size: serverChunkSize } = JSON.parse(created.body);
   const chunkSize = chunkChoice ?? serverChunkSize;
-  for (let start = 0; start < bytes.length; start += chunkSize) {
+  for (let start = 0; ; start += chunkSize) {
     const end = Math.min(start + chunkSize, bytes.length);
-    const { response } = await call(
-      times?.chunk,
+    const last = end === bytes.length;
+    const { response, body } = await call(
+      last ? times?.last : times?.chunk,
       `chunk ${start}-${end - 1} of ${name}`,
       `${uploadsUrl}/${id}/chunk`,
-      putInit(bytes.subarray(start, end), { "upload-key": key, "content-range": `bytes ${start}-${end - 1}/${bytes.length}` }),
-      204,
+      putInit(bytes.subarray(start, end), { "upload-key": key, "content-range": `bytes ${start}-${end - 1}/${bytes.length}`, ...(last ? { "upload-complete": "?1" } : {}) }),
+      last ? 201 : 204,
     );
     if (response.headers.get("upload-offset") !== String(end)) {
       throw new Error(`chunk of ${name} ending at ${end}: Upload-Offset is ${response.headers.get("upload-offset")}`);
     }
+    if (last) return { key: JSON.parse(body).file_path, id, chunkSize };
   }
-  const completed = await call(times?.complete, `complete ${name}`, `${uploadsUrl}/${id}/complete`, {
-    method: "POST",
-    headers: { "upload-key": key },
-  }, 201);
-  return { key: JSON.parse(completed.body).file_path, id, chunkSize };
 }
 
 // ---- the counted build (bench/counted/) ---------------------------------------------------------

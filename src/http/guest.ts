@@ -299,14 +299,28 @@ guestRoutes.openapi(
     ...guest,
     method: "put",
     path: "/{token}/uploads/{id}/chunk",
-    summary: "Send a chunk (`Content-Range`, `Content-Length`)",
+    summary: "Send a chunk (`Content-Range`, `Content-Length`); the last one may complete the upload (`Upload-Complete: ?1`)",
+    description:
+      "With `Upload-Complete: ?1`, allowed only on the chunk that ends the file, the upload is completed in the same request and the " +
+      "answer is `complete`'s: the photo. Sent again after a lost answer, it answers the same photo (200).",
     security: security.uploadKey,
     request: {
       params: uploadParams,
-      headers: z.object({ "content-range": z.string().optional().openapi({ description: "`bytes first-last/total`, last inclusive", example: "bytes 0-1048575/5242880" }) }),
+      headers: z.object({
+        "content-range": z.string().optional().openapi({ description: "`bytes first-last/total`, last inclusive", example: "bytes 0-1048575/5242880" }),
+        "upload-complete": z
+          .enum(["?1", "?0"])
+          .optional()
+          .openapi({ description: "`?1`: complete the upload once this chunk, the file's last, is in (saves the `complete` request)", example: "?1" }),
+      }),
       body: { content: { "application/octet-stream": { schema: binary } } },
     },
-    responses: { 204: { description: "Accepted (or an identical replay); the new offset is in `Upload-Offset`", headers: offsetHeader }, ...errors(400, 401, 404, 409, 410, 411, 413, 429, 503) },
+    responses: {
+      204: { description: "Accepted (or an identical replay); the new offset is in `Upload-Offset`", headers: offsetHeader },
+      201: { ...json(PhotoReceipt, "With `Upload-Complete: ?1`: the upload is complete, the photo now processing"), headers: offsetHeader },
+      200: { ...json(PhotoReceipt, "With `Upload-Complete: ?1`: the photo, when completed before"), headers: offsetHeader },
+      ...errors(400, 401, 403, 404, 409, 410, 411, 413, 422, 429, 503),
+    },
   }),
   async (c) => {
     const ref = uploadRef(c);
@@ -319,12 +333,34 @@ guestRoutes.openapi(
         message: `Every chunk but the last must be at least ${hardLimits.minChunkSize} bytes.`,
       });
     }
-    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total }, backgroundOf(c));
-    annotate(c, { bytes: view.replayed ? 0 : range.end - range.start, offset: view.received_bytes, replayed: view.replayed });
-    c.header("Upload-Offset", String(view.received_bytes));
-    return c.body(null, 204);
+    const completes = c.req.valid("header")["upload-complete"] === "?1";
+    if (completes && range.end !== range.total) {
+      throw new ApiError({ status: 400, code: "invalid_request", message: "Upload-Complete: ?1 goes only with the chunk that ends the file." });
+    }
+    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total }, backgroundOf(c)).catch(
+      async (error: unknown) => {
+        // The last chunk sent again after its answer was lost, refused now (the event closed
+        // since, say): an upload that completed answers with its photo, as `complete` would.
+        if (completes && error instanceof ApiError && (await alreadyCompleted(c.env, ref))) return null;
+        throw error;
+      },
+    );
+    annotate(c, { bytes: view && !view.replayed ? range.end - range.start : 0, offset: view?.received_bytes ?? range.total, replayed: view?.replayed ?? true });
+    c.header("Upload-Offset", String(view?.received_bytes ?? range.total));
+    if (!completes) return c.body(null, 204);
+    const { created, photo } = await completeUpload(c.env, ref);
+    annotate(c, { photo_id: photo.photo_id, repeated: !created });
+    return created ? c.json(photo, 201) : c.json(photo, 200);
   },
 );
+
+/** Whether the upload has completed (false too when the caller may not see it). */
+async function alreadyCompleted(env: Env, ref: UploadRef): Promise<boolean> {
+  return uploadStatus(env, ref).then(
+    (view) => view.status === "completed",
+    () => false,
+  );
+}
 
 const PreviewReceipt = z.object({ photo_id: z.string(), status: z.literal("preview") }).openapi("PreviewReceipt");
 
@@ -387,7 +423,7 @@ guestRoutes.openapi(
     summary: "Complete the upload (idempotent)",
     security: security.uploadKey,
     request: { params: uploadParams },
-    responses: { 201: json(PhotoReceipt, "The photo, now processing"), 200: json(PhotoReceipt, "The photo, when completed before"), ...errors(401, 404, 409, 410, 422) },
+    responses: { 201: json(PhotoReceipt, "The photo, now processing"), 200: json(PhotoReceipt, "The photo, when completed before"), ...errors(401, 403, 404, 409, 410, 422) },
   }),
   async (c) => {
     const { created, photo } = await completeUpload(c.env, uploadRef(c));

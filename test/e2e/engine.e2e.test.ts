@@ -34,11 +34,12 @@ function byName(files: FileView[]): Map<string, FileView> {
   return new Map(files.map((file) => [file.name, file]));
 }
 
-/** A fetch that records each request's method, path and Content-Range. */
+/** A fetch that records each request's method, path, Content-Range and whether it asks to complete the upload. */
 function recordingFetch() {
-  const sent: Array<{ method: string; path: string; range: string | null }> = [];
+  const sent: Array<{ method: string; path: string; range: string | null; completes: boolean }> = [];
   const fetchAndRecord: typeof fetch = (input, init) => {
-    sent.push({ method: init?.method ?? "GET", path: new URL(String(input)).pathname, range: new Headers(init?.headers).get("content-range") });
+    const headers = new Headers(init?.headers);
+    sent.push({ method: init?.method ?? "GET", path: new URL(String(input)).pathname, range: headers.get("content-range"), completes: headers.get("upload-complete") === "?1" });
     return fetch(input, init);
   };
   return { sent, fetch: fetchAndRecord };
@@ -55,11 +56,15 @@ function when(engine: UploadEngine, ready: (files: FileView[]) => boolean): Prom
   });
 }
 
-it("uploads ten photos of 1–5 MB: each arrives byte-identical, as exactly one processed photo", async () => {
+it("uploads ten photos of 1–5 MB: each arrives byte-identical, as exactly one processed photo, its last chunk completing it", async () => {
   const photos = await noisePhotos(10, 1_000_000, 5_000_000);
-  const { event, engine } = await engineFor({});
+  const recorder = recordingFetch();
+  const { event, engine } = await engineFor({}, { fetch: recorder.fetch });
   await engine.add(photos.map((photo) => fileOf(photo)));
   const final = await settledWithin(engine, e2e.service.server);
+  // No separate complete: each photo's last chunk carried Upload-Complete, a round trip saved.
+  expect(recorder.sent.filter((call) => call.path.endsWith("/complete"))).toEqual([]);
+  expect(recorder.sent.filter((call) => call.completes)).toHaveLength(photos.length);
 
   expect(final.files.map((file) => [file.name, file.state, file.error])).toEqual(photos.map((photo) => [photo.name, "done", null]));
   expect(final.totals.sentBytes).toBe(final.totals.bytes);
@@ -125,7 +130,8 @@ it("a new engine on the same store resumes from the server's offset without send
 it("going offline pauses every unfinished file at once; coming back online finishes them with no tap", async () => {
   const photos = await noisePhotos(3, 3 * MiB, 4 * MiB, "OFFLINE_");
   const recorder = recordingFetch();
-  const { event, engine } = await engineFor({}, { fetch: recorder.fetch });
+  // 1 MiB chunks: the first file is midway (its last chunk completes it) when it has sent 2 MiB.
+  const { event, engine } = await engineFor({ chunk_size: MiB }, { fetch: recorder.fetch });
   await engine.add(photos.map((photo) => fileOf(photo)));
   await when(engine, (files) => files[0]!.sentBytes >= 2 * MiB);
 

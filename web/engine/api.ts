@@ -139,15 +139,21 @@ export class GuestApi {
     return (await this.call("POST", "/uploads", call)).json as CreatedUpload;
   }
 
-  /** Sends bytes `range` of `file`; resolves with the server's new offset. */
-  async putChunk(session: SessionRef, file: Blob, range: ByteRange, signal?: AbortSignal): Promise<number> {
+  /**
+   * Sends bytes `range` of `file`; resolves with the server's new offset. The file's last chunk
+   * asks the server to complete the upload with it, saving a request: its answer carries the
+   * photo (`receipt`), unless the server predates that and answered only the offset.
+   */
+  async putChunk(session: SessionRef, file: Blob, range: ByteRange, signal?: AbortSignal): Promise<{ offset: number; receipt: PhotoReceipt | null }> {
+    const completes = range.end === file.size;
     const answer = await this.call("PUT", `${uploadPath(session)}/chunk`, {
       // Content-Length comes from the Blob body (browsers refuse to let scripts set it).
-      headers: { ...keyHeader(session), "Content-Range": contentRange(range, file.size) },
+      headers: { ...keyHeader(session), "Content-Range": contentRange(range, file.size), ...(completes ? { "Upload-Complete": "?1" } : {}) },
       body: file.slice(range.start, range.end),
       signal,
     });
-    return headerNumber(answer.headers, "upload-offset") ?? range.end;
+    const offset = headerNumber(answer.headers, "upload-offset") ?? range.end;
+    return { offset, receipt: completes && answer.status !== 204 ? (answer.json as PhotoReceipt) : null };
   }
 
   /** Sends the file's preview ahead of its bytes (issue 15): its photo is viewable before the original arrives. */

@@ -4,7 +4,7 @@
  * leaves the queue (processing, or a final state) or when it is stopped (cancel, engine stop),
  * in which case what it saved lets the next run resume.
  */
-import { ApiFailure, type ErrorInfo, type GuestApi, type UploadStatus, type WithdrawReason } from "./api.ts";
+import { ApiFailure, type ErrorInfo, type GuestApi, type PhotoReceipt, type UploadStatus, type WithdrawReason } from "./api.ts";
 import { retryDelay } from "./backoff.ts";
 import { nextChunk, type ByteRange, type ChunkSizer } from "./chunks.ts";
 import { isAbort, linkSignals, type Trigger } from "./control.ts";
@@ -146,13 +146,21 @@ export class FileUpload {
       this.confirm(this.offset);
       this.sending = range;
       const started = tools.clock.now();
-      this.offset = await this.host.api.putChunk(session, file, range, signal);
-      chunks.succeeded(tools.clock.now() - started, session.chunkSize);
+      const { offset, receipt } = await this.host.api.putChunk(session, file, range, signal);
       this.sending = null;
       this.retries.reset();
+      // The last chunk's time includes the server's completion: it says nothing of the link.
+      if (receipt) return this.completed(receipt);
+      chunks.succeeded(tools.clock.now() - started, session.chunkSize);
+      this.offset = offset;
     }
+    // Every byte is in but the upload is not complete yet (an answer was lost, or an older server).
     this.confirm(file.size);
-    const receipt = await this.host.api.complete(session, signal);
+    await this.completed(await this.host.api.complete(session, signal));
+  }
+
+  private async completed(receipt: PhotoReceipt): Promise<void> {
+    this.confirm(this.current.file!.size);
     await this.host.save({ state: "processing", photoId: receipt.photo_id });
   }
 

@@ -6537,13 +6537,18 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Send a chunk (`Content-Range`, `Content-Length`) */
+        /**
+         * Send a chunk (`Content-Range`, `Content-Length`); the last one may complete the upload (`Upload-Complete: ?1`)
+         * @description With `Upload-Complete: ?1`, allowed only on the chunk that ends the file, the upload is completed in the same request and the answer is `complete`'s: the photo. Sent again after a lost answer, it answers the same photo (200).
+         */
         put: {
             parameters: {
                 query?: never;
                 header?: {
                     /** @description `bytes first-last/total`, last inclusive */
                     "content-range"?: string;
+                    /** @description `?1`: complete the upload once this chunk, the file's last, is in (saves the `complete` request) */
+                    "upload-complete"?: "?1" | "?0";
                 };
                 path: {
                     id: string;
@@ -6557,6 +6562,28 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description With `Upload-Complete: ?1`: the photo, when completed before */
+                200: {
+                    headers: {
+                        /** @description The upload's offset: bytes received so far */
+                        "Upload-Offset": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PhotoReceipt"];
+                    };
+                };
+                /** @description With `Upload-Complete: ?1`: the upload is complete, the photo now processing */
+                201: {
+                    headers: {
+                        /** @description The upload's offset: bytes received so far */
+                        "Upload-Offset": string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PhotoReceipt"];
+                    };
+                };
                 /** @description Accepted (or an identical replay); the new offset is in `Upload-Offset` */
                 204: {
                     headers: {
@@ -6577,6 +6604,15 @@ export interface paths {
                 };
                 /** @description Missing or wrong credentials */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6622,6 +6658,15 @@ export interface paths {
                 };
                 /** @description Too large */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Refused for the photo's own sake */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6707,6 +6752,15 @@ export interface paths {
                 };
                 /** @description Missing or wrong credentials */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not allowed */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
