@@ -72,6 +72,31 @@ describe("the last chunk may complete the upload", () => {
     expect(await stranger.text()).not.toContain(photo_id);
   });
 
+  it("answers no photo to a completing chunk that states another file size, before or after the event closed", async () => {
+    const file = fileBytes(2 * MiB, 27);
+    const { event_id, join_token } = await createEvent();
+    const upload = await startUpload(join_token, file.byteLength);
+    await sendUpTo(upload, file, MiB);
+    const last = await sendChunk(upload, file, MiB, file.byteLength, completing);
+    expect(last.status).toBe(201);
+    const { photo_id } = await last.json<Receipt>();
+
+    // `bytes 0-9/10` is no retry of this 2 MiB file's last chunk: it is refused, not told "your photo, offset 10".
+    const bogus = fileBytes(10, 28);
+    const open = await sendChunk(upload, bogus, 0, bogus.byteLength, completing);
+    expect(open.status).toBe(400);
+    expect(await errorCode(open)).toBe("range_mismatch");
+    expect(open.headers.get("upload-offset")).not.toBe("10");
+    await closeEvent(event_id);
+    const closed = await sendChunk(upload, bogus, 0, bogus.byteLength, completing);
+    expect(closed.ok).toBe(false);
+    expect(await closed.text()).not.toContain(photo_id);
+    // The true retry still gets its photo, with the file's own offset.
+    const again = await sendChunk(upload, file, MiB, file.byteLength, completing);
+    expect(again.status).toBe(200);
+    expect(again.headers.get("upload-offset")).toBe(String(file.byteLength));
+  });
+
   it("refuses it on a chunk that does not end the file, keeping nothing of that chunk", async () => {
     const file = fileBytes(3 * MiB, 24);
     const { join_token } = await createEvent();
