@@ -338,7 +338,7 @@ guestRoutes.openapi(
     if (completes && range.end !== range.total) {
       throw new ApiError({ status: 400, code: "invalid_request", message: "Upload-Complete: ?1 goes only with the chunk that ends the file." });
     }
-    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total }, backgroundOf(c)).catch(
+    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total, completes }, backgroundOf(c)).catch(
       async (error: unknown) => {
         // The last chunk sent again after its answer was lost, refused now (the event closed
         // since, say): an upload that completed answers with its photo, as `complete` would.

@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MiB, call, createEvent, errorCode, fileBytes, sendChunk, sendInChunks, sha256Hex, startUpload, tailRows, uploadCall, type Upload } from "./helpers";
+import { MiB, call, createEvent, errorCode, fileBytes, sendChunk, sendInChunks, sha256Hex, startUpload, tailRows, tusHeaders, tusMetadata, uploadCall, type Upload } from "./helpers";
 
 interface Receipt {
   photo_id: string;
@@ -95,6 +95,25 @@ describe("the last chunk may complete the upload", () => {
     const again = await sendChunk(upload, file, MiB, file.byteLength, completing);
     expect(again.status).toBe(200);
     expect(again.headers.get("upload-offset")).toBe(String(file.byteLength));
+  });
+
+  it("refuses it on a tus concatenation partial before a byte is kept: a partial is never a photo", async () => {
+    const { join_token } = await createEvent();
+    const created = await call(`/api/v1/events/${join_token}/tus/`, {
+      method: "POST",
+      headers: { ...tusHeaders, "upload-concat": "partial", "upload-length": "1000", "upload-metadata": tusMetadata("partial-phone-01") },
+    });
+    expect(created.status).toBe(201);
+    const [id, key] = new URL(created.headers.get("location")!).pathname.split("/").pop()!.split(".") as [string, string];
+    const partial: Upload = { token: join_token, id, key };
+    const file = fileBytes(1000, 29);
+
+    const refused = await sendChunk(partial, file, 0, file.byteLength, completing);
+    expect(refused.status).toBe(409);
+    expect(await errorCode(refused)).toBe("upload_is_partial");
+    expect((await (await uploadCall(partial, "GET")).json<{ received_bytes: number }>()).received_bytes).toBe(0);
+    // Without it, the chunk is taken as any.
+    expect((await sendChunk(partial, file, 0, file.byteLength)).status).toBe(204);
   });
 
   it("refuses it on a chunk that does not end the file, keeping nothing of that chunk", async () => {
