@@ -341,9 +341,10 @@ guestRoutes.openapi(
     const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total, completes }, backgroundOf(c)).catch(
       async (error: unknown) => {
         // The last chunk sent again after its answer was lost, refused now (the event closed
-        // since, say): an upload that completed answers with its photo, as `complete` would.
-        const completed = completes && error instanceof ApiError ? await completedAtTotal(c.env, ref, range.total) : null;
-        if (completed) return { ...completed, replayed: true };
+        // since, say): an upload that completed, or is completing, answers with its photo, as
+        // `complete` would.
+        const taken = completes && error instanceof ApiError ? await lastChunkTaken(c.env, ref, range.total) : null;
+        if (taken) return { ...taken, replayed: true };
         throw error;
       },
     );
@@ -357,12 +358,13 @@ guestRoutes.openapi(
 );
 
 /**
- * The upload, if it has completed as a file of `total` bytes: only a chunk that states the
- * file's own size is a retry of its last chunk (null too when the caller may not see it).
+ * The upload, if its last chunk was taken already (it is completed, or being completed: its
+ * photo is coming) and it is a file of `total` bytes: only a chunk that states the file's own
+ * size is a retry of its last chunk (null too when the caller may not see it).
  */
-async function completedAtTotal(env: Env, ref: UploadRef, total: number): Promise<SessionView | null> {
+async function lastChunkTaken(env: Env, ref: UploadRef, total: number): Promise<SessionView | null> {
   return uploadStatus(env, ref).then(
-    (view) => (view.status === "completed" && view.total_size === total ? view : null),
+    (view) => ((view.status === "completed" || view.status === "assembling") && view.total_size === total ? view : null),
     () => null,
   );
 }
