@@ -21,6 +21,8 @@ export interface AppendOptions {
   acceptReplay: boolean;
   /** The file size the client stated, checked against the upload's (the guest API's Content-Range). */
   total: number | null;
+  /** The chunk completes the upload (the guest API's `Upload-Complete: ?1`): a partial upload refuses it. */
+  completes?: boolean | undefined;
   /** A digest the body must match before any of it is committed (tus checksum extension). */
   checksum?: { algorithm: "SHA-1" | "SHA-256" | "MD5"; expected: string } | undefined;
 }
@@ -199,7 +201,7 @@ function admit(env: Env, ref: UploadRef): Promise<void> {
 
 async function openAppend(env: Env, ref: UploadRef, caller: Caller, start: number, length: number, options: AppendOptions): Promise<Opened> {
   const session = sessionStub(env, ref.uploadId);
-  const begun = unwrap(await session.beginChunk(caller, { start, length, total: options.total, acceptReplay: options.acceptReplay }));
+  const begun = unwrap(await session.beginChunk(caller, { start, length, total: options.total, acceptReplay: options.acceptReplay, completes: options.completes }));
   if ("replayed" in begun) return { replayed: begun.replayed };
   return { session, ...begun.grant };
 }
@@ -214,7 +216,7 @@ async function appendInPart(
   options: AppendOptions,
 ): Promise<Opened | { appended: SessionView; mirrorProgress: boolean }> {
   const session = sessionStub(env, ref.uploadId);
-  const request = { start, length: bytes.byteLength, total: options.total, acceptReplay: options.acceptReplay };
+  const request = { start, length: bytes.byteLength, total: options.total, acceptReplay: options.acceptReplay, completes: options.completes };
   const answer = unwrap(await session.appendInPart(caller, request, bytes));
   return "grant" in answer ? { session, ...answer.grant } : answer;
 }

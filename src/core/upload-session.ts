@@ -103,6 +103,8 @@ export interface AppendRequest {
   total: number | null;
   /** Answer a range the session already has as accepted (guest API) rather than refuse it (tus). */
   acceptReplay: boolean;
+  /** The request completes the upload with this chunk (`Upload-Complete: ?1`), so must make a photo. */
+  completes?: boolean | undefined;
 }
 
 export interface ChunkGrant {
@@ -136,6 +138,7 @@ const NO_LISTENERS_BACKOFF_MS = 5000;
 /** A device re-sending chunks reaches the event's upload health at most this often per upload, listened to or not. */
 const RETRY_ANNOUNCE_INTERVAL_MS = 5000;
 
+const partialIsNoPhoto: Refusal = { status: 409, code: "upload_is_partial", message: "A partial upload becomes part of a final upload; it is not a photo." };
 const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "cancelled", "expired"]);
 
 /**
@@ -284,6 +287,8 @@ export class UploadSession extends DurableObject<Env> {
     if (!auth.ok) return refuse(auth.refusal);
     const row = auth.value;
     const { start, length } = request;
+    // Refused before a byte is taken: completing could only refuse it after keeping them.
+    if (request.completes && row.partial) return refuse(partialIsNoPhoto);
     if (request.total !== null && request.total !== row.totalSize) {
       return refuse(refusals.rangeMismatch(`The upload is ${row.totalSize} bytes, not ${request.total}.`));
     }
@@ -433,9 +438,7 @@ export class UploadSession extends DurableObject<Env> {
     const auth = await this.#authorised(caller);
     if (!auth.ok) return refuse(auth.refusal);
     const row = auth.value;
-    if (row.partial) {
-      return refuse({ status: 409, code: "upload_is_partial", message: "A partial upload becomes part of a final upload; it is not a photo." });
-    }
+    if (row.partial) return refuse(partialIsNoPhoto);
     if (row.status === "completed") return ok({ created: false, photo: this.#receipt(row) });
     const closed = this.#closedRefusal(row);
     if (closed && row.status !== "assembling") return refuse(closed);

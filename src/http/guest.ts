@@ -18,6 +18,7 @@ import { createUpload } from "../core/admission";
 import { acceptPreview } from "../core/previews";
 import { appendChunk } from "../core/append";
 import { abortUpload, completeUpload, uploadStatus, type UploadRef } from "../core/session-client";
+import type { SessionView } from "../core/upload-session";
 import { annotate, backgroundOf, type AppContext } from "./context";
 import { enforceGuestRateLimits } from "./rate-limit";
 import { issuedIdPattern, uploadBody } from "./validation";
@@ -337,16 +338,18 @@ guestRoutes.openapi(
     if (completes && range.end !== range.total) {
       throw new ApiError({ status: 400, code: "invalid_request", message: "Upload-Complete: ?1 goes only with the chunk that ends the file." });
     }
-    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total }, backgroundOf(c)).catch(
+    const view = await appendChunk(c.env, ref, range.start, range.end - range.start, uploadBody(c), { acceptReplay: true, total: range.total, completes }, backgroundOf(c)).catch(
       async (error: unknown) => {
         // The last chunk sent again after its answer was lost, refused now (the event closed
-        // since, say): an upload that completed answers with its photo, as `complete` would.
-        if (completes && error instanceof ApiError && (await alreadyCompleted(c.env, ref))) return null;
+        // since, say): an upload that completed, or is completing, answers with its photo, as
+        // `complete` would.
+        const taken = completes && error instanceof ApiError ? await lastChunkTaken(c.env, ref, range.total) : null;
+        if (taken) return { ...taken, replayed: true };
         throw error;
       },
     );
-    annotate(c, { bytes: view && !view.replayed ? range.end - range.start : 0, offset: view?.received_bytes ?? range.total, replayed: view?.replayed ?? true });
-    c.header("Upload-Offset", String(view?.received_bytes ?? range.total));
+    annotate(c, { bytes: view.replayed ? 0 : range.end - range.start, offset: view.received_bytes, replayed: view.replayed });
+    c.header("Upload-Offset", String(view.received_bytes));
     if (!completes) return c.body(null, 204);
     const { created, photo } = await completeUpload(c.env, ref);
     annotate(c, { photo_id: photo.photo_id, repeated: !created });
@@ -354,11 +357,15 @@ guestRoutes.openapi(
   },
 );
 
-/** Whether the upload has completed (false too when the caller may not see it). */
-async function alreadyCompleted(env: Env, ref: UploadRef): Promise<boolean> {
+/**
+ * The upload, if its last chunk was taken already (it is completed, or being completed: its
+ * photo is coming) and it is a file of `total` bytes: only a chunk that states the file's own
+ * size is a retry of its last chunk (null too when the caller may not see it).
+ */
+async function lastChunkTaken(env: Env, ref: UploadRef, total: number): Promise<SessionView | null> {
   return uploadStatus(env, ref).then(
-    (view) => view.status === "completed",
-    () => false,
+    (view) => ((view.status === "completed" || view.status === "assembling") && view.total_size === total ? view : null),
+    () => null,
   );
 }
 

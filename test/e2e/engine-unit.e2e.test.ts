@@ -427,6 +427,71 @@ describe("batch entries that will get no session", () => {
   });
 });
 
+describe("complete riding on the last chunk", () => {
+  it("a completing chunk the server took but whose completion failed (500) is completed once, and does not shrink the chunks", async () => {
+    const calls: string[] = [];
+    let uploads = 0;
+    const received = new Map<string, number>();
+    let failCompletion = true;
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+    const receipt = (id: string) => ({ photo_id: `photo-of-${id}`, file_path: "/p", thumbnail_path: null, status: "processing" });
+    const fakeFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const route = `${init?.method ?? "GET"} ${new URL(String(input)).pathname.replace(/^\/api\/v1\/events\/[^/]+/, "")}`;
+      const headers = new Headers(init?.headers);
+      calls.push(`${route} ${headers.get("content-range") ?? ""} ${headers.get("upload-complete") ?? ""}`.trim());
+      if (route === "POST /batches") {
+        const { files } = JSON.parse(String(init!.body)) as { files: Array<{ client_id: string }> };
+        return json(201, { batch_id: `batch-${uploads + 1}`, batch_key: "key", files: files.map((file) => ({ client_id: file.client_id, file_id: "file-0", state: "registered" })) });
+      }
+      if (route === "POST /uploads") return json(201, { upload_id: `upload-${++uploads}`, upload_key: "upload-key", chunk_size: 4, expires_at: new Date(Date.now() + 60_000).toISOString(), event_id: "event" });
+      const chunk = route.match(/^PUT \/uploads\/(upload-\d+)\/chunk$/);
+      if (chunk) {
+        const [last, total] = headers.get("content-range")!.match(/bytes \d+-(\d+)\/(\d+)/)!.slice(1).map(Number) as [number, number];
+        received.set(chunk[1]!, last + 1);
+        const offset = { "upload-offset": String(last + 1) };
+        if (last + 1 < total || headers.get("upload-complete") !== "?1") return new Response(null, { status: 204, headers: offset });
+        // The chunk is in; the completion that follows it fails once.
+        if (failCompletion) {
+          failCompletion = false;
+          return json(500, { error: { code: "assembly_failed", message: "The upload could not be assembled; try completing it again." } }, offset);
+        }
+        return json(201, receipt(chunk[1]!), offset);
+      }
+      const status = route.match(/^GET \/uploads\/(upload-\d+)$/);
+      if (status) return json(200, { upload_id: status[1], status: "uploading", received_bytes: received.get(status[1]!) ?? 0, total_size: 4, chunk_size: 4, expires_at: new Date(Date.now() + 60_000).toISOString(), photo_id: null });
+      const complete = route.match(/^POST \/uploads\/(upload-\d+)\/complete$/);
+      if (complete) return json(201, receipt(complete[1]!));
+      const polled = route.match(/^GET \/batches\/batch-(\d+)$/);
+      if (polled) return json(200, { files: [{ file_id: "file-0", state: "done", photo_id: `photo-of-upload-${polled[1]}`, error: null }] });
+      return json(404, { error: { code: "not_found", message: route } });
+    };
+    const engine = await UploadEngine.open({
+      origin: "https://photos.example",
+      joinToken: "join-token-of-the-event",
+      fetch: fakeFetch,
+      concurrency: 1,
+      processingPoll: { minMs: 1, maxMs: 1 },
+      retry: { baseDelayMs: 1 },
+      chunking: { minBytes: 1, growAfter: 100 },
+    });
+    await engine.add([new File([new Uint8Array([1, 2, 3, 4])], "IMG_0001.jpg", { type: "image/jpeg", lastModified: 1 })]);
+    await engine.settled();
+    await engine.add([new File([new Uint8Array([5, 6, 7, 8])], "IMG_0002.jpg", { type: "image/jpeg", lastModified: 2 })]);
+    const settled = await engine.settled();
+    await engine.stop();
+    expect(settled.files.map((file) => [file.state, file.photoId])).toEqual([
+      ["done", "photo-of-upload-1"],
+      ["done", "photo-of-upload-2"],
+    ]);
+    // The first file: its chunk was in, so complete alone followed (once), not the chunk again.
+    expect(calls.filter((call) => call.startsWith("PUT /uploads/upload-1/chunk"))).toHaveLength(1);
+    expect(calls.filter((call) => call === "POST /uploads/upload-1/complete")).toHaveLength(1);
+    // The server's completion failing said nothing of the link: the next file goes in one 4-byte chunk still.
+    expect(calls.filter((call) => call.startsWith("PUT /uploads/upload-2/chunk"))).toEqual(["PUT /uploads/upload-2/chunk bytes 0-3/4 ?1"]);
+  });
+});
+
 describe("picking files", () => {
   it("registers the picked files while the device is still storing them, and saves each file's later changes after its first save", async () => {
     // A phone's IndexedDB takes seconds for twenty photos: nothing waits for it.

@@ -194,8 +194,10 @@ export class FileUpload {
         // the file edited. Retrying would never help.
         const readError = failure.status === 0 ? await readFailure(this.current.file!) : null;
         if (readError) return this.finish("failed", unreadable(readError));
-        // A chunk lost on the way: smaller ones lose less on this link (chunks.ts).
-        if (this.sending && this.current.session) this.host.chunks.failed(this.current.session.chunkSize);
+        // A chunk lost on the way: smaller ones lose less on this link (chunks.ts). One whose
+        // answer gives its end as the offset arrived: the completion it carried failed, not the link.
+        const arrived = this.sending !== null && failure.uploadOffset === this.sending.end;
+        if (this.sending && !arrived && this.current.session) this.host.chunks.failed(this.current.session.chunkSize);
         // A dropped connection leaves it open whether the chunk landed: ask before sending again.
         if (this.current.session) this.offset = null;
         const at = this.retries.schedule(disposition.retryAfterMs);
