@@ -14,6 +14,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CreatedEvent } from "../../scripts/lib/dev-server";
+import { chunkAccepted } from "../e2e/lib/engine-fixtures";
 import {
   admin,
   axeViolations,
@@ -154,7 +155,7 @@ async function expectEachByteAcceptedOnce(event: CreatedEvent, photos: Photo[]):
   let replays = 0;
   for (const upload of completed) {
     const accepted = env().service.server.logs.filter(
-      (entry) => entry.msg === "request" && entry.route === "/api/v1/events/:token/uploads/:id/chunk" && entry.upload_id === upload.upload_id && entry.status === 204,
+      (entry) => entry.msg === "request" && entry.route === "/api/v1/events/:token/uploads/:id/chunk" && entry.upload_id === upload.upload_id && chunkAccepted(entry),
     );
     const fresh = accepted.filter((entry) => entry.replayed !== true);
     expect(fresh.reduce((sum, entry) => sum + Number(entry.bytes), 0), `${upload.filename}: bytes accepted`).toBe(upload.total_size);

@@ -86,6 +86,9 @@ export async function expectArrivedOnce(e2e: E2e, eventId: string, sources: Sour
 }
 
 /** The service's log lines for chunk PUTs of one upload. */
+/** A chunk request's log line says it was accepted: 204, or the photo (201, 200 when sent again) for a last chunk that completed the upload. */
+export const chunkAccepted = (entry: LogEntry): boolean => [204, 201, 200].includes(Number(entry.status));
+
 export function chunkLogs(server: DevServer, uploadId: string): LogEntry[] {
   return server.logs.filter((entry) => entry.msg === "request" && entry.upload_id === uploadId && String(entry.route).endsWith("/chunk"));
 }
@@ -95,8 +98,7 @@ export function chunkLogs(server: DevServer, uploadId: string): LogEntry[] {
  * to the size), and returns how many chunks were sent again after the server already had them.
  */
 export function expectAcceptedOnce(server: DevServer, uploadId: string, size: number): { replays: number } {
-  // 204, or the photo (201, 200 when sent again) for a last chunk that completed the upload.
-  const accepted = chunkLogs(server, uploadId).filter((entry) => [204, 201, 200].includes(Number(entry.status)));
+  const accepted = chunkLogs(server, uploadId).filter(chunkAccepted);
   const bytes = accepted.reduce((sum, entry) => sum + Number(entry.bytes ?? 0), 0);
   expect(bytes, `bytes accepted for ${uploadId}`).toBe(size);
   return { replays: accepted.filter((entry) => entry.replayed === true).length };
