@@ -12,7 +12,7 @@
 //
 // Knobs: BENCH_FILES (8), BENCH_FILE_MIB (20), BENCH_CONCURRENCY (4 files or puts in flight),
 // BENCH_CHUNKS ("1,default": chunk sizes in MiB, "default" = the server's chunk_size),
-// BENCH_REPETITIONS (3: each times every path; ratios are per repetition, then their median),
+// BENCH_REPETITIONS (5: each times every path; ratios are per repetition, then their median),
 // BENCH_OPS_FILE_MIB (25: the upload whose R2 operations are counted).
 import { randomBytes } from "node:crypto";
 import { call, guestUpload, MiB, operations, pool, positiveInt, putInit, r2ByClass, runOnStack, sha256, startCountedService, wranglerVersion } from "./common.mjs";
@@ -22,7 +22,7 @@ const fileCount = positiveInt("BENCH_FILES", 8);
 const fileSize = positiveInt("BENCH_FILE_MIB", 20) * MiB;
 const concurrency = positiveInt("BENCH_CONCURRENCY", 4);
 const opsFileSize = positiveInt("BENCH_OPS_FILE_MIB", 25) * MiB;
-const repetitionCount = positiveInt("BENCH_REPETITIONS", 3);
+const repetitionCount = positiveInt("BENCH_REPETITIONS", 5);
 /** Chunk sizes in bytes; null: the server's chunk_size. */
 const chunkChoices = (process.env.BENCH_CHUNKS ?? "1,default").split(",").map((value) => {
   if (value.trim() === "default") return null;

@@ -883,12 +883,15 @@ export class UploadSession extends DurableObject<Env> {
     this.#save(row);
 
     const bucket = this.env.PHOTOS;
+    // The stored object's size: as completing the multipart upload answers it (no class B
+    // operation), else from a head (a single put, or a run interrupted after completing).
+    let storedSize: number | undefined;
     if (row.multipartUploadId) {
       const parts = this.#sql
         .exec<{ partNumber: number; etag: string }>("SELECT part_number AS partNumber, etag FROM parts ORDER BY part_number")
         .toArray();
       try {
-        await bucket.resumeMultipartUpload(row.r2Key, row.multipartUploadId).complete(parts);
+        storedSize = (await bucket.resumeMultipartUpload(row.r2Key, row.multipartUploadId).complete(parts)).size;
       } catch (error) {
         // A previous run may have completed it before being interrupted.
         const head = await bucket.head(row.r2Key);
@@ -897,11 +900,12 @@ export class UploadSession extends DurableObject<Env> {
           logLine("error", "upload_assembly_failed", { upload_id: row.uploadId, event_id: row.eventId, reason });
           return refuse({ status: 500, code: "assembly_failed", message: "The upload could not be assembled; try completing it again." });
         }
+        storedSize = head.size;
       }
     }
-    const head = await bucket.head(row.r2Key);
-    if (head?.size !== row.totalSize) {
-      const reason = `stored object is ${head?.size ?? "missing"}, expected ${row.totalSize} bytes`;
+    storedSize ??= (await bucket.head(row.r2Key))?.size;
+    if (storedSize !== row.totalSize) {
+      const reason = `stored object is ${storedSize ?? "missing"}, expected ${row.totalSize} bytes`;
       await this.#close(row, "failed", reason);
       return refuse(refusals.uploadFailed(reason));
     }
