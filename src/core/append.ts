@@ -48,8 +48,10 @@ export function appendChunk(
     await admit(env, ref);
     const caller = await callerOf(ref);
     // A chunk smaller than any part is read first and handed to the session with its bytes: if it
-    // stays inside its part, that one call stores it. (A checksummed one streams through the digest.)
-    const endRead = length < R2_MIN_PART_SIZE && !options.checksum ? startInMemoryRead(ref.uploadId, caller.keyHash) : null;
+    // stays inside its part, that one call stores it. (A checksummed one streams through the digest.
+    // One that ends the file never stays inside its part: it streams, holding none of the body budget.)
+    const endsFile = start + length === options.total;
+    const endRead = length < R2_MIN_PART_SIZE && !options.checksum && !endsFile ? startInMemoryRead(ref.uploadId, caller.keyHash) : null;
     let inMemory: Awaited<ReturnType<typeof readChunk>> | null = null;
     try {
       inMemory = endRead ? await readChunk(env, ref, caller, body, length) : null;

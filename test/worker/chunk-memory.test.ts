@@ -46,6 +46,23 @@ describe("bodies read before the session is asked", () => {
   });
 });
 
+describe("a chunk that ends the file", () => {
+  it("streams into R2 as its body arrives, holding none of the body budget (100 guests' one-chunk photos do not queue for it)", async () => {
+    const { join_token } = await createEvent();
+    const size = 2 * MiB;
+    const file = fileBytes(size, 12);
+    const upload = await startUpload(join_token, size); // its key is known to this isolate: a smaller chunk would be read into memory
+    const chunk = manualChunk(upload, size, 0, size);
+    await chunk.writer.write(file.slice(0, MiB));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(bodyBuffers.free).toBe(BODY_BUFFER_BUDGET);
+    await chunk.writer.write(file.slice(MiB));
+    await chunk.writer.close();
+    expect((await chunk.response).status).toBe(204);
+    expect(await completedBytes(upload)).toBe(await sha256Hex(file));
+  });
+});
+
 describe("a lapsed lease and a chunk stored in one call", () => {
   it("the lapsed chunk cannot commit over bytes the session accepted after it", async () => {
     const { join_token } = await createEvent();

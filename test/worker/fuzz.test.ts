@@ -611,9 +611,9 @@ class Sequence {
       if (end < total && length < MIN_CHUNK) return refusal(400, "chunk_too_small");
       const denied = accessRefusal(access, "guest");
       if (access === "noKey") return denied;
-      // A chunk smaller than a part is read whole before the session hears of it (core/append.ts):
-      // cut off, it is refused as such whatever the session would have said.
-      if (fault.f === "dropped" && length < R2_MIN_PART_SIZE) return refusal(400, ["chunk_interrupted", "range_mismatch"]);
+      // A chunk smaller than a part is read whole before the session hears of it (core/append.ts),
+      // unless it ends the file (it streams): cut off, it is refused as such whatever the session would have said.
+      if (fault.f === "dropped" && length < R2_MIN_PART_SIZE && end !== total) return refusal(400, ["chunk_interrupted", "range_mismatch"]);
       if (denied) return denied;
       if (total !== upload.size) return refusal(400, "range_mismatch");
       const closed = closedRefusal(upload);
