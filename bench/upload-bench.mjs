@@ -183,7 +183,8 @@ async function main(stack) {
   const totalBytes = fileCount * fileSize;
   const rate = (seconds) => totalBytes / 1e6 / seconds;
   const median = (values) => percentile(values, 50);
-  const p = (values, q) => percentile(values, q).toFixed(1);
+  // A file of one chunk has no chunk before its last: such a row prints "-".
+  const p = (values, q) => (values.length ? percentile(values, q).toFixed(1) : "-");
   const columns = (label, cells) => `  ${label.padEnd(30)}${cells.map((cell, i) => cell.padStart(i % 2 ? 8 : 12)).join("")}`;
   const latencyRow = (label, client, worker) =>
     columns(label, [p(client, 50), p(client, 95), worker ? p(worker, 50) : "-", worker ? p(worker, 95) : "-"]);
