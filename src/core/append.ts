@@ -8,7 +8,7 @@ import { database } from "../db/client";
 import { uploadSessions } from "../db/schema";
 import { writeChunk, type ByteLayout, type ChunkWriteResult, type SessionBytes, type WrittenChunk } from "../storage/byte-engine";
 import { bodyBuffers } from "../storage/memory-budget";
-import { R2_MIN_PART_SIZE } from "../storage/part-size";
+import { partSizeFor, R2_MIN_PART_SIZE } from "../storage/part-size";
 import { BodyReadError, BodyTooShortError, PieceReader, readExactly } from "../storage/streams";
 import { ApiError, refusals } from "./errors";
 import { assertUploadsAdmitted } from "./events";
@@ -49,8 +49,9 @@ export function appendChunk(
     const caller = await callerOf(ref);
     // A chunk smaller than any part is read first and handed to the session with its bytes: if it
     // stays inside its part, that one call stores it. (A checksummed one streams through the digest.
-    // One that ends the file never stays inside its part: it streams, holding none of the body budget.)
-    const endsFile = start + length === options.total;
+    // So does one that ends the file from a part boundary: it can never stay inside its part, and
+    // has no stored tail to hold while its body arrives; streaming, it holds none of the budget.)
+    const endsFile = start + length === options.total && start % partSizeFor(options.total) === 0;
     const endRead = length < R2_MIN_PART_SIZE && !options.checksum && !endsFile ? startInMemoryRead(ref.uploadId, caller.keyHash) : null;
     let inMemory: Awaited<ReturnType<typeof readChunk>> | null = null;
     try {

@@ -21,7 +21,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { eventDefaults, hardLimits } from "../../src/core/limits";
-import { R2_MIN_PART_SIZE } from "../../src/storage/part-size";
+import { partSizeFor, R2_MIN_PART_SIZE } from "../../src/storage/part-size";
 import { MiB, createEvent, tailRows } from "./helpers";
 import {
   CheckedClient,
@@ -612,8 +612,8 @@ class Sequence {
       const denied = accessRefusal(access, "guest");
       if (access === "noKey") return denied;
       // A chunk smaller than a part is read whole before the session hears of it (core/append.ts),
-      // unless it ends the file (it streams): cut off, it is refused as such whatever the session would have said.
-      if (fault.f === "dropped" && length < R2_MIN_PART_SIZE && end !== total) return refusal(400, ["chunk_interrupted", "range_mismatch"]);
+      // unless it ends the file from a part boundary (it streams): cut off, it is refused as such whatever the session would have said.
+      if (fault.f === "dropped" && length < R2_MIN_PART_SIZE && (end !== total || start % partSizeFor(total) !== 0)) return refusal(400, ["chunk_interrupted", "range_mismatch"]);
       if (denied) return denied;
       if (total !== upload.size) return refusal(400, "range_mismatch");
       const closed = closedRefusal(upload);
