@@ -118,13 +118,7 @@ describe("the last chunk sent again once the event has closed (admission read af
   recheckAdmissionEveryTime();
 
   it("answers the photo to the last chunk sent again after the event closed, as complete would", async () => {
-    const file = fileBytes(2 * MiB, 23);
-    const { event_id, join_token } = await createEvent();
-    const upload = await startUpload(join_token, file.byteLength);
-    await sendUpTo(upload, file, MiB);
-    const last = await sendChunk(upload, file, MiB, file.byteLength, completing);
-    expect(last.status).toBe(201);
-    const { photo_id } = await last.json<Receipt>();
+    const { event_id, upload, file, photo_id } = await completedByItsLastChunk(23);
     await closeEvent(event_id);
 
     const again = await sendChunk(upload, file, MiB, file.byteLength, completing);
@@ -137,13 +131,7 @@ describe("the last chunk sent again once the event has closed (admission read af
   });
 
   it("answers no photo to a completing chunk that states another file size, before or after the event closed", async () => {
-    const file = fileBytes(2 * MiB, 27);
-    const { event_id, join_token } = await createEvent();
-    const upload = await startUpload(join_token, file.byteLength);
-    await sendUpTo(upload, file, MiB);
-    const last = await sendChunk(upload, file, MiB, file.byteLength, completing);
-    expect(last.status).toBe(201);
-    const { photo_id } = await last.json<Receipt>();
+    const { event_id, upload, file, photo_id } = await completedByItsLastChunk(27);
 
     // `bytes 0-9/10` is no retry of this 2 MiB file's last chunk: it is refused, not told "your photo, offset 10".
     const bogus = fileBytes(10, 28);
@@ -184,6 +172,18 @@ describe("the last chunk sent again once the event has closed (admission read af
     expect((await complete.json<Receipt>()).photo_id).toBe(photo_id);
   });
 });
+
+/** A 2 MiB upload completed by its last chunk (`Upload-Complete: ?1`), and the photo it answered. */
+async function completedByItsLastChunk(seed: number) {
+  const file = fileBytes(2 * MiB, seed);
+  const { event_id, join_token } = await createEvent();
+  const upload = await startUpload(join_token, file.byteLength);
+  await sendUpTo(upload, file, MiB);
+  const last = await sendChunk(upload, file, MiB, file.byteLength, completing);
+  expect(last.status).toBe(201);
+  const { photo_id } = await last.json<Receipt>();
+  return { event_id, upload, file, photo_id };
+}
 
 /** Sends the file's first `end` bytes in 1 MiB chunks, each accepted. */
 async function sendUpTo(upload: Upload, file: Uint8Array, end: number): Promise<void> {
