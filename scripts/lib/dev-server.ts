@@ -104,18 +104,26 @@ function portIsFree(port: number): Promise<boolean> {
 }
 
 /** Runs wrangler to completion; returns its stdout. Its stderr goes to ours, for diagnosis. */
-function wrangler(args: string[], env: NodeJS.ProcessEnv = wranglerEnv): string {
+function wrangler(args: string[], env: NodeJS.ProcessEnv): string {
   return execFileSync("wrangler", args, { cwd: root, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "inherit"] });
 }
 
 export class DevStack {
   readonly dir: string;
   readonly persistDir: string;
+  /**
+   * wrangler's environment for this stack. Its own dev registry: in the shared one (~/.config),
+   * every `wrangler dev` on the machine (other suites' stacks, `npm start`) announces itself
+   * under the same Worker name, and each one starting or stopping makes every other one
+   * re-announce its bindings, flooding the last lines a failed test prints.
+   */
+  readonly env: NodeJS.ProcessEnv;
   private readonly servers: DevServer[] = [];
 
   private constructor(prefix: string) {
     this.dir = mkdtempSync(path.join(tmpdir(), prefix));
     this.persistDir = path.join(this.dir, "state");
+    this.env = { ...wranglerEnv, WRANGLER_REGISTRY_PATH: path.join(this.dir, "registry") };
     liveStacks.add(this);
   }
 
@@ -126,12 +134,12 @@ export class DevStack {
   /** Applies the D1 migrations in migrations/ to this stack's state. */
   migrate(): void {
     // CI=1: wrangler would otherwise ask for confirmation.
-    wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", this.persistDir], { ...wranglerEnv, CI: "1" });
+    wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", this.persistDir], { ...this.env, CI: "1" });
   }
 
   /** Runs one SQL statement on the service's local D1 (safe while `wrangler dev` runs) and returns its rows. */
   query<Row = Record<string, unknown>>(sql: string): Row[] {
-    const output = wrangler(["d1", "execute", "DB", "--local", "--persist-to", this.persistDir, "--json", "--command", sql]);
+    const output = wrangler(["d1", "execute", "DB", "--local", "--persist-to", this.persistDir, "--json", "--command", sql], this.env);
     return (JSON.parse(output) as { results: Row[] }[])[0]!.results;
   }
 
@@ -139,7 +147,7 @@ export class DevStack {
   async start(options: WorkerOptions): Promise<DevServer> {
     const outdir = path.join(this.dir, options.label);
     // --env "": the top-level environment (wrangler.toml also has [env.production]).
-    wrangler(["deploy", "--dry-run", "-c", options.config, "--env", "", "--outdir", outdir]);
+    wrangler(["deploy", "--dry-run", "-c", options.config, "--env", "", "--outdir", outdir], this.env);
     const entry = readdirSync(outdir).find((name) => name.endsWith(".js"));
     if (!entry) throw new Error(`wrangler deploy --dry-run wrote no .js bundle into ${outdir}`);
     if (options.assets) cpSync(path.join(root, options.assets), path.join(outdir, "assets"), { recursive: true });
@@ -207,7 +215,7 @@ export class DevServer {
       ["dev", this.bundle, "--no-bundle", "-c", this.options.config, ...assets, "--env-file", this.envFile, "--ip", "127.0.0.1", "--port", String(this.port),
         "--inspector-port", String(this.inspectorPort), "--persist-to", this.stack.persistDir, "--show-interactive-dev-session=false"],
       // Detached: it leads its own process group, so one signal also reaches its workerd.
-      { cwd: root, env: wranglerEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+      { cwd: root, env: this.stack.env, detached: true, stdio: ["ignore", "pipe", "pipe"] },
     );
     this.child = child;
     this.exited = new Promise((resolve) => child.once("exit", resolve));

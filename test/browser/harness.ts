@@ -39,9 +39,17 @@ export function setUpBrowserStack(prefix: string, vars: () => Record<string, str
     await started?.browser.close();
     await started?.stack.stop();
   });
-  afterEach((context) => {
-    const recent = started?.service.server.recent;
-    if (context.task.result?.state === "fail" && recent) console.log(`wrangler dev's last output:\n${recent.join("\n")}`);
+  afterEach(async (context) => {
+    if (context.task.result?.state !== "fail" || !started) return;
+    console.log(`wrangler dev's last output:\n${started.service.server.recent.join("\n")}`);
+    // The pages the failed test left open (a passing test closes its own): where each one was,
+    // and what it showed, in test-results/screenshots/failed-*.png.
+    const pages = started.browser.contexts().flatMap((browserContext) => browserContext.pages());
+    for (const [index, page] of pages.entries()) {
+      const name = `failed-${prefix}${index + 1}`;
+      await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true, timeout: 10_000 }).catch(() => {});
+      console.log(`open page ${index + 1}: ${page.url()} (screenshot: test-results/screenshots/${name}.png)`);
+    }
   });
   return () => {
     if (!started) throw new Error("The browser stack is not started: it starts in setUpBrowserStack's beforeAll.");
