@@ -304,7 +304,7 @@ const sessionClosedCodes: ReadonlySet<string> = new Set(
 async function discard(env: Env, layout: ByteLayout, written: ChunkWriteResult, sessionClosed: boolean): Promise<void> {
   if (!sessionClosed) return;
   await Promise.all([
-    written.wroteObject ? env.PHOTOS.delete(layout.r2Key) : null,
+    written.objectSize !== null ? env.PHOTOS.delete(layout.r2Key) : null,
     written.parts.length && written.multipartUploadId
       ? env.PHOTOS.resumeMultipartUpload(layout.r2Key, written.multipartUploadId).abort().catch(() => {}) // already aborted
       : null,

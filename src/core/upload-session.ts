@@ -164,6 +164,8 @@ interface SessionRow extends SessionSpec {
   closedAt: number | null;
   /** When bytes last landed (upload health; absent in sessions from before it). */
   lastBytesAt?: number;
+  /** What R2 answered for the upload's one object when a chunk put it (an upload of one part). */
+  objectSize?: number;
   /**
    * TRANSITION: true for sessions created since tails moved into the session's storage. Older
    * sessions keep their staged tail segments in R2 (table `tail`), read into their next part and
@@ -352,6 +354,7 @@ export class UploadSession extends DurableObject<Env> {
     if (!row) return refuse(refusals.uploadNotFound());
     if (this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
     const wasPending = row.status === "pending";
+    const wroteStorage = written.parts.length > 0 || written.objectSize !== null;
     this.ctx.storage.transactionSync(() => {
       for (const part of written.parts) {
         this.#sql.exec(
@@ -362,7 +365,8 @@ export class UploadSession extends DurableObject<Env> {
         );
       }
       // The tail went into the part (or the one object) this chunk filled.
-      if (written.parts.length > 0 || written.wroteObject) this.#dropTail(row);
+      if (wroteStorage) this.#dropTail(row);
+      if (written.objectSize !== null) row.objectSize = written.objectSize;
       if (written.tail) this.#storeTail(end - written.tail.byteLength, written.tail);
       if (end > row.offset) row.lastBytesAt = Date.now();
       row.offset = end;
@@ -373,7 +377,7 @@ export class UploadSession extends DurableObject<Env> {
     this.#lease = keepLease && end < row.totalSize ? { id: leaseId, expiresAt: Date.now() + this.#leaseMs } : null;
     // The first part's commit names the multipart upload, which the sweeper's last net reads from D1.
     const firstPart = written.parts.some((part) => part.partNumber === 1);
-    const mirrorProgress = this.#mirrorDue(wasPending || firstPart, written.parts.length > 0 || written.wroteObject);
+    const mirrorProgress = this.#mirrorDue(wasPending || firstPart, wroteStorage);
     return ok({ view: this.#view(row), layout: this.#layout(row), mirrorProgress });
   }
 
@@ -883,8 +887,9 @@ export class UploadSession extends DurableObject<Env> {
     this.#save(row);
 
     const bucket = this.env.PHOTOS;
-    // The stored object's size: as completing the multipart upload answers it (no class B
-    // operation), else from a head (a single put, or a run interrupted after completing).
+    // The stored object's size as R2 answered it: completing the multipart upload, or the chunk
+    // that put the one object. No class B operation, unless a head must tell (a run interrupted
+    // after completing; a session from before objectSize).
     let storedSize: number | undefined;
     if (row.multipartUploadId) {
       const parts = this.#sql
@@ -903,7 +908,7 @@ export class UploadSession extends DurableObject<Env> {
         storedSize = head.size;
       }
     }
-    storedSize ??= (await bucket.head(row.r2Key))?.size;
+    storedSize ??= row.objectSize ?? (await bucket.head(row.r2Key))?.size;
     if (storedSize !== row.totalSize) {
       const reason = `stored object is ${storedSize ?? "missing"}, expected ${row.totalSize} bytes`;
       await this.#close(row, "failed", reason);

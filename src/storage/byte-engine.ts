@@ -91,8 +91,11 @@ export interface SessionBytes {
 export interface ChunkWriteResult {
   /** Parts uploaded by this chunk. */
   parts: UploadedPart[];
-  /** Whether this chunk wrote the whole upload as its one object (an upload of one part). */
-  wroteObject: boolean;
+  /**
+   * The size R2 answered for the one object this chunk wrote: the whole upload, when it is one
+   * part. Null when the chunk wrote none.
+   */
+  objectSize: number | null;
   /** Bytes after the last part boundary the chunk reached, for the session to store; null if none. */
   tail: Uint8Array | null;
   /** The multipart upload the parts went to. */
@@ -122,7 +125,7 @@ export async function writeChunk(
   body: ReadableStream<Uint8Array> | Uint8Array,
 ): Promise<WrittenChunk> {
   const targets = planChunk(layout, start, end);
-  const result: ChunkWriteResult = { parts: [], wroteObject: false, tail: null, multipartUploadId: layout.multipartUploadId, consumedStaging: [] };
+  const result: ChunkWriteResult = { parts: [], objectSize: null, tail: null, multipartUploadId: layout.multipartUploadId, consumedStaging: [] };
   let release = () => {};
   let bodyOffset = 0;
   // A streamed body that goes whole into one write is piped natively; only one that straddles a
@@ -160,8 +163,8 @@ export async function writeChunk(
           const part = await settleBoth(multipart.uploadPart(target.partNumber, value), copied);
           result.parts.push({ partNumber: part.partNumber, etag: part.etag, size: target.end - target.start });
         } else {
-          await settleBoth(bucket.put(layout.r2Key, value), copied);
-          result.wroteObject = true;
+          // Not null: an unconditional put always answers its object.
+          result.objectSize = (await settleBoth(bucket.put(layout.r2Key, value), copied))!.size;
         }
       } finally {
         heldTail?.held.release();

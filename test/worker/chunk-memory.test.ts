@@ -96,7 +96,7 @@ describe("a lapsed lease and a chunk stored in one call", () => {
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
     // The silent Worker wakes and commits other bytes for the same range: refused, its turn was lost.
     const other = fileBytes(MiB, 99);
-    const late = await sessionOf(upload.id).commitChunk(begun.value.grant.leaseId, MiB, { parts: [], wroteObject: false, tail: other, multipartUploadId: null, consumedStaging: [] });
+    const late = await sessionOf(upload.id).commitChunk(begun.value.grant.leaseId, MiB, { parts: [], objectSize: null, tail: other, multipartUploadId: null, consumedStaging: [] });
     expect(late.ok).toBe(false);
     for (let offset = MiB; offset < size; offset += MiB) expect((await sendChunk(upload, file, offset, offset + MiB)).status).toBe(204);
     expect(await completedBytes(upload)).toBe(await sha256Hex(file));

@@ -68,7 +68,7 @@ describe("the tail lives in the session's storage", () => {
     const tail = file.slice(MiB, 3 * MiB);
     const stored = await session.commitChunk(begun.value.grant.leaseId, 3 * MiB, {
       parts: [],
-      wroteObject: false,
+      objectSize: null,
       tail,
       multipartUploadId: null,
       consumedStaging: [],
@@ -234,6 +234,32 @@ describe("R2 operations per upload", () => {
     expect(counts.A, counts.calls.join(",")).toBeLessThanOrEqual(7);
     expect(counts.B, counts.calls.join(",")).toBe(0);
     const { file_path } = await complete.json<{ file_path: string }>();
+    expect(await sha256Hex((await env.PHOTOS.get(file_path))!.body)).toBe(await sha256Hex(file));
+  });
+
+  it("a photo of one part, sent in one chunk that completes it, costs one put and no class B operation", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(3 * MiB, 36);
+    const upload = await startUpload(join_token, file.byteLength);
+    const { bucket, counts } = countingBucket(env.PHOTOS);
+    await runInDurableObject(sessionOf(upload.id), (instance) => {
+      (instance as unknown as { env: Env }).env = { ...(instance as unknown as { env: Env }).env, PHOTOS: bucket };
+    });
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`https://photos.test/api/v1/events/${upload.token}/uploads/${upload.id}/chunk`, {
+        method: "PUT",
+        headers: { "content-range": `bytes 0-${file.byteLength - 1}/${file.byteLength}`, "content-length": String(file.byteLength), "upload-key": upload.key, "upload-complete": "?1" },
+        body: file,
+      }),
+      { ...env, PHOTOS: bucket },
+      ctx,
+    );
+    expect(response.status).toBe(201);
+    await waitOnExecutionContext(ctx);
+    // The put's answer gave the stored size: assembly needs no head.
+    expect(counts.calls).toEqual(["put"]);
+    const { file_path } = await response.json<{ file_path: string }>();
     expect(await sha256Hex((await env.PHOTOS.get(file_path))!.body)).toBe(await sha256Hex(file));
   });
 });
