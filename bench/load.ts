@@ -22,6 +22,7 @@
 // ready", from D1's processed_at). Guests' engines poll their batches as on
 // phones (every 1–8 s). Latencies are measured at the client (fetch), so they include the local
 // network stack.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import sharp from "sharp";
@@ -91,6 +92,22 @@ async function peakRss<T>(server: DevServer, stack: DevStack, work: () => Promis
   }
 }
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ; 100 on Linux everywhere in practice). */
+const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/**
+ * CPU time (user + system) the Worker's workerd processes have used so far, in ms. Locally one
+ * workerd thread runs the Worker, its Durable Objects and the emulated R2, D1 and Queues, so CPU
+ * per photo, not the link, sets how fast uploads go here.
+ */
+function workerdCpuMs(server: DevServer, stack: DevStack): number {
+  return workerdPids(stack, server).reduce((sum, pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return sum + ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  }, 0);
+}
+
 /** The workerd processes of the service's `wrangler dev`: same process group as the wrangler serving its port. */
 function workerdPids(stack: DevStack, server: DevServer): number[] {
   const processes = readdirSync("/proc")
@@ -155,6 +172,7 @@ async function guestApiRun(service: Service, stack: DevStack, photos: Photo[], c
   const lastByteAt = new Map<string, number>();
   let failures = 0;
   const started = Date.now();
+  const cpuBefore = workerdCpuMs(service.server, stack);
   const engines = await Promise.all(
     photos.map(async (photo) => {
       const timedFetch: typeof fetch = async (input, init) => {
@@ -185,6 +203,7 @@ async function guestApiRun(service: Service, stack: DevStack, photos: Photo[], c
     }),
   );
   const uploadedMs = Math.max(...lastByteAt.values()) - started;
+  const cpuPerPhoto = (workerdCpuMs(service.server, stack) - cpuBefore) / photos.length;
   const releasedAt = Date.now();
   await photoJobs(service, "release");
   for (const engine of engines) {
@@ -198,7 +217,7 @@ async function guestApiRun(service: Service, stack: DevStack, photos: Photo[], c
   const serverCreateMs = service.server.logs
     .filter((entry) => entry.method === "POST" && entry.route === "/api/v1/events/:token/uploads" && entry.event_id === event.event_id)
     .map((entry) => Number(entry.ms));
-  return { event, latencies, serverCreateMs, failures, uploadedMs, counted, toReady: photos.map((photo) => ready.get(photo.name)! - releasedAt) };
+  return { event, latencies, serverCreateMs, failures, uploadedMs, cpuPerPhoto, counted, toReady: photos.map((photo) => ready.get(photo.name)! - releasedAt) };
 }
 
 /** When each photo of the event was processed (D1's `processed_at`, read from the local state). */
@@ -226,6 +245,7 @@ async function tusRun(service: Service, stack: DevStack, photos: Photo[]) {
   const lastByteAt = new Map<string, number>();
   let failures = 0;
   const started = Date.now();
+  const cpuBefore = workerdCpuMs(service.server, stack);
   await Promise.all(
     photos.map(
       (photo, index) =>
@@ -255,15 +275,17 @@ async function tusRun(service: Service, stack: DevStack, photos: Photo[]) {
     ),
   );
   const uploadedMs = Math.max(...lastByteAt.values()) - started;
+  const cpuPerPhoto = (workerdCpuMs(service.server, stack) - cpuBefore) / photos.length;
   const releasedAt = Date.now();
   await photoJobs(service, "release");
   await untilReady(service, event.event_id, [...lastByteAt.keys()]);
   const ready = processedTimes(stack, event.event_id);
-  return { event, latencies, failures, uploadedMs, toReady: [...lastByteAt.keys()].map((name) => ready.get(name)! - releasedAt) };
+  return { event, latencies, failures, uploadedMs, cpuPerPhoto, toReady: [...lastByteAt.keys()].map((name) => ready.get(name)! - releasedAt) };
 }
 
-async function bareRun(bare: DevServer, photos: Photo[], label: string) {
+async function bareRun(bare: DevServer, stack: DevStack, photos: Photo[], label: string) {
   const started = Date.now();
+  const cpuBefore = workerdCpuMs(bare, stack);
   const latencies: number[] = [];
   let failures = 0;
   await Promise.all(
@@ -274,7 +296,7 @@ async function bareRun(bare: DevServer, photos: Photo[], label: string) {
       if (response.status !== 204) failures++;
     }),
   );
-  return { latencies, failures, uploadedMs: Date.now() - started };
+  return { latencies, failures, uploadedMs: Date.now() - started, cpuPerPhoto: (workerdCpuMs(bare, stack) - cpuBefore) / photos.length };
 }
 
 /**
@@ -326,7 +348,7 @@ await runOnStack("load-", async (stack: DevStack) => {
 
   // The bare puts before and after the other runs: their speed drifts over a run (15–21 MB/s
   // between two runs here), so the ratios are to the mean of the two.
-  const bareBefore = await bareRun(bare, photos, "before");
+  const bareBefore = await bareRun(bare, stack, photos, "before");
   const guestRuns = [];
   for (const choice of chunkChoices) {
     const run = await peakRss(service.server, stack, () => guestApiRun(service, stack, photos, choice));
@@ -335,11 +357,15 @@ await runOnStack("load-", async (stack: DevStack) => {
   }
   const tus = await peakRss(service.server, stack, () => tusRun(service, stack, photos));
   await expectStoredOriginals(stack, bare, tus.result.event.event_id, photos);
-  const bareAfter = await bareRun(bare, photos, "after");
+  const bareAfter = await bareRun(bare, stack, photos, "after");
   const bareCreate = await bareCreates(bare, guests);
   const tusMBps = mbps(totalBytes, tus.result.uploadedMs);
   const bareRates = [bareBefore, bareAfter].map((run) => mbps(totalBytes, run.uploadedMs));
   const bareMBps = (bareRates[0]! + bareRates[1]!) / 2;
+  const bareCpu = (bareBefore.cpuPerPhoto + bareAfter.cpuPerPhoto) / 2;
+  /** A run's workerd CPU per photo beside the bare put's: the ratio one workerd thread allows it here. */
+  const cpuLine = (cpuPerPhoto: number) =>
+    `workerd CPU per photo while uploading ${ms(cpuPerPhoto)} (bare put ${ms(bareCpu)}: at most ${(bareCpu / cpuPerPhoto).toFixed(2)} of bare on one workerd thread)`;
 
   for (const { choice, result, peakMiB } of guestRuns) {
     const guestMBps = mbps(totalBytes, result.uploadedMs);
@@ -350,6 +376,7 @@ guest API (upload engine, ${choiceLabel(choice)}): failures ${result.failures}  
   chunk    ${p50p95(result.latencies.chunk)}
   last chunk, completing ${p50p95(result.latencies.last)}
   ${guestMBps.toFixed(1)} MB/s aggregate, ${(guestMBps / bareMBps).toFixed(2)} of bare (target ≥ 0.8)
+  ${cpuLine(result.cpuPerPhoto)}
   processing, jobs released after the last byte → ready ${p50p95(result.toReady)}
   workerd peak RSS ${peakMiB.toFixed(0)} MiB
 what a photo costs, create to ready (${guests} photos, operations counted in the bench build)
@@ -360,6 +387,7 @@ tus-js-client (${TUS_CHUNK / MiB} MiB PATCHes): failures ${tus.result.failures}
   create   ${p50p95(tus.result.latencies.create)}
   PATCH    ${p50p95(tus.result.latencies.patch)}
   ${tusMBps.toFixed(1)} MB/s aggregate, ${(tusMBps / bareMBps).toFixed(2)} of bare
+  ${cpuLine(tus.result.cpuPerPhoto)}
   processing, jobs released after the last byte → ready ${p50p95(tus.result.toReady)}
   workerd peak RSS ${tus.peakMiB.toFixed(0)} MiB
 bare (one R2 put per file, before and after the runs above): failures ${bareBefore.failures + bareAfter.failures}
