@@ -17,7 +17,7 @@ import { authorizeBatchFile, batchDisplayName, batchFileClaimHolds, batchUploadL
 import { fileRefusal, joinTokenPattern, rememberedJoinedEvent, resolveJoinToken, uploadsClosedRefusal, type JoinedEvent } from "./events";
 import { cleanFilename } from "./filenames";
 import { ANON_FIRST_BYTES_MS, uploaderLimits, type UploaderLimits } from "./limits";
-import { closeUnstartedSession, rememberCaller, sessionStub } from "./session-client";
+import { cancelUnfinishedUpload, rememberCaller, sessionStub } from "./session-client";
 
 export interface NewUpload {
   filename: string;
@@ -252,10 +252,7 @@ async function whichLimit(env: Env, event: EventRow, input: NewUpload, now: numb
 async function endReplacedSessions(env: Env, eventId: string, input: NewUpload): Promise<void> {
   const replaced = earlierSessionsOfFile(database(env), eventId, input);
   if (!replaced) return;
-  for (const { id } of await replaced) {
-    // Never started (its create failed midway): only the row holds the slot.
-    if ((await sessionStub(env, id).supersede()) === null) await closeUnstartedSession(env, id, "cancelled");
-  }
+  for (const { id } of await replaced) await cancelUnfinishedUpload(env, id, "replaced by a new upload of the same file");
 }
 
 /** The device's sessions in flight for the same batch file or client id as this create; null when it names neither. */

@@ -22,6 +22,7 @@ import { ApiError, type Refusal } from "./errors";
 import { cleanFilename } from "./filenames";
 import { acceptedTypes, fileRefusal, resolveJoinToken, uploadsClosedRefusal } from "./events";
 import { mediaType } from "../lib/media-types";
+import { cancelUnfinishedUpload } from "./session-client";
 
 export interface BatchFileInput {
   clientId: string;
@@ -211,9 +212,12 @@ const fileWithdrawn = (withdrawn: BatchFileWithdrawal): Refusal => ({
 /**
  * The guest's app withdraws a batch file that will never get a session: it was skipped as a
  * duplicate of bytes this device sent before, or cancelled. The batch key is the capability.
- * Idempotent; a file that has a session is refused (its session's state tells where it stands).
- * Nothing grows: the row exists already, and it still counts against the registration quotas
- * (`waiting_files`, as refused files do), so withdrawing frees no room to register more.
+ * Idempotent. A file cancelled while its create was on its way may have a session the app never
+ * heard of (the create's answer was lost): that session is ended too, or it would hold one of
+ * the device's slots until it expired; the batch key that made it may end it. Any other file
+ * with a session is refused (its session's state tells where it stands). Nothing grows: the row
+ * exists already, and it still counts against the registration quotas (`waiting_files`, as
+ * refused files do), so withdrawing frees no room to register more.
  */
 export async function withdrawBatchFile(env: Env, joinToken: string, batchId: string, fileId: string, batchKey: string | undefined, withdrawal: BatchFileWithdrawal) {
   const db = database(env);
@@ -239,6 +243,11 @@ export async function withdrawBatchFile(env: Env, joinToken: string, batchId: st
   if (!after) throw new ApiError(batchNotFound());
   const { file } = after;
   if (file.refusalCode) throw new ApiError(fileRefused(file));
+  if (file.uploadId && withdrawal === "cancelled") {
+    await cancelUnfinishedUpload(env, file.uploadId, "the guest cancelled the file before its upload was under way");
+    const entry = (await fileEntries(db, eq(batchFiles.id, file.id)))[0];
+    if (entry?.state === "cancelled") return entry;
+  }
   if (file.uploadId) {
     throw new ApiError({
       status: 409,
@@ -310,21 +319,25 @@ export async function batchSnapshot(env: Env, joinToken: string, batchId: string
   if (!batch) throw new ApiError(batchNotFound());
   if (!(await secretMatches(batchKey, batch.batchKeyHash))) throw new ApiError(invalidBatchKey());
 
+  const files = await fileEntries(db, eq(batchFiles.batchId, batch.id));
+  const counts = { total: 0, ...Object.fromEntries(batchFileStates.map((state) => [state, 0])) } as Record<BatchFileState | "total", number>;
+  for (const { state } of files) {
+    counts.total++;
+    counts[state]++;
+  }
+  return { batch_id: batch.id, created_at: new Date(batch.createdAt).toISOString(), counts, files };
+}
+
+/** The snapshot entries of the batch files `which` selects, in their batch's order, each with its upload and photo. */
+async function fileEntries(db: Database, which: SQL) {
   const rows = await db
     .select({ file: batchFiles, upload: uploadSessions, photo: { id: photos.id, status: photos.status, failureReason: photos.failureReason } })
     .from(batchFiles)
     .leftJoin(uploadSessions, eq(uploadSessions.id, batchFiles.uploadId))
     .leftJoin(photos, eq(photos.uploadId, batchFiles.uploadId))
-    .where(eq(batchFiles.batchId, batch.id))
+    .where(which)
     .orderBy(asc(batchFiles.position));
-  const counts = { total: 0, ...Object.fromEntries(batchFileStates.map((state) => [state, 0])) } as Record<BatchFileState | "total", number>;
-  const files = rows.map(({ file, upload, photo }) => {
-    const view = fileView(file, upload, photo);
-    counts.total++;
-    counts[view.state]++;
-    return view;
-  });
-  return { batch_id: batch.id, created_at: new Date(batch.createdAt).toISOString(), counts, files };
+  return rows.map(({ file, upload, photo }) => fileView(file, upload, photo));
 }
 
 type UploadOfFile = { id: string; status: string; receivedBytes: number; failureReason: string | null };

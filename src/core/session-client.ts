@@ -28,6 +28,15 @@ export function sessionStub(env: Env, uploadId: string) {
 
 export type SessionStub = ReturnType<typeof sessionStub>;
 
+/**
+ * Ends an upload that is neither being assembled nor done, as cancelled for `reason`: one whose
+ * create's answer was lost holds one of its device's slots until it expires otherwise.
+ */
+export async function cancelUnfinishedUpload(env: Env, uploadId: string, reason: string): Promise<void> {
+  // Never started (its create failed midway): only the row holds the slot.
+  if ((await sessionStub(env, uploadId).cancelUnfinished(reason)) === null) await closeUnstartedSession(env, uploadId, "cancelled");
+}
+
 /** Closes the D1 row of a session whose Durable Object was never started: only the row holds its slot. */
 export async function closeUnstartedSession(env: Env, uploadId: string, status: "cancelled" | "expired"): Promise<void> {
   await database(env)

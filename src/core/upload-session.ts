@@ -559,13 +559,14 @@ export class UploadSession extends DurableObject<Env> {
   }
 
   /**
-   * Ends a session its creator replaced: the same file created again after the first create's
-   * answer was lost (core/admission.ts checked that claim). Never ends one being assembled or done.
+   * Ends a session for its creator, who could not present its key: the create's answer was lost,
+   * and then the same file was created again (core/admission.ts) or cancelled with its batch's key
+   * (core/batches.ts); those callers checked the claim. Never ends one being assembled or done.
    */
-  async supersede(): Promise<UploadStatus | null> {
+  async cancelUnfinished(reason: string): Promise<UploadStatus | null> {
     const row = this.#load();
     if (!row) return null;
-    if (row.status === "pending" || row.status === "uploading") await this.#close(row, "cancelled", "replaced by a new upload of the same file");
+    if (row.status === "pending" || row.status === "uploading") await this.#close(row, "cancelled", reason);
     return this.#load()!.status;
   }
 

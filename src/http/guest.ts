@@ -524,10 +524,12 @@ guestRoutes.openapi(
     ...guest,
     method: "post",
     path: "/{token}/batches/{batchId}/files/{fileId}/withdraw",
-    summary: "Withdraw a batch file that never had a session: skipped as a duplicate, or cancelled (idempotent)",
+    summary: "Withdraw a batch file: skipped as a duplicate, or cancelled (idempotent)",
     description:
       "The file shows `skipped` (reason `duplicate`) or `cancelled` in the batch's snapshot from then on, and a create naming it is refused " +
-      "(`batch_file_withdrawn`): a file taken up again is registered anew. A file with an upload session is refused (`batch_file_has_upload`).",
+      "(`batch_file_withdrawn`): a file taken up again is registered anew. Cancelled, a file's session that is not yet being assembled is " +
+      "ended too (one whose create's answer was lost: its key never reached the app). Otherwise a file with an upload session is refused " +
+      "(`batch_file_has_upload`).",
     security: security.batchKey,
     middleware: [jsonRequest()],
     request: { params: pathParams("token", "batchId", "fileId"), body: jsonBody(withdrawBatchFileBody) },

@@ -46,11 +46,11 @@ async function snapshot(token: string, batch: Registered): Promise<{ counts: Rec
   return response.json();
 }
 
-const createFor = (token: string, device: string, batch: Registered, fileId: string) =>
+const createFor = (token: string, device: string, batch: Registered, fileId: string, size = 1000) =>
   call(`/api/v1/events/${token}/uploads`, {
     method: "POST",
     headers: { "content-type": "application/json", "batch-key": batch.batch_key },
-    body: JSON.stringify({ filename: "a.jpg", size: 1000, content_type: "image/jpeg", device_id: device, batch_id: batch.batch_id, batch_file_id: fileId }),
+    body: JSON.stringify({ filename: "a.jpg", size, content_type: "image/jpeg", device_id: device, batch_id: batch.batch_id, batch_file_id: fileId }),
   });
 
 async function sessionsOf(device: string): Promise<number> {
@@ -111,7 +111,7 @@ describe("withdrawing batch files", () => {
     expect((await snapshot(join_token, batch)).files[0]!.state).toBe("cancelled");
   });
 
-  it("refuses a file with a session (whose state tells), a refused file, a wrong key, and files of other batches or events", async () => {
+  it("refuses a file with a session as a duplicate (its state tells), a refused file, a wrong key, and files of other batches or events", async () => {
     const { join_token } = await createEvent({ max_file_size: 1024 * 1024 });
     const device = newDevice();
     const batch = await register(join_token, device, [file("sent"), file("big", 2 * 1024 * 1024), file("idle")]);
@@ -119,7 +119,7 @@ describe("withdrawing batch files", () => {
     const created = await createFor(join_token, device, batch, sent!.file_id);
     const { upload_id } = await created.json<{ upload_id: string }>();
 
-    const withSession = await withdraw(join_token, batch, sent!.file_id, { reason: "cancelled" });
+    const withSession = await withdraw(join_token, batch, sent!.file_id, { reason: "duplicate" });
     expect(withSession.status).toBe(409);
     expect(await withSession.json()).toMatchObject({ error: { code: "batch_file_has_upload", upload_id } });
     const refused = await withdraw(join_token, batch, big!.file_id, { reason: "cancelled" });
@@ -168,6 +168,46 @@ describe("withdrawing batch files", () => {
     const state = await snapshot(join_token, batch);
     expect(state.files[0]).toMatchObject({ state: "waiting", photo_id: null });
     expect(JSON.stringify(state)).not.toContain(photo_id);
+  });
+
+  it("cancelling a file whose create's answer was lost ends that session: the device gets its slot back", async () => {
+    const { join_token } = await createEvent({ max_concurrent_uploads_per_device: 1 });
+    const device = newDevice();
+    const batch = await register(join_token, device, [file("lost"), file("next")]);
+    const [lost, next] = batch.files;
+    // The create went through; its answer (the upload key) never reached the app.
+    const created = await createFor(join_token, device, batch, lost!.file_id);
+    expect(created.status).toBe(201);
+    const { upload_id, upload_key } = await created.json<{ upload_id: string; upload_key: string }>();
+    const blocked = await createFor(join_token, device, batch, next!.file_id);
+    expect(blocked.status).toBe(429);
+
+    const cancelled = await withdraw(join_token, batch, lost!.file_id, { reason: "cancelled" });
+    expect(cancelled.status, await cancelled.clone().text()).toBe(200);
+    expect(await cancelled.json()).toMatchObject({ file_id: lost!.file_id, state: "cancelled", upload_id });
+    // The same answer when repeated; the session is over for its key too.
+    expect(await (await withdraw(join_token, batch, lost!.file_id, { reason: "cancelled" })).json()).toMatchObject({ state: "cancelled", upload_id });
+    const status = await uploadCall({ token: join_token, id: upload_id, key: upload_key }, "GET");
+    expect(await status.json()).toMatchObject({ upload_id, status: "cancelled" });
+    expect((await createFor(join_token, device, batch, next!.file_id)).status).toBe(201);
+    expect((await snapshot(join_token, batch)).files.map((entry) => entry.state)).toEqual(["cancelled", "uploading"]);
+  });
+
+  it("never ends an upload that is done: cancelling its file is refused, and the photo stays", async () => {
+    const { join_token } = await createEvent();
+    const device = newDevice();
+    const batch = await register(join_token, device, [file("done", 2000)]);
+    const fileId = batch.files[0]!.file_id;
+    const { upload_id, upload_key } = await (await createFor(join_token, device, batch, fileId, 2000)).json<{ upload_id: string; upload_key: string }>();
+    const upload = { token: join_token, id: upload_id, key: upload_key };
+    const bytes = fileBytes(2000, 8);
+    await sendInChunks(upload, bytes, [bytes.byteLength]);
+    expect((await uploadCall(upload, "POST", "/complete")).status).toBe(201);
+
+    const refused = await withdraw(join_token, batch, fileId, { reason: "cancelled" });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ error: { code: "batch_file_has_upload", upload_id } });
+    expect((await snapshot(join_token, batch)).files[0]).toMatchObject({ state: "processing", upload_id });
   });
 
   it("a session linked by a create that raced the withdrawal tells the file's state while it lives; once it expires, the withdrawal shows", async () => {
