@@ -354,7 +354,12 @@ export class UploadSession extends DurableObject<Env> {
     if (!row) return refuse(refusals.uploadNotFound());
     if (this.#lease?.id !== leaseId) return refuse(this.#lostTurn(row));
     const wasPending = row.status === "pending";
-    const wroteStorage = written.parts.length > 0 || written.objectSize !== null;
+    // TRANSITION (until no Worker of the version before objectSize runs): such a Worker, in flight
+    // across the deploy or in a gradual one, sends `wroteObject` and no objectSize. Undefined must
+    // not count as an object written: that would drop the stored tail of a chunk that wrote none.
+    // (Its put, unnamed, leaves stale tail rows until completion, and assembly heads.)
+    const objectSize = typeof written.objectSize === "number" ? written.objectSize : null;
+    const wroteStorage = written.parts.length > 0 || objectSize !== null;
     this.ctx.storage.transactionSync(() => {
       for (const part of written.parts) {
         this.#sql.exec(
@@ -366,7 +371,7 @@ export class UploadSession extends DurableObject<Env> {
       }
       // The tail went into the part (or the one object) this chunk filled.
       if (wroteStorage) this.#dropTail(row);
-      if (written.objectSize !== null) row.objectSize = written.objectSize;
+      if (objectSize !== null) row.objectSize = objectSize;
       if (written.tail) this.#storeTail(end - written.tail.byteLength, written.tail);
       if (end > row.offset) row.lastBytesAt = Date.now();
       row.offset = end;

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { UploadSession } from "../../src/core/upload-session";
+import type { ChunkWriteResult } from "../../src/storage/byte-engine";
 import { r2Keys } from "../../src/storage/keys";
 import { MemoryBudget } from "../../src/storage/memory-budget";
 import { ApiError } from "../../src/core/errors";
@@ -87,6 +88,28 @@ describe("the tail lives in the session's storage", () => {
     }
     expect(await completedBytes(upload)).toBe(await sha256Hex(file));
     expect(await tailRows(upload.id)).toBe(0);
+  });
+
+  it("a chunk committed by a Worker still on the code before objectSize (a deploy in between) keeps the stored tail", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(7 * MiB, 38);
+    const upload = await startUpload(join_token, file.byteLength);
+    expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
+    // A Worker isolate of the previous version (or a gradual deployment) commits bytes 1–3 MiB as
+    // tail in its own shape: `wroteObject: false`, no `objectSize`.
+    const session = sessionOf(upload.id) as DurableObjectStub<UploadSession>;
+    const caller = { uploadId: upload.id, tokenHash: await hash(join_token), keyHash: await hash(upload.key) };
+    const begun = await session.beginChunk(caller, { start: MiB, length: 2 * MiB, total: file.byteLength, acceptReplay: true });
+    if (!begun.ok || !("grant" in begun.value)) throw new Error("expected a lease");
+    const previousShape = { parts: [], wroteObject: false, tail: file.slice(MiB, 3 * MiB), multipartUploadId: null, consumedStaging: [] };
+    const stored = await session.commitChunk(begun.value.grant.leaseId, 3 * MiB, previousShape as unknown as ChunkWriteResult);
+    expect(stored.ok).toBe(true);
+    // Bytes 0–1 MiB, accepted before, are still held for part 1.
+    expect(await tailRowSizes(upload.id)).toEqual([MiB, MiB, MiB]);
+    for (const [start, end] of [[3 * MiB, 5.5 * MiB], [5.5 * MiB, 7 * MiB]] as const) {
+      expect((await sendChunk(upload, file, start, end)).status).toBe(204);
+    }
+    expect(await completedBytes(upload)).toBe(await sha256Hex(file));
   });
 });
 
