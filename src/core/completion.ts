@@ -37,8 +37,9 @@ export interface CompletedUpload {
 /**
  * Records the photo (or moves its preview on: core/previews.ts) and the session's completion,
  * enqueues its processing and announces it. False, with nothing recorded, if the event was
- * archived (or the upload already has a photo). A photo deleted while it was a preview stays
- * deleted: the session completes, and the original it no longer needs is deleted.
+ * archived. Run again after it was interrupted, it finds its photo recorded and enqueues it again.
+ * A photo deleted while it was a preview stays deleted: the session completes, and the original
+ * it no longer needs is deleted.
  */
 export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "waitUntil">, upload: CompletedUpload): Promise<boolean> {
   const now = Date.now();
@@ -95,10 +96,16 @@ export async function recordCompletion(env: Env, ctx: Pick<ExecutionContext, "wa
     ),
   ]);
   if (fromPreview!.meta.changes + inserted!.meta.changes === 0) {
-    const deleted = await db.select({ id: photos.id }).from(photos).where(and(eq(photos.uploadId, upload.uploadId), eq(photos.status, "deleted"))).get();
-    if (!deleted) return false;
-    await env.PHOTOS.delete(upload.r2Key);
-    return true;
+    const existing = await db.select({ id: photos.id, status: photos.status }).from(photos).where(eq(photos.uploadId, upload.uploadId)).get();
+    // No photo, or only its preview: the event was archived.
+    if (!existing || existing.status === "preview") return false;
+    if (existing.status === "deleted") {
+      await env.PHOTOS.delete(upload.r2Key);
+      return true;
+    }
+    // A run interrupted after this batch (the job's send failed, or the session was reset before
+    // it saved its completion): the photo is recorded. Its job goes (again: processing skips a
+    // photo no longer processing) rather than the session failing and deleting its original.
   }
   const job: PhotoJob = { photoId: upload.photoId, eventId: upload.eventId, uploadId: upload.uploadId, originalKey: upload.r2Key };
   await env.PHOTO_QUEUE.send(job);
