@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { call, createEvent, errorCode, fileBytes, newDevice, sendInChunks, startUpload, uploadCall } from "./helpers";
+import { call, createEvent, errorCode, expireSession, fileBytes, newDevice, sendInChunks, sessionOf, startUpload, uploadCall } from "./helpers";
 
 interface BatchFile {
   file_id: string;
@@ -191,6 +191,30 @@ describe("withdrawing batch files", () => {
     expect(await status.json()).toMatchObject({ upload_id, status: "cancelled" });
     expect((await createFor(join_token, device, batch, next!.file_id)).status).toBe(201);
     expect((await snapshot(join_token, batch)).files.map((entry) => entry.state)).toEqual(["cancelled", "uploading"]);
+  });
+
+  it("a file cancelled after its create went through is withdrawn for good, as one cancelled before: a later create naming it is refused", async () => {
+    const { join_token } = await createEvent();
+    const device = newDevice();
+    const batch = await register(join_token, device, [file("lost"), file("expired")]);
+    const [lost, expired] = batch.files;
+    const { upload_id } = await (await createFor(join_token, device, batch, lost!.file_id)).json<{ upload_id: string }>();
+    expect((await withdraw(join_token, batch, lost!.file_id, { reason: "cancelled" })).status).toBe(200);
+
+    const late = await createFor(join_token, device, batch, lost!.file_id);
+    expect(late.status, await late.clone().text()).toBe(409);
+    expect(await errorCode(late)).toBe("batch_file_withdrawn");
+    expect((await snapshot(join_token, batch)).files[0]).toMatchObject({ state: "cancelled", upload_id });
+    expect(await sessionsOf(device)).toBe(1);
+
+    // A lost create's session that expired before the guest cancelled: the file shows cancelled, not waiting.
+    const { upload_id: expiredId } = await (await createFor(join_token, device, batch, expired!.file_id)).json<{ upload_id: string }>();
+    await expireSession(expiredId);
+    expect(await sessionOf(expiredId).expireIfDue()).toBe("expired");
+    const cancelled = await withdraw(join_token, batch, expired!.file_id, { reason: "cancelled" });
+    expect(cancelled.status, await cancelled.clone().text()).toBe(200);
+    expect(await cancelled.json()).toMatchObject({ state: "cancelled", upload_id: expiredId });
+    expect((await snapshot(join_token, batch)).files.map((entry) => entry.state)).toEqual(["cancelled", "cancelled"]);
   });
 
   it("never ends an upload that is done: cancelling its file is refused, and the photo stays", async () => {
