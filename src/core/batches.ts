@@ -12,7 +12,7 @@
  * again). Files that got an upload are bounded by the upload limits; the sweeper deletes batches
  * (with their files) after a while.
  */
-import { and, asc, eq, inArray, isNull, lt, notExists, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, exists, inArray, isNull, lt, notExists, sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { d1Statement, insertWhere } from "../db/conditional-insert";
 import { batches, batchFiles, batchFileWithdrawals, photos, uploadSessions, type BatchFileRow, type EventRow } from "../db/schema";
@@ -245,6 +245,16 @@ export async function withdrawBatchFile(env: Env, joinToken: string, batchId: st
   if (file.refusalCode) throw new ApiError(fileRefused(file));
   if (file.uploadId && withdrawal === "cancelled") {
     await cancelUnfinishedUpload(env, file.uploadId, "the guest cancelled the file before its upload was under way");
+    // Its session over (ended now, or expired before), the file is withdrawn as one cancelled before
+    // its create: a later create naming it is refused, and its snapshot never turns back to `waiting`.
+    const sessionOver = db
+      .select({ one: sql`1` })
+      .from(uploadSessions)
+      .where(and(eq(uploadSessions.id, file.uploadId), inArray(uploadSessions.status, ["cancelled", "expired"])));
+    await db
+      .update(batchFiles)
+      .set({ withdrawn: withdrawal })
+      .where(and(ofThisBatch, eq(batchFiles.uploadId, file.uploadId), isNull(batchFiles.withdrawn), exists(sessionOver)));
     const entry = (await fileEntries(db, eq(batchFiles.id, file.id)))[0];
     if (entry?.state === "cancelled") return entry;
   }

@@ -147,6 +147,9 @@ const terminal: ReadonlySet<UploadStatus> = new Set(["completed", "failed", "can
  */
 export const SESSION_RETENTION_MS = 60 * 60 * 1000;
 
+/** Storage key of the reason a session was cancelled before its create started it (cancelUnfinished). */
+const CANCELLED_BEFORE_START = "cancelledBeforeStart";
+
 interface SessionRow extends SessionSpec {
   status: UploadStatus;
   /**
@@ -223,19 +226,21 @@ export class UploadSession extends DurableObject<Env> {
    */
   async init(spec: SessionSpec): Promise<void> {
     if (this.#load()) return;
+    // Cancelled before it started (cancelUnfinished): its D1 row is closed and holds no slot, so it starts closed.
+    const cancelledFor = await this.ctx.storage.get<string>(CANCELLED_BEFORE_START);
     const row: SessionRow = {
       ...spec,
-      status: "pending",
+      status: cancelledFor === undefined ? "pending" : "cancelled",
       offset: 0,
       multipartUploadId: null,
       photoId: null,
-      failureReason: null,
-      closedAt: null,
+      failureReason: cancelledFor ?? null,
+      closedAt: cancelledFor === undefined ? null : Date.now(),
       tailInSession: true,
     };
     this.#createTables();
     this.#save(row);
-    await this.ctx.storage.setAlarm(spec.expiresAt);
+    await this.ctx.storage.setAlarm(row.closedAt === null ? spec.expiresAt : row.closedAt + SESSION_RETENTION_MS);
     // Dashboards see it from its create: one that never sends a byte stalls too.
     this.#announce(row, "status");
   }
@@ -570,7 +575,13 @@ export class UploadSession extends DurableObject<Env> {
    */
   async cancelUnfinished(reason: string): Promise<UploadStatus | null> {
     const row = this.#load();
-    if (!row) return null;
+    if (!row) {
+      // Its create may still be on its way to `init` (its D1 row inserted just before): it must not
+      // start a live session once the caller has closed that row. The alarm forgets this mark.
+      await this.ctx.storage.put(CANCELLED_BEFORE_START, reason);
+      await this.ctx.storage.setAlarm(Date.now() + SESSION_RETENTION_MS);
+      return null;
+    }
     if (row.status === "pending" || row.status === "uploading") await this.#close(row, "cancelled", reason);
     return this.#load()!.status;
   }
@@ -586,7 +597,8 @@ export class UploadSession extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     const row = this.#load();
-    if (!row) return;
+    // Nothing but a cancelled-before-start mark whose create never came.
+    if (!row) return this.ctx.storage.deleteAll();
     if (terminal.has(row.status)) return this.#retire(row);
     if (row.expiresAt > Date.now()) {
       await this.ctx.storage.setAlarm(row.expiresAt);

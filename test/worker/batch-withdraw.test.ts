@@ -4,8 +4,9 @@
  * file `waiting` for ever; the batch key is the capability, and nothing here grows storage.
  */
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { call, createEvent, errorCode, fileBytes, newDevice, sendInChunks, startUpload, uploadCall } from "./helpers";
+import { call, createEvent, errorCode, expireSession, fileBytes, newDevice, sendChunk, sendInChunks, sessionOf, sha256Hex, startUpload, uploadCall } from "./helpers";
 
 interface BatchFile {
   file_id: string;
@@ -191,6 +192,69 @@ describe("withdrawing batch files", () => {
     expect(await status.json()).toMatchObject({ upload_id, status: "cancelled" });
     expect((await createFor(join_token, device, batch, next!.file_id)).status).toBe(201);
     expect((await snapshot(join_token, batch)).files.map((entry) => entry.state)).toEqual(["cancelled", "uploading"]);
+  });
+
+  it("a file cancelled after its create went through is withdrawn for good, as one cancelled before: a later create naming it is refused", async () => {
+    const { join_token } = await createEvent();
+    const device = newDevice();
+    const batch = await register(join_token, device, [file("lost"), file("expired")]);
+    const [lost, expired] = batch.files;
+    const { upload_id } = await (await createFor(join_token, device, batch, lost!.file_id)).json<{ upload_id: string }>();
+    expect((await withdraw(join_token, batch, lost!.file_id, { reason: "cancelled" })).status).toBe(200);
+
+    const late = await createFor(join_token, device, batch, lost!.file_id);
+    expect(late.status, await late.clone().text()).toBe(409);
+    expect(await errorCode(late)).toBe("batch_file_withdrawn");
+    expect((await snapshot(join_token, batch)).files[0]).toMatchObject({ state: "cancelled", upload_id });
+    expect(await sessionsOf(device)).toBe(1);
+
+    // A lost create's session that expired before the guest cancelled: the file shows cancelled, not waiting.
+    const { upload_id: expiredId } = await (await createFor(join_token, device, batch, expired!.file_id)).json<{ upload_id: string }>();
+    await expireSession(expiredId);
+    expect(await sessionOf(expiredId).expireIfDue()).toBe("expired");
+    const cancelled = await withdraw(join_token, batch, expired!.file_id, { reason: "cancelled" });
+    expect(cancelled.status, await cancelled.clone().text()).toBe(200);
+    expect(await cancelled.json()).toMatchObject({ state: "cancelled", upload_id: expiredId });
+    expect((await snapshot(join_token, batch)).files.map((entry) => entry.state)).toEqual(["cancelled", "cancelled"]);
+  });
+
+  it("a cancel that lands between a create's insert and its session's start: the session starts cancelled, never live without its slot", async () => {
+    const { join_token } = await createEvent({ max_concurrent_uploads_per_device: 1 });
+    const device = newDevice();
+    const batch = await register(join_token, device, [file("template"), file("raced"), file("next")]);
+    const [template, raced, next] = batch.files;
+    // A session to copy: what the racing create inserted and would start (then ended, freeing its slot).
+    const made = await (await createFor(join_token, device, batch, template!.file_id)).json<{ upload_id: string; upload_key: string }>();
+    const spec = await runInDurableObject(sessionOf(made.upload_id), (_instance, state) =>
+      JSON.parse(state.storage.sql.exec<{ data: string }>("SELECT data FROM session").one().data),
+    );
+    expect((await uploadCall({ token: join_token, id: made.upload_id, key: made.upload_key }, "DELETE")).status).toBe(204);
+
+    // The create's D1 batch ran (its row, its file's link); its Durable Object has not started yet.
+    const racing = { token: join_token, id: crypto.randomUUID(), key: "racing-create-key" };
+    await env.DB.prepare(
+      `INSERT INTO upload_sessions (id, event_id, join_token_id, device_id, status, total_size, chunk_size, expires_at, r2_key, upload_key_hash, filename, content_type, created_at, updated_at)
+       SELECT ?, event_id, join_token_id, device_id, 'pending', total_size, chunk_size, expires_at, ?, ?, filename, content_type, created_at, updated_at FROM upload_sessions WHERE id = ?`,
+    )
+      .bind(racing.id, `${spec.r2Key}-raced`, await sha256Hex(new TextEncoder().encode(racing.key)), made.upload_id)
+      .run();
+    await env.DB.prepare("UPDATE batch_files SET upload_id = ? WHERE id = ?").bind(racing.id, raced!.file_id).run();
+
+    const cancelled = await withdraw(join_token, batch, raced!.file_id, { reason: "cancelled" });
+    expect(cancelled.status, await cancelled.clone().text()).toBe(200);
+    // The create's session starts now, and its answer carries the key.
+    await sessionOf(racing.id).init({ ...spec, uploadId: racing.id, r2Key: `${spec.r2Key}-raced`, keyHash: await sha256Hex(new TextEncoder().encode(racing.key)) });
+
+    expect(await (await uploadCall(racing, "GET")).json()).toMatchObject({ status: "cancelled" });
+    const chunk = await sendChunk(racing, fileBytes(1000, 3), 0, 1000);
+    expect(await errorCode(chunk)).toBe("upload_cancelled");
+    expect((await createFor(join_token, device, batch, next!.file_id)).status).toBe(201);
+
+    // A create that never comes: the mark its cancel left is gone at the alarm.
+    const never = sessionOf(crypto.randomUUID());
+    expect(await never.cancelUnfinished("cancelled")).toBeNull();
+    await runInDurableObject(never, (instance) => (instance as unknown as { alarm(): Promise<void> }).alarm());
+    expect(await runInDurableObject(never, async (_instance, state) => [...(await state.storage.list()).keys()])).toEqual([]);
   });
 
   it("never ends an upload that is done: cancelling its file is refused, and the photo stays", async () => {
