@@ -34,6 +34,16 @@ export interface CompletedUpload {
   declaredSha256: string | null;
 }
 
+/** Whether the upload's photo is recorded (past its preview, if it had one): its completion ran before. */
+export async function photoRecorded(env: Env, uploadId: string): Promise<boolean> {
+  const found = await database(env)
+    .select({ id: photos.id })
+    .from(photos)
+    .where(and(eq(photos.uploadId, uploadId), ne(photos.status, "preview")))
+    .get();
+  return found !== undefined;
+}
+
 /**
  * Records the photo (or moves its preview on: core/previews.ts) and the session's completion,
  * enqueues its processing and announces it. False, with nothing recorded, if the event was

@@ -25,7 +25,7 @@ import { digestsEqual, newId } from "../lib/crypto";
 import { logLine } from "../lib/log";
 import { recordMetric } from "../lib/metrics";
 import { publishLive } from "../live/publish";
-import { recordCompletion } from "./completion";
+import { photoRecorded, recordCompletion } from "./completion";
 import { endPreview } from "./previews";
 import { refusals, type Refusal } from "./errors";
 import { findJoinToken, uploadAdmissionRefusal } from "./events";
@@ -889,12 +889,40 @@ export class UploadSession extends DurableObject<Env> {
     return this.#assembling;
   }
 
+  /**
+   * The stored object's size as R2 answered it: completing the multipart upload, or the chunk
+   * that put the one object. No class B operation, unless a head must tell (a run interrupted
+   * after completing; a session from before objectSize). Undefined if there is no object.
+   */
+  async #storedSize(row: SessionRow): Promise<Outcome<number | undefined>> {
+    const bucket = this.env.PHOTOS;
+    if (row.multipartUploadId) {
+      const parts = this.#sql
+        .exec<{ partNumber: number; etag: string }>("SELECT part_number AS partNumber, etag FROM parts ORDER BY part_number")
+        .toArray();
+      try {
+        return ok((await bucket.resumeMultipartUpload(row.r2Key, row.multipartUploadId).complete(parts)).size);
+      } catch (error) {
+        // A previous run may have completed it before being interrupted.
+        const head = await bucket.head(row.r2Key);
+        if (head?.size !== row.totalSize) {
+          const reason = `assembling the upload failed: ${String(error)}`;
+          logLine("error", "upload_assembly_failed", { upload_id: row.uploadId, event_id: row.eventId, reason });
+          return refuse({ status: 500, code: "assembly_failed", message: "The upload could not be assembled; try completing it again." });
+        }
+        return ok(head.size);
+      }
+    }
+    return ok(row.objectSize ?? (await bucket.head(row.r2Key))?.size);
+  }
+
   async #runAssembly(): Promise<Outcome<SessionRow>> {
     let row = this.#load()!;
     if (row.status === "completed") return ok(row);
     // A photo lands only where a new upload would be taken now: read fresh, not cached. (A run
     // that was interrupted passed this check when it began, and may already have the photo.)
-    if (!row.partial && row.status !== "assembling") {
+    const interrupted = row.status === "assembling";
+    if (!row.partial && !interrupted) {
       const refusal = uploadAdmissionRefusal(await findJoinToken(database(this.env), row.tokenHash));
       if (refusal) return refuse(refusal);
       row = this.#load()!; // an abort may have closed it meanwhile
@@ -904,33 +932,17 @@ export class UploadSession extends DurableObject<Env> {
     if (!row.partial) row.photoId ??= newId();
     this.#save(row);
 
-    const bucket = this.env.PHOTOS;
-    // The stored object's size as R2 answered it: completing the multipart upload, or the chunk
-    // that put the one object. No class B operation, unless a head must tell (a run interrupted
-    // after completing; a session from before objectSize).
-    let storedSize: number | undefined;
-    if (row.multipartUploadId) {
-      const parts = this.#sql
-        .exec<{ partNumber: number; etag: string }>("SELECT part_number AS partNumber, etag FROM parts ORDER BY part_number")
-        .toArray();
-      try {
-        storedSize = (await bucket.resumeMultipartUpload(row.r2Key, row.multipartUploadId).complete(parts)).size;
-      } catch (error) {
-        // A previous run may have completed it before being interrupted.
-        const head = await bucket.head(row.r2Key);
-        if (head?.size !== row.totalSize) {
-          const reason = `assembling the upload failed: ${String(error)}`;
-          logLine("error", "upload_assembly_failed", { upload_id: row.uploadId, event_id: row.eventId, reason });
-          return refuse({ status: 500, code: "assembly_failed", message: "The upload could not be assembled; try completing it again." });
-        }
-        storedSize = head.size;
+    // A run interrupted after it recorded the photo has nothing left to check in storage, which
+    // processing may have changed since: linked to an earlier copy of the same bytes, the photo's
+    // own original is deleted. Only the recording is left to finish.
+    if (!(interrupted && !row.partial && (await photoRecorded(this.env, row.uploadId)))) {
+      const stored = await this.#storedSize(row);
+      if (!stored.ok) return refuse(stored.refusal);
+      if (stored.value !== row.totalSize) {
+        const reason = `stored object is ${stored.value ?? "missing"}, expected ${row.totalSize} bytes`;
+        await this.#close(row, "failed", reason);
+        return refuse(refusals.uploadFailed(reason));
       }
-    }
-    storedSize ??= row.objectSize ?? (await bucket.head(row.r2Key))?.size;
-    if (storedSize !== row.totalSize) {
-      const reason = `stored object is ${storedSize ?? "missing"}, expected ${row.totalSize} bytes`;
-      await this.#close(row, "failed", reason);
-      return refuse(refusals.uploadFailed(reason));
     }
 
     if (row.partial) {

@@ -164,22 +164,24 @@ describe("interrupted and concurrent chunks", () => {
 const hash = async (value: string) =>
   [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value)))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
+/** The session's next photo job cannot be sent (Queues unreachable): its completion stops after recording the photo. */
+async function refuseOneJobSend(upload: Upload) {
+  let refusedSends = 1;
+  await runInDurableObject(sessionOf(upload.id), (instance) => {
+    const session = instance as unknown as { env: Env };
+    const queue = session.env.PHOTO_QUEUE;
+    const send = (...args: Parameters<Queue["send"]>) => (refusedSends-- > 0 ? Promise.reject(new Error("queue unreachable")) : queue.send(...args));
+    session.env = { ...session.env, PHOTO_QUEUE: { ...queue, send } as Queue };
+  });
+}
+
 describe("a completion interrupted after the photo was recorded", () => {
   it("completes when asked again: the photo keeps its original and gets its job, never a failed session", async () => {
     const { join_token } = await createEvent();
     const file = fileBytes(300_000, 41);
     const upload = await startUpload(join_token, file.byteLength);
     await sendInChunks(upload, file, [file.byteLength]);
-    // The photo's job cannot be sent once (Queues unreachable): the photo is recorded by then.
-    let refusedSends = 1;
-    await runInDurableObject(sessionOf(upload.id), (instance) => {
-      const session = instance as unknown as { env: Env };
-      const queue = session.env.PHOTO_QUEUE;
-      session.env = {
-        ...session.env,
-        PHOTO_QUEUE: { ...queue, send: (...args: Parameters<Queue["send"]>) => (refusedSends-- > 0 ? Promise.reject(new Error("queue unreachable")) : queue.send(...args)) } as Queue,
-      };
-    });
+    await refuseOneJobSend(upload);
     const first = await uploadCall(upload, "POST", "/complete");
     expect(first.status).toBe(500);
     const photo = await env.DB.prepare("SELECT id, status FROM photos WHERE upload_id = ?").bind(upload.id).first<{ id: string; status: string }>();
@@ -190,6 +192,23 @@ describe("a completion interrupted after the photo was recorded", () => {
     const { photo_id, file_path } = await again.json<{ photo_id: string; file_path: string }>();
     expect(photo_id).toBe(photo!.id);
     expect(await sha256Hex((await env.PHOTOS.get(file_path))!.body)).toBe(await sha256Hex(file));
+    expect((await uploadCall(upload, "GET").then((response) => response.json<{ status: string }>())).status).toBe("completed");
+  });
+
+  it("completes when asked again after processing linked the photo to an earlier copy and deleted its original", async () => {
+    const { join_token } = await createEvent();
+    const file = fileBytes(6 * MiB, 42);
+    const upload = await startUpload(join_token, file.byteLength);
+    await sendInChunks(upload, file, [5 * MiB]);
+    await refuseOneJobSend(upload);
+    expect((await uploadCall(upload, "POST", "/complete")).status).toBe(500);
+    const photo = await env.DB.prepare("SELECT id, original_key FROM photos WHERE upload_id = ?").bind(upload.id).first<{ id: string; original_key: string }>();
+    // What processing does with a duplicate of an earlier photo: it shares that photo's files and deletes its own original.
+    await env.PHOTOS.delete(photo!.original_key);
+
+    const again = await uploadCall(upload, "POST", "/complete");
+    expect(again.status, await again.clone().text()).toBe(201);
+    expect((await again.json<{ photo_id: string }>()).photo_id).toBe(photo!.id);
     expect((await uploadCall(upload, "GET").then((response) => response.json<{ status: string }>())).status).toBe("completed");
   });
 });
