@@ -113,6 +113,25 @@ describe("the dashboard", () => {
     expect(await axeViolations(page())).toEqual([]);
   });
 
+  it("follows a link taken just as the dashboard appears after sign-in", async () => {
+    const quick = await openPage(env().browser);
+    // Changes the hash the moment the events list is in the page, before the dashboard's effects
+    // have run: a hashchange it must not miss.
+    await quick.context.addInitScript({
+      content: `new MutationObserver((_, observer) => {
+        if (![...document.querySelectorAll("h1")].some((heading) => heading.textContent === "Events")) return;
+        observer.disconnect();
+        location.hash = "#/webhooks";
+      }).observe(document, { childList: true, subtree: true });`,
+    });
+    await quick.page.goto(`${origin()}/admin/`);
+    await quick.page.getByLabel("Admin token").fill(env().service.adminToken);
+    await quick.page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => quick.page.getByRole("heading", { name: "Endpoints" }).isVisible()).toBe(true);
+    expect(quick.page.url()).toMatch(/#\/webhooks$/);
+    await quick.context.close();
+  });
+
   it("refuses a blank event name in words and keeps the form to fix it", async () => {
     // Spaces pass the input's `required`; the name is trimmed, and the server refuses it empty.
     await page().getByLabel("Name").fill("   ");

@@ -3,7 +3,7 @@
  * /admin/ next to the guest app, whose single-page fallback would otherwise answer deep links,
  * or at the root of its own Pages site — with no server rewrite rules.
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 
 export const eventTabs = ["overview", "gallery", "messages", "live", "links", "webhooks", "settings"] as const;
 export type EventTab = (typeof eventTabs)[number];
@@ -34,11 +34,14 @@ export function eventHref(eventId: string, tab: EventTab | "slideshow" = "overvi
 export const globalWebhooksHref = "#/webhooks";
 
 export function useRoute(): Route {
-  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  const [hash, setHash] = useState(() => location.hash);
   useEffect(() => {
-    const update = () => setRoute(parseRoute(location.hash));
+    const update = () => setHash(location.hash);
     window.addEventListener("hashchange", update);
+    // The hash may have changed between the first render and this effect (a link followed, or a
+    // URL opened, just as the dashboard appeared after sign-in): that hashchange was missed.
+    update();
     return () => window.removeEventListener("hashchange", update);
   }, []);
-  return route;
+  return useMemo(() => parseRoute(hash), [hash]);
 }
