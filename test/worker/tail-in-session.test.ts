@@ -22,11 +22,21 @@ import {
   sha256Hex,
   stagingObjects,
   startUpload,
+  type Upload,
   tailRows,
   uploadCall,
 } from "./helpers";
 
 const hash = async (value: string) => sha256Hex(new TextEncoder().encode(value));
+
+/** Takes the lease for bytes [start, end) as a Worker would, so the test commits what that Worker wrote. */
+async function leaseAsAWorker(upload: Upload, total: number, start: number, end: number) {
+  const session = sessionOf(upload.id) as DurableObjectStub<UploadSession>;
+  const caller = { uploadId: upload.id, tokenHash: await hash(upload.token), keyHash: await hash(upload.key) };
+  const begun = await session.beginChunk(caller, { start, length: end - start, total, acceptReplay: true });
+  if (!begun.ok || !("grant" in begun.value)) throw new Error("expected a lease");
+  return { session, leaseId: begun.value.grant.leaseId };
+}
 
 async function tailRowSizes(uploadId: string): Promise<number[]> {
   return runInDurableObject(sessionOf(uploadId), (_instance, state) =>
@@ -62,12 +72,9 @@ describe("the tail lives in the session's storage", () => {
     const upload = await startUpload(join_token, file.byteLength);
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
     // The Worker got the session to store bytes 1–3 MiB, then died before answering.
-    const session = sessionOf(upload.id) as DurableObjectStub<UploadSession>;
-    const caller = { uploadId: upload.id, tokenHash: await hash(join_token), keyHash: await hash(upload.key) };
-    const begun = await session.beginChunk(caller, { start: MiB, length: 2 * MiB, total: file.byteLength, acceptReplay: true });
-    if (!begun.ok || !("grant" in begun.value)) throw new Error("expected a lease");
+    const { session, leaseId } = await leaseAsAWorker(upload, file.byteLength, MiB, 3 * MiB);
     const tail = file.slice(MiB, 3 * MiB);
-    const stored = await session.commitChunk(begun.value.grant.leaseId, 3 * MiB, {
+    const stored = await session.commitChunk(leaseId, 3 * MiB, {
       parts: [],
       objectSize: null,
       tail,
@@ -97,12 +104,9 @@ describe("the tail lives in the session's storage", () => {
     expect((await sendChunk(upload, file, 0, MiB)).status).toBe(204);
     // A Worker isolate of the previous version (or a gradual deployment) commits bytes 1–3 MiB as
     // tail in its own shape: `wroteObject: false`, no `objectSize`.
-    const session = sessionOf(upload.id) as DurableObjectStub<UploadSession>;
-    const caller = { uploadId: upload.id, tokenHash: await hash(join_token), keyHash: await hash(upload.key) };
-    const begun = await session.beginChunk(caller, { start: MiB, length: 2 * MiB, total: file.byteLength, acceptReplay: true });
-    if (!begun.ok || !("grant" in begun.value)) throw new Error("expected a lease");
+    const { session, leaseId } = await leaseAsAWorker(upload, file.byteLength, MiB, 3 * MiB);
     const previousShape = { parts: [], wroteObject: false, tail: file.slice(MiB, 3 * MiB), multipartUploadId: null, consumedStaging: [] };
-    const stored = await session.commitChunk(begun.value.grant.leaseId, 3 * MiB, previousShape as unknown as ChunkWriteResult);
+    const stored = await session.commitChunk(leaseId, 3 * MiB, previousShape as unknown as ChunkWriteResult);
     expect(stored.ok).toBe(true);
     // Bytes 0–1 MiB, accepted before, are still held for part 1.
     expect(await tailRowSizes(upload.id)).toEqual([MiB, MiB, MiB]);
